@@ -1,0 +1,697 @@
+//! The municipality file (TOML): parsed into raw structs that mirror the file, then
+//! validated into the domain types. Every error names the field and the problem, so a
+//! clerk editing the file can fix it.
+
+use crate::domain::booking::BookingPolicy;
+use crate::domain::calendar::{
+    ClosureRule, DateRule, MonthDay, OfficeCalendar, SpecialDay, TimeWindow, WeeklyHours,
+};
+use crate::domain::ids::OfficeId;
+use crate::domain::office::{Municipality, Office, OfficeProcedure};
+use crate::domain::procedure::ProcedureId;
+use crate::domain::text::Text;
+use chrono::{NaiveDate, NaiveTime, Weekday};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+/// The bundled sample city of DOMAIN.md, used when no file is configured.
+pub const SAMPLE_CITY: &str = include_str!("../../config/sample-city.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum MunicipalityError {
+    #[error("cannot read municipality file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("municipality file {origin}: {message}")]
+    Syntax { origin: String, message: String },
+    #[error("municipality file {origin}: {}", .problems.join("; "))]
+    Invalid {
+        origin: String,
+        problems: Vec<String>,
+    },
+}
+
+pub fn sample_municipality() -> Result<Municipality, MunicipalityError> {
+    parse_municipality(SAMPLE_CITY, "(bundled sample city)")
+}
+
+pub fn load_municipality(path: &Path) -> Result<Municipality, MunicipalityError> {
+    let text = std::fs::read_to_string(path).map_err(|source| MunicipalityError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse_municipality(&text, &path.display().to_string())
+}
+
+pub fn parse_municipality(text: &str, origin: &str) -> Result<Municipality, MunicipalityError> {
+    let raw: RawFile = toml::from_str(text).map_err(|e| MunicipalityError::Syntax {
+        origin: origin.to_owned(),
+        message: e.to_string(),
+    })?;
+    let mut v = Validator::default();
+    let municipality = v.file(raw);
+    if v.problems.is_empty() {
+        Ok(municipality)
+    } else {
+        Err(MunicipalityError::Invalid {
+            origin: origin.to_owned(),
+            problems: v.problems,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    municipality: RawMunicipality,
+    #[serde(default)]
+    system_down: Vec<RawRule>,
+    #[serde(default)]
+    defaults: RawDefaults,
+    offices: Vec<RawOffice>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMunicipality {
+    name: Text,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    evening_cutoff: Option<String>,
+    #[serde(default)]
+    booking: RawBooking,
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawBooking {
+    opens_days_ahead: Option<u16>,
+    opens_at: Option<String>,
+    closes_days_before: Option<u16>,
+    min_lead_minutes: Option<u16>,
+    cancel_days_before: Option<u16>,
+    hold_minutes: Option<u16>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOffice {
+    id: String,
+    name: Text,
+    address: Text,
+    phone: Option<String>,
+    counters: u16,
+    #[serde(default)]
+    hours: RawHours,
+    holiday_hours: Option<Vec<String>>,
+    #[serde(default)]
+    closures: Vec<RawRule>,
+    #[serde(default)]
+    special_days: Vec<RawSpecialDay>,
+    evening_cutoff: Option<String>,
+    #[serde(default)]
+    booking: RawBooking,
+    procedures: BTreeMap<String, RawProcedure>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHours {
+    #[serde(default)]
+    mon: Vec<String>,
+    #[serde(default)]
+    tue: Vec<String>,
+    #[serde(default)]
+    wed: Vec<String>,
+    #[serde(default)]
+    thu: Vec<String>,
+    #[serde(default)]
+    fri: Vec<String>,
+    #[serde(default)]
+    sat: Vec<String>,
+    #[serde(default)]
+    sun: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    rule: String,
+    name: Option<Text>,
+    from: Option<String>,
+    to: Option<String>,
+    dates: Option<Vec<String>>,
+    weekday: Option<String>,
+    nth: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpecialDay {
+    rule: String,
+    from: Option<String>,
+    to: Option<String>,
+    dates: Option<Vec<String>>,
+    weekday: Option<String>,
+    nth: Option<Vec<u8>>,
+    hours: Vec<String>,
+    #[serde(default)]
+    reservation_only: bool,
+    name: Text,
+}
+
+/// The fields that describe a date rule, shared by closures and special days.
+struct RawRuleFields {
+    rule: String,
+    from: Option<String>,
+    to: Option<String>,
+    dates: Option<Vec<String>>,
+    weekday: Option<String>,
+    nth: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProcedure {
+    #[serde(default = "yes")]
+    bookable: bool,
+    capacity: u16,
+    slot_minutes: Option<u16>,
+    #[serde(default)]
+    proxy: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+const DEFAULT_BOOKING: BookingPolicy = BookingPolicy {
+    opens_days_ahead: 45,
+    opens_at: NaiveTime::MIN,
+    closes_days_before: 3,
+    min_lead_minutes: 30,
+    cancel_days_before: 2,
+    hold_minutes: 30,
+};
+
+#[derive(Default)]
+struct Validator {
+    problems: Vec<String>,
+}
+
+impl Validator {
+    fn problem(&mut self, field: &str, message: impl std::fmt::Display) {
+        self.problems.push(format!("{field}: {message}"));
+    }
+
+    fn file(&mut self, raw: RawFile) -> Municipality {
+        let system_down = raw
+            .system_down
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, r)| self.closure(&format!("system_down[{i}]"), r))
+            .collect();
+        let default_cutoff = self.time_opt(
+            "defaults.evening_cutoff",
+            raw.defaults.evening_cutoff.as_deref(),
+        );
+        let default_booking =
+            self.booking("defaults.booking", &raw.defaults.booking, DEFAULT_BOOKING);
+        if raw.offices.is_empty() {
+            self.problem("offices", "at least one office is needed");
+        }
+        let mut seen = HashSet::new();
+        let offices = raw
+            .offices
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, o)| {
+                let at = format!("offices[{i}]");
+                if !seen.insert(o.id.clone()) {
+                    self.problem(
+                        &format!("{at}.id"),
+                        format!("{:?} is used by another office", o.id),
+                    );
+                }
+                self.office(&at, o, default_cutoff, default_booking)
+            })
+            .collect();
+        Municipality {
+            name: raw.municipality.name,
+            offices,
+            system_down,
+        }
+    }
+
+    fn office(
+        &mut self,
+        at: &str,
+        raw: RawOffice,
+        default_cutoff: Option<NaiveTime>,
+        default_booking: BookingPolicy,
+    ) -> Option<Office> {
+        let id = OfficeId::parse(&raw.id)
+            .map_err(|e| self.problem(&format!("{at}.id"), e))
+            .ok();
+        if !(1..=100).contains(&raw.counters) {
+            self.problem(&format!("{at}.counters"), "must be between 1 and 100");
+        }
+        let h = &raw.hours;
+        let days = [&h.mon, &h.tue, &h.wed, &h.thu, &h.fri, &h.sat, &h.sun];
+        let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let weekly: [Vec<TimeWindow>; 7] =
+            std::array::from_fn(|i| self.windows(&format!("{at}.hours.{}", names[i]), days[i]));
+        let holiday_hours = raw
+            .holiday_hours
+            .as_ref()
+            .map(|w| self.windows(&format!("{at}.holiday_hours"), w));
+        let closures = raw
+            .closures
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, r)| self.closure(&format!("{at}.closures[{i}]"), r))
+            .collect();
+        let special_days = raw
+            .special_days
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, s)| self.special_day(&format!("{at}.special_days[{i}]"), s))
+            .collect();
+        let evening_cutoff = self
+            .time_opt(
+                &format!("{at}.evening_cutoff"),
+                raw.evening_cutoff.as_deref(),
+            )
+            .or(default_cutoff);
+        let booking = self.booking(&format!("{at}.booking"), &raw.booking, default_booking);
+        let mut procedures = BTreeMap::new();
+        if raw.procedures.is_empty() {
+            self.problem(
+                &format!("{at}.procedures"),
+                "an office must offer at least one procedure",
+            );
+        }
+        for (name, p) in raw.procedures {
+            let field = format!("{at}.procedures.{name}");
+            let id = match name.parse::<ProcedureId>() {
+                Ok(id) => id,
+                Err(e) => {
+                    self.problem(&field, e);
+                    continue;
+                }
+            };
+            let slot_minutes = p.slot_minutes.unwrap_or(id.info().nominal_minutes);
+            if !(5..=240).contains(&slot_minutes) {
+                self.problem(
+                    &format!("{field}.slot_minutes"),
+                    "must be between 5 and 240",
+                );
+            }
+            if p.capacity == 0 || p.capacity > raw.counters {
+                self.problem(
+                    &format!("{field}.capacity"),
+                    format!(
+                        "must be between 1 and the office's counters ({})",
+                        raw.counters
+                    ),
+                );
+            }
+            if p.proxy && !id.info().proxy_possible {
+                self.problem(
+                    &format!("{field}.proxy"),
+                    format!("{id} must be done in person; a representative cannot do it"),
+                );
+            }
+            procedures.insert(
+                id,
+                OfficeProcedure {
+                    bookable: p.bookable,
+                    capacity: p.capacity,
+                    slot_minutes,
+                    proxy: p.proxy,
+                },
+            );
+        }
+        Some(Office {
+            id: id?,
+            name: raw.name,
+            address: raw.address,
+            phone: raw.phone,
+            counters: raw.counters,
+            calendar: OfficeCalendar {
+                weekly: WeeklyHours(weekly),
+                holiday_hours,
+                closures,
+                special_days,
+            },
+            evening_cutoff,
+            procedures,
+            booking,
+        })
+    }
+
+    fn booking(&mut self, at: &str, raw: &RawBooking, base: BookingPolicy) -> BookingPolicy {
+        let policy = BookingPolicy {
+            opens_days_ahead: raw.opens_days_ahead.unwrap_or(base.opens_days_ahead),
+            opens_at: self
+                .time_opt(&format!("{at}.opens_at"), raw.opens_at.as_deref())
+                .unwrap_or(base.opens_at),
+            closes_days_before: raw.closes_days_before.unwrap_or(base.closes_days_before),
+            min_lead_minutes: raw.min_lead_minutes.unwrap_or(base.min_lead_minutes),
+            cancel_days_before: raw.cancel_days_before.unwrap_or(base.cancel_days_before),
+            hold_minutes: raw.hold_minutes.unwrap_or(base.hold_minutes),
+        };
+        if !(1..=366).contains(&policy.opens_days_ahead) {
+            self.problem(
+                &format!("{at}.opens_days_ahead"),
+                "must be between 1 and 366",
+            );
+        }
+        if policy.closes_days_before > policy.opens_days_ahead {
+            self.problem(
+                &format!("{at}.closes_days_before"),
+                "must not be more than opens_days_ahead, or nothing could ever be booked",
+            );
+        }
+        if policy.cancel_days_before > 60 {
+            self.problem(&format!("{at}.cancel_days_before"), "must be at most 60");
+        }
+        if !(1..=240).contains(&policy.hold_minutes) {
+            self.problem(&format!("{at}.hold_minutes"), "must be between 1 and 240");
+        }
+        if policy.min_lead_minutes > 24 * 60 {
+            self.problem(&format!("{at}.min_lead_minutes"), "must be at most 1440");
+        }
+        policy
+    }
+
+    fn time_opt(&mut self, field: &str, raw: Option<&str>) -> Option<NaiveTime> {
+        let raw = raw?;
+        NaiveTime::parse_from_str(raw, "%H:%M")
+            .map_err(|_| self.problem(field, format!("{raw:?} is not a time like \"19:30\"")))
+            .ok()
+    }
+
+    fn windows(&mut self, field: &str, raw: &[String]) -> Vec<TimeWindow> {
+        let mut windows: Vec<TimeWindow> = raw
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| {
+                TimeWindow::parse(w)
+                    .map_err(|e| self.problem(&format!("{field}[{i}]"), e))
+                    .ok()
+            })
+            .collect();
+        windows.sort_by_key(|w| w.start);
+        if windows.windows(2).any(|p| p[1].start < p[0].end) {
+            self.problem(field, "time windows overlap");
+        }
+        windows
+    }
+
+    fn closure(&mut self, at: &str, raw: RawRule) -> Option<ClosureRule> {
+        let fields = RawRuleFields {
+            rule: raw.rule,
+            from: raw.from,
+            to: raw.to,
+            dates: raw.dates,
+            weekday: raw.weekday,
+            nth: raw.nth,
+        };
+        let rule = self.rule(at, fields)?;
+        let name = match (&rule, raw.name) {
+            (_, Some(name)) => name,
+            (DateRule::NationalHolidays, None) => Text::new("祝日", "National holiday"),
+            (DateRule::SundayAfterThirdSaturday, None) => {
+                Text::new("システムメンテナンス日", "National card system maintenance")
+            }
+            _ => {
+                self.problem(
+                    &format!("{at}.name"),
+                    "a closure needs a name to show residents",
+                );
+                return None;
+            }
+        };
+        Some(ClosureRule { rule, name })
+    }
+
+    fn special_day(&mut self, at: &str, raw: RawSpecialDay) -> Option<SpecialDay> {
+        let fields = RawRuleFields {
+            rule: raw.rule,
+            from: raw.from,
+            to: raw.to,
+            dates: raw.dates,
+            weekday: raw.weekday,
+            nth: raw.nth,
+        };
+        let rule = self.rule(at, fields)?;
+        if matches!(rule, DateRule::NationalHolidays) {
+            self.problem(
+                &format!("{at}.rule"),
+                "use holiday_hours to open on national holidays",
+            );
+        }
+        let windows = self.windows(&format!("{at}.hours"), &raw.hours);
+        if windows.is_empty() {
+            self.problem(
+                &format!("{at}.hours"),
+                "a special open day needs at least one time window",
+            );
+        }
+        Some(SpecialDay {
+            rule,
+            windows,
+            reservation_only: raw.reservation_only,
+            name: raw.name,
+        })
+    }
+
+    fn rule(&mut self, at: &str, raw: RawRuleFields) -> Option<DateRule> {
+        let mut date = |s: &str, field: &str| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| {
+                    self.problems.push(format!(
+                        "{at}.{field}: {s:?} is not a date like \"2026-12-29\""
+                    ))
+                })
+                .ok()
+        };
+        let rule = match raw.rule.as_str() {
+            "national_holidays" => DateRule::NationalHolidays,
+            "sunday_after_third_saturday" => DateRule::SundayAfterThirdSaturday,
+            "third_saturday_weekend" => DateRule::ThirdSaturdayWeekend,
+            "annual" => {
+                let (Some(from), Some(to)) = (raw.from.as_deref(), raw.to.as_deref()) else {
+                    self.problem(
+                        at,
+                        "an annual rule needs from and to, like \"12-29\" and \"01-03\"",
+                    );
+                    return None;
+                };
+                let from =
+                    MonthDay::parse(from).map_err(|e| self.problem(&format!("{at}.from"), e));
+                let to = MonthDay::parse(to).map_err(|e| self.problem(&format!("{at}.to"), e));
+                DateRule::Annual {
+                    from: from.ok()?,
+                    to: to.ok()?,
+                }
+            }
+            "range" => {
+                let (Some(from), Some(to)) = (raw.from.as_deref(), raw.to.as_deref()) else {
+                    self.problem(at, "a range needs from and to dates");
+                    return None;
+                };
+                let (from, to) = (date(from, "from")?, date(to, "to")?);
+                if to < from {
+                    self.problem(&format!("{at}.to"), "ends before from");
+                }
+                DateRule::Range { from, to }
+            }
+            "dates" => {
+                let Some(dates) = raw.dates.as_ref().filter(|d| !d.is_empty()) else {
+                    self.problem(&format!("{at}.dates"), "list at least one date");
+                    return None;
+                };
+                let parsed: Vec<NaiveDate> = dates
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, d)| date(d, &format!("dates[{i}]")))
+                    .collect();
+                DateRule::Dates(parsed)
+            }
+            "nth_weekday" => {
+                let weekday = match raw.weekday.as_deref().map(parse_weekday) {
+                    Some(Some(w)) => w,
+                    _ => {
+                        self.problem(
+                            &format!("{at}.weekday"),
+                            "must be one of mon, tue, wed, thu, fri, sat, sun",
+                        );
+                        return None;
+                    }
+                };
+                let nth = raw.nth.unwrap_or_default();
+                if nth.is_empty() || nth.iter().any(|n| !(1..=5).contains(n)) {
+                    self.problem(
+                        &format!("{at}.nth"),
+                        "list which weekdays of the month, 1 to 5",
+                    );
+                    return None;
+                }
+                DateRule::NthWeekday { weekday, nth }
+            }
+            other => {
+                self.problem(
+                    &format!("{at}.rule"),
+                    format!(
+                        "unknown rule {other:?}; known: national_holidays, annual, range, dates, \
+                         nth_weekday, sunday_after_third_saturday, third_saturday_weekend"
+                    ),
+                );
+                return None;
+            }
+        };
+        Some(rule)
+    }
+}
+
+fn parse_weekday(raw: &str) -> Option<Weekday> {
+    Some(match raw {
+        "mon" => Weekday::Mon,
+        "tue" => Weekday::Tue,
+        "wed" => Weekday::Wed,
+        "thu" => Weekday::Thu,
+        "fri" => Weekday::Fri,
+        "sat" => Weekday::Sat,
+        "sun" => Weekday::Sun,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::calendar::DayPlan;
+
+    #[test]
+    fn the_sample_city_is_valid_and_has_the_offices_of_the_brief() {
+        let city = sample_municipality().unwrap();
+        let ids: Vec<&str> = city.offices.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(ids, ["main", "north", "south", "mall"]);
+        let main = city.office("main").unwrap();
+        assert_eq!(main.counters, 6);
+        assert_eq!(main.procedures.len(), 8);
+        assert!(
+            main.procedures
+                .values()
+                .all(|p| p.proxy || !p.bookable || p.slot_minutes == 30)
+        );
+        let north = city.office("north").unwrap();
+        assert!(north.procedures.values().all(|p| !p.proxy));
+        assert!(!city.office("mall").unwrap().procedures[&ProcedureId::PinReset].bookable);
+        assert_eq!(main.booking.opens_days_ahead, 45);
+        assert_eq!(main.evening_cutoff, NaiveTime::from_hms_opt(19, 30, 0));
+    }
+
+    #[test]
+    fn the_mall_opens_on_holidays_and_closes_the_third_weekend() {
+        let city = sample_municipality().unwrap();
+        let mall = city.office("mall").unwrap();
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert!(matches!(
+            city.day_plan(mall, day("2026-11-23")),
+            DayPlan::Open(_)
+        ));
+        assert!(matches!(
+            city.day_plan(mall, day("2026-12-19")),
+            DayPlan::Closed(_)
+        ));
+        assert!(matches!(
+            city.day_plan(mall, day("2026-12-12")),
+            DayPlan::Open(_)
+        ));
+        let main = city.office("main").unwrap();
+        assert!(
+            matches!(city.day_plan(main, day("2026-12-13")), DayPlan::Open(ref d) if d.reservation_only)
+        );
+    }
+
+    fn invalid(text: &str) -> String {
+        match parse_municipality(text, "test.toml") {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("should be refused:\n{text}"),
+        }
+    }
+
+    const MINIMAL: &str = r#"
+        [municipality]
+        name = { ja = "市", en = "City" }
+        [[offices]]
+        id = "main"
+        name = { ja = "本庁", en = "Main" }
+        address = { ja = "住所", en = "Address" }
+        counters = 2
+        hours.mon = ["08:30-12:00"]
+        [offices.procedures]
+        cert_renewal = { capacity = 1 }
+    "#;
+
+    #[test]
+    fn a_minimal_file_gets_the_documented_defaults() {
+        let city = parse_municipality(MINIMAL, "test.toml").unwrap();
+        let office = &city.offices[0];
+        assert_eq!(office.booking.hold_minutes, 30);
+        assert_eq!(
+            office.procedures[&ProcedureId::CertRenewal].slot_minutes,
+            15
+        );
+        assert!(office.procedures[&ProcedureId::CertRenewal].bookable);
+    }
+
+    #[test]
+    fn errors_name_the_field_and_the_problem() {
+        let e = invalid(&MINIMAL.replace("capacity = 1", "capacity = 3"));
+        assert!(e.contains("offices[0].procedures.cert_renewal.capacity: must be between 1 and the office's counters (2)"), "{e}");
+        let e = invalid(&MINIMAL.replace("08:30-12:00", "12:00-08:30"));
+        assert!(e.contains("offices[0].hours.mon[0]"), "{e}");
+        let e = invalid(&MINIMAL.replace("cert_renewal", "renewal"));
+        assert!(
+            e.contains("offices[0].procedures.renewal: unknown procedure"),
+            "{e}"
+        );
+        let e = invalid(&MINIMAL.replace("id = \"main\"", "id = \"Main Office\""));
+        assert!(e.contains("offices[0].id"), "{e}");
+        let e = invalid(&MINIMAL.replace("capacity = 1 }", "capacity = 1, capcity = 2 }"));
+        assert!(e.contains("unknown field `capcity`"), "{e}");
+        let e = invalid(&MINIMAL.replace(
+            "cert_renewal = { capacity = 1 }",
+            "application_support = { capacity = 1, proxy = true }",
+        ));
+        assert!(e.contains("application_support.proxy"), "{e}");
+        let e = invalid(&format!(
+            "{MINIMAL}\n[[system_down]]\nrule = \"annual\"\nfrom = \"02-30\"\nto = \"03-01\"\nname = {{ ja = \"x\", en = \"x\" }}"
+        ));
+        assert!(e.contains("system_down[0].from"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_offices_and_overlapping_hours_are_refused() {
+        let mut twice = MINIMAL.to_owned();
+        let office = &MINIMAL[MINIMAL.find("[[offices]]").unwrap()..];
+        twice.push_str(office);
+        assert!(invalid(&twice).contains("offices[1].id: \"main\" is used by another office"));
+        let e =
+            invalid(&MINIMAL.replace("[\"08:30-12:00\"]", "[\"08:30-12:00\", \"11:00-13:00\"]"));
+        assert!(
+            e.contains("offices[0].hours.mon: time windows overlap"),
+            "{e}"
+        );
+    }
+}

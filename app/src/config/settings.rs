@@ -1,0 +1,222 @@
+//! Service settings, layered: built-in defaults, then an optional settings file (TOML,
+//! `MADOGUCHI_SETTINGS` or `--settings`), then the environment, which wins.
+//!
+//! Environment names: `DATABASE_URL`, `REDIS_URL`, `MADOGUCHI_BIND`, `MADOGUCHI_CONFIG`
+//! (the municipality file), and `MADOGUCHI_<FIELD>` for every other field below, with
+//! `__` between nested names (e.g. `MADOGUCHI_RATE_LIMIT__PER_MINUTE=60`).
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// A string that must never be printed: database URLs carry passwords, keys are keys.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address to listen on.
+    pub bind: String,
+    /// PostgreSQL, the durable ledger. Required for now (the embedded SQLite mode is
+    /// planned: see docs/ARCHITECTURE.md).
+    pub database_url: Option<Secret>,
+    /// Redis, the hot state.
+    pub redis_url: Option<Secret>,
+    /// Prefix of every Redis key, so that several deployments (or tests) share a server.
+    pub redis_prefix: String,
+    /// The municipality file; the bundled sample city when unset.
+    pub config: Option<PathBuf>,
+    /// Key for resident-identity hashes and reservation secrets: 32+ bytes as hex or
+    /// base64. Unset: one is generated once and kept in the ledger (fine for a single
+    /// site; set it explicitly in production so a database dump alone is not enough).
+    pub secret_key: Option<Secret>,
+    /// `json` (default) or `pretty` logs.
+    pub log_format: LogFormat,
+    pub rate_limit: RateLimit,
+    /// Reverse proxies whose `X-Forwarded-For` is trusted for the client address.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Connections to PostgreSQL per instance.
+    pub database_pool_size: u32,
+    /// How long a Redis command may take before it counts as a failure.
+    pub redis_timeout_ms: u64,
+    /// How often the maintenance loop runs (reaper, hold expiry, lapsing past bookings).
+    pub maintenance_interval_secs: u64,
+    /// A seat claim without a ledger row is returned after this long (crash repair).
+    pub claim_deadline_secs: u64,
+    /// How often the hot state is rebuilt from the ledger even when nothing looks wrong.
+    pub reconcile_interval_secs: u64,
+    /// Names of residents are removed this many days after their slot.
+    pub retention_days: u32,
+    /// HTTP worker threads; defaults to the number of cores.
+    pub workers: Option<usize>,
+    /// Run database migrations at start-up.
+    pub migrate: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Json,
+    Pretty,
+}
+
+/// Per-client limit on the booking write endpoints (GCRA: a steady rate plus a burst).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimit {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            per_minute: 30,
+            burst: 10,
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".to_owned(),
+            database_url: None,
+            redis_url: None,
+            redis_prefix: "mdg".to_owned(),
+            config: None,
+            secret_key: None,
+            log_format: LogFormat::Json,
+            rate_limit: RateLimit::default(),
+            trusted_proxies: Vec::new(),
+            database_pool_size: 16,
+            redis_timeout_ms: 2_000,
+            maintenance_interval_secs: 5,
+            claim_deadline_secs: 60,
+            reconcile_interval_secs: 900,
+            retention_days: 30,
+            workers: None,
+            migrate: true,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then `file` (if any), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment
+            .merge(
+                Env::prefixed("MADOGUCHI_")
+                    .ignore(&["settings", "log"])
+                    .split("__"),
+            )
+            .merge(Env::raw().only(&["database_url", "redis_url"]))
+            .extract::<Settings>()
+            .map(Settings::normalised)
+            .map_err(Box::new)
+    }
+
+    /// Empty URLs mean "not set": `DATABASE_URL= madoguchi` must not try to connect to "".
+    fn normalised(mut self) -> Self {
+        if self
+            .database_url
+            .as_ref()
+            .is_some_and(|u| u.expose().trim().is_empty())
+        {
+            self.database_url = None;
+        }
+        if self
+            .redis_url
+            .as_ref()
+            .is_some_and(|u| u.expose().trim().is_empty())
+        {
+            self.redis_url = None;
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail closures return figment::Error"
+    )]
+    fn environment_wins_over_the_file_which_wins_over_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "settings.toml",
+                "bind = \"0.0.0.0:9000\"\nredis_prefix = \"town\"\n[rate_limit]\nper_minute = 5\n",
+            )?;
+            jail.set_env("MADOGUCHI_BIND", "127.0.0.1:7000");
+            jail.set_env("MADOGUCHI_RATE_LIMIT__BURST", "3");
+            jail.set_env("DATABASE_URL", "postgres://u:secret@db/madoguchi");
+            jail.set_env("REDIS_URL", "");
+            jail.set_env("MADOGUCHI_CONFIG", "/etc/madoguchi/city.toml");
+            let s = Settings::load(Some(Path::new("settings.toml"))).map_err(|e| *e)?;
+            assert_eq!(s.bind, "127.0.0.1:7000");
+            assert_eq!(s.redis_prefix, "town");
+            assert_eq!(
+                s.rate_limit,
+                RateLimit {
+                    per_minute: 5,
+                    burst: 3
+                }
+            );
+            assert_eq!(
+                s.database_url.as_ref().map(Secret::expose),
+                Some("postgres://u:secret@db/madoguchi")
+            );
+            assert_eq!(s.redis_url, None);
+            assert_eq!(s.config, Some(PathBuf::from("/etc/madoguchi/city.toml")));
+            assert!(
+                !format!("{s:?}").contains("secret@"),
+                "Debug must not print secrets"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail closures return figment::Error"
+    )]
+    fn unknown_settings_are_refused_with_their_name() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("settings.toml", "bnid = \"0.0.0.0:9000\"\n")?;
+            let err = Settings::load(Some(Path::new("settings.toml"))).unwrap_err();
+            assert!(err.to_string().contains("bnid"), "{err}");
+            Ok(())
+        });
+    }
+}
