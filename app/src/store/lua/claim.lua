@@ -1,0 +1,43 @@
+-- Claim a seat of a slot, atomically with the rule checks (see docs/ARCHITECTURE.md).
+-- KEYS: 1 epoch, 2 day seat map, 3 pending claims, 4 idempotency key, 5 resident marks
+-- ARGV: 1 claim id, 2 slot HHMM, 3 capacity, 4 pending member head, 5 pending member tail,
+--       6 deadline (ms), 7 fingerprint hex or '', 8 idempotency TTL (s),
+--       9 resident field or '', 10 resident mark until (unix s), 11 now (unix s),
+--       12 seat map expiry (unix s)
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {'REBUILD'}
+end
+local claim = ARGV[1]
+if ARGV[7] ~= '' then
+  local seen = redis.call('GET', KEYS[4])
+  if seen then
+    local owner, fingerprint = string.match(seen, '^([^|]+)|(.*)$')
+    if owner ~= claim then
+      return {'REPLAY', owner, fingerprint}
+    end
+  end
+end
+if ARGV[9] ~= '' then
+  local mark = redis.call('HGET', KEYS[5], ARGV[9])
+  if mark then
+    local owner, valid_until = string.match(mark, '^([^|]+)|(%d+)$')
+    if owner ~= claim and tonumber(valid_until) > tonumber(ARGV[11]) then
+      return {'RESIDENT'}
+    end
+  end
+end
+local capacity = tonumber(ARGV[3])
+for seat = 0, capacity - 1 do
+  if redis.call('HSETNX', KEYS[2], ARGV[2] .. ':' .. seat, claim) == 1 then
+    redis.call('EXPIREAT', KEYS[2], ARGV[12])
+    redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4] .. seat .. ARGV[5])
+    if ARGV[7] ~= '' then
+      redis.call('SET', KEYS[4], claim .. '|' .. ARGV[7], 'EX', ARGV[8])
+    end
+    if ARGV[9] ~= '' then
+      redis.call('HSET', KEYS[5], ARGV[9], claim .. '|' .. ARGV[10])
+    end
+    return {'OK', seat}
+  end
+end
+return {'FULL'}

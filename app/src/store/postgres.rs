@@ -1,0 +1,577 @@
+//! The PostgreSQL ledger. Writes are single statements (a data-modifying CTE writes the
+//! reservation and its audit event together), so no hot row is ever locked across round
+//! trips: the hot state serialises seat claims, PostgreSQL only inserts and checks.
+
+use crate::domain::OfficeId;
+use crate::domain::procedure::ProcedureId;
+use crate::domain::slots::SlotRef;
+use crate::domain::time::tokyo_naive;
+use crate::store::{
+    ActiveSeat, Actor, Digest, IdempotencyRecord, Ledger, NewReservation, Placement, Reservation,
+    ReservationStatus, ResidentRecord, StoreError, WriteError,
+};
+use anyhow::{Context, anyhow};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+use uuid::Uuid;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+// Constraint and index names the ledger's refusals are recognised by.
+const SEAT_KEY: &str = "reservations_active_seat_key";
+const RESIDENT_KEY: &str = "reservations_active_resident_key";
+const IDEMPOTENCY_KEY: &str = "reservations_idempotency_key";
+
+#[derive(Clone)]
+pub struct PgLedger {
+    pool: PgPool,
+}
+
+impl PgLedger {
+    /// A lazily connecting pool: the service starts even if the database is slow to.
+    pub fn connect_lazy(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect_lazy_with(options);
+        Ok(Self { pool })
+    }
+
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .context("applying the PostgreSQL migrations")
+    }
+}
+
+fn store_error(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        other => StoreError::Unexpected(anyhow!(other)),
+    }
+}
+
+fn write_error(e: sqlx::Error) -> WriteError {
+    if let sqlx::Error::Database(db) = &e {
+        match db.constraint() {
+            Some(SEAT_KEY) => return WriteError::SeatTaken,
+            Some(RESIDENT_KEY) => return WriteError::ResidentHasBooking,
+            Some(IDEMPOTENCY_KEY) => return WriteError::IdempotencyKeyUsed,
+            _ => {}
+        }
+    }
+    WriteError::Store(store_error(e))
+}
+
+fn digest(raw: Option<Vec<u8>>) -> Result<Option<Digest>, StoreError> {
+    raw.map(|v| {
+        Digest::try_from(v.as_slice())
+            .map_err(|_| StoreError::Unexpected(anyhow!("a stored hash is not 32 bytes")))
+    })
+    .transpose()
+}
+
+fn slot_ref(office: &str, procedure: &str, start: DateTime<Utc>) -> Result<SlotRef, StoreError> {
+    let local = tokyo_naive(start);
+    Ok(SlotRef {
+        office: OfficeId::parse(office).map_err(|e| StoreError::Unexpected(anyhow!(e)))?,
+        procedure: procedure
+            .parse::<ProcedureId>()
+            .map_err(|e| StoreError::Unexpected(anyhow!(e)))?,
+        date: local.date(),
+        start: local.time(),
+    })
+}
+
+fn small(n: i32, what: &str) -> Result<u16, StoreError> {
+    u16::try_from(n).map_err(|_| StoreError::Unexpected(anyhow!("{what} {n} out of range")))
+}
+
+struct Row {
+    id: Uuid,
+    reference: String,
+    office_id: String,
+    procedure: String,
+    slot_start: DateTime<Utc>,
+    slot_end: DateTime<Utc>,
+    seat: i32,
+    capacity: i32,
+    status: String,
+    resident_name: Option<String>,
+    resident_hash: Option<Vec<u8>>,
+    proxy: bool,
+    idempotency_key_hash: Option<Vec<u8>>,
+    request_fingerprint: Option<Vec<u8>>,
+    hold_expires_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<Row> for Reservation {
+    type Error = StoreError;
+
+    fn try_from(r: Row) -> Result<Self, StoreError> {
+        let slot = slot_ref(&r.office_id, &r.procedure, r.slot_start)?;
+        Ok(Reservation {
+            id: r.id,
+            reference: r.reference,
+            office_id: slot.office,
+            procedure: slot.procedure,
+            slot_start: r.slot_start,
+            slot_end: r.slot_end,
+            seat: small(r.seat, "seat")?,
+            capacity: small(r.capacity, "capacity")?,
+            status: ReservationStatus::parse(&r.status)
+                .ok_or_else(|| StoreError::Unexpected(anyhow!("unknown status {}", r.status)))?,
+            resident_name: r.resident_name,
+            resident_hash: digest(r.resident_hash)?,
+            proxy: r.proxy,
+            idempotency_key_hash: digest(r.idempotency_key_hash)?,
+            request_fingerprint: digest(r.request_fingerprint)?,
+            hold_expires_at: r.hold_expires_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+fn one(row: Option<Row>) -> Result<Option<Reservation>, StoreError> {
+    row.map(Reservation::try_from).transpose()
+}
+
+#[async_trait]
+impl Ledger for PgLedger {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query_scalar!("SELECT 1 AS \"one!\"")
+            .fetch_one(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    }
+
+    async fn secret(&self, name: &str, generated: &[u8]) -> Result<Vec<u8>, StoreError> {
+        sqlx::query!(
+            "INSERT INTO app_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            name,
+            generated
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        sqlx::query_scalar!("SELECT value FROM app_secrets WHERE name = $1", name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn insert_reservation(&self, new: &NewReservation) -> Result<(), WriteError> {
+        let p = &new.placement;
+        let status = if new.resident.is_some() {
+            ReservationStatus::Confirmed
+        } else {
+            ReservationStatus::Held
+        };
+        let kind = if new.resident.is_some() {
+            "booked"
+        } else {
+            "held"
+        };
+        sqlx::query!(
+            r#"
+            WITH inserted AS (
+                INSERT INTO reservations (
+                    id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
+                    status, resident_name, resident_hash, proxy, idempotency_key_hash,
+                    request_fingerprint, hold_expires_at, created_at, updated_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)
+                RETURNING id, created_at
+            )
+            INSERT INTO reservation_events (reservation_id, kind, actor, at)
+            SELECT id, $17, 'resident', created_at FROM inserted
+            "#,
+            new.id,
+            new.reference,
+            p.slot.office.as_str(),
+            p.slot.procedure.as_str(),
+            p.start,
+            p.end,
+            i32::from(p.seat),
+            i32::from(p.capacity),
+            status.as_str(),
+            new.resident.as_ref().map(|r| r.name.as_str()),
+            new.resident.as_ref().map(|r| r.identity_hash.as_slice()),
+            new.resident.as_ref().is_some_and(|r| r.proxy),
+            new.idempotency_key_hash.as_ref().map(|h| h.as_slice()),
+            new.request_fingerprint.as_ref().map(|h| h.as_slice()),
+            new.hold_expires_at,
+            new.now,
+            kind,
+        )
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(write_error)
+    }
+
+    async fn reservation_by_reference(
+        &self,
+        reference: &str,
+    ) -> Result<Option<Reservation>, StoreError> {
+        let row = sqlx::query_as!(
+            Row,
+            "SELECT * FROM reservations WHERE reference = $1",
+            reference
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        one(row)
+    }
+
+    async fn reservation_by_id(&self, id: Uuid) -> Result<Option<Reservation>, StoreError> {
+        let row = sqlx::query_as!(Row, "SELECT * FROM reservations WHERE id = $1", id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        one(row)
+    }
+
+    async fn reservation_by_idempotency_key(
+        &self,
+        key_hash: &Digest,
+    ) -> Result<Option<Reservation>, StoreError> {
+        let row = sqlx::query_as!(
+            Row,
+            "SELECT * FROM reservations WHERE idempotency_key_hash = $1",
+            key_hash.as_slice()
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        one(row)
+    }
+
+    async fn seat_holder(
+        &self,
+        slot: &SlotRef,
+        start: DateTime<Utc>,
+        seat: u16,
+    ) -> Result<Option<Uuid>, StoreError> {
+        sqlx::query_scalar!(
+            r#"SELECT id FROM reservations
+               WHERE office_id = $1 AND procedure = $2 AND slot_start = $3 AND seat = $4
+                 AND status IN ('held', 'confirmed')"#,
+            slot.office.as_str(),
+            slot.procedure.as_str(),
+            start,
+            i32::from(seat)
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)
+    }
+
+    async fn confirm_hold(
+        &self,
+        id: Uuid,
+        resident: &ResidentRecord,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Reservation>, WriteError> {
+        let row = sqlx::query_as!(
+            Row,
+            r#"
+            WITH updated AS (
+                UPDATE reservations
+                SET status = 'confirmed', resident_name = $2, resident_hash = $3, proxy = $4,
+                    hold_expires_at = NULL, updated_at = $5
+                WHERE id = $1 AND status = 'held' AND hold_expires_at > $5
+                RETURNING *
+            ), event AS (
+                INSERT INTO reservation_events (reservation_id, kind, actor, at)
+                SELECT id, 'confirmed', 'resident', $5 FROM updated
+            )
+            SELECT id AS "id!", reference AS "reference!", office_id AS "office_id!",
+                   procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
+                   seat AS "seat!", capacity AS "capacity!", status AS "status!", resident_name,
+                   resident_hash, proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
+                   hold_expires_at, created_at AS "created_at!", updated_at AS "updated_at!"
+            FROM updated
+            "#,
+            id,
+            resident.name,
+            resident.identity_hash.as_slice(),
+            resident.proxy,
+            now
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(write_error)?;
+        Ok(one(row)?)
+    }
+
+    async fn cancel(
+        &self,
+        id: Uuid,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Reservation>, StoreError> {
+        let row = sqlx::query_as!(
+            Row,
+            r#"
+            WITH updated AS (
+                UPDATE reservations SET status = 'cancelled', updated_at = $2
+                WHERE id = $1 AND status IN ('held', 'confirmed')
+                RETURNING *
+            ), event AS (
+                INSERT INTO reservation_events (reservation_id, kind, actor, at)
+                SELECT id, 'cancelled', $3, $2 FROM updated
+            )
+            SELECT id AS "id!", reference AS "reference!", office_id AS "office_id!",
+                   procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
+                   seat AS "seat!", capacity AS "capacity!", status AS "status!", resident_name,
+                   resident_hash, proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
+                   hold_expires_at, created_at AS "created_at!", updated_at AS "updated_at!"
+            FROM updated
+            "#,
+            id,
+            now,
+            actor.as_str()
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        one(row)
+    }
+
+    async fn reschedule(
+        &self,
+        id: Uuid,
+        to: &Placement,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Reservation>, WriteError> {
+        let detail = serde_json::json!({
+            "office_id": to.slot.office.as_str(),
+            "slot_start": to.start,
+            "seat": to.seat,
+        });
+        let row = sqlx::query_as!(
+            Row,
+            r#"
+            WITH updated AS (
+                UPDATE reservations
+                SET office_id = $2, slot_start = $3, slot_end = $4, seat = $5, capacity = $6,
+                    updated_at = $7
+                WHERE id = $1 AND status = 'confirmed'
+                RETURNING *
+            ), event AS (
+                INSERT INTO reservation_events (reservation_id, kind, actor, at, detail)
+                SELECT id, 'rescheduled', 'resident', $7, $8 FROM updated
+            )
+            SELECT id AS "id!", reference AS "reference!", office_id AS "office_id!",
+                   procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
+                   seat AS "seat!", capacity AS "capacity!", status AS "status!", resident_name,
+                   resident_hash, proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
+                   hold_expires_at, created_at AS "created_at!", updated_at AS "updated_at!"
+            FROM updated
+            "#,
+            id,
+            to.slot.office.as_str(),
+            to.start,
+            to.end,
+            i32::from(to.seat),
+            i32::from(to.capacity),
+            now,
+            detail
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(write_error)?;
+        Ok(one(row)?)
+    }
+
+    async fn active_placements(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, (SlotRef, u16)>, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT id, office_id, procedure, slot_start, seat FROM reservations
+               WHERE id = ANY($1) AND status IN ('held', 'confirmed')"#,
+            ids
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    r.id,
+                    (
+                        slot_ref(&r.office_id, &r.procedure, r.slot_start)?,
+                        small(r.seat, "seat")?,
+                    ),
+                ))
+            })
+            .collect()
+    }
+
+    async fn expire_holds(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Reservation>, StoreError> {
+        let rows = sqlx::query_as!(
+            Row,
+            r#"
+            WITH due AS (
+                SELECT id FROM reservations
+                WHERE status = 'held' AND hold_expires_at <= $1
+                ORDER BY hold_expires_at
+                LIMIT $2
+                FOR UPDATE SKIP LOCKED
+            ), updated AS (
+                UPDATE reservations r SET status = 'expired', updated_at = $1
+                FROM due WHERE r.id = due.id AND r.status = 'held'
+                RETURNING r.*
+            ), event AS (
+                INSERT INTO reservation_events (reservation_id, kind, actor, at)
+                SELECT id, 'expired', 'system', $1 FROM updated
+            )
+            SELECT id AS "id!", reference AS "reference!", office_id AS "office_id!",
+                   procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
+                   seat AS "seat!", capacity AS "capacity!", status AS "status!", resident_name,
+                   resident_hash, proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
+                   hold_expires_at, created_at AS "created_at!", updated_at AS "updated_at!"
+            FROM updated
+            "#,
+            now,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter().map(Reservation::try_from).collect()
+    }
+
+    async fn lapse_past(
+        &self,
+        before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        sqlx::query!(
+            "UPDATE reservations SET status = 'lapsed', updated_at = $2
+             WHERE status = 'confirmed' AND slot_end < $1",
+            before,
+            now
+        )
+        .execute(&self.pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(store_error)
+    }
+
+    async fn purge_names(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        sqlx::query!(
+            "UPDATE reservations SET resident_name = NULL
+             WHERE resident_name IS NOT NULL AND slot_end < $1",
+            before
+        )
+        .execute(&self.pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(store_error)
+    }
+
+    async fn active_seats(
+        &self,
+        office: &OfficeId,
+        from: DateTime<Utc>,
+    ) -> Result<Vec<ActiveSeat>, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT id, office_id, procedure, slot_start, slot_end, seat, resident_hash, status
+               FROM reservations
+               WHERE office_id = $1 AND status IN ('held', 'confirmed') AND slot_start >= $2"#,
+            office.as_str(),
+            from
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(ActiveSeat {
+                    id: r.id,
+                    slot: slot_ref(&r.office_id, &r.procedure, r.slot_start)?,
+                    seat: small(r.seat, "seat")?,
+                    slot_end: r.slot_end,
+                    resident_hash: digest(r.resident_hash)?,
+                    status: ReservationStatus::parse(&r.status).ok_or_else(|| {
+                        StoreError::Unexpected(anyhow!("unknown status {}", r.status))
+                    })?,
+                })
+            })
+            .collect()
+    }
+
+    async fn recent_idempotency(
+        &self,
+        office: &OfficeId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<IdempotencyRecord>, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT idempotency_key_hash AS "key_hash!", id, request_fingerprint AS "fingerprint!",
+                      created_at
+               FROM reservations
+               WHERE office_id = $1 AND idempotency_key_hash IS NOT NULL
+                 AND request_fingerprint IS NOT NULL AND created_at >= $2"#,
+            office.as_str(),
+            since
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .filter_map(|r| {
+                let key_hash = digest(Some(r.key_hash)).transpose()?;
+                let fingerprint = digest(Some(r.fingerprint)).transpose()?;
+                Some(key_hash.and_then(|key_hash| {
+                    Ok(IdempotencyRecord {
+                        key_hash,
+                        id: r.id,
+                        fingerprint: fingerprint?,
+                        created_at: r.created_at,
+                    })
+                }))
+            })
+            .collect()
+    }
+
+    async fn inactive_among(&self, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
+        sqlx::query_scalar!(
+            "SELECT id FROM reservations WHERE id = ANY($1) AND status NOT IN ('held', 'confirmed')",
+            ids
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)
+    }
+}

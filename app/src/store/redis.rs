@@ -1,0 +1,586 @@
+//! The Redis hot state. Every key of an office shares the cluster hash tag `{o:<office>}`,
+//! so each Lua script touches one hash slot and the layout works on Redis Cluster.
+//!
+//! Keys (prefix `mdg` by default; see docs/ARCHITECTURE.md):
+//! * `{p}:{o:X}:epoch` — present once the office's state was loaded from the ledger;
+//!   missing means Redis lost it (restart) and scripts answer `REBUILD`.
+//! * `{p}:{o:X}:seats:<procedure>:<YYYYMMDD>` — hash, `HHMM:<seat>` → holder id.
+//! * `{p}:{o:X}:pending` — sorted set of claims not yet seen in the ledger, by deadline.
+//! * `{p}:{o:X}:idem:<hash>` — `holder|fingerprint` of an Idempotency-Key, 24 h.
+//! * `{p}:{o:X}:residents` — hash, `<procedure>:<identity hash>` → `holder|until`.
+//!
+//! One shared multiplexed connection (redis' `ConnectionManager`, which reconnects by
+//! itself) carries the hot path: a pool checkout costs a round trip per request.
+
+use crate::domain::OfficeId;
+use crate::domain::procedure::ProcedureId;
+use crate::domain::slots::{SlotRef, parse_time_key, time_key};
+use crate::store::{
+    ClaimOutcome, Digest, HotError, HotState, OfficeSnapshot, PendingClaim, ResidentMark,
+    SeatClaim, SeatRelease, TakenSeats,
+};
+use anyhow::{Context, anyhow};
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use data_encoding::HEXLOWER;
+use redis::aio::ConnectionManager;
+use redis::{Script, Value};
+use std::time::Duration as StdDuration;
+use uuid::Uuid;
+
+/// How long an Idempotency-Key is remembered in the hot state (the ledger keeps it).
+pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
+
+struct Scripts {
+    claim: Script,
+    release: Script,
+    correct_holder: Script,
+    mark_resident: Script,
+    load_office: Script,
+}
+
+#[derive(Clone)]
+pub struct RedisHotState {
+    conn: ConnectionManager,
+    prefix: String,
+    scripts: std::sync::Arc<Scripts>,
+}
+
+fn hot_error(e: redis::RedisError) -> HotError {
+    if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() {
+        HotError::Unavailable(e.to_string())
+    } else {
+        HotError::Unexpected(anyhow!(e))
+    }
+}
+
+fn hex(d: &Digest) -> String {
+    HEXLOWER.encode(d)
+}
+
+fn unhex(s: &str) -> Option<Digest> {
+    HEXLOWER.decode(s.as_bytes()).ok()?.try_into().ok()
+}
+
+fn day_key(date: NaiveDate) -> String {
+    date.format("%Y%m%d").to_string()
+}
+
+/// The seat maps of a day expire two days after it, so old days clean themselves up.
+fn seat_map_expiry(date: NaiveDate) -> i64 {
+    (date + Duration::days(2))
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp())
+        .unwrap_or(i64::MAX)
+}
+
+fn resident_field(procedure: ProcedureId, identity: &Digest) -> String {
+    format!("{}:{}", procedure.as_str(), hex(identity))
+}
+
+fn seat_field(slot: &SlotRef, seat: u16) -> String {
+    format!("{}:{seat}", slot.time_key())
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+impl RedisHotState {
+    pub async fn connect(url: &str, prefix: &str, timeout: StdDuration) -> anyhow::Result<Self> {
+        if prefix.contains(['{', '}']) {
+            anyhow::bail!(
+                "the Redis key prefix must not contain braces (they mark cluster hash tags)"
+            );
+        }
+        let client = redis::Client::open(url).context("REDIS_URL is not a valid Redis URL")?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_response_timeout(Some(timeout))
+            .set_connection_timeout(Some(timeout))
+            .set_number_of_retries(2);
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .context("creating the Redis connection manager")?;
+        Ok(Self {
+            conn,
+            prefix: prefix.to_owned(),
+            scripts: std::sync::Arc::new(Scripts {
+                claim: Script::new(include_str!("lua/claim.lua")),
+                release: Script::new(include_str!("lua/release.lua")),
+                correct_holder: Script::new(include_str!("lua/correct_holder.lua")),
+                mark_resident: Script::new(include_str!("lua/mark_resident.lua")),
+                load_office: Script::new(include_str!("lua/load_office.lua")),
+            }),
+        })
+    }
+
+    fn key(&self, office: &OfficeId, rest: &str) -> String {
+        format!("{}:{{o:{}}}:{rest}", self.prefix, office)
+    }
+
+    fn epoch_key(&self, office: &OfficeId) -> String {
+        self.key(office, "epoch")
+    }
+
+    fn seats_key(&self, office: &OfficeId, procedure: ProcedureId, date: NaiveDate) -> String {
+        self.key(
+            office,
+            &format!("seats:{}:{}", procedure.as_str(), day_key(date)),
+        )
+    }
+
+    fn pending_key(&self, office: &OfficeId) -> String {
+        self.key(office, "pending")
+    }
+
+    fn idem_key(&self, office: &OfficeId, hash: Option<&Digest>) -> String {
+        // Scripts always receive the key; "-" stands for "no key" and is never written.
+        self.key(
+            office,
+            &format!("idem:{}", hash.map(hex).unwrap_or_else(|| "-".into())),
+        )
+    }
+
+    fn residents_key(&self, office: &OfficeId) -> String {
+        self.key(office, "residents")
+    }
+
+    fn pending_member(claim: &PendingClaim) -> String {
+        format!(
+            "{}|{}|{}|{}|{}|{}|{}",
+            claim.claim_id,
+            claim.slot.procedure.as_str(),
+            day_key(claim.slot.date),
+            claim.slot.time_key(),
+            claim.seat,
+            claim
+                .resident
+                .as_ref()
+                .map(hex)
+                .unwrap_or_else(|| "-".into()),
+            claim
+                .idempotency
+                .as_ref()
+                .map(hex)
+                .unwrap_or_else(|| "-".into()),
+        )
+    }
+
+    fn parse_member(office: &OfficeId, member: &str) -> Option<PendingClaim> {
+        let parts: Vec<&str> = member.split('|').collect();
+        let [claim, procedure, date, time, seat, resident, idem] = parts.as_slice() else {
+            return None;
+        };
+        let optional = |s: &str| {
+            if s == "-" {
+                Some(None)
+            } else {
+                unhex(s).map(Some)
+            }
+        };
+        Some(PendingClaim {
+            claim_id: claim.parse().ok()?,
+            slot: SlotRef {
+                office: office.clone(),
+                procedure: procedure.parse().ok()?,
+                date: NaiveDate::parse_from_str(date, "%Y%m%d").ok()?,
+                start: parse_time_key(time)?,
+            },
+            seat: seat.parse().ok()?,
+            resident: optional(resident)?,
+            idempotency: optional(idem)?,
+        })
+    }
+
+    async fn run_release(
+        &self,
+        release: &SeatRelease,
+        member: Option<&str>,
+        only_if_pending: bool,
+    ) -> Result<bool, HotError> {
+        let office = &release.slot.office;
+        let released: i64 = self
+            .scripts
+            .release
+            .key(self.seats_key(office, release.slot.procedure, release.slot.date))
+            .key(self.pending_key(office))
+            .key(self.idem_key(office, release.idempotency.as_ref()))
+            .key(self.residents_key(office))
+            .arg(release.holder.to_string())
+            .arg(
+                release
+                    .seat
+                    .map(|seat| seat_field(&release.slot, seat))
+                    .unwrap_or_default(),
+            )
+            .arg(member.unwrap_or(""))
+            .arg(if release.idempotency.is_some() {
+                "1"
+            } else {
+                "0"
+            })
+            .arg(
+                release
+                    .resident
+                    .as_ref()
+                    .map(|r| resident_field(release.slot.procedure, r))
+                    .unwrap_or_default(),
+            )
+            .arg(if only_if_pending { "1" } else { "0" })
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(hot_error)?;
+        Ok(released == 1)
+    }
+}
+
+#[async_trait]
+impl HotState for RedisHotState {
+    async fn ping(&self) -> Result<(), HotError> {
+        redis::cmd("PING")
+            .query_async::<String>(&mut self.conn.clone())
+            .await
+            .map(|_| ())
+            .map_err(hot_error)
+    }
+
+    async fn claim(&self, c: &SeatClaim) -> Result<ClaimOutcome, HotError> {
+        let office = &c.slot.office;
+        let resident_hex = c.resident.map(|r| hex(&r.identity_hash));
+        let idem_hex = c.idempotency.map(|i| hex(&i.key_hash));
+        let head = format!(
+            "{}|{}|{}|{}|",
+            c.claim_id,
+            c.slot.procedure.as_str(),
+            day_key(c.slot.date),
+            c.slot.time_key()
+        );
+        let tail = format!(
+            "|{}|{}",
+            resident_hex.as_deref().unwrap_or("-"),
+            idem_hex.as_deref().unwrap_or("-")
+        );
+        let reply: Vec<Value> = self
+            .scripts
+            .claim
+            .key(self.epoch_key(office))
+            .key(self.seats_key(office, c.slot.procedure, c.slot.date))
+            .key(self.pending_key(office))
+            .key(self.idem_key(office, c.idempotency.as_ref().map(|i| &i.key_hash)))
+            .key(self.residents_key(office))
+            .arg(c.claim_id.to_string())
+            .arg(c.slot.time_key())
+            .arg(c.capacity)
+            .arg(head)
+            .arg(tail)
+            .arg(c.deadline.timestamp_millis())
+            .arg(
+                c.idempotency
+                    .map(|i| hex(&i.fingerprint))
+                    .unwrap_or_default(),
+            )
+            .arg(IDEMPOTENCY_TTL_SECS)
+            .arg(
+                c.resident
+                    .map(|r| resident_field(c.slot.procedure, &r.identity_hash))
+                    .unwrap_or_default(),
+            )
+            .arg(c.resident.map(|r| r.until.timestamp()).unwrap_or(0))
+            .arg(c.now.timestamp())
+            .arg(seat_map_expiry(c.slot.date))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(hot_error)?;
+        let status = reply.first().and_then(text).unwrap_or_default();
+        match status.as_str() {
+            "OK" => {
+                let seat = reply
+                    .get(1)
+                    .and_then(text)
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| anyhow!("claim script returned no seat"))?;
+                Ok(ClaimOutcome::Claimed { seat })
+            }
+            "FULL" => Ok(ClaimOutcome::Full),
+            "RESIDENT" => Ok(ClaimOutcome::ResidentHasBooking),
+            "REPLAY" => {
+                let claim_id = reply
+                    .get(1)
+                    .and_then(text)
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| anyhow!("claim script returned a bad replay id"))?;
+                let fingerprint = reply
+                    .get(2)
+                    .and_then(text)
+                    .and_then(|s| unhex(&s))
+                    .ok_or_else(|| anyhow!("claim script returned a bad fingerprint"))?;
+                Ok(ClaimOutcome::Replay {
+                    claim_id,
+                    fingerprint,
+                })
+            }
+            "REBUILD" => Err(HotError::NeedsRebuild(office.clone())),
+            other => Err(HotError::Unexpected(anyhow!(
+                "claim script answered {other:?}"
+            ))),
+        }
+    }
+
+    async fn release(&self, release: &SeatRelease) -> Result<bool, HotError> {
+        self.run_release(release, None, false).await
+    }
+
+    async fn correct_holder(
+        &self,
+        slot: &SlotRef,
+        seat: u16,
+        claimed: Uuid,
+        actual: Uuid,
+    ) -> Result<(), HotError> {
+        let _: i64 = self
+            .scripts
+            .correct_holder
+            .key(self.seats_key(&slot.office, slot.procedure, slot.date))
+            .arg(seat_field(slot, seat))
+            .arg(claimed.to_string())
+            .arg(actual.to_string())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(hot_error)?;
+        Ok(())
+    }
+
+    async fn mark_resident(
+        &self,
+        office: &OfficeId,
+        procedure: ProcedureId,
+        holder: Uuid,
+        mark: &ResidentMark,
+        now: DateTime<Utc>,
+    ) -> Result<bool, HotError> {
+        let reply: String = self
+            .scripts
+            .mark_resident
+            .key(self.epoch_key(office))
+            .key(self.residents_key(office))
+            .arg(resident_field(procedure, &mark.identity_hash))
+            .arg(holder.to_string())
+            .arg(mark.until.timestamp())
+            .arg(now.timestamp())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(hot_error)?;
+        match reply.as_str() {
+            "OK" => Ok(true),
+            "RESIDENT" => Ok(false),
+            "REBUILD" => Err(HotError::NeedsRebuild(office.clone())),
+            other => Err(HotError::Unexpected(anyhow!(
+                "mark script answered {other:?}"
+            ))),
+        }
+    }
+
+    async fn taken(
+        &self,
+        office: &OfficeId,
+        procedure: ProcedureId,
+        days: &[NaiveDate],
+    ) -> Result<TakenSeats, HotError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("EXISTS").arg(self.epoch_key(office));
+        for day in days {
+            pipe.cmd("HKEYS")
+                .arg(self.seats_key(office, procedure, *day));
+        }
+        let replies: Vec<Value> = pipe
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(hot_error)?;
+        let loaded: i64 = replies
+            .first()
+            .map(redis::from_redis_value_ref)
+            .transpose()
+            .map_err(|e| anyhow!("EXISTS reply: {e}"))?
+            .unwrap_or(0);
+        if loaded == 0 {
+            return Err(HotError::NeedsRebuild(office.clone()));
+        }
+        let mut taken = TakenSeats::new();
+        for (day, reply) in days.iter().zip(replies.iter().skip(1)) {
+            let fields: Vec<String> =
+                redis::from_redis_value_ref(reply).map_err(|e| anyhow!("HKEYS reply: {e}"))?;
+            for field in fields {
+                let Some((time, seat)) = field.split_once(':') else {
+                    continue;
+                };
+                let (Some(time), Ok(seat)) = (parse_time_key(time), seat.parse::<u16>()) else {
+                    continue;
+                };
+                taken.entry((*day, time)).or_default().push(seat);
+            }
+        }
+        Ok(taken)
+    }
+
+    async fn due_claims(
+        &self,
+        office: &OfficeId,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PendingClaim>, HotError> {
+        let members: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.pending_key(office))
+            .arg("-inf")
+            .arg(now.timestamp_millis())
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(hot_error)?;
+        let mut claims = Vec::with_capacity(members.len());
+        for member in members {
+            match Self::parse_member(office, &member) {
+                Some(claim) => claims.push(claim),
+                None => {
+                    // Unreadable entries would block the reaper forever: drop them loudly.
+                    tracing::error!(office = %office, "dropping an unreadable pending claim");
+                    let _: i64 = redis::cmd("ZREM")
+                        .arg(self.pending_key(office))
+                        .arg(&member)
+                        .query_async(&mut self.conn.clone())
+                        .await
+                        .map_err(hot_error)?;
+                }
+            }
+        }
+        Ok(claims)
+    }
+
+    async fn settle_claim(&self, claim: &PendingClaim, release: bool) -> Result<(), HotError> {
+        let member = Self::pending_member(claim);
+        if release {
+            let r = SeatRelease {
+                holder: claim.claim_id,
+                slot: claim.slot.clone(),
+                seat: Some(claim.seat),
+                resident: claim.resident,
+                idempotency: claim.idempotency,
+            };
+            self.run_release(&r, Some(&member), true).await.map(|_| ())
+        } else {
+            let _: i64 = redis::cmd("ZREM")
+                .arg(self.pending_key(&claim.slot.office))
+                .arg(member)
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(hot_error)?;
+            Ok(())
+        }
+    }
+
+    async fn load_office(&self, s: &OfficeSnapshot) -> Result<(), HotError> {
+        let office = &s.office;
+        let mut maps: Vec<(String, i64, String)> = Vec::new();
+        for procedure in &s.procedures {
+            for day in &s.days {
+                let fields: String = s
+                    .seats
+                    .iter()
+                    .filter(|a| a.slot.procedure == *procedure && a.slot.date == *day)
+                    .map(|a| format!("{}:{}={}\n", time_key(a.slot.start), a.seat, a.id))
+                    .collect();
+                maps.push((
+                    self.seats_key(office, *procedure, *day),
+                    seat_map_expiry(*day),
+                    fields,
+                ));
+            }
+        }
+        let residents: String = s
+            .seats
+            .iter()
+            .filter(|a| a.status == crate::store::ReservationStatus::Confirmed)
+            .filter_map(|a| {
+                let hash = a.resident_hash.as_ref()?;
+                Some(format!(
+                    "{}={}|{}\n",
+                    resident_field(a.slot.procedure, hash),
+                    a.id,
+                    a.slot_end.timestamp()
+                ))
+            })
+            .collect();
+        let mut invocation = self.scripts.load_office.prepare_invoke();
+        invocation
+            .key(self.epoch_key(office))
+            .key(self.residents_key(office));
+        for (key, _, _) in &maps {
+            invocation.key(key);
+        }
+        let mut idem_args = Vec::new();
+        for record in &s.idempotency {
+            let ttl = IDEMPOTENCY_TTL_SECS - (s.taken_at - record.created_at).num_seconds();
+            if ttl > 0 {
+                invocation.key(self.idem_key(office, Some(&record.key_hash)));
+                idem_args.push((format!("{}|{}", record.id, hex(&record.fingerprint)), ttl));
+            }
+        }
+        invocation.arg(maps.len()).arg(s.taken_at.to_rfc3339());
+        for (_, expiry, fields) in &maps {
+            invocation.arg(*expiry).arg(fields);
+        }
+        invocation.arg(residents);
+        for (value, ttl) in idem_args {
+            invocation.arg(value).arg(ttl);
+        }
+        let _: i64 = invocation
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(hot_error)?;
+        Ok(())
+    }
+
+    async fn is_loaded(&self, office: &OfficeId) -> Result<bool, HotError> {
+        redis::cmd("EXISTS")
+            .arg(self.epoch_key(office))
+            .query_async::<i64>(&mut self.conn.clone())
+            .await
+            .map(|n| n == 1)
+            .map_err(hot_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_members_round_trip() {
+        let claim = PendingClaim {
+            claim_id: Uuid::new_v4(),
+            slot: SlotRef {
+                office: OfficeId::parse("main").unwrap(),
+                procedure: ProcedureId::CertRenewal,
+                date: "2026-12-04".parse().unwrap(),
+                start: chrono::NaiveTime::from_hms_opt(9, 15, 0).unwrap(),
+            },
+            seat: 3,
+            resident: Some([7u8; 32]),
+            idempotency: None,
+        };
+        let member = RedisHotState::pending_member(&claim);
+        assert_eq!(
+            RedisHotState::parse_member(&claim.slot.office, &member),
+            Some(claim)
+        );
+        assert_eq!(
+            RedisHotState::parse_member(&OfficeId::parse("main").unwrap(), "garbage"),
+            None
+        );
+    }
+}
