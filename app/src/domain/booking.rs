@@ -42,15 +42,21 @@ pub enum RuleViolation {
     /// The start time is not one of the day's slots.
     NotASlot,
     /// Bookings for that day open later.
-    NotYetOpen { opens_at: DateTime<Utc> },
+    NotYetOpen {
+        opens_at: DateTime<Utc>,
+    },
     /// Online booking for that day has closed (or the slot has passed).
     BookingClosed,
     /// Online cancellation or rescheduling has closed; phone the office.
-    CancellationClosed { last_day: NaiveDate },
+    CancellationClosed {
+        last_day: NaiveDate,
+    },
     ProxyNotPossible,
     ProxyNotAccepted,
     /// Renewal is possible only from the day after the date three months before expiry.
-    RenewalTooEarly { from: NaiveDate },
+    RenewalTooEarly {
+        from: NaiveDate,
+    },
     /// The certificate has expired: a new issuance (`cert_issue`) is needed instead.
     CertificateExpired,
     /// A field this procedure needs was not given.
@@ -81,7 +87,11 @@ impl BookingPolicy {
     }
 
     /// Whether a slot starting at `start` (Tokyo) on its day can be booked at `now`.
-    pub fn check_bookable(&self, now: DateTime<Utc>, start: NaiveDateTime) -> Result<(), RuleViolation> {
+    pub fn check_bookable(
+        &self,
+        now: DateTime<Utc>,
+        start: NaiveDateTime,
+    ) -> Result<(), RuleViolation> {
         let window = self.window(now);
         let date = start.date();
         if date > window.last {
@@ -101,7 +111,11 @@ impl BookingPolicy {
         date - Duration::days(i64::from(self.cancel_days_before))
     }
 
-    pub fn check_cancellable(&self, now: DateTime<Utc>, date: NaiveDate) -> Result<(), RuleViolation> {
+    pub fn check_cancellable(
+        &self,
+        now: DateTime<Utc>,
+        date: NaiveDate,
+    ) -> Result<(), RuleViolation> {
         let last_day = self.cancel_last_day(date);
         if tokyo_date(now) > last_day {
             Err(RuleViolation::CancellationClosed { last_day })
@@ -154,15 +168,16 @@ pub struct BookableSlot {
     pub end: DateTime<Utc>,
 }
 
-/// Checks everything about a request to book `procedure` at `office` starting at the
-/// Tokyo time `start`, at `now`. The order of the checks decides which problem a
-/// resident sees first: what the office does, then when, then who.
+/// Checks what and when of a request to book `procedure` at `office` starting at the
+/// Tokyo time `start`, at `now`: the office offers it for booking, the day is open, the
+/// time is a slot, and the booking window is open. Who may book it is
+/// [`check_who_and_why`]. The order of the checks decides which problem a resident sees
+/// first: what the office does, then when.
 pub fn decide_slot(
     municipality: &Municipality,
     office: &Office,
     procedure: ProcedureId,
     start: NaiveDateTime,
-    facts: BookingFacts,
     now: DateTime<Utc>,
 ) -> Result<BookableSlot, RuleViolation> {
     let op = office
@@ -182,7 +197,6 @@ pub fn decide_slot(
         .find(|s| s.start == start.time())
         .ok_or(RuleViolation::NotASlot)?;
     office.booking.check_bookable(now, start)?;
-    check_who_and_why(office, procedure, facts, date)?;
     Ok(BookableSlot {
         date,
         time,
@@ -229,6 +243,26 @@ pub fn plausible_birth_date(date: NaiveDate, today: NaiveDate) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn renewal_opens_the_day_after_three_months_before_and_closes_after_expiry(
+            days in 0i64..(365 * 40)
+        ) {
+            let expiry = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap() + Duration::days(days);
+            let (from, until) = renewal_window(expiry);
+            prop_assert_eq!(until, expiry);
+            // Between 89 and 92 days long, whatever the months.
+            let length = (until - from).num_days() + 1;
+            prop_assert!((89..=92).contains(&length), "{} days", length);
+            prop_assert_eq!(check_renewal(expiry, from), Ok(()));
+            prop_assert_eq!(check_renewal(expiry, from - Duration::days(1)), Err(RuleViolation::RenewalTooEarly { from }));
+            prop_assert_eq!(check_renewal(expiry, expiry + Duration::days(1)), Err(RuleViolation::CertificateExpired));
+            let three_before = expiry.checked_sub_months(Months::new(3)).unwrap();
+            prop_assert_eq!(from, three_before + Duration::days(1));
+        }
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
@@ -251,7 +285,10 @@ mod tests {
 
     #[test]
     fn renewal_window_examples_from_the_domain_brief() {
-        assert_eq!(renewal_window(d("2026-05-20")), (d("2026-02-21"), d("2026-05-20")));
+        assert_eq!(
+            renewal_window(d("2026-05-20")),
+            (d("2026-02-21"), d("2026-05-20"))
+        );
         // No 31 February: three months before 31 May is the end of February.
         assert_eq!(renewal_window(d("2026-05-31")).0, d("2026-03-01"));
         assert_eq!(renewal_window(d("2028-05-31")).0, d("2028-03-01"));
@@ -264,11 +301,16 @@ mod tests {
         let expiry = d("2026-05-20");
         assert_eq!(
             check_renewal(expiry, d("2026-02-20")),
-            Err(RuleViolation::RenewalTooEarly { from: d("2026-02-21") })
+            Err(RuleViolation::RenewalTooEarly {
+                from: d("2026-02-21")
+            })
         );
         assert_eq!(check_renewal(expiry, d("2026-02-21")), Ok(()));
         assert_eq!(check_renewal(expiry, d("2026-05-20")), Ok(()));
-        assert_eq!(check_renewal(expiry, d("2026-05-21")), Err(RuleViolation::CertificateExpired));
+        assert_eq!(
+            check_renewal(expiry, d("2026-05-21")),
+            Err(RuleViolation::CertificateExpired)
+        );
     }
 
     #[test]
@@ -276,10 +318,19 @@ mod tests {
         let p = policy();
         // 08:29 JST on 1 Dec: the 45th day ahead is not open yet.
         let before = p.window(at("2026-12-01T08:29:00+09:00"));
-        assert_eq!(before, BookingWindow { first: d("2026-12-04"), last: d("2027-01-14") });
+        assert_eq!(
+            before,
+            BookingWindow {
+                first: d("2026-12-04"),
+                last: d("2027-01-14")
+            }
+        );
         let after = p.window(at("2026-12-01T08:30:00+09:00"));
         assert_eq!(after.last, d("2027-01-15"));
-        assert_eq!(p.opens_at_for(d("2027-01-15")), at("2026-12-01T08:30:00+09:00"));
+        assert_eq!(
+            p.opens_at_for(d("2027-01-15")),
+            at("2026-12-01T08:30:00+09:00")
+        );
     }
 
     #[test]
@@ -288,15 +339,24 @@ mod tests {
         let now = at("2026-12-01T10:00:00+09:00");
         let slot = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
         assert_eq!(p.check_bookable(now, slot("2026-12-04 09:00")), Ok(()));
-        assert_eq!(p.check_bookable(now, slot("2026-12-03 16:30")), Err(RuleViolation::BookingClosed));
+        assert_eq!(
+            p.check_bookable(now, slot("2026-12-03 16:30")),
+            Err(RuleViolation::BookingClosed)
+        );
         assert_eq!(p.check_bookable(now, slot("2027-01-15 16:30")), Ok(()));
         assert!(matches!(
             p.check_bookable(now, slot("2027-01-16 09:00")),
             Err(RuleViolation::NotYetOpen { .. })
         ));
         // Same-day booking needs the lead time.
-        let same_day = BookingPolicy { closes_days_before: 0, ..p };
-        assert_eq!(same_day.check_bookable(now, slot("2026-12-01 10:30")), Ok(()));
+        let same_day = BookingPolicy {
+            closes_days_before: 0,
+            ..p
+        };
+        assert_eq!(
+            same_day.check_bookable(now, slot("2026-12-01 10:30")),
+            Ok(())
+        );
         assert_eq!(
             same_day.check_bookable(now, slot("2026-12-01 10:15")),
             Err(RuleViolation::BookingClosed)
@@ -307,10 +367,15 @@ mod tests {
     fn cancellation_closes_the_configured_days_before() {
         let p = policy();
         let day = d("2026-12-10");
-        assert_eq!(p.check_cancellable(at("2026-12-08T23:59:00+09:00"), day), Ok(()));
+        assert_eq!(
+            p.check_cancellable(at("2026-12-08T23:59:00+09:00"), day),
+            Ok(())
+        );
         assert_eq!(
             p.check_cancellable(at("2026-12-09T00:00:00+09:00"), day),
-            Err(RuleViolation::CancellationClosed { last_day: d("2026-12-08") })
+            Err(RuleViolation::CancellationClosed {
+                last_day: d("2026-12-08")
+            })
         );
     }
 }

@@ -23,10 +23,13 @@ pub const HOLIDAY_YEARS: std::ops::RangeInclusive<i32> = 2000..=2060;
 /// standard astronomical formula). Tested against the Cabinet Office list for 2025–2027.
 static HOLIDAYS: LazyLock<HashMap<NaiveDate, String>> = LazyLock::new(|| {
     let jp = jpholiday::jpholiday::JPHoliday::new();
-    HOLIDAY_YEARS
-        .flat_map(|y| jp.year_holidays(y))
-        .collect()
+    HOLIDAY_YEARS.flat_map(|y| jp.year_holidays(y)).collect()
 });
+
+/// Computes the holiday table now rather than on the first request that needs it.
+pub fn warm_up() {
+    LazyLock::force(&HOLIDAYS);
+}
 
 /// The national holiday on `date`, with its name, if there is one.
 pub fn national_holiday(date: NaiveDate) -> Option<Text> {
@@ -96,7 +99,12 @@ impl TimeWindow {
 
 impl fmt::Display for TimeWindow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.start.format("%H:%M"), self.end.format("%H:%M"))
+        write!(
+            f,
+            "{}-{}",
+            self.start.format("%H:%M"),
+            self.end.format("%H:%M")
+        )
     }
 }
 
@@ -320,15 +328,60 @@ mod tests {
     fn holidays_2025_to_2027_match_the_cabinet_office_list() {
         // 内閣府「国民の祝日について」の一覧 (2025–2027), including substitute holidays.
         let expected = [
-            "2025-01-01", "2025-01-13", "2025-02-11", "2025-02-23", "2025-02-24", "2025-03-20",
-            "2025-04-29", "2025-05-03", "2025-05-04", "2025-05-05", "2025-05-06", "2025-07-21",
-            "2025-08-11", "2025-09-15", "2025-09-23", "2025-10-13", "2025-11-03", "2025-11-23",
-            "2025-11-24", "2026-01-01", "2026-01-12", "2026-02-11", "2026-02-23", "2026-03-20",
-            "2026-04-29", "2026-05-03", "2026-05-04", "2026-05-05", "2026-05-06", "2026-07-20",
-            "2026-08-11", "2026-09-21", "2026-09-22", "2026-09-23", "2026-10-12", "2026-11-03",
-            "2026-11-23", "2027-01-01", "2027-01-11", "2027-02-11", "2027-02-23", "2027-03-21",
-            "2027-03-22", "2027-04-29", "2027-05-03", "2027-05-04", "2027-05-05", "2027-07-19",
-            "2027-08-11", "2027-09-20", "2027-09-23", "2027-10-11", "2027-11-03", "2027-11-23",
+            "2025-01-01",
+            "2025-01-13",
+            "2025-02-11",
+            "2025-02-23",
+            "2025-02-24",
+            "2025-03-20",
+            "2025-04-29",
+            "2025-05-03",
+            "2025-05-04",
+            "2025-05-05",
+            "2025-05-06",
+            "2025-07-21",
+            "2025-08-11",
+            "2025-09-15",
+            "2025-09-23",
+            "2025-10-13",
+            "2025-11-03",
+            "2025-11-23",
+            "2025-11-24",
+            "2026-01-01",
+            "2026-01-12",
+            "2026-02-11",
+            "2026-02-23",
+            "2026-03-20",
+            "2026-04-29",
+            "2026-05-03",
+            "2026-05-04",
+            "2026-05-05",
+            "2026-05-06",
+            "2026-07-20",
+            "2026-08-11",
+            "2026-09-21",
+            "2026-09-22",
+            "2026-09-23",
+            "2026-10-12",
+            "2026-11-03",
+            "2026-11-23",
+            "2027-01-01",
+            "2027-01-11",
+            "2027-02-11",
+            "2027-02-23",
+            "2027-03-21",
+            "2027-03-22",
+            "2027-04-29",
+            "2027-05-03",
+            "2027-05-04",
+            "2027-05-05",
+            "2027-07-19",
+            "2027-08-11",
+            "2027-09-20",
+            "2027-09-23",
+            "2027-10-11",
+            "2027-11-03",
+            "2027-11-23",
         ];
         let mut got: Vec<String> = HOLIDAYS
             .keys()
@@ -480,7 +533,10 @@ mod tests {
         // A Saturday without hours is closed.
         assert!(matches!(
             cal.plan(d("2026-12-05"), &sys),
-            DayPlan::Closed(Closure { kind: ClosureKind::Weekly, .. })
+            DayPlan::Closed(Closure {
+                kind: ClosureKind::Weekly,
+                ..
+            })
         ));
         // A special holiday window opens a Sunday, by reservation only.
         match cal.plan(d("2026-12-13"), &sys) {
@@ -490,7 +546,10 @@ mod tests {
         // ...but not on the maintenance Sunday: the national system is down.
         assert!(matches!(
             cal.plan(d("2026-12-20"), &sys),
-            DayPlan::Closed(Closure { kind: ClosureKind::SystemMaintenance, .. })
+            DayPlan::Closed(Closure {
+                kind: ClosureKind::SystemMaintenance,
+                ..
+            })
         ));
         // A national holiday on a weekday is closed, with the holiday's name.
         match cal.plan(d("2026-11-23"), &sys) {
@@ -503,14 +562,18 @@ mod tests {
         // The year-end closure is the office's own rule.
         assert!(matches!(
             cal.plan(d("2026-12-29"), &sys),
-            DayPlan::Closed(Closure { kind: ClosureKind::OfficeRule, .. })
+            DayPlan::Closed(Closure {
+                kind: ClosureKind::OfficeRule,
+                ..
+            })
         ));
     }
 
     #[test]
     fn an_office_open_on_holidays_uses_its_holiday_hours() {
         let mut cal = weekday_office();
-        cal.closures.retain(|c| c.rule != DateRule::NationalHolidays);
+        cal.closures
+            .retain(|c| c.rule != DateRule::NationalHolidays);
         cal.holiday_hours = Some(windows(&["08:30-16:30"]));
         match cal.plan(d("2026-11-23"), &[]) {
             DayPlan::Open(day) => {
@@ -523,7 +586,10 @@ mod tests {
 
     #[test]
     fn time_windows_parse_strictly() {
-        assert_eq!(TimeWindow::parse("08:30-12:00").unwrap().to_string(), "08:30-12:00");
+        assert_eq!(
+            TimeWindow::parse("08:30-12:00").unwrap().to_string(),
+            "08:30-12:00"
+        );
         for bad in ["8:30", "12:00-08:30", "08:30-08:30", "25:00-26:00", "a-b"] {
             assert!(TimeWindow::parse(bad).is_err(), "{bad}");
         }

@@ -21,7 +21,8 @@ pub fn fold_width(raw: &str) -> String {
 fn is_separator(c: char) -> bool {
     matches!(
         c,
-        '-' | ' ' | '(' | ')' | '.' | '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{30FC}' | '\u{FF70}'
+        '-' | ' ' | '(' | ')' | '.' | '\u{2010}'
+            ..='\u{2015}' | '\u{2212}' | '\u{30FC}' | '\u{FF70}'
     )
 }
 
@@ -100,7 +101,11 @@ pub struct Phone(String);
 impl Phone {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         let folded = fold_width(raw);
-        let mut digits: String = folded.trim().chars().filter(|c| !is_separator(*c)).collect();
+        let mut digits: String = folded
+            .trim()
+            .chars()
+            .filter(|c| !is_separator(*c))
+            .collect();
         if let Some(rest) = digits.strip_prefix("+81") {
             digits = format!("0{}", rest.trim_start_matches('0'));
         }
@@ -187,6 +192,38 @@ impl fmt::Debug for ResidentIdentity {
     }
 }
 
+/// What a resident tells us about who they are; which parts count depends on the
+/// procedure (see [`identity_for`]).
+#[derive(Clone, Default)]
+pub struct IdentityParts {
+    pub notice_number: Option<NoticeNumber>,
+    pub birth_date: Option<NaiveDate>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+}
+
+/// The identity behind the one-active-booking rule: the postcard number and birth date for
+/// a card pickup; otherwise the e-mail address, or the phone number when no address is
+/// given. `Err` names the missing field.
+pub fn identity_for(
+    kind: crate::domain::procedure::IdentityKind,
+    parts: &IdentityParts,
+) -> Result<ResidentIdentity, &'static str> {
+    use crate::domain::procedure::IdentityKind;
+    match kind {
+        IdentityKind::NoticeAndBirthDate => {
+            let number = parts.notice_number.clone().ok_or("notice_number")?;
+            let birth_date = parts.birth_date.ok_or("birth_date")?;
+            Ok(ResidentIdentity::Notice { number, birth_date })
+        }
+        IdentityKind::Contact => match (&parts.email, &parts.phone) {
+            (Some(email), _) => Ok(ResidentIdentity::Email(email.clone())),
+            (None, Some(phone)) => Ok(ResidentIdentity::Phone(phone.clone())),
+            (None, None) => Err("email"),
+        },
+    }
+}
+
 /// Field names that look like a PIN or password. Such a field in a request is refused
 /// with a warning: staff never ask for a PIN, so a form that does is a fraud.
 pub fn looks_like_pin_field(name: &str) -> bool {
@@ -203,36 +240,78 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_collapsed_but_kept() {
-        assert_eq!(ResidentName::parse("  山田\u{3000}太郎 ").unwrap().as_str(), "山田 太郎");
+        assert_eq!(
+            ResidentName::parse("  山田\u{3000}太郎 ").unwrap().as_str(),
+            "山田 太郎"
+        );
         assert!(ResidentName::parse(" \u{3000} ").is_err());
         assert!(ResidentName::parse(&"あ".repeat(101)).is_err());
         assert!(ResidentName::parse("a\u{7}b").is_err());
-        assert_eq!(format!("{:?}", ResidentName::parse("山田").unwrap()), "ResidentName(..)");
+        assert_eq!(
+            format!("{:?}", ResidentName::parse("山田").unwrap()),
+            "ResidentName(..)"
+        );
     }
 
     #[test]
     fn emails_are_folded_and_lowercased() {
-        assert_eq!(Email::parse(" Taro@Example.JP ").unwrap().as_str(), "taro@example.jp");
-        assert_eq!(Email::parse("ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ").unwrap().as_str(), "taro@example.jp");
-        for bad in ["", "taro", "taro@", "@example.jp", "a@b", "a b@example.jp", "a@@example.jp", "a@example..jp"] {
+        assert_eq!(
+            Email::parse(" Taro@Example.JP ").unwrap().as_str(),
+            "taro@example.jp"
+        );
+        assert_eq!(
+            Email::parse("ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ")
+                .unwrap()
+                .as_str(),
+            "taro@example.jp"
+        );
+        for bad in [
+            "",
+            "taro",
+            "taro@",
+            "@example.jp",
+            "a@b",
+            "a b@example.jp",
+            "a@@example.jp",
+            "a@example..jp",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn phones_accept_the_ways_people_type_them() {
-        for raw in ["090-1234-5678", "09012345678", "０９０ー１２３４ー５６７８", "+81 90 1234 5678", "(090)1234-5678"] {
-            assert_eq!(Phone::parse(raw).unwrap().as_str(), "09012345678", "{raw:?}");
+        for raw in [
+            "090-1234-5678",
+            "09012345678",
+            "０９０ー１２３４ー５６７８",
+            "+81 90 1234 5678",
+            "(090)1234-5678",
+        ] {
+            assert_eq!(
+                Phone::parse(raw).unwrap().as_str(),
+                "09012345678",
+                "{raw:?}"
+            );
         }
         assert_eq!(Phone::parse("03-1234-5678").unwrap().as_str(), "0312345678");
-        for bad in ["1234", "9012345678", "090-1234-56789", "phone", "090-1234-567a"] {
+        for bad in [
+            "1234",
+            "9012345678",
+            "090-1234-56789",
+            "phone",
+            "090-1234-567a",
+        ] {
             assert!(Phone::parse(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn notice_numbers_ignore_separators_and_width() {
-        assert_eq!(NoticeNumber::parse("１２３４-５６７８ab").unwrap().as_str(), "12345678AB");
+        assert_eq!(
+            NoticeNumber::parse("１２３４-５６７８ab").unwrap().as_str(),
+            "12345678AB"
+        );
         assert!(NoticeNumber::parse("12").is_err());
         assert!(NoticeNumber::parse("1234!").is_err());
     }
@@ -245,8 +324,42 @@ mod tests {
     }
 
     #[test]
+    fn the_identity_follows_the_procedure() {
+        use crate::domain::procedure::IdentityKind;
+        let parts = IdentityParts {
+            notice_number: Some(NoticeNumber::parse("12345678").unwrap()),
+            birth_date: Some("1980-04-01".parse().unwrap()),
+            email: None,
+            phone: Some(Phone::parse("090-1234-5678").unwrap()),
+        };
+        let pickup = identity_for(IdentityKind::NoticeAndBirthDate, &parts).unwrap();
+        assert!(pickup.canonical().starts_with("notice:12345678:1980-04-01"));
+        let contact = identity_for(IdentityKind::Contact, &parts).unwrap();
+        assert_eq!(contact.canonical(), "phone:09012345678");
+        let missing = IdentityParts {
+            birth_date: None,
+            ..parts.clone()
+        };
+        assert_eq!(
+            identity_for(IdentityKind::NoticeAndBirthDate, &missing).err(),
+            Some("birth_date")
+        );
+        assert_eq!(
+            identity_for(IdentityKind::Contact, &IdentityParts::default()).err(),
+            Some("email")
+        );
+    }
+
+    #[test]
     fn pin_like_fields_are_recognised() {
-        for name in ["pin", "PIN", "pin_code", "signing_password", "暗証番号", "パスワード"] {
+        for name in [
+            "pin",
+            "PIN",
+            "pin_code",
+            "signing_password",
+            "暗証番号",
+            "パスワード",
+        ] {
             assert!(looks_like_pin_field(name), "{name}");
         }
         for name in ["name", "email", "phone", "procedure", "birth_date"] {

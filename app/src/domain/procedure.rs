@@ -7,7 +7,17 @@ use std::str::FromStr;
 
 /// The procedures Madoguchi knows. The ids are part of the public API.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum ProcedureId {
@@ -150,7 +160,10 @@ static CATALOGUE: [ProcedureInfo; 8] = [
         identity: IdentityKind::NoticeAndBirthDate,
         needs_certificate_expiry: false,
         bring: &[
-            Text::new("交付通知書（はがき）", "The notification postcard (交付通知書)"),
+            Text::new(
+                "交付通知書（はがき）",
+                "The notification postcard (交付通知書)",
+            ),
             ID_DOCS,
             Text::new(
                 "通知カード・住民基本台帳カード（お持ちの方）",
@@ -158,7 +171,10 @@ static CATALOGUE: [ProcedureInfo; 8] = [
             ),
         ],
         bring_proxy: &[
-            Text::new("交付通知書（はがき）の委任欄に本人が記入したもの", "The notification postcard with the authorisation part filled in by the applicant"),
+            Text::new(
+                "交付通知書（はがき）の委任欄に本人が記入したもの",
+                "The notification postcard with the authorisation part filled in by the applicant",
+            ),
             Text::new("本人の本人確認書類", "The applicant's identity documents"),
             PROXY_ID,
             Text::new(
@@ -201,7 +217,10 @@ static CATALOGUE: [ProcedureInfo; 8] = [
     },
     ProcedureInfo {
         id: ProcedureId::CardUpdate,
-        name: Text::new("券面事項の変更（住所・氏名など）", "Address or name change on the card"),
+        name: Text::new(
+            "券面事項の変更（住所・氏名など）",
+            "Address or name change on the card",
+        ),
         nominal_minutes: 15,
         proxy_possible: true,
         identity: IdentityKind::Contact,
@@ -235,7 +254,10 @@ static CATALOGUE: [ProcedureInfo; 8] = [
     },
     ProcedureInfo {
         id: ProcedureId::ApplicationSupport,
-        name: Text::new("マイナンバーカードの申請サポート", "Card application support"),
+        name: Text::new(
+            "マイナンバーカードの申請サポート",
+            "Card application support",
+        ),
         nominal_minutes: 20,
         // The photo is taken at the counter: the applicant must come in person.
         proxy_possible: false,
@@ -284,7 +306,12 @@ static CATALOGUE: [ProcedureInfo; 8] = [
         identity: IdentityKind::Contact,
         needs_certificate_expiry: false,
         bring: &[CARD, Text::new("在留カード", "Your residence card")],
-        bring_proxy: &[CARD, Text::new("在留カード", "The applicant's residence card"), PROXY_ID, PROXY_LETTER],
+        bring_proxy: &[
+            CARD,
+            Text::new("在留カード", "The applicant's residence card"),
+            PROXY_ID,
+            PROXY_LETTER,
+        ],
         fee: None,
         afterwards: AFTER_CERTIFICATES,
     },

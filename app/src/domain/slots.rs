@@ -112,7 +112,13 @@ mod tests {
     fn slots_skip_the_lunch_gap() {
         let slots = day_slots(&[w("08:30-12:00"), w("13:00-17:00")], 30, None);
         assert_eq!(slots.len(), 7 + 8);
-        assert_eq!(slots[0], SlotTime { start: t("08:30"), end: t("09:00") });
+        assert_eq!(
+            slots[0],
+            SlotTime {
+                start: t("08:30"),
+                end: t("09:00")
+            }
+        );
         assert_eq!(slots[6].end, t("12:00"));
         assert_eq!(slots[7].start, t("13:00"));
         assert_eq!(slots.last().unwrap().end, t("17:00"));

@@ -99,15 +99,21 @@ mod tests {
 
     #[test]
     fn the_date_changes_at_midnight_tokyo_not_utc() {
-        let just_before = "2026-03-31T14:59:59Z".parse::<DateTime<Utc>>().unwrap_or_default();
-        let at_midnight = "2026-03-31T15:00:00Z".parse::<DateTime<Utc>>().unwrap_or_default();
+        let just_before = "2026-03-31T14:59:59Z"
+            .parse::<DateTime<Utc>>()
+            .unwrap_or_default();
+        let at_midnight = "2026-03-31T15:00:00Z"
+            .parse::<DateTime<Utc>>()
+            .unwrap_or_default();
         assert_eq!(tokyo_date(just_before).to_string(), "2026-03-31");
         assert_eq!(tokyo_date(at_midnight).to_string(), "2026-04-01");
     }
 
     #[test]
     fn manual_clock_moves_only_when_told() {
-        let start = "2026-12-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap_or_default();
+        let start = "2026-12-01T00:00:00Z"
+            .parse::<DateTime<Utc>>()
+            .unwrap_or_default();
         let clock = ManualClock::new(start);
         assert_eq!(clock.now(), start);
         clock.advance(chrono::Duration::minutes(90));

@@ -1,0 +1,960 @@
+//! Booking: availability, book, hold/confirm, view, cancel, reschedule, and the rebuild of
+//! the hot state from the ledger.
+//!
+//! The hot path of a booking is one Lua claim in the hot state and one insert in the
+//! ledger. A full slot is refused by the hot state alone. The ledger's constraints are the
+//! final guard: if the hot state was wrong (a rebuild raced with a claim, say), the insert
+//! fails on the seat key, the hot state is corrected, and the claim is retried.
+
+use crate::domain::OfficeId;
+use crate::domain::booking::{
+    BookingFacts, BookingWindow, RuleViolation, check_who_and_why, days, decide_slot,
+};
+use crate::domain::calendar::{Closure, DayPlan};
+use crate::domain::identity::{ResidentIdentity, ResidentName};
+use crate::domain::office::{Municipality, Office};
+use crate::domain::procedure::ProcedureId;
+use crate::domain::slots::SlotRef;
+use crate::domain::time::{Clock, from_tokyo, tokyo_date};
+use crate::service::keys::{Keys, fingerprint, is_token_shaped, new_reference};
+use crate::store::{
+    Actor, ClaimOutcome, Digest, HotError, HotState, IdempotencyMark, Ledger, NewReservation,
+    OfficeSnapshot, Placement, Reservation, ReservationStatus, ResidentMark, ResidentRecord,
+    SeatClaim, SeatRelease, StoreError, WriteError,
+};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+/// The longest range one availability request may cover.
+pub const MAX_AVAILABILITY_DAYS: usize = 62;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BookingError {
+    #[error("no such office")]
+    OfficeNotFound,
+    #[error("a booking rule was broken: {0:?}")]
+    Rule(RuleViolation),
+    #[error("the slot is full")]
+    SlotFull,
+    #[error("the resident already has an active booking for this procedure")]
+    AlreadyBooked,
+    #[error("the idempotency key was used with a different request")]
+    IdempotencyMismatch,
+    #[error("a request with this idempotency key is still being processed")]
+    IdempotencyInProgress,
+    #[error("no reservation with this reference and secret")]
+    NotFound,
+    /// The reservation is not in a state that allows this (e.g. rescheduling a hold).
+    #[error("the reservation is {0:?}")]
+    WrongState(ReservationStatus),
+    #[error("the hold has expired")]
+    HoldExpired,
+    #[error("the date range is invalid: {0}")]
+    BadRange(&'static str),
+    #[error("service temporarily unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<RuleViolation> for BookingError {
+    fn from(v: RuleViolation) -> Self {
+        BookingError::Rule(v)
+    }
+}
+
+impl From<StoreError> for BookingError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => BookingError::Unavailable(m),
+            StoreError::Unexpected(e) => BookingError::Unexpected(e),
+        }
+    }
+}
+
+impl From<HotError> for BookingError {
+    fn from(e: HotError) -> Self {
+        match e {
+            HotError::Unavailable(m) => BookingError::Unavailable(m),
+            HotError::NeedsRebuild(o) => {
+                BookingError::Unavailable(format!("hot state of office {o} is being rebuilt"))
+            }
+            HotError::Unexpected(e) => BookingError::Unexpected(e),
+        }
+    }
+}
+
+impl From<WriteError> for BookingError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::SeatTaken => BookingError::SlotFull,
+            WriteError::ResidentHasBooking => BookingError::AlreadyBooked,
+            WriteError::IdempotencyKeyUsed => BookingError::IdempotencyMismatch,
+            WriteError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The resident part of a booking request, parsed at the edge.
+#[derive(Clone, Debug)]
+pub struct ResidentInput {
+    pub name: ResidentName,
+    pub identity: ResidentIdentity,
+    pub proxy: bool,
+}
+
+/// An Idempotency-Key header value, as sent.
+#[derive(Clone, Debug)]
+pub struct IdempotencyKey(pub String);
+
+#[derive(Clone, Debug)]
+pub struct BookRequest {
+    pub office: OfficeId,
+    pub procedure: ProcedureId,
+    /// Tokyo wall-clock start of the slot.
+    pub start: NaiveDateTime,
+    pub resident: ResidentInput,
+    pub certificate_expiry: Option<NaiveDate>,
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+#[derive(Clone, Debug)]
+pub struct HoldRequest {
+    pub office: OfficeId,
+    pub procedure: ProcedureId,
+    pub start: NaiveDateTime,
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// Proof of ownership of a reservation: its reference and secret.
+#[derive(Clone)]
+pub struct Ownership {
+    pub reference: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Ownership {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ownership(..)")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RescheduleRequest {
+    pub office: Option<OfficeId>,
+    pub start: NaiveDateTime,
+    pub certificate_expiry: Option<NaiveDate>,
+}
+
+/// A booking or hold, with its secret (derived, so it can be given again on a replay).
+#[derive(Debug, Clone)]
+pub struct Booked {
+    pub reservation: Reservation,
+    pub secret: String,
+    /// True when this answers a retried request with the same Idempotency-Key.
+    pub replayed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SlotAvailability {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub capacity: u16,
+    pub remaining: u16,
+}
+
+#[derive(Debug, Clone)]
+pub struct Availability {
+    pub window: BookingWindow,
+    pub slots: Vec<SlotAvailability>,
+    pub closed: Vec<(NaiveDate, Closure)>,
+}
+
+/// Timings of the booking machinery.
+#[derive(Debug, Clone, Copy)]
+pub struct BookingTimings {
+    /// A claim without a ledger row is returned after this long.
+    pub claim_deadline: Duration,
+}
+
+pub struct BookingService {
+    municipality: Arc<Municipality>,
+    ledger: Arc<dyn Ledger>,
+    hot: Arc<dyn HotState>,
+    clock: Arc<dyn Clock>,
+    keys: Arc<Keys>,
+    timings: BookingTimings,
+    rebuild_locks: HashMap<OfficeId, Mutex<()>>,
+}
+
+impl BookingService {
+    pub fn new(
+        municipality: Arc<Municipality>,
+        ledger: Arc<dyn Ledger>,
+        hot: Arc<dyn HotState>,
+        clock: Arc<dyn Clock>,
+        keys: Arc<Keys>,
+        timings: BookingTimings,
+    ) -> Self {
+        let rebuild_locks = municipality
+            .offices
+            .iter()
+            .map(|o| (o.id.clone(), Mutex::new(())))
+            .collect();
+        Self {
+            municipality,
+            ledger,
+            hot,
+            clock,
+            keys,
+            timings,
+            rebuild_locks,
+        }
+    }
+
+    pub fn municipality(&self) -> &Municipality {
+        &self.municipality
+    }
+
+    pub fn ledger(&self) -> &Arc<dyn Ledger> {
+        &self.ledger
+    }
+
+    pub fn hot(&self) -> &Arc<dyn HotState> {
+        &self.hot
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    fn office(&self, id: &OfficeId) -> Result<&Office, BookingError> {
+        self.municipality
+            .office(id.as_str())
+            .ok_or(BookingError::OfficeNotFound)
+    }
+
+    /// Runs a hot-state operation; if the office's hot state is missing, rebuilds it from
+    /// the ledger once and retries.
+    async fn hot_op<T, F, Fut>(&self, office: &OfficeId, op: F) -> Result<T, BookingError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, HotError>>,
+    {
+        match op().await {
+            Err(HotError::NeedsRebuild(_)) => {
+                tracing::warn!(office = %office, "hot state missing; rebuilding from the ledger");
+                self.rebuild_office(office, false).await?;
+                Ok(op().await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    // ---------------------------------------------------------------- availability
+
+    pub async fn availability(
+        &self,
+        office_id: &OfficeId,
+        procedure: ProcedureId,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Availability, BookingError> {
+        let office = self.office(office_id)?;
+        let op = office
+            .procedures
+            .get(&procedure)
+            .ok_or(RuleViolation::ProcedureNotOffered)?;
+        if !op.bookable {
+            return Err(RuleViolation::ProcedureNotBookable.into());
+        }
+        if let (Some(f), Some(t)) = (from, to) {
+            if t < f {
+                return Err(BookingError::BadRange("`to` is before `from`"));
+            }
+            if (t - f).num_days() >= MAX_AVAILABILITY_DAYS as i64 {
+                return Err(BookingError::BadRange("ask for at most 62 days at a time"));
+            }
+        }
+        let now = self.clock.now();
+        let window = office.booking.window(now);
+        let from = from.unwrap_or(window.first).max(window.first);
+        let to = to.unwrap_or(from + Duration::days(13)).min(window.last);
+        let dates: Vec<NaiveDate> = days(from, to, MAX_AVAILABILITY_DAYS).collect();
+        if dates.is_empty() {
+            return Ok(Availability {
+                window,
+                slots: Vec::new(),
+                closed: Vec::new(),
+            });
+        }
+        let taken = self
+            .hot_op(office_id, || self.hot.taken(office_id, procedure, &dates))
+            .await?;
+        let mut slots = Vec::new();
+        let mut closed = Vec::new();
+        for date in &dates {
+            if let DayPlan::Closed(closure) = self.municipality.day_plan(office, *date) {
+                closed.push((*date, closure));
+                continue;
+            }
+            for time in self.municipality.slots(office, procedure, *date) {
+                if office
+                    .booking
+                    .check_bookable(now, date.and_time(time.start))
+                    .is_err()
+                {
+                    continue;
+                }
+                let used = taken
+                    .get(&(*date, time.start))
+                    .map(|seats| seats.iter().filter(|s| **s < op.capacity).count())
+                    .unwrap_or(0) as u16;
+                slots.push(SlotAvailability {
+                    start: from_tokyo(*date, time.start),
+                    end: from_tokyo(*date, time.end),
+                    capacity: op.capacity,
+                    remaining: op.capacity.saturating_sub(used),
+                });
+            }
+        }
+        Ok(Availability {
+            window,
+            slots,
+            closed,
+        })
+    }
+
+    // ---------------------------------------------------------------- booking
+
+    /// Books a slot for a resident in one step.
+    pub async fn book(&self, req: BookRequest) -> Result<Booked, BookingError> {
+        let now = self.clock.now();
+        let office = self.office(&req.office)?;
+        let slot = decide_slot(&self.municipality, office, req.procedure, req.start, now)?;
+        let facts = BookingFacts {
+            proxy: req.resident.proxy,
+            certificate_expiry: req.certificate_expiry,
+        };
+        check_who_and_why(office, req.procedure, facts, slot.date)?;
+        let identity_hash = self.keys.identity_hash(&req.resident.identity);
+        let idempotency = self.idempotency_mark(&req);
+        let claim = SeatClaim {
+            claim_id: Uuid::new_v4(),
+            slot: SlotRef {
+                office: req.office.clone(),
+                procedure: req.procedure,
+                date: slot.date,
+                start: slot.time.start,
+            },
+            capacity: slot.capacity,
+            idempotency,
+            resident: Some(ResidentMark {
+                identity_hash,
+                until: slot.end,
+            }),
+            deadline: now + self.timings.claim_deadline,
+            now,
+        };
+        let resident = ResidentRecord {
+            name: req.resident.name.as_str().to_owned(),
+            identity_hash,
+            proxy: req.resident.proxy,
+        };
+        self.claim_and_insert(claim, slot.start, slot.end, Some(resident), None)
+            .await
+    }
+
+    /// The idempotency mark of a booking request: the hashed key and the fingerprint of
+    /// what the request means (not its bytes), so a retry with other whitespace matches.
+    pub fn idempotency_mark(&self, req: &BookRequest) -> Option<IdempotencyMark> {
+        let identity_hash = self.keys.identity_hash(&req.resident.identity);
+        let expiry = req
+            .certificate_expiry
+            .map(|d| d.to_string())
+            .unwrap_or_default();
+        req.idempotency.as_ref().map(|k| IdempotencyMark {
+            key_hash: self.keys.idempotency_hash(&k.0),
+            fingerprint: fingerprint(&[
+                b"book",
+                req.office.as_str().as_bytes(),
+                req.procedure.as_str().as_bytes(),
+                req.start.to_string().as_bytes(),
+                req.resident.name.as_str().as_bytes(),
+                &identity_hash,
+                &[u8::from(req.resident.proxy)],
+                expiry.as_bytes(),
+            ]),
+        })
+    }
+
+    /// Holds a seat provisionally while the resident fills in the form.
+    pub async fn hold(&self, req: HoldRequest) -> Result<Booked, BookingError> {
+        let now = self.clock.now();
+        let office = self.office(&req.office)?;
+        let slot = decide_slot(&self.municipality, office, req.procedure, req.start, now)?;
+        let idempotency = req.idempotency.as_ref().map(|k| IdempotencyMark {
+            key_hash: self.keys.idempotency_hash(&k.0),
+            fingerprint: fingerprint(&[
+                b"hold",
+                req.office.as_str().as_bytes(),
+                req.procedure.as_str().as_bytes(),
+                req.start.to_string().as_bytes(),
+            ]),
+        });
+        let claim = SeatClaim {
+            claim_id: Uuid::new_v4(),
+            slot: SlotRef {
+                office: req.office.clone(),
+                procedure: req.procedure,
+                date: slot.date,
+                start: slot.time.start,
+            },
+            capacity: slot.capacity,
+            idempotency,
+            resident: None,
+            deadline: now + self.timings.claim_deadline,
+            now,
+        };
+        let expires = now + office.booking.hold_length();
+        self.claim_and_insert(claim, slot.start, slot.end, None, Some(expires))
+            .await
+    }
+
+    /// The hot path: claim a seat, insert the row; repair and retry if the ledger
+    /// disagrees with the hot state.
+    async fn claim_and_insert(
+        &self,
+        claim: SeatClaim,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        resident: Option<ResidentRecord>,
+        hold_expires_at: Option<DateTime<Utc>>,
+    ) -> Result<Booked, BookingError> {
+        let office = claim.slot.office.clone();
+        // Each failed attempt finds a seat the ledger holds, so capacity bounds the loop.
+        let attempts = usize::from(claim.capacity) + 2;
+        let mut lapsed_once = false;
+        for _ in 0..attempts {
+            let outcome = self.hot_op(&office, || self.hot.claim(&claim)).await?;
+            let seat = match outcome {
+                ClaimOutcome::Claimed { seat } => seat,
+                ClaimOutcome::Full => {
+                    metrics::counter!("madoguchi_bookings_total", "outcome" => "full").increment(1);
+                    return Err(BookingError::SlotFull);
+                }
+                ClaimOutcome::ResidentHasBooking => {
+                    metrics::counter!("madoguchi_bookings_total", "outcome" => "already_booked")
+                        .increment(1);
+                    return Err(BookingError::AlreadyBooked);
+                }
+                ClaimOutcome::Replay {
+                    claim_id,
+                    fingerprint,
+                } => {
+                    let asked = claim.idempotency.map(|i| i.fingerprint);
+                    return self.replay(claim_id, Some(fingerprint), asked).await;
+                }
+            };
+            let new = NewReservation {
+                id: claim.claim_id,
+                reference: new_reference(),
+                placement: Placement {
+                    slot: claim.slot.clone(),
+                    start,
+                    end,
+                    seat,
+                    capacity: claim.capacity,
+                },
+                resident: resident.clone(),
+                hold_expires_at,
+                idempotency_key_hash: claim.idempotency.map(|i| i.key_hash),
+                request_fingerprint: claim.idempotency.map(|i| i.fingerprint),
+                now: claim.now,
+            };
+            let release = SeatRelease {
+                holder: claim.claim_id,
+                slot: claim.slot.clone(),
+                seat: Some(seat),
+                resident: claim.resident.map(|r| r.identity_hash),
+                idempotency: claim.idempotency.map(|i| i.key_hash),
+            };
+            match self.ledger.insert_reservation(&new).await {
+                Ok(()) => {
+                    metrics::counter!("madoguchi_bookings_total", "outcome" => if resident.is_some() { "booked" } else { "held" }).increment(1);
+                    return Ok(Booked {
+                        secret: self.keys.reservation_secret(new.id),
+                        reservation: reservation_from(new, hold_expires_at),
+                        replayed: false,
+                    });
+                }
+                Err(WriteError::SeatTaken) => {
+                    // The hot state gave out a seat the ledger holds: record the real
+                    // holder and try again. The claim id stays; its marks stay with it.
+                    metrics::counter!("madoguchi_hot_state_corrections_total").increment(1);
+                    tracing::warn!(office = %office, seat, "ledger refused a seat the hot state gave; correcting");
+                    match self.ledger.seat_holder(&claim.slot, start, seat).await? {
+                        Some(actual) => {
+                            self.hot
+                                .correct_holder(&claim.slot, seat, claim.claim_id, actual)
+                                .await?
+                        }
+                        None => {
+                            // The holder left meanwhile; give the seat back and retry.
+                            self.release_quietly(&SeatRelease {
+                                resident: None,
+                                idempotency: None,
+                                ..release
+                            })
+                            .await;
+                        }
+                    }
+                }
+                Err(WriteError::ResidentHasBooking) => {
+                    self.release_quietly(&release).await;
+                    // A retry whose marks the hot state lost hits the resident rule first:
+                    // the ledger knows the key.
+                    if let Some(mark) = claim.idempotency
+                        && let Some(existing) = self
+                            .ledger
+                            .reservation_by_idempotency_key(&mark.key_hash)
+                            .await?
+                    {
+                        return self
+                            .replay(
+                                existing.id,
+                                existing.request_fingerprint,
+                                Some(mark.fingerprint),
+                            )
+                            .await;
+                    }
+                    // The ledger may still count a booking whose slot just ended.
+                    if !lapsed_once && self.ledger.lapse_past(claim.now, claim.now).await? > 0 {
+                        lapsed_once = true;
+                        continue;
+                    }
+                    return Err(BookingError::AlreadyBooked);
+                }
+                Err(WriteError::IdempotencyKeyUsed) => {
+                    self.release_quietly(&SeatRelease {
+                        idempotency: None,
+                        ..release
+                    })
+                    .await;
+                    let Some(mark) = claim.idempotency else {
+                        return Err(BookingError::IdempotencyMismatch);
+                    };
+                    let existing = self
+                        .ledger
+                        .reservation_by_idempotency_key(&mark.key_hash)
+                        .await?
+                        .ok_or(BookingError::IdempotencyInProgress)?;
+                    return self
+                        .replay(
+                            existing.id,
+                            existing.request_fingerprint,
+                            Some(mark.fingerprint),
+                        )
+                        .await;
+                }
+                Err(WriteError::Store(e)) => {
+                    self.release_quietly(&release).await;
+                    return Err(e.into());
+                }
+            }
+        }
+        Err(BookingError::Unexpected(anyhow::anyhow!(
+            "the hot state and the ledger kept disagreeing about office {office}"
+        )))
+    }
+
+    /// Answers a retried request with the booking the first one made.
+    async fn replay(
+        &self,
+        id: Uuid,
+        stored: Option<Digest>,
+        asked: Option<Digest>,
+    ) -> Result<Booked, BookingError> {
+        if stored != asked {
+            return Err(BookingError::IdempotencyMismatch);
+        }
+        let reservation = self
+            .ledger
+            .reservation_by_id(id)
+            .await?
+            .ok_or(BookingError::IdempotencyInProgress)?;
+        metrics::counter!("madoguchi_bookings_total", "outcome" => "replayed").increment(1);
+        Ok(Booked {
+            secret: self.keys.reservation_secret(reservation.id),
+            reservation,
+            replayed: true,
+        })
+    }
+
+    /// Best effort: if the hot state cannot take the release now, the reaper or the next
+    /// rebuild gives the seat back.
+    async fn release_quietly(&self, release: &SeatRelease) {
+        if let Err(e) = self.hot.release(release).await {
+            tracing::warn!(error = %e, office = %release.slot.office, "could not release a seat now; the reaper will");
+        }
+    }
+
+    // ---------------------------------------------------------------- managing
+
+    /// The reservation, if the reference exists and the secret matches. Both failures
+    /// answer the same, so nobody learns which references exist.
+    pub async fn find(&self, owner: &Ownership) -> Result<Reservation, BookingError> {
+        if !is_token_shaped(&owner.reference) || !is_token_shaped(&owner.secret) {
+            return Err(BookingError::NotFound);
+        }
+        let reservation = self
+            .ledger
+            .reservation_by_reference(&owner.reference.to_ascii_uppercase())
+            .await?
+            .ok_or(BookingError::NotFound)?;
+        if self.keys.verify_secret(reservation.id, &owner.secret) {
+            Ok(reservation)
+        } else {
+            Err(BookingError::NotFound)
+        }
+    }
+
+    /// Confirms a hold with the resident's details.
+    pub async fn confirm(
+        &self,
+        owner: &Ownership,
+        resident: ResidentInput,
+        certificate_expiry: Option<NaiveDate>,
+    ) -> Result<Reservation, BookingError> {
+        let now = self.clock.now();
+        let r = self.find(owner).await?;
+        let identity_hash = self.keys.identity_hash(&resident.identity);
+        match r.status {
+            ReservationStatus::Held => {}
+            // A repeated confirmation by the same resident is answered like the first.
+            ReservationStatus::Confirmed if r.resident_hash == Some(identity_hash) => return Ok(r),
+            ReservationStatus::Expired => return Err(BookingError::HoldExpired),
+            other => return Err(BookingError::WrongState(other)),
+        }
+        if r.hold_expires_at.is_none_or(|t| t <= now) {
+            return Err(BookingError::HoldExpired);
+        }
+        let office = self.office(&r.office_id)?;
+        let facts = BookingFacts {
+            proxy: resident.proxy,
+            certificate_expiry,
+        };
+        check_who_and_why(office, r.procedure, facts, tokyo_date(r.slot_start))?;
+        let mark = ResidentMark {
+            identity_hash,
+            until: r.slot_end,
+        };
+        let marked = self
+            .hot_op(&r.office_id, || {
+                self.hot
+                    .mark_resident(&r.office_id, r.procedure, r.id, &mark, now)
+            })
+            .await?;
+        if !marked {
+            return Err(BookingError::AlreadyBooked);
+        }
+        let record = ResidentRecord {
+            name: resident.name.as_str().to_owned(),
+            identity_hash,
+            proxy: resident.proxy,
+        };
+        let clear_mark = SeatRelease {
+            holder: r.id,
+            slot: slot_of(&r),
+            seat: None,
+            resident: Some(identity_hash),
+            idempotency: None,
+        };
+        match self.ledger.confirm_hold(r.id, &record, now).await {
+            Ok(Some(confirmed)) => Ok(confirmed),
+            Ok(None) => {
+                self.release_quietly(&clear_mark).await;
+                Err(BookingError::HoldExpired)
+            }
+            Err(e) => {
+                self.release_quietly(&clear_mark).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Cancels a booking or releases a hold. Cancelling twice answers the same.
+    pub async fn cancel(&self, owner: &Ownership) -> Result<Reservation, BookingError> {
+        let now = self.clock.now();
+        let r = self.find(owner).await?;
+        match r.status {
+            ReservationStatus::Cancelled | ReservationStatus::Expired => return Ok(r),
+            ReservationStatus::Lapsed => {
+                return Err(RuleViolation::CancellationClosed {
+                    last_day: tokyo_date(r.slot_start),
+                }
+                .into());
+            }
+            ReservationStatus::Confirmed => {
+                let office = self.office(&r.office_id)?;
+                office
+                    .booking
+                    .check_cancellable(now, tokyo_date(r.slot_start))?;
+            }
+            ReservationStatus::Held => {}
+        }
+        let Some(cancelled) = self.ledger.cancel(r.id, Actor::Resident, now).await? else {
+            // Cancelled or expired concurrently: answer with what it is now.
+            return self
+                .ledger
+                .reservation_by_id(r.id)
+                .await?
+                .ok_or(BookingError::NotFound);
+        };
+        self.release_quietly(&SeatRelease {
+            holder: r.id,
+            slot: slot_of(&r),
+            seat: Some(r.seat),
+            resident: r.resident_hash,
+            idempotency: None,
+        })
+        .await;
+        metrics::counter!("madoguchi_cancellations_total").increment(1);
+        Ok(cancelled)
+    }
+
+    /// Moves a booking to another slot: claim the new seat, move the row, release the old.
+    pub async fn reschedule(
+        &self,
+        owner: &Ownership,
+        req: RescheduleRequest,
+    ) -> Result<Reservation, BookingError> {
+        let now = self.clock.now();
+        let r = self.find(owner).await?;
+        if r.status != ReservationStatus::Confirmed {
+            return Err(BookingError::WrongState(r.status));
+        }
+        let old_office = self.office(&r.office_id)?;
+        old_office
+            .booking
+            .check_cancellable(now, tokyo_date(r.slot_start))?;
+        let target_id = req.office.clone().unwrap_or_else(|| r.office_id.clone());
+        let target = self.office(&target_id)?;
+        let slot = decide_slot(&self.municipality, target, r.procedure, req.start, now)?;
+        let facts = BookingFacts {
+            proxy: r.proxy,
+            certificate_expiry: req.certificate_expiry,
+        };
+        check_who_and_why(target, r.procedure, facts, slot.date)?;
+        if target_id == r.office_id && slot.start == r.slot_start {
+            return Ok(r);
+        }
+        let identity_hash = r
+            .resident_hash
+            .ok_or_else(|| anyhow::anyhow!("a confirmed booking without a resident"))?;
+        let claim = SeatClaim {
+            claim_id: r.id,
+            slot: SlotRef {
+                office: target_id.clone(),
+                procedure: r.procedure,
+                date: slot.date,
+                start: slot.time.start,
+            },
+            capacity: slot.capacity,
+            idempotency: None,
+            resident: Some(ResidentMark {
+                identity_hash,
+                until: slot.end,
+            }),
+            deadline: now + self.timings.claim_deadline,
+            now,
+        };
+        let moved_office = target_id != r.office_id;
+        for _ in 0..usize::from(slot.capacity) + 2 {
+            let seat = match self.hot_op(&target_id, || self.hot.claim(&claim)).await? {
+                ClaimOutcome::Claimed { seat } => seat,
+                ClaimOutcome::Full => return Err(BookingError::SlotFull),
+                ClaimOutcome::ResidentHasBooking => return Err(BookingError::AlreadyBooked),
+                ClaimOutcome::Replay { .. } => {
+                    return Err(BookingError::Unexpected(anyhow::anyhow!(
+                        "a reschedule claim without an idempotency key was replayed"
+                    )));
+                }
+            };
+            let to = Placement {
+                slot: claim.slot.clone(),
+                start: slot.start,
+                end: slot.end,
+                seat,
+                capacity: slot.capacity,
+            };
+            let new_seat = SeatRelease {
+                holder: r.id,
+                slot: claim.slot.clone(),
+                seat: Some(seat),
+                // The resident's mark at the target office goes too, unless it is the
+                // office of the booking, where it must stay.
+                resident: moved_office.then_some(identity_hash),
+                idempotency: None,
+            };
+            match self.ledger.reschedule(r.id, &to, now).await {
+                Ok(Some(moved)) => {
+                    self.release_quietly(&SeatRelease {
+                        holder: r.id,
+                        slot: slot_of(&r),
+                        seat: Some(r.seat),
+                        resident: moved_office.then_some(identity_hash),
+                        idempotency: None,
+                    })
+                    .await;
+                    return Ok(moved);
+                }
+                Ok(None) => {
+                    self.release_quietly(&new_seat).await;
+                    let now_is = self.ledger.reservation_by_id(r.id).await?;
+                    return Err(BookingError::WrongState(
+                        now_is
+                            .map(|x| x.status)
+                            .unwrap_or(ReservationStatus::Cancelled),
+                    ));
+                }
+                Err(WriteError::SeatTaken) => {
+                    if let Some(actual) = self
+                        .ledger
+                        .seat_holder(&claim.slot, slot.start, seat)
+                        .await?
+                    {
+                        self.hot
+                            .correct_holder(&claim.slot, seat, r.id, actual)
+                            .await?;
+                    } else {
+                        self.release_quietly(&SeatRelease {
+                            resident: None,
+                            ..new_seat
+                        })
+                        .await;
+                    }
+                }
+                Err(e) => {
+                    self.release_quietly(&new_seat).await;
+                    return Err(e.into());
+                }
+            }
+        }
+        Err(BookingError::Unexpected(anyhow::anyhow!(
+            "the hot state and the ledger kept disagreeing about office {target_id}"
+        )))
+    }
+
+    // ---------------------------------------------------------------- rebuild
+
+    /// Rebuilds one office's hot state from the ledger: the one rebuild path, used at
+    /// every start, when Redis comes back empty, and periodically (`force`).
+    pub async fn rebuild_office(
+        &self,
+        office_id: &OfficeId,
+        force: bool,
+    ) -> Result<(), BookingError> {
+        let office = self.office(office_id)?;
+        let Some(lock) = self.rebuild_locks.get(office_id) else {
+            return Err(BookingError::OfficeNotFound);
+        };
+        let _guard = lock.lock().await;
+        if !force && self.hot.is_loaded(office_id).await? {
+            return Ok(()); // another task rebuilt it while we waited
+        }
+        let now = self.clock.now();
+        let today = tokyo_date(now);
+        let from = from_tokyo(today - Duration::days(1), chrono::NaiveTime::MIN);
+        let seats = self.ledger.active_seats(office_id, from).await?;
+        let idempotency = self
+            .ledger
+            .recent_idempotency(office_id, now - Duration::days(1))
+            .await?;
+        let horizon = i64::from(self.municipality.max_days_ahead()) + 1;
+        let mut dates: BTreeSet<NaiveDate> = days(
+            today - Duration::days(1),
+            today + Duration::days(horizon),
+            400,
+        )
+        .collect();
+        dates.extend(seats.iter().map(|s| s.slot.date));
+        let mut procedures: BTreeSet<ProcedureId> = office.procedures.keys().copied().collect();
+        procedures.extend(seats.iter().map(|s| s.slot.procedure));
+        let snapshot = OfficeSnapshot {
+            office: office_id.clone(),
+            procedures: procedures.into_iter().collect(),
+            days: dates.into_iter().collect(),
+            seats,
+            idempotency,
+            taken_at: now,
+        };
+        self.hot.load_office(&snapshot).await?;
+        // A reservation cancelled between the snapshot and the load would keep its seat:
+        // look again and give those back.
+        let ids: Vec<Uuid> = snapshot.seats.iter().map(|s| s.id).collect();
+        let gone = self.ledger.inactive_among(&ids).await?;
+        for seat in snapshot.seats.iter().filter(|s| gone.contains(&s.id)) {
+            self.release_quietly(&SeatRelease {
+                holder: seat.id,
+                slot: seat.slot.clone(),
+                seat: Some(seat.seat),
+                resident: seat.resident_hash,
+                idempotency: None,
+            })
+            .await;
+        }
+        metrics::counter!("madoguchi_hot_state_rebuilds_total").increment(1);
+        tracing::info!(office = %office_id, seats = snapshot.seats.len(), "hot state loaded from the ledger");
+        Ok(())
+    }
+
+    /// Rebuilds every office (at start-up, and by the periodic reconcile).
+    pub async fn rebuild_all(&self, force: bool) -> Result<(), BookingError> {
+        for office in &self.municipality.offices {
+            self.rebuild_office(&office.id, force).await?;
+        }
+        Ok(())
+    }
+}
+
+fn slot_of(r: &Reservation) -> SlotRef {
+    let local = crate::domain::time::tokyo_naive(r.slot_start);
+    SlotRef {
+        office: r.office_id.clone(),
+        procedure: r.procedure,
+        date: local.date(),
+        start: local.time(),
+    }
+}
+
+fn reservation_from(new: NewReservation, hold_expires_at: Option<DateTime<Utc>>) -> Reservation {
+    let status = if new.resident.is_some() {
+        ReservationStatus::Confirmed
+    } else {
+        ReservationStatus::Held
+    };
+    Reservation {
+        id: new.id,
+        reference: new.reference,
+        office_id: new.placement.slot.office,
+        procedure: new.placement.slot.procedure,
+        slot_start: new.placement.start,
+        slot_end: new.placement.end,
+        seat: new.placement.seat,
+        capacity: new.placement.capacity,
+        status,
+        resident_name: new.resident.as_ref().map(|r| r.name.clone()),
+        resident_hash: new.resident.as_ref().map(|r| r.identity_hash),
+        proxy: new.resident.as_ref().is_some_and(|r| r.proxy),
+        idempotency_key_hash: new.idempotency_key_hash,
+        request_fingerprint: new.request_fingerprint,
+        hold_expires_at,
+        created_at: new.now,
+        updated_at: new.now,
+    }
+}

@@ -1,0 +1,129 @@
+//! The maintenance loop: repairs and housekeeping that run on every instance every few
+//! seconds. Each step is idempotent and safe to run concurrently on several instances.
+//!
+//! * reaper: a claim whose ledger row never appeared (the instance crashed between the
+//!   claim and the insert) gets its seat back after its deadline;
+//! * hold expiry: holds that ran out are expired and their seats return;
+//! * lapsing: confirmed bookings whose slot has ended stop counting as active;
+//! * retention: residents' names are removed after the retention period;
+//! * watchdog: an office whose hot state vanished (Redis restarted empty) is rebuilt.
+
+use crate::service::booking::{BookingError, BookingService};
+use crate::store::SeatRelease;
+use chrono::Duration;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// How many claims or holds one pass handles per office; the next pass takes the rest.
+const BATCH: usize = 500;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MaintenanceReport {
+    pub claims_confirmed: usize,
+    pub claims_released: usize,
+    pub holds_expired: usize,
+    pub bookings_lapsed: u64,
+    pub names_purged: u64,
+    pub offices_rebuilt: usize,
+}
+
+pub struct Maintenance {
+    booking: Arc<BookingService>,
+    retention: Duration,
+}
+
+impl Maintenance {
+    pub fn new(booking: Arc<BookingService>, retention_days: u32) -> Self {
+        Self {
+            booking,
+            retention: Duration::days(i64::from(retention_days)),
+        }
+    }
+
+    /// One pass of every step.
+    pub async fn run_once(&self) -> Result<MaintenanceReport, BookingError> {
+        let b = &self.booking;
+        let now = b.clock().now();
+        let mut report = MaintenanceReport::default();
+        for office in &b.municipality().offices {
+            if !b.hot().is_loaded(&office.id).await? {
+                tracing::warn!(office = %office.id, "hot state missing; rebuilding from the ledger");
+                b.rebuild_office(&office.id, false).await?;
+                report.offices_rebuilt += 1;
+            }
+            let due = b.hot().due_claims(&office.id, now, BATCH).await?;
+            if due.is_empty() {
+                continue;
+            }
+            let ids: Vec<_> = due.iter().map(|c| c.claim_id).collect();
+            let placed = b.ledger().active_placements(&ids).await?;
+            for claim in &due {
+                // Keep the seat only if the ledger has this claim's row on this very seat.
+                let keep = placed
+                    .get(&claim.claim_id)
+                    .is_some_and(|(slot, seat)| *slot == claim.slot && *seat == claim.seat);
+                b.hot().settle_claim(claim, !keep).await?;
+                if keep {
+                    report.claims_confirmed += 1;
+                } else {
+                    report.claims_released += 1;
+                    tracing::info!(office = %office.id, "returned the seat of a claim that never reached the ledger");
+                }
+            }
+        }
+        let expired = b.ledger().expire_holds(now, BATCH as i64).await?;
+        for hold in &expired {
+            let local = crate::domain::time::tokyo_naive(hold.slot_start);
+            let release = SeatRelease {
+                holder: hold.id,
+                slot: crate::domain::slots::SlotRef {
+                    office: hold.office_id.clone(),
+                    procedure: hold.procedure,
+                    date: local.date(),
+                    start: local.time(),
+                },
+                seat: Some(hold.seat),
+                resident: None,
+                idempotency: None,
+            };
+            b.hot().release(&release).await?;
+        }
+        report.holds_expired = expired.len();
+        report.bookings_lapsed = b.ledger().lapse_past(now, now).await?;
+        report.names_purged = b.ledger().purge_names(now - self.retention).await?;
+        if report != MaintenanceReport::default() {
+            tracing::debug!(?report, "maintenance pass");
+        }
+        Ok(report)
+    }
+
+    /// Runs passes every `every` until `stop` turns true; a periodic forced rebuild every
+    /// `reconcile` repairs any drift between the hot state and the ledger.
+    pub async fn run(
+        self,
+        every: std::time::Duration,
+        reconcile: std::time::Duration,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut reconcile_tick = tokio::time::interval(reconcile);
+        reconcile_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        reconcile_tick.tick().await; // start-up already rebuilt everything
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = tick.tick() => {
+                    if let Err(e) = self.run_once().await {
+                        tracing::warn!(error = %e, "maintenance pass failed; retrying next tick");
+                    }
+                }
+                _ = reconcile_tick.tick() => {
+                    if let Err(e) = self.booking.rebuild_all(true).await {
+                        tracing::warn!(error = %e, "periodic reconcile failed");
+                    }
+                }
+            }
+        }
+    }
+}

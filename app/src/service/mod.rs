@@ -1,0 +1,8 @@
+//! Use cases: each combines the pure domain with the two stores. HTTP handlers call these
+//! and nothing below them.
+
+pub mod booking;
+pub mod keys;
+pub mod maintenance;
+
+pub use booking::{BookingError, BookingService};
