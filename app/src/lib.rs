@@ -4,4 +4,13 @@
 //! and the hot state behind traits), [`service`] (use cases that combine them), [`http`]
 //! (the JSON API), [`config`], [`telemetry`] and [`startup`].
 
+pub mod config;
 pub mod domain;
+pub mod http;
+pub mod service;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+
+/// The PostgreSQL migrations, for tests that prepare their own databases.
+pub use store::postgres::MIGRATOR;

@@ -1,0 +1,449 @@
+//! The JSON shapes of the API (requests and answers), with their OpenAPI schemas. Times
+//! are RFC 3339 in Tokyo time (`+09:00`); dates are `YYYY-MM-DD` (Tokyo calendar).
+
+use crate::domain::booking::BookingPolicy;
+use crate::domain::calendar::{ClosureRule, DateRule, TimeWindow};
+use crate::domain::office::{Municipality, Office};
+use crate::domain::procedure::{IdentityKind, PIN_NOTICE, ProcedureId};
+use crate::domain::text::Text;
+use crate::domain::time::{to_tokyo_rfc3339, tokyo_date};
+use crate::store::{Reservation, ReservationStatus};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// A booking request. No PIN is ever asked for: a request carrying a field that looks
+/// like one is refused.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BookingBody {
+    /// Office id, e.g. `main`.
+    pub office_id: String,
+    /// Procedure id, e.g. `cert_renewal`.
+    pub procedure: String,
+    /// Slot start, RFC 3339, e.g. `2026-12-04T09:00:00+09:00`.
+    pub start: String,
+    pub resident: ResidentBody,
+    /// A representative (代理人) books for the applicant.
+    #[serde(default)]
+    pub proxy: bool,
+    /// Card pickup: the number on the notification postcard (交付通知書番号).
+    pub notice_number: Option<String>,
+    /// Card pickup: the applicant's date of birth, `YYYY-MM-DD`.
+    pub birth_date: Option<String>,
+    /// Certificate renewal: the certificate's expiry date, `YYYY-MM-DD`.
+    pub certificate_expiry: Option<String>,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub unknown: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResidentBody {
+    /// The applicant's name, as on the card.
+    pub name: String,
+    /// E-mail address; identifies the resident for the one-booking-per-procedure rule
+    /// (stored only as a keyed hash).
+    pub email: Option<String>,
+    /// Phone number, used when no e-mail address is given (stored only as a keyed hash).
+    pub phone: Option<String>,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub unknown: BTreeMap<String, Value>,
+}
+
+/// A provisional hold of a seat while the resident fills in the form.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct HoldBody {
+    pub office_id: String,
+    pub procedure: String,
+    /// Slot start, RFC 3339.
+    pub start: String,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub unknown: BTreeMap<String, Value>,
+}
+
+/// Confirms a hold with the resident's details.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConfirmBody {
+    pub resident: ResidentBody,
+    #[serde(default)]
+    pub proxy: bool,
+    pub notice_number: Option<String>,
+    pub birth_date: Option<String>,
+    pub certificate_expiry: Option<String>,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub unknown: BTreeMap<String, Value>,
+}
+
+/// Moves a booking to another slot (and optionally another office).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RescheduleBody {
+    /// The new slot start, RFC 3339.
+    pub start: String,
+    /// Another office offering the procedure; the same office when omitted.
+    pub office_id: Option<String>,
+    /// Certificate renewal: the expiry date again, to check the new day.
+    pub certificate_expiry: Option<String>,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub unknown: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AvailabilityQuery {
+    /// Procedure id.
+    pub procedure: String,
+    /// First day, `YYYY-MM-DD`; default: the first bookable day.
+    pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD`; default: two weeks after `from`. At most 62 days.
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotView {
+    pub start: String,
+    pub end: String,
+    pub capacity: u16,
+    pub remaining: u16,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClosedDayView {
+    pub date: String,
+    pub kind: crate::domain::calendar::ClosureKind,
+    pub name: Text,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WindowView {
+    /// First day that can be booked now.
+    pub first: String,
+    /// Last day that can be booked now.
+    pub last: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AvailabilityView {
+    pub office_id: String,
+    pub procedure: ProcedureId,
+    pub booking_window: WindowView,
+    pub slots: Vec<SlotView>,
+    /// Days in the range on which the office is closed, with the reason.
+    pub closed_days: Vec<ClosedDayView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfficeProcedureView {
+    pub id: ProcedureId,
+    pub name: Text,
+    /// Bookable online; otherwise walk-in only at this office.
+    pub bookable: bool,
+    /// Seats per slot (reservable counters).
+    pub capacity: u16,
+    pub slot_minutes: u16,
+    /// A representative (代理人) is accepted here.
+    pub proxy: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingPolicyView {
+    pub opens_days_ahead: u16,
+    /// Time of day (Tokyo) at which a new day opens for booking.
+    pub opens_at: String,
+    pub closes_days_before: u16,
+    pub cancel_days_before: u16,
+    pub hold_minutes: u16,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfficeView {
+    pub id: String,
+    pub name: Text,
+    pub address: Text,
+    pub phone: Option<String>,
+    pub counters: u16,
+    /// Opening windows per weekday, e.g. `["08:30-12:00", "13:00-17:00"]`.
+    pub hours: WeeklyHoursView,
+    /// Hours on national holidays, for offices that open on them.
+    pub holiday_hours: Option<Vec<String>>,
+    /// Closure rules, by name (e.g. national holidays, year-end).
+    pub closures: Vec<Text>,
+    /// Special open days (e.g. reservation-only holiday windows).
+    pub special_days: Vec<SpecialDayView>,
+    /// Slots end by this time (the national server is reachable only until 20:00).
+    pub evening_cutoff: Option<String>,
+    pub booking: BookingPolicyView,
+    pub procedures: Vec<OfficeProcedureView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpecialDayView {
+    pub name: Text,
+    pub hours: Vec<String>,
+    pub reservation_only: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfficesView {
+    pub municipality: Text,
+    pub offices: Vec<OfficeView>,
+    /// Days when the national card system is down and no office can do card procedures.
+    pub system_down: Vec<Text>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityView {
+    /// Card pickup: the postcard number and the date of birth.
+    NoticeAndBirthDate,
+    /// An e-mail address or a phone number.
+    Contact,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcedureView {
+    pub id: ProcedureId,
+    pub name: Text,
+    /// Nominal minutes at the counter (waits are estimated from observed times).
+    pub nominal_minutes: u16,
+    pub proxy_possible: bool,
+    /// What identifies the resident when booking.
+    pub identity: IdentityView,
+    pub requires_certificate_expiry: bool,
+    pub bring: Vec<Text>,
+    pub bring_proxy: Vec<Text>,
+    pub fee: Option<Text>,
+    /// Services that pause for a while after the procedure.
+    pub afterwards: Vec<Text>,
+    /// Offices that offer it.
+    pub offices: Vec<String>,
+    /// Offices where it can be booked online.
+    pub bookable_at: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProceduresView {
+    pub procedures: Vec<ProcedureView>,
+    /// Staff never ask for a PIN.
+    pub pin_notice: Text,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfficeSummary {
+    pub id: String,
+    pub name: Text,
+    pub address: Text,
+    pub phone: Option<String>,
+    pub hours: WeeklyHoursView,
+}
+
+/// A reservation (or hold) as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReservationView {
+    /// Public reference (128 random bits). Keep it with the secret.
+    pub reference: String,
+    /// Shown once at booking (and again on an idempotent retry): needed to view, change
+    /// or cancel the booking, in the `X-Reservation-Secret` header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub status: ReservationStatus,
+    pub office_id: String,
+    pub procedure: ProcedureId,
+    pub procedure_name: Text,
+    pub start: String,
+    pub end: String,
+    /// Holds only: when the hold runs out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold_expires_at: Option<String>,
+    pub proxy: bool,
+    /// What to bring.
+    pub bring: Vec<Text>,
+    pub fee: Option<Text>,
+    pub office: OfficeSummary,
+    /// Last day to change or cancel online (then by phone).
+    pub change_until: String,
+    /// Staff never ask for a PIN.
+    pub pin_notice: Text,
+    /// After certificate procedures: services that pause for a while.
+    pub afterwards: Vec<Text>,
+    pub links: ReservationLinks,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReservationLinks {
+    #[serde(rename = "self")]
+    pub self_: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthView {
+    pub status: &'static str,
+    pub checks: BTreeMap<&'static str, &'static str>,
+}
+
+pub fn windows_text(windows: &[TimeWindow]) -> Vec<String> {
+    windows.iter().map(ToString::to_string).collect()
+}
+
+/// Opening windows per weekday, Monday first; an empty list means closed.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct WeeklyHoursView {
+    pub mon: Vec<String>,
+    pub tue: Vec<String>,
+    pub wed: Vec<String>,
+    pub thu: Vec<String>,
+    pub fri: Vec<String>,
+    pub sat: Vec<String>,
+    pub sun: Vec<String>,
+}
+
+pub fn weekly_hours(office: &Office) -> WeeklyHoursView {
+    let w = &office.calendar.weekly.0;
+    WeeklyHoursView {
+        mon: windows_text(&w[0]),
+        tue: windows_text(&w[1]),
+        wed: windows_text(&w[2]),
+        thu: windows_text(&w[3]),
+        fri: windows_text(&w[4]),
+        sat: windows_text(&w[5]),
+        sun: windows_text(&w[6]),
+    }
+}
+
+fn closure_name(rule: &ClosureRule) -> Text {
+    match rule.rule {
+        DateRule::NationalHolidays => Text::new("国民の祝日・休日", "National holidays"),
+        _ => rule.name.clone(),
+    }
+}
+
+fn policy_view(p: &BookingPolicy) -> BookingPolicyView {
+    BookingPolicyView {
+        opens_days_ahead: p.opens_days_ahead,
+        opens_at: p.opens_at.format("%H:%M").to_string(),
+        closes_days_before: p.closes_days_before,
+        cancel_days_before: p.cancel_days_before,
+        hold_minutes: p.hold_minutes,
+    }
+}
+
+impl OfficeView {
+    pub fn of(office: &Office) -> Self {
+        OfficeView {
+            id: office.id.to_string(),
+            name: office.name.clone(),
+            address: office.address.clone(),
+            phone: office.phone.clone(),
+            counters: office.counters,
+            hours: weekly_hours(office),
+            holiday_hours: office.calendar.holiday_hours.as_deref().map(windows_text),
+            closures: office.calendar.closures.iter().map(closure_name).collect(),
+            special_days: office
+                .calendar
+                .special_days
+                .iter()
+                .map(|s| SpecialDayView {
+                    name: s.name.clone(),
+                    hours: windows_text(&s.windows),
+                    reservation_only: s.reservation_only,
+                })
+                .collect(),
+            evening_cutoff: office.evening_cutoff.map(|t| t.format("%H:%M").to_string()),
+            booking: policy_view(&office.booking),
+            procedures: office
+                .procedures
+                .iter()
+                .map(|(id, p)| OfficeProcedureView {
+                    id: *id,
+                    name: id.info().name.clone(),
+                    bookable: p.bookable,
+                    capacity: p.capacity,
+                    slot_minutes: p.slot_minutes,
+                    proxy: p.proxy,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl ProcedureView {
+    pub fn of(id: ProcedureId, municipality: &Municipality) -> Self {
+        let info = id.info();
+        let offering = municipality
+            .offices
+            .iter()
+            .filter_map(|o| Some((o, o.procedures.get(&id)?)));
+        ProcedureView {
+            id,
+            name: info.name.clone(),
+            nominal_minutes: info.nominal_minutes,
+            proxy_possible: info.proxy_possible,
+            identity: match info.identity {
+                IdentityKind::NoticeAndBirthDate => IdentityView::NoticeAndBirthDate,
+                IdentityKind::Contact => IdentityView::Contact,
+            },
+            requires_certificate_expiry: info.needs_certificate_expiry,
+            bring: info.bring.to_vec(),
+            bring_proxy: info.bring_proxy.to_vec(),
+            fee: info.fee.clone(),
+            afterwards: info.afterwards.to_vec(),
+            offices: offering.clone().map(|(o, _)| o.id.to_string()).collect(),
+            bookable_at: offering
+                .filter(|(_, p)| p.bookable)
+                .map(|(o, _)| o.id.to_string())
+                .collect(),
+        }
+    }
+}
+
+impl ReservationView {
+    pub fn of(r: &Reservation, secret: Option<String>, municipality: &Municipality) -> Self {
+        let info = r.procedure.info();
+        let office = municipality.office(r.office_id.as_str());
+        let cancel_days = office.map(|o| o.booking.cancel_days_before).unwrap_or(0);
+        let change_until =
+            tokyo_date(r.slot_start) - chrono::Duration::days(i64::from(cancel_days));
+        ReservationView {
+            reference: r.reference.clone(),
+            secret,
+            status: r.status,
+            office_id: r.office_id.to_string(),
+            procedure: r.procedure,
+            procedure_name: info.name.clone(),
+            start: to_tokyo_rfc3339(r.slot_start),
+            end: to_tokyo_rfc3339(r.slot_end),
+            hold_expires_at: r
+                .hold_expires_at
+                .filter(|_| r.status == ReservationStatus::Held)
+                .map(to_tokyo_rfc3339),
+            proxy: r.proxy,
+            bring: if r.proxy {
+                info.bring_proxy.to_vec()
+            } else {
+                info.bring.to_vec()
+            },
+            fee: info.fee.clone(),
+            office: OfficeSummary {
+                id: r.office_id.to_string(),
+                name: office.map(|o| o.name.clone()).unwrap_or_else(|| {
+                    Text::owned(r.office_id.to_string(), r.office_id.to_string())
+                }),
+                address: office
+                    .map(|o| o.address.clone())
+                    .unwrap_or_else(|| Text::new("", "")),
+                phone: office.and_then(|o| o.phone.clone()),
+                hours: office.map(weekly_hours).unwrap_or_default(),
+            },
+            change_until: change_until.to_string(),
+            pin_notice: PIN_NOTICE,
+            afterwards: info.afterwards.to_vec(),
+            links: ReservationLinks {
+                self_: format!("/api/v1/reservations/{}", r.reference),
+            },
+        }
+    }
+}

@@ -1,0 +1,728 @@
+//! One error type for the HTTP boundary, rendered as RFC 9457 problem details
+//! (`application/problem+json`). Every problem has a machine-readable `type`
+//! (`/problems/<slug>`, documented at that URL), a title and detail in the client's
+//! language (Japanese unless English is preferred), and sometimes extension members.
+//! Causes of unexpected errors are logged, never sent.
+
+use crate::domain::booking::RuleViolation;
+use crate::domain::calendar::ClosureKind;
+use crate::domain::text::{Lang, Text};
+use crate::domain::time::to_tokyo_rfc3339;
+use crate::service::BookingError;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{Map, Value, json};
+use std::fmt;
+
+/// The kinds of problem the API answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    MalformedRequest,
+    InvalidField,
+    PinNotAccepted,
+    MissingSecret,
+    InvalidRange,
+    NotFound,
+    OfficeNotFound,
+    ReservationNotFound,
+    MethodNotAllowed,
+    SlotFull,
+    IdempotencyInProgress,
+    WrongState,
+    HoldExpired,
+    AlreadyBooked,
+    IdempotencyKeyReused,
+    ProcedureNotOffered,
+    ProcedureNotBookable,
+    OfficeClosed,
+    NotASlot,
+    BookingNotOpenYet,
+    BookingClosed,
+    CancellationClosed,
+    ProxyNotPossible,
+    ProxyNotAccepted,
+    RenewalTooEarly,
+    CertificateExpired,
+    MissingField,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RateLimited,
+    ServiceUnavailable,
+    InternalError,
+}
+
+impl Problem {
+    pub const ALL: [Problem; 32] = [
+        Problem::MalformedRequest,
+        Problem::InvalidField,
+        Problem::PinNotAccepted,
+        Problem::MissingSecret,
+        Problem::InvalidRange,
+        Problem::NotFound,
+        Problem::OfficeNotFound,
+        Problem::ReservationNotFound,
+        Problem::MethodNotAllowed,
+        Problem::SlotFull,
+        Problem::IdempotencyInProgress,
+        Problem::WrongState,
+        Problem::HoldExpired,
+        Problem::AlreadyBooked,
+        Problem::IdempotencyKeyReused,
+        Problem::ProcedureNotOffered,
+        Problem::ProcedureNotBookable,
+        Problem::OfficeClosed,
+        Problem::NotASlot,
+        Problem::BookingNotOpenYet,
+        Problem::BookingClosed,
+        Problem::CancellationClosed,
+        Problem::ProxyNotPossible,
+        Problem::ProxyNotAccepted,
+        Problem::RenewalTooEarly,
+        Problem::CertificateExpired,
+        Problem::MissingField,
+        Problem::PayloadTooLarge,
+        Problem::UnsupportedMediaType,
+        Problem::RateLimited,
+        Problem::ServiceUnavailable,
+        Problem::InternalError,
+    ];
+
+    /// `(slug, status, title)`.
+    pub fn describe(self) -> (&'static str, StatusCode, Text) {
+        use StatusCode as S;
+        match self {
+            Problem::MalformedRequest => (
+                "malformed-request",
+                S::BAD_REQUEST,
+                Text::new(
+                    "リクエストの形式が正しくありません",
+                    "The request is malformed",
+                ),
+            ),
+            Problem::InvalidField => (
+                "invalid-field",
+                S::BAD_REQUEST,
+                Text::new("入力内容に誤りがあります", "Some fields are invalid"),
+            ),
+            Problem::PinNotAccepted => (
+                "pin-not-accepted",
+                S::BAD_REQUEST,
+                Text::new("暗証番号は入力しないでください", "Never send a PIN"),
+            ),
+            Problem::MissingSecret => (
+                "missing-secret",
+                S::BAD_REQUEST,
+                Text::new(
+                    "予約の確認コードが必要です",
+                    "The reservation secret is required",
+                ),
+            ),
+            Problem::InvalidRange => (
+                "invalid-range",
+                S::BAD_REQUEST,
+                Text::new("期間の指定が正しくありません", "The date range is invalid"),
+            ),
+            Problem::NotFound => (
+                "not-found",
+                S::NOT_FOUND,
+                Text::new("ページが見つかりません", "Not found"),
+            ),
+            Problem::OfficeNotFound => (
+                "office-not-found",
+                S::NOT_FOUND,
+                Text::new("窓口が見つかりません", "No such office"),
+            ),
+            Problem::ReservationNotFound => (
+                "reservation-not-found",
+                S::NOT_FOUND,
+                Text::new("予約が見つかりません", "No such reservation"),
+            ),
+            Problem::MethodNotAllowed => (
+                "method-not-allowed",
+                S::METHOD_NOT_ALLOWED,
+                Text::new("この操作はできません", "Method not allowed"),
+            ),
+            Problem::SlotFull => (
+                "slot-full",
+                S::CONFLICT,
+                Text::new("この時間帯は満員です", "This slot is full"),
+            ),
+            Problem::IdempotencyInProgress => (
+                "idempotency-in-progress",
+                S::CONFLICT,
+                Text::new(
+                    "同じ申込みを処理中です",
+                    "The same request is still being processed",
+                ),
+            ),
+            Problem::WrongState => (
+                "wrong-state",
+                S::CONFLICT,
+                Text::new(
+                    "この予約ではその操作はできません",
+                    "The reservation is not in a state that allows this",
+                ),
+            ),
+            Problem::HoldExpired => (
+                "hold-expired",
+                S::CONFLICT,
+                Text::new("仮押さえの有効期限が切れました", "The hold has expired"),
+            ),
+            Problem::AlreadyBooked => (
+                "already-booked",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new(
+                    "同じ手続きの予約がすでにあります",
+                    "You already have a booking for this procedure",
+                ),
+            ),
+            Problem::IdempotencyKeyReused => (
+                "idempotency-key-reused",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new(
+                    "Idempotency-Keyが別の申込みに使われています",
+                    "The Idempotency-Key was used for a different request",
+                ),
+            ),
+            Problem::ProcedureNotOffered => (
+                "procedure-not-offered",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new(
+                    "この窓口では取り扱っていない手続きです",
+                    "This office does not offer this procedure",
+                ),
+            ),
+            Problem::ProcedureNotBookable => (
+                "procedure-not-bookable",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new(
+                    "この手続きは予約できません（当日窓口で受け付けます）",
+                    "This procedure cannot be booked here (walk-in only)",
+                ),
+            ),
+            Problem::OfficeClosed => (
+                "office-closed",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new(
+                    "この日は窓口が開いていません",
+                    "The office is closed on this day",
+                ),
+            ),
+            Problem::NotASlot => (
+                "not-a-slot",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new(
+                    "予約できる時間帯ではありません",
+                    "This is not a bookable slot",
+                ),
+            ),
+            Problem::BookingNotOpenYet => (
+                "booking-not-open-yet",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new(
+                    "この日の予約受付はまだ始まっていません",
+                    "Booking for this day has not opened yet",
+                ),
+            ),
+            Problem::BookingClosed => (
+                "booking-closed",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new(
+                    "この日のインターネット予約の受付は終了しました",
+                    "Online booking for this slot has closed",
+                ),
+            ),
+            Problem::CancellationClosed => (
+                "cancellation-closed",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new(
+                    "インターネットでの変更・取消の受付は終了しました",
+                    "Online changes and cancellations have closed",
+                ),
+            ),
+            Problem::ProxyNotPossible => (
+                "proxy-not-possible",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new(
+                    "この手続きは代理人ではできません",
+                    "This procedure cannot be done by a representative",
+                ),
+            ),
+            Problem::ProxyNotAccepted => (
+                "proxy-not-accepted",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new(
+                    "この窓口では代理人の手続きを受け付けていません",
+                    "This office does not accept representatives for this procedure",
+                ),
+            ),
+            Problem::RenewalTooEarly => (
+                "renewal-too-early",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new(
+                    "まだ更新できる期間ではありません",
+                    "It is too early to renew",
+                ),
+            ),
+            Problem::CertificateExpired => (
+                "certificate-expired",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new(
+                    "電子証明書の有効期限が切れています",
+                    "The certificate has expired",
+                ),
+            ),
+            Problem::MissingField => (
+                "missing-field",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new(
+                    "必要な項目が入力されていません",
+                    "A required field is missing",
+                ),
+            ),
+            Problem::PayloadTooLarge => (
+                "payload-too-large",
+                S::PAYLOAD_TOO_LARGE,
+                Text::new("リクエストが大きすぎます", "The request is too large"),
+            ),
+            Problem::UnsupportedMediaType => (
+                "unsupported-media-type",
+                S::UNSUPPORTED_MEDIA_TYPE,
+                Text::new("JSON形式で送信してください", "Send JSON (application/json)"),
+            ),
+            Problem::RateLimited => (
+                "rate-limited",
+                S::TOO_MANY_REQUESTS,
+                Text::new(
+                    "アクセスが集中しています。少し待ってからお試しください",
+                    "Too many requests; please wait a moment",
+                ),
+            ),
+            Problem::ServiceUnavailable => (
+                "service-unavailable",
+                S::SERVICE_UNAVAILABLE,
+                Text::new(
+                    "ただいま混み合っています。少し待ってからお試しください",
+                    "The service is temporarily unavailable; please try again shortly",
+                ),
+            ),
+            Problem::InternalError => (
+                "internal-error",
+                S::INTERNAL_SERVER_ERROR,
+                Text::new("システムエラーが発生しました", "An internal error occurred"),
+            ),
+        }
+    }
+
+    pub fn slug(self) -> &'static str {
+        self.describe().0
+    }
+
+    pub fn from_slug(slug: &str) -> Option<Self> {
+        Problem::ALL.into_iter().find(|p| p.slug() == slug)
+    }
+}
+
+/// A problem answer.
+#[derive(Debug)]
+pub struct ApiError {
+    pub problem: Problem,
+    pub detail: Text,
+    pub lang: Lang,
+    pub extensions: Map<String, Value>,
+    pub retry_after: Option<u64>,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.problem.slug(), self.detail.en)
+    }
+}
+
+impl ApiError {
+    pub fn new(problem: Problem, detail: Text, lang: Lang) -> Self {
+        Self {
+            problem,
+            detail,
+            lang,
+            extensions: Map::new(),
+            retry_after: None,
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extensions.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// A 400 listing every invalid field at once, so a form can show them all.
+    pub fn invalid_fields(errors: Vec<FieldError>, lang: Lang) -> Self {
+        let list: Vec<Value> = errors
+            .iter()
+            .map(|e| json!({ "field": e.field, "message": e.message }))
+            .collect();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        ApiError::new(
+            Problem::InvalidField,
+            Text::owned(
+                format!("次の項目を確認してください: {}", fields.join(", ")),
+                format!("Check these fields: {}", fields.join(", ")),
+            ),
+            lang,
+        )
+        .with("errors", Value::Array(list))
+    }
+
+    pub fn unavailable(lang: Lang) -> Self {
+        let mut e = ApiError::new(
+            Problem::ServiceUnavailable,
+            Text::new(
+                "しばらくしてから、もう一度お試しください。予約は重複して登録されません。",
+                "Please try again in a moment. Retrying will not create a duplicate booking.",
+            ),
+            lang,
+        );
+        e.retry_after = Some(2);
+        e
+    }
+
+    pub fn internal(lang: Lang) -> Self {
+        ApiError::new(
+            Problem::InternalError,
+            Text::new(
+                "お手数ですが、時間をおいてもう一度お試しください。",
+                "Please try again later.",
+            ),
+            lang,
+        )
+    }
+
+    /// Maps a service error; unexpected causes are logged here and not sent.
+    pub fn from_booking(e: BookingError, lang: Lang) -> Self {
+        match e {
+            BookingError::OfficeNotFound => ApiError::new(
+                Problem::OfficeNotFound,
+                Text::new(
+                    "窓口IDを確認してください（GET /api/v1/offices）。",
+                    "Check the office id (GET /api/v1/offices).",
+                ),
+                lang,
+            ),
+            BookingError::Rule(v) => ApiError::from_rule(v, lang),
+            BookingError::SlotFull => ApiError::new(
+                Problem::SlotFull,
+                Text::new(
+                    "別の時間帯をお選びください。",
+                    "Please choose another slot.",
+                ),
+                lang,
+            ),
+            BookingError::AlreadyBooked => ApiError::new(
+                Problem::AlreadyBooked,
+                Text::new(
+                    "同じ手続きの予約は1件までです。お持ちの予約を変更するか、取り消してから予約してください。",
+                    "One booking per procedure: change or cancel your existing booking first.",
+                ),
+                lang,
+            ),
+            BookingError::IdempotencyMismatch => ApiError::new(
+                Problem::IdempotencyKeyReused,
+                Text::new(
+                    "新しい申込みには新しいIdempotency-Keyを使ってください。",
+                    "Use a new Idempotency-Key for a new request.",
+                ),
+                lang,
+            ),
+            BookingError::IdempotencyInProgress => {
+                let mut e = ApiError::new(
+                    Problem::IdempotencyInProgress,
+                    Text::new(
+                        "少し待ってから同じ内容で再送してください。",
+                        "Retry the same request in a moment.",
+                    ),
+                    lang,
+                );
+                e.retry_after = Some(1);
+                e
+            }
+            BookingError::NotFound => ApiError::new(
+                Problem::ReservationNotFound,
+                Text::new(
+                    "予約番号と確認コードを確認してください。",
+                    "Check the reservation reference and secret.",
+                ),
+                lang,
+            ),
+            BookingError::WrongState(status) => ApiError::new(
+                Problem::WrongState,
+                Text::owned(
+                    format!(
+                        "この予約の状態（{}）ではこの操作はできません。",
+                        status.as_str()
+                    ),
+                    format!(
+                        "The reservation is {}; this is not possible now.",
+                        status.as_str()
+                    ),
+                ),
+                lang,
+            )
+            .with("reservation_status", status.as_str()),
+            BookingError::HoldExpired => ApiError::new(
+                Problem::HoldExpired,
+                Text::new(
+                    "仮押さえの時間が過ぎました。もう一度時間帯を選んでください。",
+                    "The hold ran out. Please choose a slot again.",
+                ),
+                lang,
+            ),
+            BookingError::BadRange(why) => ApiError::new(
+                Problem::InvalidRange,
+                Text::owned(
+                    format!("期間の指定を確認してください（{why}）。"),
+                    why.to_owned(),
+                ),
+                lang,
+            ),
+            BookingError::Unavailable(cause) => {
+                tracing::warn!(%cause, "a backend is unavailable");
+                ApiError::unavailable(lang)
+            }
+            BookingError::Unexpected(cause) => {
+                tracing::error!(cause = ?cause, "unexpected error");
+                ApiError::internal(lang)
+            }
+        }
+    }
+
+    pub fn from_rule(v: RuleViolation, lang: Lang) -> Self {
+        match v {
+            RuleViolation::ProcedureNotOffered => ApiError::new(
+                Problem::ProcedureNotOffered,
+                Text::new("取り扱いのある窓口は GET /api/v1/procedures で確認できます。", "GET /api/v1/procedures lists the offices that offer it."),
+                lang,
+            ),
+            RuleViolation::ProcedureNotBookable => ApiError::new(
+                Problem::ProcedureNotBookable,
+                Text::new("開庁時間内に直接窓口へお越しください。", "Please come to the counter during opening hours."),
+                lang,
+            ),
+            RuleViolation::OfficeClosed(closure) => {
+                let kind = match closure.kind {
+                    ClosureKind::SystemMaintenance => "system_maintenance",
+                    ClosureKind::NationalHoliday => "national_holiday",
+                    ClosureKind::OfficeRule => "office_rule",
+                    ClosureKind::Weekly => "weekly",
+                };
+                ApiError::new(
+                    Problem::OfficeClosed,
+                    Text::owned(format!("閉庁日です（{}）。", closure.name.ja), format!("Closed: {}.", closure.name.en)),
+                    lang,
+                )
+                .with("closure", json!({ "kind": kind, "name": closure.name }))
+            }
+            RuleViolation::NotASlot => ApiError::new(
+                Problem::NotASlot,
+                Text::new(
+                    "予約できる時間帯は GET /api/v1/offices/{office_id}/availability で確認できます。",
+                    "GET /api/v1/offices/{office_id}/availability lists the bookable slots.",
+                ),
+                lang,
+            ),
+            RuleViolation::NotYetOpen { opens_at } => {
+                let at = to_tokyo_rfc3339(opens_at);
+                ApiError::new(
+                    Problem::BookingNotOpenYet,
+                    Text::owned(format!("この日の予約は{at}から受け付けます。"), format!("Booking for this day opens at {at}.")),
+                    lang,
+                )
+                .with("opens_at", at)
+            }
+            RuleViolation::BookingClosed => ApiError::new(
+                Problem::BookingClosed,
+                Text::new(
+                    "直前の予約はできません。別の日を選ぶか、窓口へ直接お越しください。",
+                    "It is too late to book this slot online. Choose another day or come to the counter.",
+                ),
+                lang,
+            ),
+            RuleViolation::CancellationClosed { last_day } => ApiError::new(
+                Problem::CancellationClosed,
+                Text::owned(
+                    format!("インターネットでの変更・取消は{last_day}までです。窓口へお電話ください。"),
+                    format!("Online changes were possible until {last_day}. Please phone the office."),
+                ),
+                lang,
+            )
+            .with("last_day", last_day.to_string()),
+            RuleViolation::ProxyNotPossible => ApiError::new(
+                Problem::ProxyNotPossible,
+                Text::new("ご本人がお越しください（顔写真の撮影があります）。", "The applicant must come in person (a photo is taken)."),
+                lang,
+            ),
+            RuleViolation::ProxyNotAccepted => ApiError::new(
+                Problem::ProxyNotAccepted,
+                Text::new("代理人の手続きは本庁舎の市民課で受け付けています。", "Representatives are accepted at the main office's citizen section."),
+                lang,
+            ),
+            RuleViolation::RenewalTooEarly { from } => ApiError::new(
+                Problem::RenewalTooEarly,
+                Text::owned(
+                    format!("更新は有効期限の3か月前の翌日（{from}）からできます。"),
+                    format!("Renewal is possible from {from} (the day after three months before expiry)."),
+                ),
+                lang,
+            )
+            .with("earliest_date", from.to_string()),
+            RuleViolation::CertificateExpired => ApiError::new(
+                Problem::CertificateExpired,
+                Text::new(
+                    "有効期限が過ぎた電子証明書は更新できません。電子証明書の新規発行（cert_issue）を予約してください。",
+                    "An expired certificate cannot be renewed: book a new issuance (cert_issue) instead.",
+                ),
+                lang,
+            )
+            .with("suggested_procedure", "cert_issue"),
+            RuleViolation::MissingField(field) => ApiError::new(
+                Problem::MissingField,
+                Text::owned(format!("{field} を入力してください。"), format!("{field} is required for this procedure.")),
+                lang,
+            )
+            .with("field", field),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.problem.describe().1
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (slug, status, title) = self.problem.describe();
+        let mut body = Map::new();
+        body.insert("type".into(), Value::String(format!("/problems/{slug}")));
+        body.insert(
+            "title".into(),
+            Value::String(title.get(self.lang).to_owned()),
+        );
+        body.insert("status".into(), Value::from(status.as_u16()));
+        body.insert(
+            "detail".into(),
+            Value::String(self.detail.get(self.lang).to_owned()),
+        );
+        for (k, v) in &self.extensions {
+            body.insert(k.clone(), v.clone());
+        }
+        let mut response = HttpResponse::build(status);
+        response
+            .insert_header((
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/problem+json"),
+            ))
+            .insert_header((
+                header::CONTENT_LANGUAGE,
+                HeaderValue::from_static(match self.lang {
+                    Lang::Ja => "ja",
+                    Lang::En => "en",
+                }),
+            ));
+        if let Some(secs) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        response.body(Value::Object(body).to_string())
+    }
+}
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// Collects field errors while parsing a request, so all are reported together.
+#[derive(Debug, Default)]
+pub struct FieldErrors(pub Vec<FieldError>);
+
+impl FieldErrors {
+    pub fn push(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// Parses an optional field, recording a failure.
+    pub fn optional<T, E: fmt::Display>(
+        &mut self,
+        field: &str,
+        raw: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        let raw = raw.filter(|s| !s.trim().is_empty())?;
+        match parse(raw) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.push(field, e.to_string());
+                None
+            }
+        }
+    }
+
+    pub fn into_result(self, lang: Lang) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid_fields(self.0, lang))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    #[test]
+    fn every_problem_has_a_unique_slug_and_a_client_or_server_status() {
+        let mut slugs: Vec<&str> = Problem::ALL.iter().map(|p| p.slug()).collect();
+        slugs.sort();
+        slugs.dedup();
+        assert_eq!(slugs.len(), Problem::ALL.len());
+        for p in Problem::ALL {
+            assert_eq!(Problem::from_slug(p.slug()), Some(p));
+            let status = p.describe().1;
+            assert!(status.is_client_error() || status.is_server_error());
+        }
+    }
+
+    #[test]
+    fn problems_render_as_rfc9457_in_the_chosen_language() {
+        let e = ApiError::from_booking(BookingError::SlotFull, Lang::En);
+        let response = e.error_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).unwrap(),
+            "application/problem+json"
+        );
+        let body = response.into_body().try_into_bytes().unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["type"], "/problems/slot-full");
+        assert_eq!(v["status"], 409);
+        assert_eq!(v["title"], "This slot is full");
+    }
+
+    #[test]
+    fn unexpected_causes_are_not_sent_to_clients() {
+        let e = ApiError::from_booking(
+            BookingError::Unexpected(anyhow::anyhow!("password=hunter2 at db.internal")),
+            Lang::Ja,
+        );
+        let body = e.error_response().into_body().try_into_bytes().unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!text.contains("hunter2") && !text.contains("db.internal"));
+        assert!(text.contains("/problems/internal-error"));
+    }
+}

@@ -1,0 +1,218 @@
+//! The JSON API: thin handlers that parse requests into domain types, call a service,
+//! and render the answer. Errors are problem+json (see [`error`]).
+
+pub mod dto;
+pub mod error;
+pub mod health;
+pub mod observe;
+pub mod offices;
+pub mod openapi;
+pub mod parse;
+pub mod rate_limit;
+pub mod reservations;
+
+use crate::domain::text::{Lang, Text};
+use crate::http::error::{ApiError, Problem};
+use crate::service::BookingService;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::future::{Ready, ready};
+use std::sync::Arc;
+
+/// What handlers share.
+pub struct AppState {
+    pub booking: Arc<BookingService>,
+    pub metrics: Option<PrometheusHandle>,
+}
+
+/// The client's language: `?lang=en|ja` wins, then `Accept-Language`; Japanese by default.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientLang(pub Lang);
+
+impl ClientLang {
+    pub fn of(req: &HttpRequest) -> Lang {
+        let query = req.query_string();
+        for pair in query.split('&') {
+            match pair {
+                "lang=en" => return Lang::En,
+                "lang=ja" => return Lang::Ja,
+                _ => {}
+            }
+        }
+        req.headers()
+            .get(actix_web::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .map(Lang::from_accept_language)
+            .unwrap_or_default()
+    }
+}
+
+impl FromRequest for ClientLang {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(Ok(ClientLang(ClientLang::of(req))))
+    }
+}
+
+/// Requests larger than this are refused (413): a booking is a few hundred bytes.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+fn json_error(err: JsonPayloadError, req: &HttpRequest) -> actix_web::Error {
+    let lang = ClientLang::of(req);
+    let e = match &err {
+        JsonPayloadError::ContentType => ApiError::new(
+            Problem::UnsupportedMediaType,
+            Text::new(
+                "Content-Type: application/json で送信してください。",
+                "Send Content-Type: application/json.",
+            ),
+            lang,
+        ),
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::new(
+                Problem::PayloadTooLarge,
+                Text::new(
+                    "リクエストは16KB以下にしてください。",
+                    "Requests must be at most 16 KB.",
+                ),
+                lang,
+            )
+        }
+        JsonPayloadError::Deserialize(e) => ApiError::new(
+            Problem::MalformedRequest,
+            Text::owned(
+                format!("JSONを読み取れません: {e}"),
+                format!("The JSON could not be read: {e}"),
+            ),
+            lang,
+        ),
+        other => ApiError::new(
+            Problem::MalformedRequest,
+            Text::owned(
+                format!("本文を読み取れません: {other}"),
+                format!("The body could not be read: {other}"),
+            ),
+            lang,
+        ),
+    };
+    e.into()
+}
+
+fn query_error(err: QueryPayloadError, req: &HttpRequest) -> actix_web::Error {
+    ApiError::new(
+        Problem::MalformedRequest,
+        Text::owned(
+            format!("クエリを読み取れません: {err}"),
+            format!("The query could not be read: {err}"),
+        ),
+        ClientLang::of(req),
+    )
+    .into()
+}
+
+fn path_error(err: PathError, req: &HttpRequest) -> actix_web::Error {
+    ApiError::new(
+        Problem::NotFound,
+        Text::owned(
+            format!("URLを確認してください: {err}"),
+            format!("Check the URL: {err}"),
+        ),
+        ClientLang::of(req),
+    )
+    .into()
+}
+
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        Problem::NotFound,
+        Text::new(
+            "URLを確認してください。APIの一覧は /docs にあります。",
+            "Check the URL. The API is described at /docs.",
+        ),
+        ClientLang::of(&req),
+    ))
+}
+
+pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        Problem::MethodNotAllowed,
+        Text::owned(
+            format!("{} はこのURLでは使えません。", req.method()),
+            format!("{} is not allowed on this URL.", req.method()),
+        ),
+        ClientLang::of(&req),
+    ))
+}
+
+/// The API routes. Write endpoints of the booking flow sit behind the per-client rate
+/// limiter.
+pub fn configure(cfg: &mut web::ServiceConfig, limiter: &rate_limit::Limiter) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(MAX_BODY_BYTES)
+            .error_handler(json_error),
+    )
+    .app_data(web::QueryConfig::default().error_handler(query_error))
+    .app_data(web::PathConfig::default().error_handler(path_error))
+    .service(
+        web::scope("/api/v1")
+            .service(
+                web::resource("/offices")
+                    .get(offices::list_offices)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/offices/{office_id}")
+                    .get(offices::get_office)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/offices/{office_id}/availability")
+                    .get(offices::availability)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/procedures")
+                    .get(offices::list_procedures)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/reservations")
+                    .wrap(limiter.middleware())
+                    .post(reservations::create)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/holds")
+                    .wrap(limiter.middleware())
+                    .post(reservations::hold)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/reservations/{reference}")
+                    .wrap(limiter.middleware())
+                    .get(reservations::get)
+                    .delete(reservations::cancel)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/reservations/{reference}/confirm")
+                    .wrap(limiter.middleware())
+                    .post(reservations::confirm)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/reservations/{reference}/reschedule")
+                    .wrap(limiter.middleware())
+                    .post(reservations::reschedule)
+                    .default_service(web::to(method_not_allowed)),
+            ),
+    )
+    .service(web::resource("/health/live").get(health::live))
+    .service(web::resource("/health/ready").get(health::ready))
+    .service(web::resource("/metrics").get(health::metrics))
+    .service(web::resource("/problems/{slug}").get(openapi::problem_page));
+}

@@ -1,0 +1,419 @@
+//! Booking, holds, and managing a booking with its reference and secret.
+
+use crate::domain::OfficeId;
+use crate::domain::booking::RuleViolation;
+use crate::domain::identity::identity_for;
+use crate::domain::procedure::ProcedureId;
+use crate::domain::text::Lang;
+use crate::domain::text::Text;
+use crate::http::dto::{BookingBody, ConfirmBody, HoldBody, RescheduleBody, ReservationView};
+use crate::http::error::{ApiError, FieldErrors, Problem};
+use crate::http::parse::{
+    parse_date, parse_idempotency_key, parse_resident, parse_start, reject_unknown,
+};
+use crate::http::{AppState, ClientLang};
+use crate::service::booking::{
+    BookRequest, Booked, HoldRequest, IdempotencyKey, Ownership, RescheduleRequest, ResidentInput,
+};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+/// The problem+json answer shape (RFC 9457).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only
+pub struct ProblemDetails {
+    /// `/problems/<slug>`; GET it for a description.
+    #[schema(example = "/problems/slot-full")]
+    r#type: String,
+    title: String,
+    status: u16,
+    detail: String,
+}
+
+fn idempotency(req: &HttpRequest, lang: Lang) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(raw) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let raw = raw.to_str().unwrap_or("\u{0}");
+    parse_idempotency_key(raw)
+        .map(|k| Some(IdempotencyKey(k)))
+        .map_err(|e| {
+            let mut errors = FieldErrors::default();
+            errors.push("Idempotency-Key", e);
+            ApiError::invalid_fields(errors.0, lang)
+        })
+}
+
+fn ownership(req: &HttpRequest, reference: String, lang: Lang) -> Result<Ownership, ApiError> {
+    let secret = req
+        .headers()
+        .get("x-reservation-secret")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                Problem::MissingSecret,
+                Text::new(
+                    "予約時にお知らせした確認コードを X-Reservation-Secret ヘッダーで送ってください。",
+                    "Send the secret given at booking in the X-Reservation-Secret header.",
+                ),
+                lang,
+            )
+        })?;
+    Ok(Ownership {
+        reference,
+        secret: secret.trim().to_owned(),
+    })
+}
+
+fn office_and_procedure(
+    office: &str,
+    procedure: &str,
+    state: &AppState,
+    errors: &mut FieldErrors,
+) -> (Option<OfficeId>, Option<ProcedureId>) {
+    let office = match OfficeId::parse(office) {
+        Ok(id) if state.booking.municipality().office(id.as_str()).is_some() => Some(id),
+        _ => {
+            errors.push(
+                "office_id",
+                "no such office; GET /api/v1/offices lists them",
+            );
+            None
+        }
+    };
+    let procedure = match procedure.parse::<ProcedureId>() {
+        Ok(p) => Some(p),
+        Err(e) => {
+            errors.push("procedure", e);
+            None
+        }
+    };
+    (office, procedure)
+}
+
+fn created(booked: Booked, state: &AppState) -> HttpResponse {
+    let view = ReservationView::of(
+        &booked.reservation,
+        Some(booked.secret),
+        state.booking.municipality(),
+    );
+    let mut response = HttpResponse::Created();
+    response.insert_header((header::LOCATION, view.links.self_.clone()));
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    if booked.replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    response.json(view)
+}
+
+/// Books a slot. Send an `Idempotency-Key` header (a UUID) so that a retry after a
+/// network error returns the same booking instead of failing or booking twice.
+#[utoipa::path(post, path = "/api/v1/reservations", tag = "reservations",
+    request_body = BookingBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "A unique key per booking attempt; retries with it return the same booking")),
+    responses(
+        (status = 201, description = "Booked. The `secret` is shown here only.", body = ReservationView),
+        (status = 400, description = "Malformed request, invalid field, or a PIN was sent", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The slot is full, or the same request is in progress", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "A booking rule was broken", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this client", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Temporarily unavailable; retry with the same Idempotency-Key", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    lang: ClientLang,
+    body: web::Json<BookingBody>,
+) -> Result<HttpResponse, ApiError> {
+    let lang = lang.0;
+    let body = body.into_inner();
+    reject_unknown(&body.unknown, "", lang)?;
+    reject_unknown(&body.resident.unknown, "resident.", lang)?;
+    let idempotency = idempotency(&req, lang)?;
+    let now = state.booking.clock().now();
+    let mut errors = FieldErrors::default();
+    let (office, procedure) =
+        office_and_procedure(&body.office_id, &body.procedure, &state, &mut errors);
+    let start = errors.optional("start", Some(&body.start), parse_start);
+    if body.start.trim().is_empty() {
+        errors.push("start", "is required");
+    }
+    let (name, parts) = parse_resident(
+        &body.resident,
+        body.notice_number.as_deref(),
+        body.birth_date.as_deref(),
+        now,
+        &mut errors,
+    );
+    let certificate_expiry = errors.optional(
+        "certificate_expiry",
+        body.certificate_expiry.as_deref(),
+        parse_date,
+    );
+    errors.into_result(lang)?;
+    let (Some(office), Some(procedure), Some(start), Some(name)) = (office, procedure, start, name)
+    else {
+        return Err(ApiError::invalid_fields(Vec::new(), lang));
+    };
+    let identity = identity_for(procedure.info().identity, &parts)
+        .map_err(|field| ApiError::from_rule(RuleViolation::MissingField(field), lang))?;
+    let booked = state
+        .booking
+        .book(BookRequest {
+            office,
+            procedure,
+            start,
+            resident: ResidentInput {
+                name,
+                identity,
+                proxy: body.proxy,
+            },
+            certificate_expiry,
+            idempotency,
+        })
+        .await
+        .map_err(|e| ApiError::from_booking(e, lang))?;
+    Ok(created(booked, &state))
+}
+
+/// Holds a seat for the configured minutes while the resident fills in the form. Confirm
+/// it with `POST /api/v1/reservations/{reference}/confirm`; an unconfirmed hold expires.
+#[utoipa::path(post, path = "/api/v1/holds", tag = "reservations",
+    request_body = HoldBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with it return the same hold")),
+    responses(
+        (status = 201, description = "Held", body = ReservationView),
+        (status = 400, description = "Malformed request", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The slot is full", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "A booking rule was broken", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn hold(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    lang: ClientLang,
+    body: web::Json<HoldBody>,
+) -> Result<HttpResponse, ApiError> {
+    let lang = lang.0;
+    let body = body.into_inner();
+    reject_unknown(&body.unknown, "", lang)?;
+    let idempotency = idempotency(&req, lang)?;
+    let mut errors = FieldErrors::default();
+    let (office, procedure) =
+        office_and_procedure(&body.office_id, &body.procedure, &state, &mut errors);
+    let start = errors.optional("start", Some(&body.start), parse_start);
+    if body.start.trim().is_empty() {
+        errors.push("start", "is required");
+    }
+    errors.into_result(lang)?;
+    let (Some(office), Some(procedure), Some(start)) = (office, procedure, start) else {
+        return Err(ApiError::invalid_fields(Vec::new(), lang));
+    };
+    let booked = state
+        .booking
+        .hold(HoldRequest {
+            office,
+            procedure,
+            start,
+            idempotency,
+        })
+        .await
+        .map_err(|e| ApiError::from_booking(e, lang))?;
+    Ok(created(booked, &state))
+}
+
+/// Confirms a hold with the resident's details.
+#[utoipa::path(post, path = "/api/v1/reservations/{reference}/confirm", tag = "reservations",
+    request_body = ConfirmBody,
+    params(("reference" = String, Path), ("X-Reservation-Secret" = String, Header)),
+    responses(
+        (status = 200, description = "Confirmed", body = ReservationView),
+        (status = 400, description = "Malformed request", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown reference or wrong secret", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The hold expired or is not a hold", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "A booking rule was broken", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn confirm(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    lang: ClientLang,
+    body: web::Json<ConfirmBody>,
+) -> Result<HttpResponse, ApiError> {
+    let lang = lang.0;
+    let owner = ownership(&req, path.into_inner(), lang)?;
+    let body = body.into_inner();
+    reject_unknown(&body.unknown, "", lang)?;
+    reject_unknown(&body.resident.unknown, "resident.", lang)?;
+    let found = state
+        .booking
+        .find(&owner)
+        .await
+        .map_err(|e| ApiError::from_booking(e, lang))?;
+    let now = state.booking.clock().now();
+    let mut errors = FieldErrors::default();
+    let (name, parts) = parse_resident(
+        &body.resident,
+        body.notice_number.as_deref(),
+        body.birth_date.as_deref(),
+        now,
+        &mut errors,
+    );
+    let certificate_expiry = errors.optional(
+        "certificate_expiry",
+        body.certificate_expiry.as_deref(),
+        parse_date,
+    );
+    errors.into_result(lang)?;
+    let Some(name) = name else {
+        return Err(ApiError::invalid_fields(Vec::new(), lang));
+    };
+    let identity = identity_for(found.procedure.info().identity, &parts)
+        .map_err(|field| ApiError::from_rule(RuleViolation::MissingField(field), lang))?;
+    let confirmed = state
+        .booking
+        .confirm(
+            &owner,
+            ResidentInput {
+                name,
+                identity,
+                proxy: body.proxy,
+            },
+            certificate_expiry,
+        )
+        .await
+        .map_err(|e| ApiError::from_booking(e, lang))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ReservationView::of(
+            &confirmed,
+            None,
+            state.booking.municipality(),
+        )))
+}
+
+/// A reservation, for its owner.
+#[utoipa::path(get, path = "/api/v1/reservations/{reference}", tag = "reservations",
+    params(("reference" = String, Path), ("X-Reservation-Secret" = String, Header)),
+    responses(
+        (status = 200, body = ReservationView),
+        (status = 400, description = "No secret sent", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown reference or wrong secret", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn get(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    lang: ClientLang,
+) -> Result<HttpResponse, ApiError> {
+    let lang = lang.0;
+    let owner = ownership(&req, path.into_inner(), lang)?;
+    let found = state
+        .booking
+        .find(&owner)
+        .await
+        .map_err(|e| ApiError::from_booking(e, lang))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ReservationView::of(
+            &found,
+            None,
+            state.booking.municipality(),
+        )))
+}
+
+/// Cancels a booking (until the cut-off) or releases a hold. Cancelling twice is fine.
+#[utoipa::path(delete, path = "/api/v1/reservations/{reference}", tag = "reservations",
+    params(("reference" = String, Path), ("X-Reservation-Secret" = String, Header)),
+    responses(
+        (status = 200, description = "Cancelled", body = ReservationView),
+        (status = 404, description = "Unknown reference or wrong secret", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "Past the online cancellation cut-off", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    lang: ClientLang,
+) -> Result<HttpResponse, ApiError> {
+    let lang = lang.0;
+    let owner = ownership(&req, path.into_inner(), lang)?;
+    let cancelled = state
+        .booking
+        .cancel(&owner)
+        .await
+        .map_err(|e| ApiError::from_booking(e, lang))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ReservationView::of(
+            &cancelled,
+            None,
+            state.booking.municipality(),
+        )))
+}
+
+/// Moves a booking to another slot (same procedure; optionally another office). The
+/// new seat is taken before the old one is released, so a failed move keeps the booking.
+#[utoipa::path(post, path = "/api/v1/reservations/{reference}/reschedule", tag = "reservations",
+    request_body = RescheduleBody,
+    params(("reference" = String, Path), ("X-Reservation-Secret" = String, Header)),
+    responses(
+        (status = 200, description = "Moved", body = ReservationView),
+        (status = 400, description = "Malformed request", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown reference or wrong secret", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The new slot is full, or the booking cannot be moved", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "A booking rule was broken (e.g. past the change cut-off)", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn reschedule(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    lang: ClientLang,
+    body: web::Json<RescheduleBody>,
+) -> Result<HttpResponse, ApiError> {
+    let lang = lang.0;
+    let owner = ownership(&req, path.into_inner(), lang)?;
+    let body = body.into_inner();
+    reject_unknown(&body.unknown, "", lang)?;
+    let mut errors = FieldErrors::default();
+    let start = errors.optional("start", Some(&body.start), parse_start);
+    if body.start.trim().is_empty() {
+        errors.push("start", "is required");
+    }
+    let office = match body.office_id.as_deref() {
+        None => None,
+        Some(raw) => match OfficeId::parse(raw) {
+            Ok(id) if state.booking.municipality().office(id.as_str()).is_some() => Some(id),
+            _ => {
+                errors.push(
+                    "office_id",
+                    "no such office; GET /api/v1/offices lists them",
+                );
+                None
+            }
+        },
+    };
+    let certificate_expiry = errors.optional(
+        "certificate_expiry",
+        body.certificate_expiry.as_deref(),
+        parse_date,
+    );
+    errors.into_result(lang)?;
+    let Some(start) = start else {
+        return Err(ApiError::invalid_fields(Vec::new(), lang));
+    };
+    let moved = state
+        .booking
+        .reschedule(
+            &owner,
+            RescheduleRequest {
+                office,
+                start,
+                certificate_expiry,
+            },
+        )
+        .await
+        .map_err(|e| ApiError::from_booking(e, lang))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ReservationView::of(
+            &moved,
+            None,
+            state.booking.municipality(),
+        )))
+}
