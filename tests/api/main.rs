@@ -1,1 +1,19 @@
-fn main(){}
+//! API tests: the real server, real PostgreSQL, real Redis.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
+mod booking;
+mod concurrency;
+mod errors;
+mod health;
+mod holds;
+mod idempotency;
+mod manage;
+mod offices;
+mod outage;
+mod privacy;
+mod rate_limit;
+mod recovery;

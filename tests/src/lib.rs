@@ -1,1 +1,431 @@
-pub fn placeholder() {}
+//! Test harness: the real service on port 0 against real PostgreSQL and Redis, with a
+//! fresh database and a unique Redis key prefix per test, and a clock the test drives.
+//!
+//! `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`) names a
+//! database the tests may connect to in order to create and drop their own;
+//! `TEST_REDIS_URL` (default `redis://127.0.0.1:6379`).
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
+pub mod chaos;
+
+use chrono::{DateTime, Utc};
+use madoguchi::config::settings::{RateLimit, Secret};
+use madoguchi::config::{Settings, parse_municipality, sample_municipality};
+use madoguchi::domain::office::Municipality;
+use madoguchi::domain::time::ManualClock;
+use madoguchi::service::BookingService;
+use madoguchi::startup::Application;
+use redis::AsyncCommands;
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection, PgPool};
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub const SECRET_KEY: &str = "6d61646f67756368692d746573742d6b65792d3031323334353637383961626364";
+
+pub fn database_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Log lines of every app in this test process, so tests can check what was logged.
+pub fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let subscriber = madoguchi::telemetry::subscriber(
+            "madoguchi=debug,info",
+            madoguchi::config::settings::LogFormat::Json,
+            move || Capture(sink.clone()),
+        );
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        buffer
+    })
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        if std::env::var_os("TEST_LOG").is_some() {
+            std::io::stderr().write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub fn logs_text() -> String {
+    String::from_utf8_lossy(&captured_logs().lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+}
+
+/// A database that exists for one test and is dropped afterwards, even if it panics.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn create() -> Self {
+        let admin = database_url();
+        let name = format!("mdg_t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&admin)
+            .await
+            .expect("connect to TEST_DATABASE_URL");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create the test database");
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        TestDb {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside async; a small runtime on a plain thread does the cleanup.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let mut conn = PgConnection::connect(&database_url())
+                    .await
+                    .map_err(std::io::Error::other)?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                .map_err(std::io::Error::other)?;
+                Ok::<(), std::io::Error>(())
+            })
+        })
+        .join();
+    }
+}
+
+/// Removes a test's Redis keys afterwards.
+pub struct TestRedis {
+    pub prefix: String,
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let prefix = self.prefix.clone();
+        let _ = std::thread::spawn(move || {
+            let client = redis::Client::open(redis_url()).ok()?;
+            let mut conn = client.get_connection().ok()?;
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{prefix}:*"))
+                .query(&mut conn)
+                .ok()?;
+            if !keys.is_empty() {
+                let _: () = redis::cmd("DEL").arg(keys).query(&mut conn).ok()?;
+            }
+            Some(())
+        })
+        .join();
+    }
+}
+
+/// 2026-12-01 (a Tuesday) 10:00 in Tokyo: with the sample city, bookings are open from
+/// Friday 4 December to 15 January.
+pub fn default_now() -> DateTime<Utc> {
+    "2026-12-01T10:00:00+09:00"
+        .parse::<DateTime<chrono::FixedOffset>>()
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub booking: Arc<BookingService>,
+    pub maintenance: Arc<madoguchi::service::maintenance::Maintenance>,
+    pub pool: PgPool,
+    pub redis: redis::aio::MultiplexedConnection,
+    pub handle: actix_web::dev::ServerHandle,
+    // Dropped last: the server must stop before the database goes.
+    pub redis_keys: TestRedis,
+    pub db: TestDb,
+}
+
+pub struct Options {
+    pub municipality: Municipality,
+    pub now: DateTime<Utc>,
+    pub settings: Box<dyn FnOnce(&mut Settings)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            municipality: sample_municipality().expect("the sample city is valid"),
+            now: default_now(),
+            settings: Box::new(|_| {}),
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(Options::default()).await
+}
+
+/// A municipality file given as TOML (for tests that need other capacities or rules).
+pub fn city(toml: &str) -> Municipality {
+    parse_municipality(toml, "test").expect("the test city is valid")
+}
+
+pub async fn spawn_with(options: Options) -> TestApp {
+    captured_logs();
+    let db = TestDb::create().await;
+    let redis_keys = TestRedis {
+        prefix: format!("t-{}", uuid::Uuid::new_v4().simple()),
+    };
+    let mut settings = Settings {
+        bind: "127.0.0.1:0".into(),
+        database_url: Some(Secret::new(db.url.clone())),
+        redis_url: Some(Secret::new(redis_url())),
+        redis_prefix: redis_keys.prefix.clone(),
+        secret_key: Some(Secret::new(SECRET_KEY)),
+        rate_limit: RateLimit {
+            per_minute: 1_000_000,
+            burst: 1_000_000,
+        },
+        database_pool_size: 8,
+        maintenance_interval_secs: 0,
+        workers: Some(2),
+        ..Settings::default()
+    };
+    (options.settings)(&mut settings);
+    let clock = Arc::new(ManualClock::new(options.now));
+    let app = Application::build(settings, options.municipality, clock.clone())
+        .await
+        .expect("the application starts");
+    let port = app.port();
+    let handle = app.handle();
+    let booking = app.booking();
+    let maintenance = app.maintenance();
+    tokio::spawn(app.run_until_stopped());
+    let pool = PgPool::connect(&db.url)
+        .await
+        .expect("connect to the test database");
+    let redis = redis::Client::open(redis_url())
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to redis");
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client"),
+        clock,
+        booking,
+        maintenance,
+        pool,
+        redis,
+        handle,
+        redis_keys,
+        db,
+    }
+}
+
+/// A successful booking's reference and secret.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    pub reference: String,
+    pub secret: String,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn book(&self, body: &Value) -> reqwest::Response {
+        self.post_json("/api/v1/reservations", body).await
+    }
+
+    /// Books and expects success.
+    pub async fn book_ok(&self, body: &Value) -> Ticket {
+        let response = self.book(body).await;
+        let status = response.status();
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(status, 201, "booking failed: {body}");
+        Ticket {
+            reference: body["reference"].as_str().unwrap().to_owned(),
+            secret: body["secret"].as_str().unwrap().to_owned(),
+            body,
+        }
+    }
+
+    pub async fn with_secret(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        secret: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("X-Reservation-Secret", secret)
+    }
+
+    /// Remaining seats of each slot, keyed by start time.
+    pub async fn remaining(&self, office: &str, procedure: &str, day: &str) -> Vec<(String, u64)> {
+        let response = self
+            .get(&format!(
+                "/api/v1/offices/{office}/availability?procedure={procedure}&from={day}&to={day}"
+            ))
+            .await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["start"].as_str().unwrap().to_owned(),
+                    s["remaining"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    pub async fn remaining_at(&self, office: &str, procedure: &str, start: &str) -> u64 {
+        let day = &start[..10];
+        self.remaining(office, procedure, day)
+            .await
+            .into_iter()
+            .find(|(s, _)| s == start)
+            .map(|(_, r)| r)
+            .unwrap_or_else(|| panic!("no slot at {start}"))
+    }
+
+    /// Active rows of a slot in the ledger.
+    pub async fn active_rows(&self, office: &str, procedure: &str, start: &str) -> i64 {
+        let start: DateTime<Utc> = start
+            .parse::<DateTime<chrono::FixedOffset>>()
+            .unwrap()
+            .with_timezone(&Utc);
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM reservations WHERE office_id = $1 AND procedure = $2 AND slot_start = $3 AND status IN ('held','confirmed')",
+        )
+        .bind(office)
+        .bind(procedure)
+        .bind(start)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    /// Deletes every Redis key of this app: Redis "restarted empty".
+    pub async fn wipe_redis(&mut self) {
+        let keys: Vec<String> = self
+            .redis
+            .keys(format!("{}:*", self.redis_keys.prefix))
+            .await
+            .unwrap();
+        if !keys.is_empty() {
+            let _: () = self.redis.del(keys).await.unwrap();
+        }
+    }
+
+    pub async fn redis_keys(&mut self, pattern: &str) -> Vec<String> {
+        self.redis
+            .keys(format!("{}:{pattern}", self.redis_keys.prefix))
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop the server (without waiting) so it lets go of the database.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// A renewal booking body for `start`, for a resident identified by `email`.
+pub fn renewal(office: &str, start: &str, email: &str) -> Value {
+    json!({
+        "office_id": office,
+        "procedure": "cert_renewal",
+        "start": start,
+        "resident": { "name": "山田 太郎", "email": email },
+        "certificate_expiry": "2027-01-31",
+    })
+}
+
+/// A card-pickup booking body.
+pub fn pickup(office: &str, start: &str, notice: &str) -> Value {
+    json!({
+        "office_id": office,
+        "procedure": "card_pickup",
+        "start": start,
+        "resident": { "name": "佐藤 花子" },
+        "notice_number": notice,
+        "birth_date": "1985-06-15",
+    })
+}
+
+/// Asserts a problem+json answer with the given status and type slug; returns the body.
+pub async fn assert_problem(response: reqwest::Response, status: u16, slug: &str) -> Value {
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json"),
+        "not problem+json"
+    );
+    let got = response.status().as_u16();
+    let body: Value = response.json().await.expect("problem body");
+    assert_eq!(got, status, "{body}");
+    assert_eq!(body["type"], format!("/problems/{slug}"), "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert!(
+        body["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    body
+}

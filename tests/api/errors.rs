@@ -1,0 +1,149 @@
+//! Bad input gets a clear 4xx problem+json answer, never a 5xx.
+use madoguchi_tests::{assert_problem, renewal, spawn_app};
+use serde_json::json;
+
+const NINE: &str = "2026-12-04T09:00:00+09:00";
+
+#[tokio::test]
+async fn a_pin_field_is_refused_with_a_fraud_warning_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    for (field, nested) in [
+        ("pin", false),
+        ("暗証番号", false),
+        ("signing_password", true),
+    ] {
+        let mut body = renewal("main", NINE, "pin@example.jp");
+        if nested {
+            body["resident"][field] = json!("123456");
+        } else {
+            body[field] = json!("1234");
+        }
+        let problem = assert_problem(app.book(&body).await, 400, "pin-not-accepted").await;
+        assert!(problem["detail"].as_str().unwrap().contains("暗証番号"));
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM reservations")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+}
+
+#[tokio::test]
+async fn field_errors_are_listed_together() {
+    let app = spawn_app().await;
+    let body = json!({
+        "office_id": "atlantis", "procedure": "renewal", "start": "tomorrow",
+        "resident": { "name": " ", "email": "not-an-address", "phone": "12" },
+        "certificate_expiry": "31/01/2027"
+    });
+    let problem = assert_problem(app.book(&body).await, 400, "invalid-field").await;
+    let mut fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "certificate_expiry",
+            "office_id",
+            "procedure",
+            "resident.email",
+            "resident.name",
+            "resident.phone",
+            "start"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn malformed_bodies_and_wrong_methods_get_problem_answers() {
+    let app = spawn_app().await;
+    let url = app.url("/api/v1/reservations");
+    let not_json = app
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(not_json, 400, "malformed-request").await;
+    let wrong_type = app
+        .client
+        .post(&url)
+        .json(&json!({"office_id": 3}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(wrong_type, 400, "malformed-request").await;
+    let missing = app
+        .client
+        .post(&url)
+        .json(&json!({"office_id": "main"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(missing, 400, "malformed-request").await;
+    let unknown = {
+        let mut body = renewal("main", NINE, "x@example.jp");
+        body["favourite_colour"] = json!("blue");
+        app.book(&body).await
+    };
+    let problem = assert_problem(unknown, 400, "malformed-request").await;
+    assert_eq!(problem["field"], "favourite_colour");
+    let form = app
+        .client
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(form, 415, "unsupported-media-type").await;
+    let huge = app
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(format!("{{\"office_id\":\"{}\"}}", "x".repeat(20_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(huge, 413, "payload-too-large").await;
+    let put = app.client.put(&url).json(&json!({})).send().await.unwrap();
+    assert_problem(put, 405, "method-not-allowed").await;
+    assert_problem(app.get("/api/v1/nothing-here").await, 404, "not-found").await;
+    let bad_key = app
+        .client
+        .post(&url)
+        .header("Idempotency-Key", "")
+        .json(&renewal("main", NINE, "k@example.jp"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(bad_key, 400, "invalid-field").await;
+}
+
+#[tokio::test]
+async fn problems_speak_english_when_asked() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/offices/nowhere"))
+        .header("accept-language", "en-GB,en;q=0.9,ja;q=0.5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-language"], "en");
+    let body = assert_problem(response, 404, "office-not-found").await;
+    assert_eq!(body["title"], "No such office");
+    let japanese = assert_problem(
+        app.get("/api/v1/offices/nowhere").await,
+        404,
+        "office-not-found",
+    )
+    .await;
+    assert_eq!(japanese["title"], "窓口が見つかりません");
+}

@@ -1,0 +1,222 @@
+use madoguchi_tests::{assert_problem, renewal, spawn_app};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const NINE: &str = "2026-12-04T09:00:00+09:00";
+const TEN: &str = "2026-12-04T10:00:00+09:00";
+
+#[tokio::test]
+async fn cancelling_returns_the_seat_and_is_idempotent() {
+    let app = spawn_app().await;
+    let t = app
+        .book_ok(&renewal("main", NINE, "cancel@example.jp"))
+        .await;
+    assert_eq!(app.remaining_at("main", "cert_renewal", NINE).await, 1);
+    let path = format!("/api/v1/reservations/{}", t.reference);
+    let cancelled = app
+        .with_secret(Method::DELETE, &path, &t.secret)
+        .await
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
+    let body: Value = cancelled.json().await.unwrap();
+    assert_eq!(body["status"], "cancelled");
+    assert_eq!(app.remaining_at("main", "cert_renewal", NINE).await, 2);
+    assert_eq!(app.active_rows("main", "cert_renewal", NINE).await, 0);
+    let again = app
+        .with_secret(Method::DELETE, &path, &t.secret)
+        .await
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    // The resident may book the same procedure again.
+    app.book_ok(&renewal("main", TEN, "cancel@example.jp"))
+        .await;
+    // The audit trail has both events.
+    let kinds: Vec<String> = sqlx::query_scalar(
+        "SELECT e.kind FROM reservation_events e JOIN reservations r ON r.id = e.reservation_id WHERE r.reference = $1 ORDER BY e.id",
+    )
+    .bind(&t.reference)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(kinds, ["booked", "cancelled"]);
+}
+
+#[tokio::test]
+async fn online_cancellation_closes_at_the_cut_off() {
+    let app = spawn_app().await;
+    let t = app
+        .book_ok(&renewal("main", NINE, "cutoff@example.jp"))
+        .await;
+    // 4 December slot, 2 days' cut-off: online changes end on 2 December.
+    app.clock.set(
+        "2026-12-03T00:00:00+09:00"
+            .parse::<chrono::DateTime<chrono::FixedOffset>>()
+            .unwrap()
+            .into(),
+    );
+    let path = format!("/api/v1/reservations/{}", t.reference);
+    let late = app
+        .with_secret(Method::DELETE, &path, &t.secret)
+        .await
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(late, 422, "cancellation-closed").await;
+    assert_eq!(problem["last_day"], "2026-12-02");
+    let moved = app
+        .with_secret(Method::POST, &format!("{path}/reschedule"), &t.secret)
+        .await
+        .json(&json!({ "start": "2026-12-11T09:00:00+09:00", "certificate_expiry": "2027-01-31" }))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(moved, 422, "cancellation-closed").await;
+    assert_eq!(app.active_rows("main", "cert_renewal", NINE).await, 1);
+}
+
+#[tokio::test]
+async fn rescheduling_takes_the_new_seat_before_giving_back_the_old() {
+    let app = spawn_app().await;
+    let t = app.book_ok(&renewal("main", NINE, "move@example.jp")).await;
+    let path = format!("/api/v1/reservations/{}/reschedule", t.reference);
+    let moved = app
+        .with_secret(Method::POST, &path, &t.secret)
+        .await
+        .json(&json!({ "start": TEN, "certificate_expiry": "2027-01-31" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 200);
+    let body: Value = moved.json().await.unwrap();
+    assert_eq!(body["start"], TEN);
+    assert_eq!(
+        body["reference"],
+        t.reference.as_str(),
+        "the reference stays"
+    );
+    assert_eq!(app.remaining_at("main", "cert_renewal", NINE).await, 2);
+    assert_eq!(app.remaining_at("main", "cert_renewal", TEN).await, 1);
+
+    // A full target slot: 409, and the booking stays where it was.
+    let eleven = "2026-12-04T11:00:00+09:00";
+    app.book_ok(&renewal("main", eleven, "a@example.jp")).await;
+    app.book_ok(&renewal("main", eleven, "b@example.jp")).await;
+    let full = app
+        .with_secret(Method::POST, &path, &t.secret)
+        .await
+        .json(&json!({ "start": eleven, "certificate_expiry": "2027-01-31" }))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(full, 409, "slot-full").await;
+    assert_eq!(app.remaining_at("main", "cert_renewal", TEN).await, 1);
+    assert_eq!(app.active_rows("main", "cert_renewal", eleven).await, 2);
+
+    // To another office: the resident rule moves along.
+    let other = app
+        .with_secret(Method::POST, &path, &t.secret)
+        .await
+        .json(&json!({ "start": NINE, "office_id": "south", "certificate_expiry": "2027-01-31" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+    assert_eq!(app.remaining_at("main", "cert_renewal", TEN).await, 2);
+    assert_eq!(app.remaining_at("south", "cert_renewal", NINE).await, 0);
+    // The resident still cannot hold a second renewal, at either office.
+    let second = app
+        .book(&renewal(
+            "main",
+            "2026-12-07T09:00:00+09:00",
+            "move@example.jp",
+        ))
+        .await;
+    assert_problem(second, 422, "already-booked").await;
+}
+
+#[tokio::test]
+async fn rescheduling_checks_the_rules_of_the_new_day() {
+    let app = spawn_app().await;
+    let t = app
+        .book_ok(&renewal("main", NINE, "rules@example.jp"))
+        .await;
+    let path = format!("/api/v1/reservations/{}/reschedule", t.reference);
+    let after_expiry = app
+        .with_secret(Method::POST, &path, &t.secret)
+        .await
+        .json(&json!({ "start": "2027-01-04T09:00:00+09:00", "certificate_expiry": "2026-12-31" }))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(after_expiry, 422, "certificate-expired").await;
+    let no_expiry = app
+        .with_secret(Method::POST, &path, &t.secret)
+        .await
+        .json(&json!({ "start": TEN }))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(no_expiry, 422, "missing-field").await;
+    let closed = app
+        .with_secret(Method::POST, &path, &t.secret)
+        .await
+        .json(&json!({ "start": "2026-12-05T09:00:00+09:00", "certificate_expiry": "2027-01-31" }))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(closed, 422, "office-closed").await;
+}
+
+#[tokio::test]
+async fn operations_that_do_not_fit_the_state_are_refused_with_409() {
+    let app = spawn_app().await;
+    // A hold cannot be rescheduled: confirm it first.
+    let held: Value = app
+        .post_json(
+            "/api/v1/holds",
+            &json!({ "office_id": "main", "procedure": "cert_renewal", "start": NINE }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (reference, secret) = (
+        held["reference"].as_str().unwrap(),
+        held["secret"].as_str().unwrap(),
+    );
+    let moved = app
+        .with_secret(
+            Method::POST,
+            &format!("/api/v1/reservations/{reference}/reschedule"),
+            secret,
+        )
+        .await
+        .json(&json!({ "start": TEN, "certificate_expiry": "2027-01-31" }))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(moved, 409, "wrong-state").await;
+    assert_eq!(problem["reservation_status"], "held");
+    // A released hold cannot be confirmed.
+    app.with_secret(
+        Method::DELETE,
+        &format!("/api/v1/reservations/{reference}"),
+        secret,
+    )
+    .await
+    .send()
+    .await
+    .unwrap();
+    let confirm = app
+        .with_secret(Method::POST, &format!("/api/v1/reservations/{reference}/confirm"), secret)
+        .await
+        .json(&json!({ "resident": { "name": "状態 太郎", "email": "state@example.jp" }, "certificate_expiry": "2027-01-31" }))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(confirm, 409, "wrong-state").await;
+}

@@ -1,0 +1,43 @@
+use madoguchi::config::settings::RateLimit;
+use madoguchi_tests::{Options, assert_problem, renewal, spawn_with};
+
+#[tokio::test]
+async fn booking_writes_are_rate_limited_per_client_and_reads_are_not() {
+    let app = spawn_with(Options {
+        settings: Box::new(|s| {
+            s.rate_limit = RateLimit {
+                per_minute: 6,
+                burst: 3,
+            };
+        }),
+        ..Options::default()
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        let body = renewal(
+            "main",
+            "2026-12-04T09:00:00+09:00",
+            &format!("rl{i}@example.jp"),
+        );
+        statuses.push(app.book(&body).await.status().as_u16());
+    }
+    assert!(statuses.iter().all(|s| *s != 429), "{statuses:?}");
+    let limited = app
+        .book(&renewal(
+            "main",
+            "2026-12-04T09:15:00+09:00",
+            "rl9@example.jp",
+        ))
+        .await;
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_problem(limited, 429, "rate-limited").await;
+    for _ in 0..10 {
+        assert_eq!(
+            app.get("/api/v1/offices/main/availability?procedure=cert_renewal")
+                .await
+                .status(),
+            200
+        );
+    }
+}

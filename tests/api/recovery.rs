@@ -1,0 +1,148 @@
+//! The hot state is always rebuildable from the ledger, and the ledger never lets the
+//! hot state overbook.
+use chrono::Duration;
+use futures_util::future::join_all;
+use madoguchi::domain::OfficeId;
+use madoguchi::domain::procedure::ProcedureId;
+use madoguchi::domain::slots::SlotRef;
+use madoguchi::domain::time::Clock;
+use madoguchi::store::{ClaimOutcome, SeatClaim};
+use madoguchi_tests::{Options, city, renewal, spawn_app, spawn_with};
+use serde_json::json;
+
+const NINE: &str = "2026-12-04T09:00:00+09:00";
+
+fn nine_slot() -> SlotRef {
+    SlotRef {
+        office: OfficeId::parse("main").unwrap(),
+        procedure: ProcedureId::CertRenewal,
+        date: "2026-12-04".parse().unwrap(),
+        start: chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn a_claim_that_never_reached_the_ledger_is_returned_by_the_reaper() {
+    let app = spawn_app().await;
+    // An instance claims a seat and dies before inserting the row.
+    let now = app.clock.now();
+    let claim = SeatClaim {
+        claim_id: uuid::Uuid::new_v4(),
+        slot: nine_slot(),
+        capacity: 2,
+        idempotency: None,
+        resident: None,
+        deadline: now + Duration::seconds(60),
+        now,
+    };
+    assert_eq!(
+        app.booking.hot().claim(&claim).await.unwrap(),
+        ClaimOutcome::Claimed { seat: 0 }
+    );
+    assert_eq!(app.remaining_at("main", "cert_renewal", NINE).await, 1);
+    // A live booking made meanwhile must keep its seat.
+    app.book_ok(&renewal("main", NINE, "alive@example.jp"))
+        .await;
+    assert_eq!(app.remaining_at("main", "cert_renewal", NINE).await, 0);
+
+    // Before the deadline nothing is touched.
+    let early = app.maintenance.run_once().await.unwrap();
+    assert_eq!(early.claims_released, 0);
+    app.clock.advance(Duration::seconds(61));
+    let report = app.maintenance.run_once().await.unwrap();
+    assert_eq!(report.claims_released, 1, "{report:?}");
+    assert_eq!(report.claims_confirmed, 1, "{report:?}");
+    assert_eq!(app.remaining_at("main", "cert_renewal", NINE).await, 1);
+    assert_eq!(app.active_rows("main", "cert_renewal", NINE).await, 1);
+    // A second pass finds nothing more to do.
+    let again = app.maintenance.run_once().await.unwrap();
+    assert_eq!((again.claims_released, again.claims_confirmed), (0, 0));
+}
+
+#[tokio::test]
+async fn redis_restarting_empty_is_detected_and_rebuilt_without_overbooking() {
+    let mut app = spawn_with(Options {
+        municipality: city(super::concurrency::RUSH_CITY),
+        ..Options::default()
+    })
+    .await;
+    let start = "2026-12-04T08:30:00+09:00";
+    let body = |i: usize| {
+        json!({
+            "office_id": "main", "procedure": "card_pickup", "start": start,
+            "resident": { "name": "住民" }, "notice_number": format!("{:08}", 20_000 + i), "birth_date": "1990-01-01",
+        })
+    };
+    for i in 0..3 {
+        app.book_ok(&body(i)).await;
+    }
+    app.wipe_redis().await;
+    assert!(app.redis_keys("*").await.is_empty());
+    // The next read notices the missing epoch and rebuilds from the ledger.
+    assert_eq!(app.remaining_at("main", "card_pickup", start).await, 2);
+    app.wipe_redis().await;
+    // A rush right after another wipe: still exactly the remaining two.
+    let rush = (3..60).map(|i| {
+        let request = app
+            .client
+            .post(app.url("/api/v1/reservations"))
+            .json(&body(i));
+        async move { request.send().await.unwrap().status().as_u16() }
+    });
+    let statuses = join_all(rush).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        2,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
+    assert_eq!(app.active_rows("main", "card_pickup", start).await, 5);
+    // The resident rule survives the wipe too.
+    let repeat = app.book(&json!({
+        "office_id": "main", "procedure": "card_pickup", "start": "2026-12-04T08:45:00+09:00",
+        "resident": { "name": "住民" }, "notice_number": format!("{:08}", 20_000), "birth_date": "1990-01-01",
+    })).await;
+    assert_eq!(repeat.status(), 422);
+}
+
+#[tokio::test]
+async fn the_maintenance_loop_rebuilds_a_wiped_office_before_anyone_asks() {
+    let mut app = spawn_app().await;
+    app.book_ok(&renewal("main", NINE, "early@example.jp"))
+        .await;
+    app.wipe_redis().await;
+    let report = app.maintenance.run_once().await.unwrap();
+    assert_eq!(report.offices_rebuilt, 4);
+    assert_eq!(app.redis_keys("{o:main}:epoch").await.len(), 1);
+    assert_eq!(app.remaining_at("main", "cert_renewal", NINE).await, 1);
+}
+
+#[tokio::test]
+async fn when_the_hot_state_is_wrong_the_ledger_refuses_and_the_hot_state_is_corrected() {
+    let mut app = spawn_app().await;
+    app.book_ok(&renewal("main", NINE, "one@example.jp")).await;
+    app.book_ok(&renewal("main", NINE, "two@example.jp")).await;
+    // Corrupt the hot state: forget both seats of the full slot.
+    let key = app
+        .redis_keys("{o:main}:seats:cert_renewal:20261204")
+        .await
+        .pop()
+        .unwrap();
+    let _: () = redis::AsyncCommands::hdel(&mut app.redis, &key, &["0900:0", "0900:1"])
+        .await
+        .unwrap();
+    assert_eq!(
+        app.remaining_at("main", "cert_renewal", NINE).await,
+        2,
+        "the hot state believes it"
+    );
+    // A booking now is refused by the ledger (both seats are taken there)...
+    let third = app.book(&renewal("main", NINE, "three@example.jp")).await;
+    assert_eq!(third.status(), 409);
+    assert_eq!(app.active_rows("main", "cert_renewal", NINE).await, 2);
+    // ...and the hot state learnt the truth.
+    assert_eq!(app.remaining_at("main", "cert_renewal", NINE).await, 0);
+}
