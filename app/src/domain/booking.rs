@@ -168,6 +168,21 @@ pub struct BookableSlot {
     pub end: DateTime<Utc>,
 }
 
+impl BookableSlot {
+    pub fn slot_ref(
+        &self,
+        office: &crate::domain::OfficeId,
+        procedure: ProcedureId,
+    ) -> crate::domain::slots::SlotRef {
+        crate::domain::slots::SlotRef {
+            office: office.clone(),
+            procedure,
+            date: self.date,
+            start: self.time.start,
+        }
+    }
+}
+
 /// Checks what and when of a request to book `procedure` at `office` starting at the
 /// Tokyo time `start`, at `now`: the office offers it for booking, the day is open, the
 /// time is a slot, and the booking window is open. Who may book it is

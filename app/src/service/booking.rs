@@ -14,7 +14,6 @@ use crate::domain::calendar::{Closure, DayPlan};
 use crate::domain::identity::{ResidentIdentity, ResidentName};
 use crate::domain::office::{Municipality, Office};
 use crate::domain::procedure::ProcedureId;
-use crate::domain::slots::SlotRef;
 use crate::domain::time::{Clock, from_tokyo, tokyo_date};
 use crate::service::keys::{Keys, fingerprint, is_token_shaped, new_reference};
 use crate::store::{
@@ -345,12 +344,7 @@ impl BookingService {
         let idempotency = self.idempotency_mark(&req);
         let claim = SeatClaim {
             claim_id: Uuid::new_v4(),
-            slot: SlotRef {
-                office: req.office.clone(),
-                procedure: req.procedure,
-                date: slot.date,
-                start: slot.time.start,
-            },
+            slot: slot.slot_ref(&req.office, req.procedure),
             capacity: slot.capacity,
             idempotency,
             resident: Some(ResidentMark {
@@ -408,12 +402,7 @@ impl BookingService {
         });
         let claim = SeatClaim {
             claim_id: Uuid::new_v4(),
-            slot: SlotRef {
-                office: req.office.clone(),
-                procedure: req.procedure,
-                date: slot.date,
-                start: slot.time.start,
-            },
+            slot: slot.slot_ref(&req.office, req.procedure),
             capacity: slot.capacity,
             idempotency,
             resident: None,
@@ -669,7 +658,7 @@ impl BookingService {
         };
         let clear_mark = SeatRelease {
             holder: r.id,
-            slot: slot_of(&r),
+            slot: r.slot(),
             seat: None,
             resident: Some(identity_hash),
             idempotency: None,
@@ -717,7 +706,7 @@ impl BookingService {
         };
         self.release_quietly(&SeatRelease {
             holder: r.id,
-            slot: slot_of(&r),
+            slot: r.slot(),
             seat: Some(r.seat),
             resident: r.resident_hash,
             idempotency: None,
@@ -758,12 +747,7 @@ impl BookingService {
             .ok_or_else(|| anyhow::anyhow!("a confirmed booking without a resident"))?;
         let claim = SeatClaim {
             claim_id: r.id,
-            slot: SlotRef {
-                office: target_id.clone(),
-                procedure: r.procedure,
-                date: slot.date,
-                start: slot.time.start,
-            },
+            slot: slot.slot_ref(&target_id, r.procedure),
             capacity: slot.capacity,
             idempotency: None,
             resident: Some(ResidentMark {
@@ -805,7 +789,7 @@ impl BookingService {
                 Ok(Some(moved)) => {
                     self.release_quietly(&SeatRelease {
                         holder: r.id,
-                        slot: slot_of(&r),
+                        slot: r.slot(),
                         seat: Some(r.seat),
                         resident: moved_office.then_some(identity_hash),
                         idempotency: None,
@@ -919,16 +903,6 @@ impl BookingService {
             self.rebuild_office(&office.id, force).await?;
         }
         Ok(())
-    }
-}
-
-fn slot_of(r: &Reservation) -> SlotRef {
-    let local = crate::domain::time::tokyo_naive(r.slot_start);
-    SlotRef {
-        office: r.office_id.clone(),
-        procedure: r.procedure,
-        date: local.date(),
-        start: local.time(),
     }
 }
 

@@ -73,15 +73,9 @@ impl Maintenance {
         }
         let expired = b.ledger().expire_holds(now, BATCH as i64).await?;
         for hold in &expired {
-            let local = crate::domain::time::tokyo_naive(hold.slot_start);
             let release = SeatRelease {
                 holder: hold.id,
-                slot: crate::domain::slots::SlotRef {
-                    office: hold.office_id.clone(),
-                    procedure: hold.procedure,
-                    date: local.date(),
-                    start: local.time(),
-                },
+                slot: hold.slot(),
                 seat: Some(hold.seat),
                 resident: None,
                 idempotency: None,

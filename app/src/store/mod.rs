@@ -93,6 +93,19 @@ pub struct Reservation {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Reservation {
+    /// The slot the reservation sits in.
+    pub fn slot(&self) -> SlotRef {
+        let local = crate::domain::time::tokyo_naive(self.slot_start);
+        SlotRef {
+            office: self.office_id.clone(),
+            procedure: self.procedure,
+            date: local.date(),
+            start: local.time(),
+        }
+    }
+}
+
 // Personal data never reaches logs: Debug leaves the name out.
 impl fmt::Debug for Reservation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
