@@ -5,7 +5,7 @@
 //! (the JSON API), [`config`], [`telemetry`] and [`startup`].
 
 pub mod config;
-pub mod domain;
+pub use madoguchi_core::domain;
 pub mod http;
 pub mod service;
 pub mod startup;

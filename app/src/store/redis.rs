@@ -17,7 +17,7 @@ use crate::domain::procedure::ProcedureId;
 use crate::domain::slots::{SlotRef, parse_time_key, time_key};
 use crate::store::{
     ClaimOutcome, Digest, HotError, HotState, OfficeSnapshot, PendingClaim, ResidentMark,
-    SeatClaim, SeatRelease, TakenSeats,
+    SeatClaim, SeatRelease, TakenSeats, pending_member,
 };
 use anyhow::{Context, anyhow};
 use async_trait::async_trait;
@@ -66,12 +66,15 @@ fn day_key(date: NaiveDate) -> String {
     date.format("%Y%m%d").to_string()
 }
 
-/// The seat maps of a day expire two days after it, so old days clean themselves up.
-fn seat_map_expiry(date: NaiveDate) -> i64 {
-    (date + Duration::days(2))
+/// Seat maps of a day expire two days after it, so old days clean themselves up. The TTL
+/// is counted from the service's clock (not an absolute EXPIREAT), so a driven clock
+/// ahead of or behind the wall clock never makes Redis drop live seats.
+fn seat_map_ttl(date: NaiveDate, now: DateTime<Utc>) -> i64 {
+    let end = (date + Duration::days(2))
         .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc().timestamp())
-        .unwrap_or(i64::MAX)
+        .map(|t| t.and_utc())
+        .unwrap_or(now);
+    (end - now).num_seconds().max(3600)
 }
 
 fn resident_field(procedure: ProcedureId, identity: &Digest) -> String {
@@ -147,27 +150,6 @@ impl RedisHotState {
 
     fn residents_key(&self, office: &OfficeId) -> String {
         self.key(office, "residents")
-    }
-
-    fn pending_member(claim: &PendingClaim) -> String {
-        format!(
-            "{}|{}|{}|{}|{}|{}|{}",
-            claim.claim_id,
-            claim.slot.procedure.as_str(),
-            day_key(claim.slot.date),
-            claim.slot.time_key(),
-            claim.seat,
-            claim
-                .resident
-                .as_ref()
-                .map(hex)
-                .unwrap_or_else(|| "-".into()),
-            claim
-                .idempotency
-                .as_ref()
-                .map(hex)
-                .unwrap_or_else(|| "-".into()),
-        )
     }
 
     fn parse_member(office: &OfficeId, member: &str) -> Option<PendingClaim> {
@@ -291,7 +273,7 @@ impl HotState for RedisHotState {
             )
             .arg(c.resident.map(|r| r.until.timestamp()).unwrap_or(0))
             .arg(c.now.timestamp())
-            .arg(seat_map_expiry(c.slot.date))
+            .arg(seat_map_ttl(c.slot.date, c.now))
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(hot_error)?;
@@ -462,7 +444,7 @@ impl HotState for RedisHotState {
     }
 
     async fn settle_claim(&self, claim: &PendingClaim, release: bool) -> Result<(), HotError> {
-        let member = Self::pending_member(claim);
+        let member = pending_member(claim);
         if release {
             let r = SeatRelease {
                 holder: claim.claim_id,
@@ -496,7 +478,7 @@ impl HotState for RedisHotState {
                     .collect();
                 maps.push((
                     self.seats_key(office, *procedure, *day),
-                    seat_map_expiry(*day),
+                    seat_map_ttl(*day, s.taken_at),
                     fields,
                 ));
             }
@@ -531,8 +513,8 @@ impl HotState for RedisHotState {
             }
         }
         invocation.arg(maps.len()).arg(s.taken_at.to_rfc3339());
-        for (_, expiry, fields) in &maps {
-            invocation.arg(*expiry).arg(fields);
+        for (_, ttl, fields) in &maps {
+            invocation.arg(*ttl).arg(fields);
         }
         invocation.arg(residents);
         for (value, ttl) in idem_args {
@@ -573,7 +555,7 @@ mod tests {
             resident: Some([7u8; 32]),
             idempotency: None,
         };
-        let member = RedisHotState::pending_member(&claim);
+        let member = pending_member(&claim);
         assert_eq!(
             RedisHotState::parse_member(&claim.slot.office, &member),
             Some(claim)

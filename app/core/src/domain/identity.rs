@@ -1,0 +1,396 @@
+//! Resident data at the edge: parsed into types that are valid by construction, and
+//! the identity behind the one-active-booking rule. Madoguchi never asks for a PIN and
+//! keeps only what a counter needs: the name in clear, everything else as a keyed hash.
+
+use chrono::NaiveDate;
+use std::fmt;
+
+/// Full-width ASCII (ＡＢＣ１２３＠) and the ideographic space become their ASCII forms:
+/// Japanese phone keyboards produce them, and residents should not be refused for it.
+pub fn fold_width(raw: &str) -> String {
+    raw.chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            _ => c,
+        })
+        .collect()
+}
+
+/// Hyphen look-alikes residents type inside numbers (ASCII, minus sign, dashes, ー).
+fn is_separator(c: char) -> bool {
+    matches!(
+        c,
+        '-' | ' ' | '(' | ')' | '.' | '\u{2010}'
+            ..='\u{2015}' | '\u{2212}' | '\u{30FC}' | '\u{FF70}'
+    )
+}
+
+/// A resident's name as given, trimmed, with runs of spaces collapsed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ResidentName(String);
+
+impl ResidentName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let folded = raw.replace('\u{3000}', " ");
+        let name = folded.split_whitespace().collect::<Vec<_>>().join(" ");
+        if name.is_empty() {
+            return Err("must not be empty");
+        }
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err("must be at most 100 characters");
+        }
+        if name.chars().any(char::is_control) {
+            return Err("must not contain control characters");
+        }
+        Ok(Self(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+// Personal data must never reach the logs, so Debug does not print it.
+impl fmt::Debug for ResidentName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ResidentName(..)")
+    }
+}
+
+/// An e-mail address, lowercased: residents type it differently every time.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let email = fold_width(raw).trim().to_lowercase();
+        let bad = "must be an e-mail address like name@example.jp";
+        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad);
+        }
+        let (local, domain) = email.split_once('@').ok_or(bad)?;
+        let domain_ok = !domain.is_empty()
+            && domain.len() <= 253
+            && domain.contains('.')
+            && !domain.contains('@')
+            && domain.split('.').all(|label| !label.is_empty());
+        if local.is_empty() || local.len() > 64 || !domain_ok {
+            return Err(bad);
+        }
+        Ok(Self(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Email(..)")
+    }
+}
+
+/// A Japanese phone number as digits, national form (0 + 9–10 digits).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let folded = fold_width(raw);
+        let mut digits: String = folded
+            .trim()
+            .chars()
+            .filter(|c| !is_separator(*c))
+            .collect();
+        if let Some(rest) = digits.strip_prefix("+81") {
+            digits = format!("0{}", rest.trim_start_matches('0'));
+        }
+        let ok = digits.bytes().all(|b| b.is_ascii_digit())
+            && digits.starts_with('0')
+            && (10..=11).contains(&digits.len());
+        if ok {
+            Ok(Self(digits))
+        } else {
+            Err("must be a Japanese phone number like 03-1234-5678 or 090-1234-5678")
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Phone(..)")
+    }
+}
+
+/// The number printed on the card-pickup notification postcard (交付通知書番号).
+/// Formats differ between municipalities: 4–20 letters and digits, separators ignored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NoticeNumber(String);
+
+impl NoticeNumber {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let number: String = fold_width(raw)
+            .trim()
+            .chars()
+            .filter(|c| !is_separator(*c))
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        if (4..=20).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            Ok(Self(number))
+        } else {
+            Err("must be the 4–20 letters and digits printed on the notification postcard")
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for NoticeNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NoticeNumber(..)")
+    }
+}
+
+/// Who a booking belongs to, for the one-active-booking-per-procedure rule. Only its
+/// keyed hash is stored.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ResidentIdentity {
+    Notice {
+        number: NoticeNumber,
+        birth_date: NaiveDate,
+    },
+    Email(Email),
+    Phone(Phone),
+}
+
+impl ResidentIdentity {
+    /// The canonical text that is hashed. The kind prefix keeps the spaces apart.
+    pub fn canonical(&self) -> String {
+        match self {
+            ResidentIdentity::Notice { number, birth_date } => {
+                format!("notice:{}:{}", number.as_str(), birth_date)
+            }
+            ResidentIdentity::Email(e) => format!("email:{}", e.as_str()),
+            ResidentIdentity::Phone(p) => format!("phone:{}", p.as_str()),
+        }
+    }
+}
+
+impl fmt::Debug for ResidentIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ResidentIdentity(..)")
+    }
+}
+
+/// What a resident tells us about who they are; which parts count depends on the
+/// procedure (see [`identity_for`]).
+#[derive(Clone, Default)]
+pub struct IdentityParts {
+    pub notice_number: Option<NoticeNumber>,
+    pub birth_date: Option<NaiveDate>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+}
+
+/// The identity behind the one-active-booking rule: the postcard number and birth date for
+/// a card pickup; otherwise the e-mail address, or the phone number when no address is
+/// given. `Err` names the missing field.
+pub fn identity_for(
+    kind: crate::domain::procedure::IdentityKind,
+    parts: &IdentityParts,
+) -> Result<ResidentIdentity, &'static str> {
+    use crate::domain::procedure::IdentityKind;
+    match kind {
+        IdentityKind::NoticeAndBirthDate => {
+            let number = parts.notice_number.clone().ok_or("notice_number")?;
+            let birth_date = parts.birth_date.ok_or("birth_date")?;
+            Ok(ResidentIdentity::Notice { number, birth_date })
+        }
+        IdentityKind::Contact => match (&parts.email, &parts.phone) {
+            (Some(email), _) => Ok(ResidentIdentity::Email(email.clone())),
+            (None, Some(phone)) => Ok(ResidentIdentity::Phone(phone.clone())),
+            (None, None) => Err("email"),
+        },
+    }
+}
+
+/// Field names that look like a PIN or password. Such a field in a request is refused
+/// with a warning: staff never ask for a PIN, so a form that does is a fraud.
+pub fn looks_like_pin_field(name: &str) -> bool {
+    let n = name.to_lowercase();
+    ["pin", "password", "passcode", "暗証", "パスワード"]
+        .iter()
+        .any(|w| n.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn names_are_trimmed_and_collapsed_but_kept() {
+        assert_eq!(
+            ResidentName::parse("  山田\u{3000}太郎 ").unwrap().as_str(),
+            "山田 太郎"
+        );
+        assert!(ResidentName::parse(" \u{3000} ").is_err());
+        assert!(ResidentName::parse(&"あ".repeat(101)).is_err());
+        assert!(ResidentName::parse("a\u{7}b").is_err());
+        assert_eq!(
+            format!("{:?}", ResidentName::parse("山田").unwrap()),
+            "ResidentName(..)"
+        );
+    }
+
+    #[test]
+    fn emails_are_folded_and_lowercased() {
+        assert_eq!(
+            Email::parse(" Taro@Example.JP ").unwrap().as_str(),
+            "taro@example.jp"
+        );
+        assert_eq!(
+            Email::parse("ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ")
+                .unwrap()
+                .as_str(),
+            "taro@example.jp"
+        );
+        for bad in [
+            "",
+            "taro",
+            "taro@",
+            "@example.jp",
+            "a@b",
+            "a b@example.jp",
+            "a@@example.jp",
+            "a@example..jp",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn phones_accept_the_ways_people_type_them() {
+        for raw in [
+            "090-1234-5678",
+            "09012345678",
+            "０９０ー１２３４ー５６７８",
+            "+81 90 1234 5678",
+            "(090)1234-5678",
+        ] {
+            assert_eq!(
+                Phone::parse(raw).unwrap().as_str(),
+                "09012345678",
+                "{raw:?}"
+            );
+        }
+        assert_eq!(Phone::parse("03-1234-5678").unwrap().as_str(), "0312345678");
+        for bad in [
+            "1234",
+            "9012345678",
+            "090-1234-56789",
+            "phone",
+            "090-1234-567a",
+        ] {
+            assert!(Phone::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn notice_numbers_ignore_separators_and_width() {
+        assert_eq!(
+            NoticeNumber::parse("１２３４-５６７８ab").unwrap().as_str(),
+            "12345678AB"
+        );
+        assert!(NoticeNumber::parse("12").is_err());
+        assert!(NoticeNumber::parse("1234!").is_err());
+    }
+
+    #[test]
+    fn identities_of_different_kinds_never_collide() {
+        let e = ResidentIdentity::Email(Email::parse("0312345678@example.jp").unwrap());
+        let p = ResidentIdentity::Phone(Phone::parse("0312345678").unwrap());
+        assert_ne!(e.canonical(), p.canonical());
+    }
+
+    #[test]
+    fn the_identity_follows_the_procedure() {
+        use crate::domain::procedure::IdentityKind;
+        let parts = IdentityParts {
+            notice_number: Some(NoticeNumber::parse("12345678").unwrap()),
+            birth_date: Some("1980-04-01".parse().unwrap()),
+            email: None,
+            phone: Some(Phone::parse("090-1234-5678").unwrap()),
+        };
+        let pickup = identity_for(IdentityKind::NoticeAndBirthDate, &parts).unwrap();
+        assert!(pickup.canonical().starts_with("notice:12345678:1980-04-01"));
+        let contact = identity_for(IdentityKind::Contact, &parts).unwrap();
+        assert_eq!(contact.canonical(), "phone:09012345678");
+        let missing = IdentityParts {
+            birth_date: None,
+            ..parts.clone()
+        };
+        assert_eq!(
+            identity_for(IdentityKind::NoticeAndBirthDate, &missing).err(),
+            Some("birth_date")
+        );
+        assert_eq!(
+            identity_for(IdentityKind::Contact, &IdentityParts::default()).err(),
+            Some("email")
+        );
+    }
+
+    #[test]
+    fn pin_like_fields_are_recognised() {
+        for name in [
+            "pin",
+            "PIN",
+            "pin_code",
+            "signing_password",
+            "暗証番号",
+            "パスワード",
+        ] {
+            assert!(looks_like_pin_field(name), "{name}");
+        }
+        for name in ["name", "email", "phone", "procedure", "birth_date"] {
+            assert!(!looks_like_pin_field(name), "{name}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_is_idempotent(raw in "\\PC{0,40}") {
+            if let Ok(e) = Email::parse(&raw) {
+                prop_assert_eq!(Email::parse(e.as_str()).unwrap(), e);
+            }
+            if let Ok(p) = Phone::parse(&raw) {
+                prop_assert_eq!(Phone::parse(p.as_str()).unwrap(), p);
+            }
+            if let Ok(n) = NoticeNumber::parse(&raw) {
+                prop_assert_eq!(NoticeNumber::parse(n.as_str()).unwrap(), n);
+            }
+            if let Ok(n) = ResidentName::parse(&raw) {
+                prop_assert_eq!(ResidentName::parse(n.as_str()).unwrap(), n);
+            }
+        }
+
+        #[test]
+        fn phone_numbers_with_any_separators_parse_to_the_same_digits(
+            parts in proptest::collection::vec("[0-9]{2,4}", 3), sep in "[- ー−]"
+        ) {
+            let digits = format!("0{}", parts.concat());
+            let typed = format!("0{}", parts.join(&sep));
+            prop_assert_eq!(Phone::parse(&typed).map(|p| p.0), Phone::parse(&digits).map(|p| p.0));
+        }
+    }
+}

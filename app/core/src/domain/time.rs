@@ -1,0 +1,122 @@
+//! Business time is Asia/Tokyo; storage is UTC. Every rule that depends on "now" gets it
+//! from a [`Clock`], so tests and simulations can drive time.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use std::sync::Mutex;
+
+/// The business time zone of every municipality Madoguchi serves.
+pub const TOKYO: Tz = chrono_tz::Asia::Tokyo;
+
+/// The source of "now" for every time-dependent rule.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that only moves when told to: for tests, simulations and load-test replays.
+#[derive(Debug)]
+pub struct ManualClock {
+    now: Mutex<DateTime<Utc>>,
+}
+
+impl ManualClock {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Self {
+            now: Mutex::new(now),
+        }
+    }
+
+    pub fn set(&self, now: DateTime<Utc>) {
+        *self.now.lock().unwrap_or_else(|e| e.into_inner()) = now;
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        let mut guard = self.now.lock().unwrap_or_else(|e| e.into_inner());
+        *guard += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.now.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The Tokyo calendar date of an instant.
+pub fn tokyo_date(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&TOKYO).date_naive()
+}
+
+/// The Tokyo wall-clock time of an instant.
+pub fn tokyo_naive(at: DateTime<Utc>) -> NaiveDateTime {
+    at.with_timezone(&TOKYO).naive_local()
+}
+
+/// The instant of a Tokyo wall-clock time. Japan has had no daylight saving time since
+/// 1951, so every local time maps to exactly one instant.
+pub fn from_tokyo(date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+    let local = date.and_time(time);
+    match TOKYO.from_local_datetime(&local).earliest() {
+        Some(t) => t.with_timezone(&Utc),
+        // Unreachable for Asia/Tokyo after 1951; fall back to the fixed +09:00 offset.
+        None => DateTime::<Utc>::from_naive_utc_and_offset(local - chrono::Duration::hours(9), Utc),
+    }
+}
+
+/// An instant rendered as RFC 3339 in Tokyo time (`+09:00`), the form the API speaks.
+pub fn to_tokyo_rfc3339(at: DateTime<Utc>) -> String {
+    at.with_timezone(&TOKYO)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokyo_is_nine_hours_ahead_of_utc_in_winter_and_summer() {
+        for (date, utc) in [
+            ("2026-01-15", "2026-01-14T23:30:00+00:00"),
+            ("2026-07-15", "2026-07-14T23:30:00+00:00"),
+        ] {
+            let date: NaiveDate = date.parse().unwrap_or_default();
+            let t = from_tokyo(date, NaiveTime::from_hms_opt(8, 30, 0).unwrap_or_default());
+            assert_eq!(t.to_rfc3339(), utc);
+            assert_eq!(tokyo_date(t), date);
+            assert_eq!(to_tokyo_rfc3339(t), format!("{date}T08:30:00+09:00"));
+        }
+    }
+
+    #[test]
+    fn the_date_changes_at_midnight_tokyo_not_utc() {
+        let just_before = "2026-03-31T14:59:59Z"
+            .parse::<DateTime<Utc>>()
+            .unwrap_or_default();
+        let at_midnight = "2026-03-31T15:00:00Z"
+            .parse::<DateTime<Utc>>()
+            .unwrap_or_default();
+        assert_eq!(tokyo_date(just_before).to_string(), "2026-03-31");
+        assert_eq!(tokyo_date(at_midnight).to_string(), "2026-04-01");
+    }
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let start = "2026-12-01T00:00:00Z"
+            .parse::<DateTime<Utc>>()
+            .unwrap_or_default();
+        let clock = ManualClock::new(start);
+        assert_eq!(clock.now(), start);
+        clock.advance(chrono::Duration::minutes(90));
+        assert_eq!(clock.now(), start + chrono::Duration::minutes(90));
+    }
+}
