@@ -1,6 +1,6 @@
 -- Replace an office's hot state with a snapshot of the ledger, atomically.
 -- KEYS: 1 epoch, 2 resident marks, then N day seat maps, then M idempotency keys
--- ARGV: 1 N, 2 epoch value, then per seat map: expiry (unix s) and "field=holder\n...",
+-- ARGV: 1 N, 2 epoch value, then per seat map: TTL (s) and "field=holder\n...",
 --       then the resident marks "field=value\n...", then per idempotency key: value, TTL (s)
 local maps = tonumber(ARGV[1])
 local a = 3
@@ -14,7 +14,7 @@ for i = 1, maps do
     filled = true
   end
   if filled then
-    redis.call('EXPIREAT', key, ARGV[a])
+    redis.call('EXPIRE', key, ARGV[a])
   end
   a = a + 2
 end
