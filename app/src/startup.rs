@@ -10,6 +10,7 @@ use crate::service::BookingError;
 use crate::service::booking::{BookingService, BookingTimings};
 use crate::service::keys::{Keys, generate_master_key, parse_master_key};
 use crate::service::maintenance::{Maintenance, MaintenanceReport};
+use crate::store::memory::MemoryHotState;
 use crate::store::postgres::PgLedger;
 use crate::store::redis::RedisHotState;
 use crate::store::{HotState, Ledger};
@@ -17,12 +18,42 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use madoguchi_sqlite::SqliteLedger;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::net::TcpListener;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::watch;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The ledger the settings name, migrated and ready.
+async fn open_ledger(settings: &Settings) -> anyhow::Result<(Arc<dyn Ledger>, String)> {
+    match &settings.database_url {
+        Some(url) if is_postgres(url.expose()) => {
+            let pg = PgLedger::connect_lazy(url.expose(), settings.database_pool_size)?;
+            if settings.migrate {
+                pg.migrate().await?;
+            }
+            Ok((Arc::new(pg), "PostgreSQL ledger".to_owned()))
+        }
+        Some(url) if url.expose().starts_with("sqlite:") => {
+            let sqlite = SqliteLedger::open_url(url.expose()).await?;
+            Ok((Arc::new(sqlite), "SQLite ledger".to_owned()))
+        }
+        Some(_) => anyhow::bail!("DATABASE_URL must be a postgres:// or sqlite: URL"),
+        None => {
+            let sqlite = SqliteLedger::open(&settings.sqlite_path).await?;
+            Ok((
+                Arc::new(sqlite),
+                format!("SQLite ledger at {}", settings.sqlite_path.display()),
+            ))
+        }
+    }
+}
 
 /// The Prometheus recorder is process-global; tests build several applications.
 fn metrics_handle() -> Option<PrometheusHandle> {
@@ -52,31 +83,43 @@ pub struct Application {
 }
 
 impl Application {
+    /// Builds the application on the backends the settings name: PostgreSQL or SQLite
+    /// for the ledger, Redis or in-process for the hot state.
     pub async fn build(
         settings: Settings,
         municipality: Municipality,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
-        let database_url = settings.database_url.as_ref().context(
-            "DATABASE_URL is not set: Madoguchi needs PostgreSQL for now (the embedded SQLite mode is planned)",
-        )?;
-        let redis_url = settings.redis_url.as_ref().context(
-            "REDIS_URL is not set: Madoguchi needs Redis for now (the in-process hot state is planned)",
-        )?;
-        let pg = PgLedger::connect_lazy(database_url.expose(), settings.database_pool_size)?;
-        if settings.migrate {
-            pg.migrate().await?;
-        }
-        let ledger: Arc<dyn Ledger> = Arc::new(pg);
-        let hot: Arc<dyn HotState> = Arc::new(
-            RedisHotState::connect(
-                redis_url.expose(),
-                &settings.redis_prefix,
-                std::time::Duration::from_millis(settings.redis_timeout_ms),
-            )
-            .await?,
-        );
-        let backends = "PostgreSQL ledger + Redis hot state".to_owned();
+        let (ledger, ledger_name) = open_ledger(&settings).await?;
+        let (hot, hot_name): (Arc<dyn HotState>, String) = match &settings.redis_url {
+            Some(url) => (
+                Arc::new(
+                    RedisHotState::connect(
+                        url.expose(),
+                        &settings.redis_prefix,
+                        std::time::Duration::from_millis(settings.redis_timeout_ms),
+                    )
+                    .await?,
+                ),
+                "Redis hot state".to_owned(),
+            ),
+            None => {
+                if settings
+                    .database_url
+                    .as_ref()
+                    .is_some_and(|u| is_postgres(u.expose()))
+                {
+                    tracing::warn!(
+                        "REDIS_URL is not set: the hot state is in process, so run a single instance"
+                    );
+                }
+                (
+                    Arc::new(MemoryHotState::new()),
+                    "in-process hot state".to_owned(),
+                )
+            }
+        };
+        let backends = format!("{ledger_name} + {hot_name}");
         Self::assemble(settings, municipality, clock, ledger, hot, backends).await
     }
 

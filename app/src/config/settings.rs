@@ -38,11 +38,14 @@ impl fmt::Debug for Secret {
 pub struct Settings {
     /// Address to listen on.
     pub bind: String,
-    /// PostgreSQL, the durable ledger. Required for now (the embedded SQLite mode is
-    /// planned: see docs/ARCHITECTURE.md).
+    /// The durable ledger: a `postgres://` URL (production) or a `sqlite:` URL. Unset:
+    /// the SQLite file at `sqlite_path` (the embedded mode).
     pub database_url: Option<Secret>,
-    /// Redis, the hot state.
+    /// The hot state: a `redis://` URL (production). Unset: in process (embedded mode;
+    /// then run a single instance).
     pub redis_url: Option<Secret>,
+    /// The embedded ledger's file when `database_url` is unset.
+    pub sqlite_path: PathBuf,
     /// Prefix of every Redis key, so that several deployments (or tests) share a server.
     pub redis_prefix: String,
     /// The municipality file; the bundled sample city when unset.
@@ -105,6 +108,7 @@ impl Default for Settings {
             bind: "127.0.0.1:8080".to_owned(),
             database_url: None,
             redis_url: None,
+            sqlite_path: PathBuf::from("madoguchi.db"),
             redis_prefix: "mdg".to_owned(),
             config: None,
             secret_key: None,
