@@ -1,12 +1,11 @@
-use madoguchi_tests::{assert_problem, pickup, renewal, spawn_app};
+use madoguchi_tests::{Backend, assert_problem, on_both_backends, pickup, renewal, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 const NINE: &str = "2026-12-04T09:00:00+09:00";
 
-#[tokio::test]
-async fn a_booking_is_confirmed_with_everything_the_resident_needs() {
-    let app = spawn_app().await;
+async fn a_booking_is_confirmed_with_everything_the_resident_needs(backend: Backend) {
+    let app = spawn_app(backend).await;
     let response = app.book(&renewal("main", NINE, "taro@example.jp")).await;
     assert_eq!(response.status(), 201);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
@@ -88,9 +87,8 @@ async fn a_booking_is_confirmed_with_everything_the_resident_needs() {
     assert_problem(unknown, 404, "reservation-not-found").await;
 }
 
-#[tokio::test]
-async fn a_pickup_is_identified_by_the_postcard_number_and_birth_date() {
-    let app = spawn_app().await;
+async fn a_pickup_is_identified_by_the_postcard_number_and_birth_date(backend: Backend) {
+    let app = spawn_app(backend).await;
     let ok = app.book_ok(&pickup("north", NINE, "1234-5678-90")).await;
     assert_eq!(ok.body["bring"][0]["ja"], "交付通知書（はがき）");
     // The same postcard again (typed differently) is the same resident.
@@ -108,9 +106,8 @@ async fn a_pickup_is_identified_by_the_postcard_number_and_birth_date() {
     assert_eq!(body["field"], "birth_date");
 }
 
-#[tokio::test]
-async fn one_active_booking_per_resident_and_procedure_across_offices() {
-    let app = spawn_app().await;
+async fn one_active_booking_per_resident_and_procedure_across_offices(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.book_ok(&renewal("main", NINE, "hanako@example.jp"))
         .await;
     // Same office, other slot: refused by the hot state.
@@ -134,9 +131,8 @@ async fn one_active_booking_per_resident_and_procedure_across_offices() {
     app.book_ok(&update).await;
 }
 
-#[tokio::test]
-async fn renewal_eligibility_follows_the_expiry_date() {
-    let app = spawn_app().await;
+async fn renewal_eligibility_follows_the_expiry_date(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut early = renewal("main", NINE, "early@example.jp");
     early["certificate_expiry"] = json!("2027-05-20");
     let body = assert_problem(app.book(&early).await, 422, "renewal-too-early").await;
@@ -160,9 +156,8 @@ async fn renewal_eligibility_follows_the_expiry_date() {
     app.book_ok(&last_day).await;
 }
 
-#[tokio::test]
-async fn proxies_only_where_the_office_accepts_them() {
-    let app = spawn_app().await;
+async fn proxies_only_where_the_office_accepts_them(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut at_branch = renewal("north", NINE, "proxy@example.jp");
     at_branch["proxy"] = json!(true);
     assert_problem(app.book(&at_branch).await, 422, "proxy-not-accepted").await;
@@ -183,9 +178,8 @@ async fn proxies_only_where_the_office_accepts_them() {
     assert_problem(app.book(&support).await, 422, "proxy-not-possible").await;
 }
 
-#[tokio::test]
-async fn the_calendar_and_the_booking_window_are_enforced() {
-    let app = spawn_app().await;
+async fn the_calendar_and_the_booking_window_are_enforced(backend: Backend) {
+    let app = spawn_app(backend).await;
     let cases = [
         ("2026-12-05T09:00:00+09:00", "office-closed"), // Saturday
         ("2026-12-20T09:00:00+09:00", "office-closed"), // maintenance Sunday
@@ -219,3 +213,12 @@ async fn the_calendar_and_the_booking_window_are_enforced() {
     });
     assert_problem(app.book(&walk_in).await, 422, "procedure-not-bookable").await;
 }
+
+on_both_backends!(
+    a_booking_is_confirmed_with_everything_the_resident_needs,
+    a_pickup_is_identified_by_the_postcard_number_and_birth_date,
+    one_active_booking_per_resident_and_procedure_across_offices,
+    renewal_eligibility_follows_the_expiry_date,
+    proxies_only_where_the_office_accepts_them,
+    the_calendar_and_the_booking_window_are_enforced,
+);

@@ -1,6 +1,6 @@
 //! Hundreds of residents try the same slot at once: exactly capacity succeed.
 use futures_util::future::join_all;
-use madoguchi_tests::{Options, city, spawn_with};
+use madoguchi_tests::{Backend, Options, city, on_both_backends, spawn_with};
 use serde_json::{Value, json};
 
 pub const RUSH_CITY: &str = r#"
@@ -22,9 +22,9 @@ closes_days_before = 1
 card_pickup = { capacity = 5, slot_minutes = 15 }
 "#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn three_hundred_simultaneous_bookings_for_five_seats() {
+async fn three_hundred_simultaneous_bookings_for_five_seats(backend: Backend) {
     let app = spawn_with(Options {
+        backend,
         municipality: city(RUSH_CITY),
         ..Options::default()
     })
@@ -70,13 +70,7 @@ async fn three_hundred_simultaneous_bookings_for_five_seats() {
         "every other request is refused as full: {:?}",
         results.iter().map(|r| r.0).collect::<Vec<_>>()
     );
-    let rows: Vec<i32> = sqlx::query_scalar(
-        "SELECT seat FROM reservations WHERE status = 'confirmed' ORDER BY seat",
-    )
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
-    assert_eq!(rows, [0, 1, 2, 3, 4]);
+    assert_eq!(app.confirmed_seats().await, [0, 1, 2, 3, 4]);
     let mut references: Vec<&str> = created
         .iter()
         .map(|b| b["reference"].as_str().unwrap())
@@ -86,3 +80,5 @@ async fn three_hundred_simultaneous_bookings_for_five_seats() {
     assert_eq!(references.len(), 5);
     assert_eq!(app.remaining_at("main", "card_pickup", start).await, 0);
 }
+
+on_both_backends!(multi_thread: three_hundred_simultaneous_bookings_for_five_seats);

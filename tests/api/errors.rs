@@ -1,12 +1,11 @@
 //! Bad input gets a clear 4xx problem+json answer, never a 5xx.
-use madoguchi_tests::{assert_problem, renewal, spawn_app};
+use madoguchi_tests::{Backend, assert_problem, on_both_backends, renewal, spawn_app};
 use serde_json::json;
 
 const NINE: &str = "2026-12-04T09:00:00+09:00";
 
-#[tokio::test]
-async fn a_pin_field_is_refused_with_a_fraud_warning_and_nothing_is_stored() {
-    let app = spawn_app().await;
+async fn a_pin_field_is_refused_with_a_fraud_warning_and_nothing_is_stored(backend: Backend) {
+    let app = spawn_app(backend).await;
     for (field, nested) in [
         ("pin", false),
         ("暗証番号", false),
@@ -21,16 +20,11 @@ async fn a_pin_field_is_refused_with_a_fraud_warning_and_nothing_is_stored() {
         let problem = assert_problem(app.book(&body).await, 400, "pin-not-accepted").await;
         assert!(problem["detail"].as_str().unwrap().contains("暗証番号"));
     }
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM reservations")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(rows, 0);
+    assert_eq!(app.reservation_count().await, 0);
 }
 
-#[tokio::test]
-async fn field_errors_are_listed_together() {
-    let app = spawn_app().await;
+async fn field_errors_are_listed_together(backend: Backend) {
+    let app = spawn_app(backend).await;
     let body = json!({
         "office_id": "atlantis", "procedure": "renewal", "start": "tomorrow",
         "resident": { "name": " ", "email": "not-an-address", "phone": "12" },
@@ -58,9 +52,8 @@ async fn field_errors_are_listed_together() {
     );
 }
 
-#[tokio::test]
-async fn malformed_bodies_and_wrong_methods_get_problem_answers() {
-    let app = spawn_app().await;
+async fn malformed_bodies_and_wrong_methods_get_problem_answers(backend: Backend) {
+    let app = spawn_app(backend).await;
     let url = app.url("/api/v1/reservations");
     let not_json = app
         .client
@@ -126,9 +119,8 @@ async fn malformed_bodies_and_wrong_methods_get_problem_answers() {
     assert_problem(bad_key, 400, "invalid-field").await;
 }
 
-#[tokio::test]
-async fn problems_speak_english_when_asked() {
-    let app = spawn_app().await;
+async fn problems_speak_english_when_asked(backend: Backend) {
+    let app = spawn_app(backend).await;
     let response = app
         .client
         .get(app.url("/api/v1/offices/nowhere"))
@@ -147,3 +139,10 @@ async fn problems_speak_english_when_asked() {
     .await;
     assert_eq!(japanese["title"], "窓口が見つかりません");
 }
+
+on_both_backends!(
+    a_pin_field_is_refused_with_a_fraud_warning_and_nothing_is_stored,
+    field_errors_are_listed_together,
+    malformed_bodies_and_wrong_methods_get_problem_answers,
+    problems_speak_english_when_asked,
+);

@@ -1,9 +1,8 @@
-use madoguchi_tests::spawn_app;
+use madoguchi_tests::{Backend, on_both_backends, spawn_app};
 use serde_json::Value;
 
-#[tokio::test]
-async fn live_and_ready_answer_when_both_backends_are_up() {
-    let app = spawn_app().await;
+async fn live_and_ready_answer_when_both_backends_are_up(backend: Backend) {
+    let app = spawn_app(backend).await;
     let live = app.get("/health/live").await;
     assert_eq!(live.status(), 200);
     let ready = app.get("/health/ready").await;
@@ -13,9 +12,8 @@ async fn live_and_ready_answer_when_both_backends_are_up() {
     assert_eq!(body["checks"]["hot_state"], "ok");
 }
 
-#[tokio::test]
-async fn request_ids_are_echoed_or_generated() {
-    let app = spawn_app().await;
+async fn request_ids_are_echoed_or_generated(backend: Backend) {
+    let app = spawn_app(backend).await;
     let echoed = app
         .client
         .get(app.url("/health/live"))
@@ -35,9 +33,8 @@ async fn request_ids_are_echoed_or_generated() {
     assert_eq!(id.len(), 36, "a fresh UUID replaces an unsafe id: {id}");
 }
 
-#[tokio::test]
-async fn metrics_count_requests_by_route_pattern() {
-    let app = spawn_app().await;
+async fn metrics_count_requests_by_route_pattern(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.get("/api/v1/offices").await;
     let text = app.get("/metrics").await.text().await.unwrap();
     assert!(
@@ -47,9 +44,8 @@ async fn metrics_count_requests_by_route_pattern() {
     );
 }
 
-#[tokio::test]
-async fn the_openapi_document_describes_every_operation_and_swagger_ui_is_served() {
-    let app = spawn_app().await;
+async fn the_openapi_document_describes_every_operation_and_swagger_ui_is_served(backend: Backend) {
+    let app = spawn_app(backend).await;
     let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
     let paths = doc["paths"].as_object().unwrap();
     for (path, method) in [
@@ -78,3 +74,10 @@ async fn the_openapi_document_describes_every_operation_and_swagger_ui_is_served
     let problem: Value = app.get("/problems/slot-full").await.json().await.unwrap();
     assert_eq!(problem["status"], 409);
 }
+
+on_both_backends!(
+    live_and_ready_answer_when_both_backends_are_up,
+    request_ids_are_echoed_or_generated,
+    metrics_count_requests_by_route_pattern,
+    the_openapi_document_describes_every_operation_and_swagger_ui_is_served,
+);

@@ -1,4 +1,4 @@
-use madoguchi_tests::{assert_problem, spawn_app};
+use madoguchi_tests::{Backend, assert_problem, on_both_backends, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -12,9 +12,8 @@ fn confirm_body(email: &str) -> Value {
     json!({ "resident": { "name": "保留 太郎", "email": email }, "certificate_expiry": "2027-01-31" })
 }
 
-#[tokio::test]
-async fn a_hold_keeps_the_seat_until_confirmed() {
-    let app = spawn_app().await;
+async fn a_hold_keeps_the_seat_until_confirmed(backend: Backend) {
+    let app = spawn_app(backend).await;
     let held = app.post_json("/api/v1/holds", &hold_body()).await;
     assert_eq!(held.status(), 201);
     let body: Value = held.json().await.unwrap();
@@ -65,9 +64,8 @@ async fn a_hold_keeps_the_seat_until_confirmed() {
     assert_problem(twice, 422, "already-booked").await;
 }
 
-#[tokio::test]
-async fn an_unconfirmed_hold_expires_and_its_seat_returns() {
-    let app = spawn_app().await;
+async fn an_unconfirmed_hold_expires_and_its_seat_returns(backend: Backend) {
+    let app = spawn_app(backend).await;
     let body: Value = app
         .post_json("/api/v1/holds", &hold_body())
         .await
@@ -96,9 +94,8 @@ async fn an_unconfirmed_hold_expires_and_its_seat_returns() {
     assert_problem(late, 409, "hold-expired").await;
 }
 
-#[tokio::test]
-async fn a_hold_that_ran_out_cannot_be_confirmed_even_before_the_reaper_runs() {
-    let app = spawn_app().await;
+async fn a_hold_that_ran_out_cannot_be_confirmed_even_before_the_reaper_runs(backend: Backend) {
+    let app = spawn_app(backend).await;
     let body: Value = app
         .post_json("/api/v1/holds", &hold_body())
         .await
@@ -123,9 +120,8 @@ async fn a_hold_that_ran_out_cannot_be_confirmed_even_before_the_reaper_runs() {
     assert_problem(late, 409, "hold-expired").await;
 }
 
-#[tokio::test]
-async fn releasing_a_hold_frees_the_seat() {
-    let app = spawn_app().await;
+async fn releasing_a_hold_frees_the_seat(backend: Backend) {
+    let app = spawn_app(backend).await;
     let body: Value = app
         .post_json("/api/v1/holds", &hold_body())
         .await
@@ -148,3 +144,10 @@ async fn releasing_a_hold_frees_the_seat() {
     assert_eq!(released.status(), 200);
     assert_eq!(app.remaining_at("main", "cert_renewal", NINE).await, 2);
 }
+
+on_both_backends!(
+    a_hold_keeps_the_seat_until_confirmed,
+    an_unconfirmed_hold_expires_and_its_seat_returns,
+    a_hold_that_ran_out_cannot_be_confirmed_even_before_the_reaper_runs,
+    releasing_a_hold_frees_the_seat,
+);

@@ -1,11 +1,10 @@
-use madoguchi_tests::{assert_problem, renewal, spawn_app};
+use madoguchi_tests::{Backend, assert_problem, on_both_backends, renewal, spawn_app};
 use serde_json::Value;
 
 const NINE: &str = "2026-12-04T09:00:00+09:00";
 
-#[tokio::test]
-async fn a_retried_request_returns_the_same_booking() {
-    let mut app = spawn_app().await;
+async fn a_retried_request_returns_the_same_booking(backend: Backend) {
+    let mut app = spawn_app(backend).await;
     let body = renewal("main", NINE, "retry@example.jp");
     let (client, url) = (app.client.clone(), app.url("/api/v1/reservations"));
     let send = |key: &'static str, body: Value| {
@@ -36,7 +35,7 @@ async fn a_retried_request_returns_the_same_booking() {
     .await;
 
     // After Redis lost everything, the ledger still answers the retry.
-    app.wipe_redis().await;
+    app.lose_hot_state().await;
     let after_wipe = send("7c1f2a9e-0b1d-4c55-9d0e-3f6f8a1b2c3d", body).await;
     assert_eq!(after_wipe.status(), 201);
     let after_wipe: Value = after_wipe.json().await.unwrap();
@@ -44,9 +43,8 @@ async fn a_retried_request_returns_the_same_booking() {
     assert_eq!(app.active_rows("main", "cert_renewal", NINE).await, 1);
 }
 
-#[tokio::test]
-async fn a_replayed_key_is_found_in_the_ledger_even_when_the_hot_state_forgot_it() {
-    let mut app = spawn_app().await;
+async fn a_replayed_key_is_found_in_the_ledger_even_when_the_hot_state_forgot_it(backend: Backend) {
+    let mut app = spawn_app(backend).await;
     let body = renewal("main", NINE, "forgot@example.jp");
     let key = "b4f5c6d7-1111-2222-3333-444455556666";
     let first: Value = app
@@ -62,12 +60,7 @@ async fn a_replayed_key_is_found_in_the_ledger_even_when_the_hot_state_forgot_it
         .unwrap();
     // Drop the idempotency and resident marks: the claim goes ahead, the ledger's unique
     // keys catch the duplicate, the seat is given back and the first booking is returned.
-    let mut marks = app.redis_keys("*idem*").await;
-    marks.extend(app.redis_keys("*residents").await);
-    assert_eq!(marks.len(), 2);
-    for k in marks {
-        let _: () = redis::AsyncCommands::del(&mut app.redis, k).await.unwrap();
-    }
+    app.forget_marks("main").await;
     let retry = app
         .client
         .post(app.url("/api/v1/reservations"))
@@ -83,14 +76,13 @@ async fn a_replayed_key_is_found_in_the_ledger_even_when_the_hot_state_forgot_it
     assert_eq!(app.remaining_at("main", "cert_renewal", NINE).await, 1);
 }
 
-#[tokio::test]
-async fn a_retry_while_the_first_request_is_still_in_flight_is_told_to_wait() {
+async fn a_retry_while_the_first_request_is_still_in_flight_is_told_to_wait(backend: Backend) {
     use madoguchi::domain::identity::{Email, ResidentIdentity, ResidentName};
     use madoguchi::domain::time::Clock;
     use madoguchi::service::booking::{BookRequest, IdempotencyKey, ResidentInput};
     use madoguchi::store::SeatClaim;
 
-    let app = spawn_app().await;
+    let app = spawn_app(backend).await;
     let key = "inflight-0001";
     let request = BookRequest {
         office: madoguchi::domain::OfficeId::parse("main").unwrap(),
@@ -132,3 +124,9 @@ async fn a_retry_while_the_first_request_is_still_in_flight_is_told_to_wait() {
     assert!(retry.headers().contains_key("retry-after"));
     assert_problem(retry, 409, "idempotency-in-progress").await;
 }
+
+on_both_backends!(
+    a_retried_request_returns_the_same_booking,
+    a_replayed_key_is_found_in_the_ledger_even_when_the_hot_state_forgot_it,
+    a_retry_while_the_first_request_is_still_in_flight_is_told_to_wait,
+);

@@ -10,6 +10,7 @@ mod concurrency;
 mod errors;
 mod health;
 mod holds;
+mod hot_state_model;
 mod idempotency;
 mod manage;
 mod offices;

@@ -1,13 +1,12 @@
-use madoguchi_tests::{assert_problem, renewal, spawn_app};
+use madoguchi_tests::{Backend, assert_problem, on_both_backends, renewal, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 const NINE: &str = "2026-12-04T09:00:00+09:00";
 const TEN: &str = "2026-12-04T10:00:00+09:00";
 
-#[tokio::test]
-async fn cancelling_returns_the_seat_and_is_idempotent() {
-    let app = spawn_app().await;
+async fn cancelling_returns_the_seat_and_is_idempotent(backend: Backend) {
+    let app = spawn_app(backend).await;
     let t = app
         .book_ok(&renewal("main", NINE, "cancel@example.jp"))
         .await;
@@ -35,19 +34,12 @@ async fn cancelling_returns_the_seat_and_is_idempotent() {
     app.book_ok(&renewal("main", TEN, "cancel@example.jp"))
         .await;
     // The audit trail has both events.
-    let kinds: Vec<String> = sqlx::query_scalar(
-        "SELECT e.kind FROM reservation_events e JOIN reservations r ON r.id = e.reservation_id WHERE r.reference = $1 ORDER BY e.id",
-    )
-    .bind(&t.reference)
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
+    let kinds = app.event_kinds(&t.reference).await;
     assert_eq!(kinds, ["booked", "cancelled"]);
 }
 
-#[tokio::test]
-async fn online_cancellation_closes_at_the_cut_off() {
-    let app = spawn_app().await;
+async fn online_cancellation_closes_at_the_cut_off(backend: Backend) {
+    let app = spawn_app(backend).await;
     let t = app
         .book_ok(&renewal("main", NINE, "cutoff@example.jp"))
         .await;
@@ -78,9 +70,8 @@ async fn online_cancellation_closes_at_the_cut_off() {
     assert_eq!(app.active_rows("main", "cert_renewal", NINE).await, 1);
 }
 
-#[tokio::test]
-async fn rescheduling_takes_the_new_seat_before_giving_back_the_old() {
-    let app = spawn_app().await;
+async fn rescheduling_takes_the_new_seat_before_giving_back_the_old(backend: Backend) {
+    let app = spawn_app(backend).await;
     let t = app.book_ok(&renewal("main", NINE, "move@example.jp")).await;
     let path = format!("/api/v1/reservations/{}/reschedule", t.reference);
     let moved = app
@@ -138,9 +129,8 @@ async fn rescheduling_takes_the_new_seat_before_giving_back_the_old() {
     assert_problem(second, 422, "already-booked").await;
 }
 
-#[tokio::test]
-async fn rescheduling_checks_the_rules_of_the_new_day() {
-    let app = spawn_app().await;
+async fn rescheduling_checks_the_rules_of_the_new_day(backend: Backend) {
+    let app = spawn_app(backend).await;
     let t = app
         .book_ok(&renewal("main", NINE, "rules@example.jp"))
         .await;
@@ -171,9 +161,8 @@ async fn rescheduling_checks_the_rules_of_the_new_day() {
     assert_problem(closed, 422, "office-closed").await;
 }
 
-#[tokio::test]
-async fn operations_that_do_not_fit_the_state_are_refused_with_409() {
-    let app = spawn_app().await;
+async fn operations_that_do_not_fit_the_state_are_refused_with_409(backend: Backend) {
+    let app = spawn_app(backend).await;
     // A hold cannot be rescheduled: confirm it first.
     let held: Value = app
         .post_json(
@@ -220,3 +209,11 @@ async fn operations_that_do_not_fit_the_state_are_refused_with_409() {
         .unwrap();
     assert_problem(confirm, 409, "wrong-state").await;
 }
+
+on_both_backends!(
+    cancelling_returns_the_seat_and_is_idempotent,
+    online_cancellation_closes_at_the_cut_off,
+    rescheduling_takes_the_new_seat_before_giving_back_the_old,
+    rescheduling_checks_the_rules_of_the_new_day,
+    operations_that_do_not_fit_the_state_are_refused_with_409,
+);

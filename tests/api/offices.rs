@@ -1,9 +1,8 @@
-use madoguchi_tests::{assert_problem, spawn_app};
+use madoguchi_tests::{Backend, assert_problem, on_both_backends, spawn_app};
 use serde_json::Value;
 
-#[tokio::test]
-async fn offices_list_the_sample_city_with_hours_and_procedures() {
-    let app = spawn_app().await;
+async fn offices_list_the_sample_city_with_hours_and_procedures(backend: Backend) {
+    let app = spawn_app(backend).await;
     let body: Value = app.get("/api/v1/offices").await.json().await.unwrap();
     let offices = body["offices"].as_array().unwrap();
     let ids: Vec<&str> = offices.iter().map(|o| o["id"].as_str().unwrap()).collect();
@@ -28,9 +27,8 @@ async fn offices_list_the_sample_city_with_hours_and_procedures() {
     .await;
 }
 
-#[tokio::test]
-async fn procedures_say_what_to_bring_and_where() {
-    let app = spawn_app().await;
+async fn procedures_say_what_to_bring_and_where(backend: Backend) {
+    let app = spawn_app(backend).await;
     let body: Value = app.get("/api/v1/procedures").await.json().await.unwrap();
     let list = body["procedures"].as_array().unwrap();
     assert_eq!(list.len(), 8);
@@ -47,9 +45,8 @@ async fn procedures_say_what_to_bring_and_where() {
     );
 }
 
-#[tokio::test]
-async fn availability_lists_bookable_slots_and_closed_days() {
-    let app = spawn_app().await;
+async fn availability_lists_bookable_slots_and_closed_days(backend: Backend) {
+    let app = spawn_app(backend).await;
     // 2026-12-01 10:00: bookable from Friday 4 December; the 5th/6th are a weekend,
     // the 13th a reservation-only holiday window, the 20th the maintenance Sunday.
     let body: Value = app
@@ -96,9 +93,8 @@ async fn availability_lists_bookable_slots_and_closed_days() {
     assert!(closed.contains(&("2026-12-20", "system_maintenance")));
 }
 
-#[tokio::test]
-async fn availability_refuses_what_cannot_be_booked() {
-    let app = spawn_app().await;
+async fn availability_refuses_what_cannot_be_booked(backend: Backend) {
+    let app = spawn_app(backend).await;
     let walk_in = app
         .get("/api/v1/offices/mall/availability?procedure=pin_reset")
         .await;
@@ -123,3 +119,10 @@ async fn availability_refuses_what_cannot_be_booked() {
         .await;
     assert_problem(bad_date, 400, "invalid-field").await;
 }
+
+on_both_backends!(
+    offices_list_the_sample_city_with_hours_and_procedures,
+    procedures_say_what_to_bring_and_where,
+    availability_lists_bookable_slots_and_closed_days,
+    availability_refuses_what_cannot_be_booked,
+);

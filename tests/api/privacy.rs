@@ -1,10 +1,9 @@
 //! Personal data is never logged.
-use madoguchi_tests::{logs_text, spawn_app};
+use madoguchi_tests::{Backend, logs_text, on_both_backends, spawn_app};
 use serde_json::json;
 
-#[tokio::test]
-async fn names_contacts_and_references_do_not_reach_the_logs() {
-    let app = spawn_app().await;
+async fn names_contacts_and_references_do_not_reach_the_logs(backend: Backend) {
+    let app = spawn_app(backend).await;
     let marker = uuid::Uuid::new_v4().simple().to_string();
     let name = format!("個人情報{marker}");
     let email = format!("p{marker}@example.jp");
@@ -43,3 +42,5 @@ async fn names_contacts_and_references_do_not_reach_the_logs() {
         );
     }
 }
+
+on_both_backends!(names_contacts_and_references_do_not_reach_the_logs,);

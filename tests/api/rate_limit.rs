@@ -1,9 +1,9 @@
 use madoguchi::config::settings::RateLimit;
-use madoguchi_tests::{Options, assert_problem, renewal, spawn_with};
+use madoguchi_tests::{Backend, Options, assert_problem, on_both_backends, renewal, spawn_with};
 
-#[tokio::test]
-async fn booking_writes_are_rate_limited_per_client_and_reads_are_not() {
+async fn booking_writes_are_rate_limited_per_client_and_reads_are_not(backend: Backend) {
     let app = spawn_with(Options {
+        backend,
         settings: Box::new(|s| {
             s.rate_limit = RateLimit {
                 per_minute: 6,
@@ -41,3 +41,5 @@ async fn booking_writes_are_rate_limited_per_client_and_reads_are_not() {
         );
     }
 }
+
+on_both_backends!(booking_writes_are_rate_limited_per_client_and_reads_are_not,);

@@ -7,7 +7,7 @@ use madoguchi::domain::procedure::ProcedureId;
 use madoguchi::domain::slots::SlotRef;
 use madoguchi::domain::time::Clock;
 use madoguchi::store::{ClaimOutcome, SeatClaim};
-use madoguchi_tests::{Options, city, renewal, spawn_app, spawn_with};
+use madoguchi_tests::{Backend, Options, city, on_both_backends, renewal, spawn_app, spawn_with};
 use serde_json::json;
 
 const NINE: &str = "2026-12-04T09:00:00+09:00";
@@ -21,9 +21,8 @@ fn nine_slot() -> SlotRef {
     }
 }
 
-#[tokio::test]
-async fn a_claim_that_never_reached_the_ledger_is_returned_by_the_reaper() {
-    let app = spawn_app().await;
+async fn a_claim_that_never_reached_the_ledger_is_returned_by_the_reaper(backend: Backend) {
+    let app = spawn_app(backend).await;
     // An instance claims a seat and dies before inserting the row.
     let now = app.clock.now();
     let claim = SeatClaim {
@@ -59,9 +58,9 @@ async fn a_claim_that_never_reached_the_ledger_is_returned_by_the_reaper() {
     assert_eq!((again.claims_released, again.claims_confirmed), (0, 0));
 }
 
-#[tokio::test]
-async fn redis_restarting_empty_is_detected_and_rebuilt_without_overbooking() {
+async fn redis_restarting_empty_is_detected_and_rebuilt_without_overbooking(backend: Backend) {
     let mut app = spawn_with(Options {
+        backend,
         municipality: city(super::concurrency::RUSH_CITY),
         ..Options::default()
     })
@@ -76,11 +75,11 @@ async fn redis_restarting_empty_is_detected_and_rebuilt_without_overbooking() {
     for i in 0..3 {
         app.book_ok(&body(i)).await;
     }
-    app.wipe_redis().await;
-    assert!(app.redis_keys("*").await.is_empty());
+    app.lose_hot_state().await;
+    assert!(!app.hot_state_loaded("main").await);
     // The next read notices the missing epoch and rebuilds from the ledger.
     assert_eq!(app.remaining_at("main", "card_pickup", start).await, 2);
-    app.wipe_redis().await;
+    app.lose_hot_state().await;
     // A rush right after another wipe: still exactly the remaining two.
     let rush = (3..60).map(|i| {
         let request = app
@@ -108,32 +107,25 @@ async fn redis_restarting_empty_is_detected_and_rebuilt_without_overbooking() {
     assert_eq!(repeat.status(), 422);
 }
 
-#[tokio::test]
-async fn the_maintenance_loop_rebuilds_a_wiped_office_before_anyone_asks() {
-    let mut app = spawn_app().await;
+async fn the_maintenance_loop_rebuilds_a_wiped_office_before_anyone_asks(backend: Backend) {
+    let mut app = spawn_app(backend).await;
     app.book_ok(&renewal("main", NINE, "early@example.jp"))
         .await;
-    app.wipe_redis().await;
+    app.lose_hot_state().await;
     let report = app.maintenance.run_once().await.unwrap();
     assert_eq!(report.offices_rebuilt, 4);
-    assert_eq!(app.redis_keys("{o:main}:epoch").await.len(), 1);
+    assert!(app.hot_state_loaded("main").await);
     assert_eq!(app.remaining_at("main", "cert_renewal", NINE).await, 1);
 }
 
-#[tokio::test]
-async fn when_the_hot_state_is_wrong_the_ledger_refuses_and_the_hot_state_is_corrected() {
-    let mut app = spawn_app().await;
+async fn when_the_hot_state_is_wrong_the_ledger_refuses_and_the_hot_state_is_corrected(
+    backend: Backend,
+) {
+    let mut app = spawn_app(backend).await;
     app.book_ok(&renewal("main", NINE, "one@example.jp")).await;
     app.book_ok(&renewal("main", NINE, "two@example.jp")).await;
     // Corrupt the hot state: forget both seats of the full slot.
-    let key = app
-        .redis_keys("{o:main}:seats:cert_renewal:20261204")
-        .await
-        .pop()
-        .unwrap();
-    let _: () = redis::AsyncCommands::hdel(&mut app.redis, &key, &["0900:0", "0900:1"])
-        .await
-        .unwrap();
+    app.forget_seats(&nine_slot(), &[0, 1]).await;
     assert_eq!(
         app.remaining_at("main", "cert_renewal", NINE).await,
         2,
@@ -146,3 +138,87 @@ async fn when_the_hot_state_is_wrong_the_ledger_refuses_and_the_hot_state_is_cor
     // ...and the hot state learnt the truth.
     assert_eq!(app.remaining_at("main", "cert_renewal", NINE).await, 0);
 }
+
+on_both_backends!(
+    a_claim_that_never_reached_the_ledger_is_returned_by_the_reaper,
+    redis_restarting_empty_is_detected_and_rebuilt_without_overbooking,
+    the_maintenance_loop_rebuilds_a_wiped_office_before_anyone_asks,
+    when_the_hot_state_is_wrong_the_ledger_refuses_and_the_hot_state_is_corrected,
+);
+
+/// Hot-state lifetimes follow the service's clock: with the clock years behind the wall
+/// clock, seats must not vanish from Redis (an absolute EXPIREAT would drop them at once).
+async fn seat_maps_live_by_the_service_clock_not_the_wall_clock(backend: Backend) {
+    let app = spawn_with(Options {
+        backend,
+        now: "2020-01-07T10:00:00+09:00"
+            .parse::<chrono::DateTime<chrono::FixedOffset>>()
+            .unwrap()
+            .into(),
+        ..Options::default()
+    })
+    .await;
+    let start = "2020-01-10T09:00:00+09:00";
+    app.book_ok(&madoguchi_tests::pickup("main", start, "20200110"))
+        .await;
+    assert_eq!(app.remaining_at("main", "card_pickup", start).await, 1);
+}
+
+/// The embedded mode keeps nothing but SQLite: a restarted process rebuilds everything.
+#[tokio::test]
+async fn restarting_the_embedded_service_loses_nothing_acknowledged() {
+    let file = std::sync::Arc::new(madoguchi_tests::TestFile::new());
+    let options = || Options {
+        backend: Backend::Embedded,
+        sqlite_file: Some(file.clone()),
+        ..Options::default()
+    };
+    let first = spawn_with(options()).await;
+    let booked = first
+        .book_ok(&renewal("main", NINE, "restart@example.jp"))
+        .await;
+    let held: serde_json::Value = first
+        .post_json(
+            "/api/v1/holds",
+            &json!({ "office_id": "main", "procedure": "cert_renewal", "start": NINE }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(held["status"], "held");
+    first.stop().await;
+    drop(first);
+
+    let second = spawn_with(options()).await;
+    assert_eq!(
+        second.remaining_at("main", "cert_renewal", NINE).await,
+        0,
+        "the booking and the hold are back"
+    );
+    let seen = second
+        .with_secret(
+            reqwest::Method::GET,
+            &format!("/api/v1/reservations/{}", booked.reference),
+            &booked.secret,
+        )
+        .await
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seen.status(), 200);
+    let again = second
+        .book(&renewal(
+            "main",
+            "2026-12-04T10:00:00+09:00",
+            "restart@example.jp",
+        ))
+        .await;
+    assert_eq!(
+        again.status(),
+        422,
+        "the one-booking rule survives the restart"
+    );
+}
+
+on_both_backends!(seat_maps_live_by_the_service_clock_not_the_wall_clock);

@@ -19,10 +19,14 @@ use madoguchi::domain::office::Municipality;
 use madoguchi::domain::time::ManualClock;
 use madoguchi::service::BookingService;
 use madoguchi::startup::Application;
+use madoguchi::store::memory::MemoryHotState;
+use madoguchi::store::{HotState, Ledger};
+use madoguchi_sqlite::SqliteLedger;
 use redis::AsyncCommands;
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool, SqlitePool};
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub const SECRET_KEY: &str = "6d61646f67756368692d746573742d6b65792d3031323334353637383961626364";
@@ -149,6 +153,61 @@ impl Drop for TestRedis {
     }
 }
 
+/// Which pair of stores a test runs on. The behaviour suite runs on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL ledger + Redis hot state.
+    Production,
+    /// SQLite ledger + in-process hot state.
+    Embedded,
+}
+
+/// A SQLite file that exists for one test (or outlives one app, for restart tests).
+pub struct TestFile {
+    pub path: PathBuf,
+}
+
+impl TestFile {
+    pub fn new() -> Self {
+        TestFile {
+            path: std::env::temp_dir()
+                .join(format!("mdg-test-{}.db", uuid::Uuid::new_v4().simple())),
+        }
+    }
+}
+
+impl Default for TestFile {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.path.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// The stores of a test app, for assertions that look behind the API.
+pub enum Stores {
+    Production {
+        pool: PgPool,
+        redis: redis::aio::MultiplexedConnection,
+        prefix: String,
+        _keys: TestRedis,
+        _db: TestDb,
+    },
+    Embedded {
+        pool: SqlitePool,
+        memory: Arc<MemoryHotState>,
+        _file: Arc<TestFile>,
+    },
+}
+
 /// 2026-12-01 (a Tuesday) 10:00 in Tokyo: with the sample city, bookings are open from
 /// Friday 4 December to 15 January.
 pub fn default_now() -> DateTime<Utc> {
@@ -159,21 +218,22 @@ pub fn default_now() -> DateTime<Utc> {
 }
 
 pub struct TestApp {
+    pub backend: Backend,
     pub address: String,
     pub port: u16,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     pub booking: Arc<BookingService>,
     pub maintenance: Arc<madoguchi::service::maintenance::Maintenance>,
-    pub pool: PgPool,
-    pub redis: redis::aio::MultiplexedConnection,
     pub handle: actix_web::dev::ServerHandle,
     // Dropped last: the server must stop before the database goes.
-    pub redis_keys: TestRedis,
-    pub db: TestDb,
+    pub stores: Stores,
 }
 
 pub struct Options {
+    pub backend: Backend,
+    /// Embedded only: the SQLite file to use (to restart an app on the same data).
+    pub sqlite_file: Option<Arc<TestFile>>,
     pub municipality: Municipality,
     pub now: DateTime<Utc>,
     pub settings: Box<dyn FnOnce(&mut Settings)>,
@@ -182,6 +242,8 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
+            backend: Backend::Production,
+            sqlite_file: None,
             municipality: sample_municipality().expect("the sample city is valid"),
             now: default_now(),
             settings: Box::new(|_| {}),
@@ -189,8 +251,12 @@ impl Default for Options {
     }
 }
 
-pub async fn spawn_app() -> TestApp {
-    spawn_with(Options::default()).await
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_with(Options {
+        backend,
+        ..Options::default()
+    })
+    .await
 }
 
 /// A municipality file given as TOML (for tests that need other capacities or rules).
@@ -198,17 +264,9 @@ pub fn city(toml: &str) -> Municipality {
     parse_municipality(toml, "test").expect("the test city is valid")
 }
 
-pub async fn spawn_with(options: Options) -> TestApp {
-    captured_logs();
-    let db = TestDb::create().await;
-    let redis_keys = TestRedis {
-        prefix: format!("t-{}", uuid::Uuid::new_v4().simple()),
-    };
-    let mut settings = Settings {
+fn test_settings() -> Settings {
+    Settings {
         bind: "127.0.0.1:0".into(),
-        database_url: Some(Secret::new(db.url.clone())),
-        redis_url: Some(Secret::new(redis_url())),
-        redis_prefix: redis_keys.prefix.clone(),
         secret_key: Some(Secret::new(SECRET_KEY)),
         rate_limit: RateLimit {
             per_minute: 1_000_000,
@@ -218,26 +276,83 @@ pub async fn spawn_with(options: Options) -> TestApp {
         maintenance_interval_secs: 0,
         workers: Some(2),
         ..Settings::default()
-    };
-    (options.settings)(&mut settings);
+    }
+}
+
+pub async fn spawn_with(options: Options) -> TestApp {
+    captured_logs();
     let clock = Arc::new(ManualClock::new(options.now));
-    let app = Application::build(settings, options.municipality, clock.clone())
-        .await
-        .expect("the application starts");
+    let mut settings = test_settings();
+    let (app, stores) = match options.backend {
+        Backend::Production => {
+            let db = TestDb::create().await;
+            let keys = TestRedis {
+                prefix: format!("t-{}", uuid::Uuid::new_v4().simple()),
+            };
+            settings.database_url = Some(Secret::new(db.url.clone()));
+            settings.redis_url = Some(Secret::new(redis_url()));
+            settings.redis_prefix = keys.prefix.clone();
+            (options.settings)(&mut settings);
+            let app = Application::build(settings, options.municipality, clock.clone())
+                .await
+                .expect("the application starts");
+            let pool = PgPool::connect(&db.url)
+                .await
+                .expect("connect to the test database");
+            let redis = redis::Client::open(redis_url())
+                .expect("redis url")
+                .get_multiplexed_async_connection()
+                .await
+                .expect("connect to redis");
+            let prefix = keys.prefix.clone();
+            (
+                app,
+                Stores::Production {
+                    pool,
+                    redis,
+                    prefix,
+                    _keys: keys,
+                    _db: db,
+                },
+            )
+        }
+        Backend::Embedded => {
+            let file = options.sqlite_file.unwrap_or_default();
+            (options.settings)(&mut settings);
+            let ledger = SqliteLedger::open(&file.path)
+                .await
+                .expect("open the SQLite ledger");
+            let pool = ledger.pool().clone();
+            let memory = Arc::new(MemoryHotState::new());
+            let ledger: Arc<dyn Ledger> = Arc::new(ledger);
+            let hot: Arc<dyn HotState> = memory.clone();
+            let app = Application::assemble(
+                settings,
+                options.municipality,
+                clock.clone(),
+                ledger,
+                hot,
+                "SQLite ledger + in-process hot state".into(),
+            )
+            .await
+            .expect("the application starts");
+            (
+                app,
+                Stores::Embedded {
+                    pool,
+                    memory,
+                    _file: file,
+                },
+            )
+        }
+    };
     let port = app.port();
     let handle = app.handle();
     let booking = app.booking();
     let maintenance = app.maintenance();
     tokio::spawn(app.run_until_stopped());
-    let pool = PgPool::connect(&db.url)
-        .await
-        .expect("connect to the test database");
-    let redis = redis::Client::open(redis_url())
-        .expect("redis url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect to redis");
     TestApp {
+        backend: options.backend,
         address: format!("http://127.0.0.1:{port}"),
         port,
         client: reqwest::Client::builder()
@@ -247,11 +362,8 @@ pub async fn spawn_with(options: Options) -> TestApp {
         clock,
         booking,
         maintenance,
-        pool,
-        redis,
         handle,
-        redis_keys,
-        db,
+        stores,
     }
 }
 
@@ -347,34 +459,125 @@ impl TestApp {
             .parse::<DateTime<chrono::FixedOffset>>()
             .unwrap()
             .with_timezone(&Utc);
-        sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM reservations WHERE office_id = $1 AND procedure = $2 AND slot_start = $3 AND status IN ('held','confirmed')",
-        )
-        .bind(office)
-        .bind(procedure)
-        .bind(start)
-        .fetch_one(&self.pool)
-        .await
-        .unwrap()
-    }
-
-    /// Deletes every Redis key of this app: Redis "restarted empty".
-    pub async fn wipe_redis(&mut self) {
-        let keys: Vec<String> = self
-            .redis
-            .keys(format!("{}:*", self.redis_keys.prefix))
-            .await
-            .unwrap();
-        if !keys.is_empty() {
-            let _: () = self.redis.del(keys).await.unwrap();
+        const ACTIVE: &str = "SELECT count(*) FROM reservations WHERE office_id = $1 AND procedure = $2 AND slot_start = $3 AND status IN ('held','confirmed')";
+        match &self.stores {
+            Stores::Production { pool, .. } => sqlx::query_scalar::<_, i64>(ACTIVE)
+                .bind(office)
+                .bind(procedure)
+                .bind(start)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            Stores::Embedded { pool, .. } => sqlx::query_scalar::<_, i64>(ACTIVE)
+                .bind(office)
+                .bind(procedure)
+                .bind(start.timestamp_millis())
+                .fetch_one(pool)
+                .await
+                .unwrap(),
         }
     }
 
-    pub async fn redis_keys(&mut self, pattern: &str) -> Vec<String> {
-        self.redis
-            .keys(format!("{}:{pattern}", self.redis_keys.prefix))
-            .await
-            .unwrap()
+    /// The seats of all confirmed reservations, in order.
+    pub async fn confirmed_seats(&self) -> Vec<i64> {
+        const SEATS: &str = "SELECT CAST(seat AS BIGINT) FROM reservations WHERE status = 'confirmed' ORDER BY seat";
+        match &self.stores {
+            Stores::Production { pool, .. } => {
+                sqlx::query_scalar(SEATS).fetch_all(pool).await.unwrap()
+            }
+            Stores::Embedded { pool, .. } => {
+                sqlx::query_scalar(SEATS).fetch_all(pool).await.unwrap()
+            }
+        }
+    }
+
+    pub async fn reservation_count(&self) -> i64 {
+        const COUNT: &str = "SELECT count(*) FROM reservations";
+        match &self.stores {
+            Stores::Production { pool, .. } => {
+                sqlx::query_scalar(COUNT).fetch_one(pool).await.unwrap()
+            }
+            Stores::Embedded { pool, .. } => {
+                sqlx::query_scalar(COUNT).fetch_one(pool).await.unwrap()
+            }
+        }
+    }
+
+    /// The audit trail of a reservation: its event kinds in order.
+    pub async fn event_kinds(&self, reference: &str) -> Vec<String> {
+        const KINDS: &str = "SELECT e.kind FROM reservation_events e JOIN reservations r ON r.id = e.reservation_id WHERE r.reference = $1 ORDER BY e.id";
+        match &self.stores {
+            Stores::Production { pool, .. } => sqlx::query_scalar(KINDS)
+                .bind(reference)
+                .fetch_all(pool)
+                .await
+                .unwrap(),
+            Stores::Embedded { pool, .. } => sqlx::query_scalar(KINDS)
+                .bind(reference)
+                .fetch_all(pool)
+                .await
+                .unwrap(),
+        }
+    }
+
+    /// The hot state loses everything: Redis restarted empty, or the process restarted.
+    pub async fn lose_hot_state(&mut self) {
+        match &mut self.stores {
+            Stores::Production { redis, prefix, .. } => {
+                let keys: Vec<String> = redis.keys(format!("{prefix}:*")).await.unwrap();
+                if !keys.is_empty() {
+                    let _: () = redis.del(keys).await.unwrap();
+                }
+            }
+            Stores::Embedded { memory, .. } => memory.clear(),
+        }
+    }
+
+    /// The hot state forgets seats of a slot (it drifted from the ledger).
+    pub async fn forget_seats(&mut self, slot: &madoguchi::domain::slots::SlotRef, seats: &[u16]) {
+        match &mut self.stores {
+            Stores::Production { redis, prefix, .. } => {
+                let key = format!(
+                    "{prefix}:{{o:{}}}:seats:{}:{}",
+                    slot.office,
+                    slot.procedure.as_str(),
+                    slot.date.format("%Y%m%d")
+                );
+                let fields: Vec<String> = seats
+                    .iter()
+                    .map(|s| format!("{}:{s}", slot.time_key()))
+                    .collect();
+                let _: () = redis.hdel(key, fields).await.unwrap();
+            }
+            Stores::Embedded { memory, .. } => memory.forget_seats(slot, seats),
+        }
+    }
+
+    /// The hot state forgets an office's idempotency and resident marks.
+    pub async fn forget_marks(&mut self, office: &str) {
+        match &mut self.stores {
+            Stores::Production { redis, prefix, .. } => {
+                let mut keys: Vec<String> = redis
+                    .keys(format!("{prefix}:{{o:{office}}}:idem:*"))
+                    .await
+                    .unwrap();
+                keys.push(format!("{prefix}:{{o:{office}}}:residents"));
+                let _: () = redis.del(keys).await.unwrap();
+            }
+            Stores::Embedded { memory, .. } => {
+                memory.forget_marks(&madoguchi::domain::OfficeId::parse(office).unwrap());
+            }
+        }
+    }
+
+    pub async fn hot_state_loaded(&self, office: &str) -> bool {
+        let office = madoguchi::domain::OfficeId::parse(office).unwrap();
+        self.booking.hot().is_loaded(&office).await.unwrap()
+    }
+
+    /// Stops the server and waits until it has (for restart tests).
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
     }
 }
 
@@ -428,4 +631,34 @@ pub async fn assert_problem(response: reqwest::Response, status: u16, slug: &str
         "{body}"
     );
     body
+}
+
+/// Runs each named `async fn(Backend)` as two tests, `<name>::production` and
+/// `<name>::embedded`: one behaviour suite, both backends.
+#[macro_export]
+macro_rules! on_both_backends {
+    (multi_thread: $($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn production() {
+                super::$name($crate::Backend::Production).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn embedded() {
+                super::$name($crate::Backend::Embedded).await
+            }
+        }
+    )+};
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn production() {
+                super::$name($crate::Backend::Production).await
+            }
+            #[tokio::test]
+            async fn embedded() {
+                super::$name($crate::Backend::Embedded).await
+            }
+        }
+    )+};
 }
