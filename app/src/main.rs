@@ -60,9 +60,20 @@ fn check_config(file: Option<PathBuf>) -> anyhow::Result<()> {
             "  {} {} ({} counters): {}",
             o.id,
             o.name.ja,
-            o.counters,
+            o.counters.len(),
             procedures.join(", ")
         );
+        for line in &o.lines {
+            let counters: Vec<&str> = o.counters_of(&line.id).map(|c| c.as_str()).collect();
+            let procedures: Vec<&str> = line.procedures.iter().map(|p| p.as_str()).collect();
+            println!(
+                "    line {} ({}-…): {}; called by counters {}",
+                line.id,
+                line.prefix,
+                procedures.join(", "),
+                counters.join(", ")
+            );
+        }
     }
     println!("ok");
     Ok(())

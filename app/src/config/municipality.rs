@@ -9,6 +9,9 @@ use crate::domain::calendar::{
 use crate::domain::ids::OfficeId;
 use crate::domain::office::{Municipality, Office, OfficeProcedure};
 use crate::domain::procedure::ProcedureId;
+use crate::domain::queue::{
+    Counter, CounterId, LineId, QueuePolicy, ServiceLine, ThresholdUnit, Thresholds,
+};
 use crate::domain::text::Text;
 use chrono::{NaiveDate, NaiveTime, Weekday};
 use serde::Deserialize;
@@ -86,6 +89,56 @@ struct RawDefaults {
     evening_cutoff: Option<String>,
     #[serde(default)]
     booking: RawBooking,
+    #[serde(default)]
+    queue: RawQueue,
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawQueue {
+    reserved_callable_before_minutes: Option<u16>,
+    late_grace_minutes: Option<u16>,
+    early_check_in_minutes: Option<u16>,
+    priority_ratio: Option<u16>,
+    transfer_keeps_place: Option<bool>,
+    opens_before_minutes: Option<u16>,
+    last_intake_before_close_minutes: Option<u16>,
+    close_on_forecast: Option<bool>,
+    thresholds: Option<RawThresholds>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawThresholds {
+    unit: String,
+    moderate: u32,
+    crowded: u32,
+}
+
+/// `counters = 6` (counters "1".."6", each serving every line) or a list of tables.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawCounters {
+    Count(u16),
+    List(Vec<RawCounter>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCounter {
+    id: String,
+    name: Option<Text>,
+    /// The lines it calls from; all lines when omitted.
+    lines: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLine {
+    id: String,
+    prefix: String,
+    name: Text,
+    procedures: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Default, Clone)]
@@ -106,7 +159,11 @@ struct RawOffice {
     name: Text,
     address: Text,
     phone: Option<String>,
-    counters: u16,
+    counters: RawCounters,
+    #[serde(default)]
+    lines: Vec<RawLine>,
+    #[serde(default)]
+    queue: RawQueue,
     #[serde(default)]
     hours: RawHours,
     holiday_hours: Option<Vec<String>>,
@@ -185,6 +242,8 @@ struct RawProcedure {
     slot_minutes: Option<u16>,
     #[serde(default)]
     proxy: bool,
+    #[serde(default = "yes")]
+    walk_in: bool,
 }
 
 fn yes() -> bool {
@@ -223,6 +282,11 @@ impl Validator {
         );
         let default_booking =
             self.booking("defaults.booking", &raw.defaults.booking, DEFAULT_BOOKING);
+        let default_queue = self.queue(
+            "defaults.queue",
+            &raw.defaults.queue,
+            QueuePolicy::default(),
+        );
         if raw.offices.is_empty() {
             self.problem("offices", "at least one office is needed");
         }
@@ -239,7 +303,7 @@ impl Validator {
                         format!("{:?} is used by another office", o.id),
                     );
                 }
-                self.office(&at, o, default_cutoff, default_booking)
+                self.office(&at, o, default_cutoff, default_booking, default_queue)
             })
             .collect();
         Municipality {
@@ -255,12 +319,20 @@ impl Validator {
         raw: RawOffice,
         default_cutoff: Option<NaiveTime>,
         default_booking: BookingPolicy,
+        default_queue: QueuePolicy,
     ) -> Option<Office> {
         let id = OfficeId::parse(&raw.id)
             .map_err(|e| self.problem(&format!("{at}.id"), e))
             .ok();
-        if !(1..=100).contains(&raw.counters) {
-            self.problem(&format!("{at}.counters"), "must be between 1 and 100");
+        let counter_count = match &raw.counters {
+            RawCounters::Count(n) => *n,
+            RawCounters::List(list) => list.len() as u16,
+        };
+        if !(1..=100).contains(&counter_count) {
+            self.problem(
+                &format!("{at}.counters"),
+                "must be between 1 and 100 counters",
+            );
         }
         let h = &raw.hours;
         let days = [&h.mon, &h.tue, &h.wed, &h.thu, &h.fri, &h.sat, &h.sun];
@@ -313,13 +385,10 @@ impl Validator {
                     "must be between 5 and 240",
                 );
             }
-            if p.capacity == 0 || p.capacity > raw.counters {
+            if p.capacity == 0 || p.capacity > counter_count {
                 self.problem(
                     &format!("{field}.capacity"),
-                    format!(
-                        "must be between 1 and the office's counters ({})",
-                        raw.counters
-                    ),
+                    format!("must be between 1 and the office's counters ({counter_count})"),
                 );
             }
             if p.proxy && !id.info().proxy_possible {
@@ -335,15 +404,21 @@ impl Validator {
                     capacity: p.capacity,
                     slot_minutes,
                     proxy: p.proxy,
+                    walk_in: p.walk_in,
                 },
             );
         }
+        let lines = self.lines(at, &raw.lines, &procedures);
+        let counters = self.counters(at, raw.counters, &lines);
+        let queue = self.queue(&format!("{at}.queue"), &raw.queue, default_queue);
         Some(Office {
             id: id?,
             name: raw.name,
             address: raw.address,
             phone: raw.phone,
-            counters: raw.counters,
+            counters,
+            lines,
+            queue,
             calendar: OfficeCalendar {
                 weekly: WeeklyHours(weekly),
                 holiday_hours,
@@ -354,6 +429,211 @@ impl Validator {
             procedures,
             booking,
         })
+    }
+
+    /// The office's service lines; one line `a` (prefix `A`) for everything when none
+    /// are configured. Every walk-in procedure must queue in exactly one line.
+    fn lines(
+        &mut self,
+        at: &str,
+        raw: &[RawLine],
+        procedures: &BTreeMap<ProcedureId, OfficeProcedure>,
+    ) -> Vec<ServiceLine> {
+        let walk_in: Vec<ProcedureId> = procedures
+            .iter()
+            .filter(|(_, p)| p.walk_in)
+            .map(|(id, _)| *id)
+            .collect();
+        if raw.is_empty() {
+            return vec![ServiceLine {
+                id: LineId::first(),
+                prefix: "A".into(),
+                name: Text::new("窓口", "Counter"),
+                procedures: walk_in,
+            }];
+        }
+        let mut lines = Vec::new();
+        let mut prefixes = HashSet::new();
+        for (i, line) in raw.iter().enumerate() {
+            let field = format!("{at}.lines[{i}]");
+            let id = LineId::parse(&line.id)
+                .map_err(|e| self.problem(&format!("{field}.id"), e))
+                .ok();
+            let prefix_ok = (1..=2).contains(&line.prefix.len())
+                && line.prefix.bytes().all(|b| b.is_ascii_uppercase());
+            if !prefix_ok {
+                self.problem(
+                    &format!("{field}.prefix"),
+                    "must be 1 or 2 capital letters, like \"A\"",
+                );
+            } else if !prefixes.insert(line.prefix.clone()) {
+                self.problem(
+                    &format!("{field}.prefix"),
+                    format!("{:?} is used by another line", line.prefix),
+                );
+            }
+            let mut ids = Vec::new();
+            for (j, name) in line.procedures.iter().enumerate() {
+                match name.parse::<ProcedureId>() {
+                    Ok(p) if procedures.contains_key(&p) => ids.push(p),
+                    Ok(p) => self.problem(
+                        &format!("{field}.procedures[{j}]"),
+                        format!("{p} is not offered by this office"),
+                    ),
+                    Err(e) => self.problem(&format!("{field}.procedures[{j}]"), e),
+                }
+            }
+            if let Some(id) = id {
+                lines.push(ServiceLine {
+                    id,
+                    prefix: line.prefix.clone(),
+                    name: line.name.clone(),
+                    procedures: ids,
+                });
+            }
+        }
+        for p in walk_in {
+            let n = lines.iter().filter(|l| l.procedures.contains(&p)).count();
+            if n != 1 {
+                self.problem(
+                    &format!("{at}.lines"),
+                    format!("walk-in procedure {p} must be in exactly one line (it is in {n})"),
+                );
+            }
+        }
+        let mut seen = HashSet::new();
+        for line in &lines {
+            if !seen.insert(line.id.clone()) {
+                self.problem(
+                    &format!("{at}.lines"),
+                    format!("line id {:?} is used twice", line.id.as_str()),
+                );
+            }
+        }
+        lines
+    }
+
+    fn counters(&mut self, at: &str, raw: RawCounters, lines: &[ServiceLine]) -> Vec<Counter> {
+        let all: Vec<LineId> = lines.iter().map(|l| l.id.clone()).collect();
+        let counters: Vec<Counter> = match raw {
+            RawCounters::Count(n) => (1..=n)
+                .filter_map(|i| {
+                    Some(Counter {
+                        id: CounterId::parse(&i.to_string()).ok()?,
+                        name: Text::owned(format!("{i}番窓口"), format!("Counter {i}")),
+                        lines: all.clone(),
+                    })
+                })
+                .collect(),
+            RawCounters::List(list) => list
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, c)| {
+                    let field = format!("{at}.counters[{i}]");
+                    let id = CounterId::parse(&c.id)
+                        .map_err(|e| self.problem(&format!("{field}.id"), e))
+                        .ok()?;
+                    let serves = match c.lines {
+                        None => all.clone(),
+                        Some(names) => names
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(j, n)| {
+                                let found = all.iter().find(|l| l.as_str() == n).cloned();
+                                if found.is_none() {
+                                    self.problem(
+                                        &format!("{field}.lines[{j}]"),
+                                        format!("no line {n:?} at this office"),
+                                    );
+                                }
+                                found
+                            })
+                            .collect(),
+                    };
+                    let name = c.name.unwrap_or_else(|| {
+                        Text::owned(format!("{}番窓口", c.id), format!("Counter {}", c.id))
+                    });
+                    Some(Counter {
+                        id,
+                        name,
+                        lines: serves,
+                    })
+                })
+                .collect(),
+        };
+        let mut seen = HashSet::new();
+        for c in &counters {
+            if !seen.insert(c.id.clone()) {
+                self.problem(
+                    &format!("{at}.counters"),
+                    format!("counter id {:?} is used twice", c.id.as_str()),
+                );
+            }
+        }
+        for line in lines {
+            if !counters.iter().any(|c| c.lines.contains(&line.id)) {
+                self.problem(
+                    &format!("{at}.lines"),
+                    format!("no counter calls from line {:?}", line.id.as_str()),
+                );
+            }
+        }
+        counters
+    }
+
+    fn queue(&mut self, at: &str, raw: &RawQueue, base: QueuePolicy) -> QueuePolicy {
+        let thresholds = match &raw.thresholds {
+            None => base.thresholds,
+            Some(t) => {
+                let unit = match t.unit.as_str() {
+                    "minutes" => ThresholdUnit::Minutes,
+                    "people" => ThresholdUnit::People,
+                    other => {
+                        self.problem(
+                            &format!("{at}.thresholds.unit"),
+                            format!("{other:?} must be \"minutes\" or \"people\""),
+                        );
+                        ThresholdUnit::Minutes
+                    }
+                };
+                if t.moderate == 0 || t.crowded <= t.moderate {
+                    self.problem(&format!("{at}.thresholds"), "need 0 < moderate < crowded");
+                }
+                Thresholds {
+                    unit,
+                    moderate: t.moderate,
+                    crowded: t.crowded,
+                }
+            }
+        };
+        let policy = QueuePolicy {
+            reserved_callable_before_minutes: raw
+                .reserved_callable_before_minutes
+                .unwrap_or(base.reserved_callable_before_minutes),
+            late_grace_minutes: raw.late_grace_minutes.unwrap_or(base.late_grace_minutes),
+            early_check_in_minutes: raw
+                .early_check_in_minutes
+                .unwrap_or(base.early_check_in_minutes),
+            priority_ratio: raw.priority_ratio.unwrap_or(base.priority_ratio),
+            transfer_keeps_place: raw
+                .transfer_keeps_place
+                .unwrap_or(base.transfer_keeps_place),
+            opens_before_minutes: raw
+                .opens_before_minutes
+                .unwrap_or(base.opens_before_minutes),
+            last_intake_before_close_minutes: raw
+                .last_intake_before_close_minutes
+                .unwrap_or(base.last_intake_before_close_minutes),
+            close_on_forecast: raw.close_on_forecast.unwrap_or(base.close_on_forecast),
+            thresholds,
+        };
+        if policy.priority_ratio == 0 {
+            self.problem(&format!("{at}.priority_ratio"), "must be at least 1");
+        }
+        if policy.early_check_in_minutes > 24 * 60 || policy.late_grace_minutes > 240 {
+            self.problem(at, "check-in windows must be within a day");
+        }
+        policy
     }
 
     fn booking(&mut self, at: &str, raw: &RawBooking, base: BookingPolicy) -> BookingPolicy {
@@ -579,6 +859,7 @@ fn parse_weekday(raw: &str) -> Option<Weekday> {
 mod tests {
     use super::*;
     use crate::domain::calendar::DayPlan;
+    use crate::domain::queue::ThresholdUnit;
 
     #[test]
     fn the_sample_city_is_valid_and_has_the_offices_of_the_brief() {
@@ -586,7 +867,19 @@ mod tests {
         let ids: Vec<&str> = city.offices.iter().map(|o| o.id.as_str()).collect();
         assert_eq!(ids, ["main", "north", "south", "mall"]);
         let main = city.office("main").unwrap();
-        assert_eq!(main.counters, 6);
+        assert_eq!(main.counters.len(), 6);
+        let prefixes: Vec<&str> = main.lines.iter().map(|l| l.prefix.as_str()).collect();
+        assert_eq!(prefixes, ["A", "B", "C"]);
+        assert_eq!(main.line_of(ProcedureId::PinReset).unwrap().prefix, "B");
+        let callers: Vec<&str> = main
+            .counters_of(&main.lines[2].id)
+            .map(|c| c.as_str())
+            .collect();
+        assert_eq!(callers, ["5", "6"]);
+        let north = city.office("north").unwrap();
+        assert_eq!(north.queue.thresholds.unit, ThresholdUnit::People);
+        assert_eq!(main.queue.thresholds.unit, ThresholdUnit::Minutes);
+        assert_eq!(main.queue.priority_ratio, 3);
         assert_eq!(main.procedures.len(), 8);
         assert!(
             main.procedures
@@ -679,6 +972,68 @@ mod tests {
             "{MINIMAL}\n[[system_down]]\nrule = \"annual\"\nfrom = \"02-30\"\nto = \"03-01\"\nname = {{ ja = \"x\", en = \"x\" }}"
         ));
         assert!(e.contains("system_down[0].from"), "{e}");
+    }
+
+    #[test]
+    fn an_office_without_lines_gets_one_line_for_every_walk_in_procedure() {
+        let city = parse_municipality(MINIMAL, "test.toml").unwrap();
+        let office = &city.offices[0];
+        assert_eq!(office.lines.len(), 1);
+        assert_eq!(office.lines[0].prefix, "A");
+        assert_eq!(office.lines[0].procedures, [ProcedureId::CertRenewal]);
+        assert_eq!(office.counters.len(), 2);
+        assert!(
+            office
+                .counters
+                .iter()
+                .all(|c| c.lines == [office.lines[0].id.clone()])
+        );
+    }
+
+    #[test]
+    fn lines_and_counters_must_fit_together() {
+        let with = |lines: &str, counters: &str| {
+            MINIMAL
+                .replace(
+                    "counters = 2",
+                    &format!("lines = {lines}\ncounters = {counters}"),
+                )
+                .replace(
+                    "cert_renewal = { capacity = 1 }",
+                    "cert_renewal = { capacity = 1 }\ncard_pickup = { capacity = 1 }",
+                )
+        };
+        let two = r#"[{ id = "a", prefix = "A", name = { ja = "a", en = "a" }, procedures = ["cert_renewal"] }, { id = "b", prefix = "B", name = { ja = "b", en = "b" }, procedures = ["card_pickup"] }]"#;
+        assert!(
+            parse_municipality(
+                &with(two, r#"[{ id = "1", lines = ["a"] }, { id = "2" }]"#),
+                "t"
+            )
+            .is_ok()
+        );
+        let e = invalid(&with(two, r#"[{ id = "1", lines = ["a"] }]"#));
+        assert!(e.contains("no counter calls from line \"b\""), "{e}");
+        let e = invalid(&with(two, r#"[{ id = "1", lines = ["z"] }, { id = "2" }]"#));
+        assert!(
+            e.contains("offices[0].counters[0].lines[0]: no line \"z\""),
+            "{e}"
+        );
+        let one = r#"[{ id = "a", prefix = "A", name = { ja = "a", en = "a" }, procedures = ["cert_renewal"] }]"#;
+        let e = invalid(&with(one, "2"));
+        assert!(
+            e.contains("walk-in procedure card_pickup must be in exactly one line (it is in 0)"),
+            "{e}"
+        );
+        let clash = r#"[{ id = "a", prefix = "A", name = { ja = "a", en = "a" }, procedures = ["cert_renewal"] }, { id = "b", prefix = "A", name = { ja = "b", en = "b" }, procedures = ["card_pickup"] }]"#;
+        assert!(
+            invalid(&with(clash, "2"))
+                .contains("offices[0].lines[1].prefix: \"A\" is used by another line")
+        );
+        let e = invalid(&MINIMAL.replace(
+            "counters = 2",
+            "counters = 2\nqueue.thresholds = { unit = \"hours\", moderate = 1, crowded = 2 }",
+        ));
+        assert!(e.contains("offices[0].queue.thresholds.unit"), "{e}");
     }
 
     #[test]

@@ -338,7 +338,7 @@ impl OfficeView {
             name: office.name.clone(),
             address: office.address.clone(),
             phone: office.phone.clone(),
-            counters: office.counters,
+            counters: office.counters.len() as u16,
             hours: weekly_hours(office),
             holiday_hours: office.calendar.holiday_hours.as_deref().map(windows_text),
             closures: office.calendar.closures.iter().map(closure_name).collect(),

@@ -8,6 +8,7 @@ pub mod identity;
 pub mod ids;
 pub mod office;
 pub mod procedure;
+pub mod queue;
 pub mod slots;
 pub mod text;
 pub mod time;

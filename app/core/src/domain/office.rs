@@ -4,6 +4,7 @@ use crate::domain::booking::BookingPolicy;
 use crate::domain::calendar::{ClosureRule, DayPlan, OfficeCalendar};
 use crate::domain::ids::OfficeId;
 use crate::domain::procedure::ProcedureId;
+use crate::domain::queue::{Counter, CounterId, LineId, QueuePolicy, ServiceLine};
 use crate::domain::slots::{SlotTime, day_slots};
 use crate::domain::text::Text;
 use chrono::{NaiveDate, NaiveTime};
@@ -19,6 +20,8 @@ pub struct OfficeProcedure {
     pub slot_minutes: u16,
     /// Whether this office accepts a representative (代理人) for it.
     pub proxy: bool,
+    /// Whether walk-ins can take a ticket for it (else reservation only).
+    pub walk_in: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,13 +30,41 @@ pub struct Office {
     pub name: Text,
     pub address: Text,
     pub phone: Option<String>,
-    /// Counters at the office (walk-in and reserved together).
-    pub counters: u16,
+    /// Counters at the office (walk-in and reserved together) and the lines each serves.
+    pub counters: Vec<Counter>,
+    /// Service lines: which procedures share a queue, and their ticket prefix.
+    pub lines: Vec<ServiceLine>,
+    pub queue: QueuePolicy,
     pub calendar: OfficeCalendar,
     /// National systems are reachable only until about 20:00, so evening slots end by this.
     pub evening_cutoff: Option<NaiveTime>,
     pub procedures: BTreeMap<ProcedureId, OfficeProcedure>,
     pub booking: BookingPolicy,
+}
+
+impl Office {
+    /// The line a procedure queues in.
+    pub fn line_of(&self, procedure: ProcedureId) -> Option<&ServiceLine> {
+        self.lines
+            .iter()
+            .find(|l| l.procedures.contains(&procedure))
+    }
+
+    pub fn line(&self, id: &str) -> Option<&ServiceLine> {
+        self.lines.iter().find(|l| l.id.as_str() == id)
+    }
+
+    pub fn counter(&self, id: &str) -> Option<&Counter> {
+        self.counters.iter().find(|c| c.id.as_str() == id)
+    }
+
+    /// The counters that call from a line.
+    pub fn counters_of(&self, line: &LineId) -> impl Iterator<Item = &CounterId> {
+        self.counters
+            .iter()
+            .filter(move |c| c.lines.contains(line))
+            .map(|c| &c.id)
+    }
 }
 
 /// The configured municipality: its offices and the days the national system is down.
