@@ -16,5 +16,6 @@ mod manage;
 mod offices;
 mod outage;
 mod privacy;
+mod queue_model;
 mod rate_limit;
 mod recovery;

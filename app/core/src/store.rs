@@ -8,6 +8,8 @@
 //!   implementation for the embedded mode). Always rebuildable from the ledger.
 
 use crate::domain::OfficeId;
+pub mod queue;
+
 use crate::domain::procedure::ProcedureId;
 use crate::domain::slots::SlotRef;
 use async_trait::async_trait;

@@ -25,6 +25,8 @@ use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
 
+mod queue;
+
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
 #[derive(Clone)]
@@ -76,7 +78,7 @@ impl SqliteLedger {
     }
 }
 
-fn store_error(e: sqlx::Error) -> StoreError {
+pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
@@ -108,16 +110,16 @@ fn write_error(e: sqlx::Error) -> WriteError {
     WriteError::Store(store_error(e))
 }
 
-fn ms(t: DateTime<Utc>) -> i64 {
+pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-fn time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| StoreError::Unexpected(anyhow!("bad stored time {ms}")))
 }
 
-fn uuid(s: &str) -> Result<Uuid, StoreError> {
+pub(crate) fn uuid(s: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(s).map_err(|e| StoreError::Unexpected(anyhow!(e)))
 }
 
@@ -145,7 +147,7 @@ fn slot_ref(office: &str, procedure: &str, start: DateTime<Utc>) -> Result<SlotR
     })
 }
 
-fn ids_json(ids: &[Uuid]) -> String {
+pub(crate) fn ids_json(ids: &[Uuid]) -> String {
     serde_json::to_string(&ids.iter().map(Uuid::to_string).collect::<Vec<_>>())
         .unwrap_or_else(|_| "[]".into())
 }

@@ -9,6 +9,7 @@
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
 use crate::domain::slots::SlotRef;
+use crate::store::memory_queue::OfficeQueues;
 use crate::store::redis::IDEMPOTENCY_TTL_SECS;
 use crate::store::{
     ClaimOutcome, Digest, HotError, HotState, OfficeSnapshot, PendingClaim, ReservationStatus,
@@ -34,9 +35,20 @@ struct OfficeState {
     residents: HashMap<(ProcedureId, Digest), (Uuid, i64)>,
 }
 
-#[derive(Default)]
 pub struct MemoryHotState {
     offices: Mutex<HashMap<OfficeId, OfficeState>>,
+    queues: Mutex<HashMap<OfficeId, OfficeQueues>>,
+    events: tokio::sync::broadcast::Sender<OfficeId>,
+}
+
+impl Default for MemoryHotState {
+    fn default() -> Self {
+        Self {
+            offices: Mutex::default(),
+            queues: Mutex::default(),
+            events: tokio::sync::broadcast::channel(1024).0,
+        }
+    }
 }
 
 impl MemoryHotState {
@@ -50,9 +62,24 @@ impl MemoryHotState {
         self.offices.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    pub(crate) fn queues(&self) -> MutexGuard<'_, HashMap<OfficeId, OfficeQueues>> {
+        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes of an office's queues, for live displays in this process.
+    pub(crate) fn events(&self) -> tokio::sync::broadcast::Receiver<OfficeId> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn notify(&self, office: &OfficeId) {
+        // No receiver is fine: nobody is watching.
+        let _ = self.events.send(office.clone());
+    }
+
     /// Forgets everything, as a process restart would (for tests).
     pub fn clear(&self) {
         self.lock().clear();
+        self.queues().clear();
     }
 
     /// Forgets seats of a slot, as a drifted hot state would (for tests).

@@ -5,8 +5,11 @@
 pub use madoguchi_core::store::*;
 
 pub mod memory;
+pub mod memory_queue;
 pub mod postgres;
+pub mod postgres_queue;
 pub mod redis;
+pub mod redis_queue;
 
 use data_encoding::HEXLOWER;
 

@@ -60,7 +60,7 @@ impl PgLedger {
     }
 }
 
-fn store_error(e: sqlx::Error) -> StoreError {
+pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed

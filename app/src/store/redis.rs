@@ -39,14 +39,25 @@ struct Scripts {
     load_office: Script,
 }
 
+pub(crate) struct QueueScripts {
+    pub(crate) issue: Script,
+    pub(crate) call: Script,
+    pub(crate) act: Script,
+    pub(crate) view: Script,
+    pub(crate) drop: Script,
+    pub(crate) load: Script,
+}
+
 #[derive(Clone)]
 pub struct RedisHotState {
     conn: ConnectionManager,
     prefix: String,
     scripts: std::sync::Arc<Scripts>,
+    queue: std::sync::Arc<QueueScripts>,
+    events: std::sync::Arc<tokio::sync::broadcast::Sender<OfficeId>>,
 }
 
-fn hot_error(e: redis::RedisError) -> HotError {
+pub(crate) fn hot_error(e: redis::RedisError) -> HotError {
     if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() {
         HotError::Unavailable(e.to_string())
     } else {
@@ -106,11 +117,27 @@ impl RedisHotState {
             .set_response_timeout(Some(timeout))
             .set_connection_timeout(Some(timeout))
             .set_number_of_retries(2);
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .context("creating the Redis connection manager")?;
+        let events = std::sync::Arc::new(tokio::sync::broadcast::channel(1024).0);
+        let channel = format!("{prefix}:events");
+        tokio::spawn(forward_events(
+            client,
+            channel,
+            std::sync::Arc::downgrade(&events),
+        ));
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),
+            events,
+            queue: std::sync::Arc::new(QueueScripts {
+                issue: Script::new(include_str!("lua/queue_issue.lua")),
+                call: Script::new(include_str!("lua/queue_call.lua")),
+                act: Script::new(include_str!("lua/queue_act.lua")),
+                view: Script::new(include_str!("lua/queue_view.lua")),
+                drop: Script::new(include_str!("lua/queue_drop.lua")),
+                load: Script::new(include_str!("lua/queue_load.lua")),
+            }),
             scripts: std::sync::Arc::new(Scripts {
                 claim: Script::new(include_str!("lua/claim.lua")),
                 release: Script::new(include_str!("lua/release.lua")),
@@ -123,6 +150,26 @@ impl RedisHotState {
 
     fn key(&self, office: &OfficeId, rest: &str) -> String {
         format!("{}:{{o:{}}}:{rest}", self.prefix, office)
+    }
+
+    pub(crate) fn office_key(&self, office: &OfficeId, rest: &str) -> String {
+        self.key(office, rest)
+    }
+
+    pub(crate) fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    pub(crate) fn queue_scripts(&self) -> &QueueScripts {
+        &self.queue
+    }
+
+    pub(crate) fn events_channel(&self) -> String {
+        format!("{}:events", self.prefix)
+    }
+
+    pub(crate) fn events(&self) -> tokio::sync::broadcast::Receiver<OfficeId> {
+        self.events.subscribe()
     }
 
     fn epoch_key(&self, office: &OfficeId) -> String {
@@ -217,6 +264,47 @@ impl RedisHotState {
             .await
             .map_err(hot_error)?;
         Ok(released == 1)
+    }
+}
+
+/// Forwards the office ids published on `channel` (by any instance) to this instance's
+/// subscribers, reconnecting after errors, until the hot state is dropped.
+async fn forward_events(
+    client: redis::Client,
+    channel: String,
+    events: std::sync::Weak<tokio::sync::broadcast::Sender<OfficeId>>,
+) {
+    use futures_util::StreamExt;
+    loop {
+        if events.strong_count() == 0 {
+            return;
+        }
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => {
+                if let Err(e) = pubsub.subscribe(&channel).await {
+                    tracing::warn!(error = %e, "cannot subscribe to queue events; retrying");
+                } else {
+                    let mut messages = pubsub.on_message();
+                    while let Some(message) = messages.next().await {
+                        let Some(sender) = events.upgrade() else {
+                            return;
+                        };
+                        if let Ok(office) = message
+                            .get_payload::<String>()
+                            .map_err(|_| ())
+                            .and_then(|p| OfficeId::parse(&p).map_err(|_| ()))
+                        {
+                            // Nobody listening is fine.
+                            let _ = sender.send(office);
+                        }
+                    }
+                    tracing::warn!("queue event subscription ended; reconnecting");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot connect for queue events; retrying"),
+        }
+        // A pause between reconnection attempts, so a Redis outage is not a busy loop.
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
 

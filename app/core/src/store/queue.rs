@@ -1,0 +1,366 @@
+//! The durable side of walk-in queues: tickets, the audit trail of counter actions, staff
+//! tokens, counter pauses and congestion history.
+
+use crate::domain::OfficeId;
+use crate::domain::procedure::ProcedureId;
+use crate::domain::queue::{CounterId, Level, LineId, TicketClass, TicketStatus};
+use crate::store::{Digest, StoreError};
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ticket {
+    pub id: Uuid,
+    pub office_id: OfficeId,
+    pub line_id: LineId,
+    /// The Tokyo date it was issued on; numbers restart every day.
+    pub service_date: NaiveDate,
+    pub number: u32,
+    pub display: String,
+    pub procedure: ProcedureId,
+    pub class: TicketClass,
+    pub reservation_id: Option<Uuid>,
+    pub status: TicketStatus,
+    pub counter_id: Option<CounterId>,
+    /// Place within its line and class: the issue sequence, or the slot start (ms) for a
+    /// checked-in reservation.
+    pub order_key: i64,
+    pub issued_at: DateTime<Utc>,
+    pub called_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub recalls: u32,
+}
+
+/// One line of the audit trail.
+#[derive(Debug, Clone)]
+pub struct QueueEvent {
+    pub office: OfficeId,
+    pub ticket: Option<Uuid>,
+    pub counter: Option<CounterId>,
+    /// issued, called, recalled, started, finished, no_show, transferred, cancelled,
+    /// paused, resumed.
+    pub kind: &'static str,
+    /// `kiosk`, `resident`, `system`, or `staff:<token id>`.
+    pub actor: String,
+    pub at: DateTime<Utc>,
+    pub detail: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffRole {
+    /// Operates the counters of one office.
+    Staff,
+    /// Everything staff can do, and administration of the office.
+    Admin,
+}
+
+impl StaffRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaffRole::Staff => "staff",
+            StaffRole::Admin => "admin",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "staff" => StaffRole::Staff,
+            "admin" => StaffRole::Admin,
+            _ => return None,
+        })
+    }
+}
+
+/// A staff bearer token; only its hash is stored.
+#[derive(Debug, Clone)]
+pub struct StaffToken {
+    pub id: Uuid,
+    pub office_id: OfficeId,
+    pub role: StaffRole,
+    pub token_hash: Digest,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Congestion of one line at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CongestionSnapshot {
+    pub office_id: OfficeId,
+    pub line_id: LineId,
+    pub taken_at: DateTime<Utc>,
+    pub waiting: u32,
+    pub counters_open: u32,
+    pub wait_p50: Option<u32>,
+    pub wait_p90: Option<u32>,
+    pub level: Level,
+}
+
+/// One finished service, for learning service times.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceTime {
+    pub procedure: ProcedureId,
+    pub minutes: f64,
+    pub finished_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TicketWriteError {
+    /// The number was issued before (the hot state's counter was behind the ledger).
+    #[error("the ticket number is taken")]
+    NumberTaken,
+    #[error("the reservation has already checked in")]
+    AlreadyCheckedIn,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[async_trait]
+pub trait QueueLedger: Send + Sync + 'static {
+    /// Inserts a new ticket and its `issued` event.
+    async fn insert_ticket(&self, ticket: &Ticket, actor: &str) -> Result<(), TicketWriteError>;
+    async fn ticket(&self, id: Uuid) -> Result<Option<Ticket>, StoreError>;
+    async fn ticket_for_reservation(&self, reservation: Uuid)
+    -> Result<Option<Ticket>, StoreError>;
+    /// Writes a ticket's new state (as the hot state decided it) with its event.
+    async fn update_ticket(&self, ticket: &Ticket, event: &QueueEvent) -> Result<(), StoreError>;
+    async fn tickets_of_day(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+    ) -> Result<Vec<Ticket>, StoreError>;
+    /// Of `ids`, those the ledger holds (for the ticket reaper).
+    async fn existing_tickets(&self, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError>;
+    /// Finished services of an office since `since`, oldest first.
+    async fn service_times(
+        &self,
+        office: &OfficeId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<ServiceTime>, StoreError>;
+
+    async fn set_counter_paused(&self, paused: bool, event: &QueueEvent) -> Result<(), StoreError>;
+    async fn paused_counters(&self, office: &OfficeId) -> Result<Vec<CounterId>, StoreError>;
+    async fn queue_events(
+        &self,
+        office: &OfficeId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(Option<Uuid>, String, String)>, StoreError>;
+
+    async fn insert_staff_token(&self, token: &StaffToken) -> Result<(), StoreError>;
+    async fn staff_token_by_hash(&self, hash: &Digest) -> Result<Option<StaffToken>, StoreError>;
+    async fn revoke_staff_token(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn staff_tokens(&self) -> Result<Vec<StaffToken>, StoreError>;
+
+    async fn insert_snapshots(&self, rows: &[CongestionSnapshot]) -> Result<(), StoreError>;
+    /// Snapshots from `from` (inclusive) to `to` (exclusive), of one office or all.
+    async fn snapshots(
+        &self,
+        office: Option<&OfficeId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<CongestionSnapshot>, StoreError>;
+}
+
+/// A ticket to put in a line: the hot state assigns its number and place.
+#[derive(Debug, Clone)]
+pub struct IssueRequest {
+    pub ticket_id: Uuid,
+    pub office: OfficeId,
+    pub line: LineId,
+    pub prefix: String,
+    pub date: NaiveDate,
+    pub procedure: ProcedureId,
+    pub class: TicketClass,
+    pub reservation_id: Option<Uuid>,
+    /// For a checked-in reservation: its slot start (ms), which orders reserved tickets.
+    pub slot_start_ms: Option<i64>,
+    pub now: DateTime<Utc>,
+    /// After this the reaper drops the ticket if the ledger does not have it.
+    pub deadline: DateTime<Utc>,
+}
+
+/// A counter asks for its next resident.
+#[derive(Debug, Clone)]
+pub struct CallRequest<'a> {
+    pub office: &'a OfficeId,
+    pub date: NaiveDate,
+    pub counter: &'a CounterId,
+    /// The lines this counter calls from, in its configured order (ties go to the first).
+    pub lines: &'a [LineId],
+    pub policy: &'a crate::domain::queue::QueuePolicy,
+    pub now: DateTime<Utc>,
+}
+
+/// An action on a ticket.
+#[derive(Debug, Clone)]
+pub struct ActRequest<'a> {
+    pub office: &'a OfficeId,
+    pub date: NaiveDate,
+    pub ticket: Uuid,
+    pub action: &'a TicketAction,
+    /// The acting counter (staff), or `None` for the resident.
+    pub counter: Option<&'a CounterId>,
+    /// Every line of the office (a transfer may move the ticket to any of them).
+    pub all_lines: &'a [LineId],
+    pub now: DateTime<Utc>,
+}
+
+/// What call-next did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallOutcome {
+    Called(Ticket),
+    /// Nobody is waiting in the counter's lines.
+    Empty,
+    /// The counter still has a ticket called or being served.
+    Busy(Ticket),
+    Paused,
+}
+
+/// A staff or resident action on one ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TicketAction {
+    /// Call the same ticket again (the resident did not come yet).
+    Recall,
+    /// The resident arrived at the counter.
+    Start,
+    Finish,
+    NoShow,
+    /// Back to waiting, in another line (keeping its place or going last).
+    Transfer {
+        to: LineId,
+        keep_place: bool,
+    },
+    /// The resident gives up their place.
+    Cancel,
+}
+
+impl TicketAction {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TicketAction::Recall => "recalled",
+            TicketAction::Start => "started",
+            TicketAction::Finish => "finished",
+            TicketAction::NoShow => "no_show",
+            TicketAction::Transfer { .. } => "transferred",
+            TicketAction::Cancel => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActOutcome {
+    Done(Ticket),
+    /// The action does not fit the ticket's state (or it is at another counter).
+    NotAllowed(Ticket),
+    NotFound,
+}
+
+/// A counter as the hot state sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CounterView {
+    pub id: CounterId,
+    pub paused: bool,
+    pub current: Option<Ticket>,
+}
+
+/// Everything estimates and displays need about one office's queues on one day.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueueView {
+    /// Waiting tickets, each line in call order within its class.
+    pub waiting: Vec<Ticket>,
+    pub counters: Vec<CounterView>,
+    pub stats: Vec<(ProcedureId, crate::domain::queue::ServiceStats)>,
+    /// The most recently called tickets, newest first (for displays).
+    pub recent: Vec<Ticket>,
+}
+
+/// The state of an office's queues on a day, read from the ledger.
+#[derive(Debug, Clone)]
+pub struct QueueSnapshot {
+    pub office: OfficeId,
+    pub date: NaiveDate,
+    pub lines: Vec<LineId>,
+    pub tickets: Vec<Ticket>,
+    pub paused: Vec<CounterId>,
+    pub counters: Vec<CounterId>,
+    pub stats: Vec<(ProcedureId, crate::domain::queue::ServiceStats)>,
+    pub now: DateTime<Utc>,
+}
+
+/// A ticket issue not yet confirmed by the reaper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingTicket {
+    pub date: NaiveDate,
+    pub ticket_id: Uuid,
+}
+
+#[async_trait]
+pub trait QueueHotState: Send + Sync + 'static {
+    async fn issue(&self, req: &IssueRequest) -> Result<Ticket, crate::store::HotError>;
+    /// Removes a ticket entirely (its ledger insert failed, or it never reached the ledger).
+    async fn forget_ticket(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        id: Uuid,
+    ) -> Result<(), crate::store::HotError>;
+    /// Makes the next number of a line at least `above + 1` (after the ledger refused one).
+    async fn raise_number(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        line: &LineId,
+        above: u32,
+    ) -> Result<(), crate::store::HotError>;
+    async fn call_next(&self, req: &CallRequest<'_>)
+    -> Result<CallOutcome, crate::store::HotError>;
+    /// Applies an action; `req.counter` is the acting counter (staff) or `None` (resident).
+    async fn act(&self, req: &ActRequest<'_>) -> Result<ActOutcome, crate::store::HotError>;
+    async fn set_paused(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        counter: &CounterId,
+        paused: bool,
+    ) -> Result<(), crate::store::HotError>;
+    async fn queue_view(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        lines: &[LineId],
+    ) -> Result<QueueView, crate::store::HotError>;
+    async fn ticket(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        id: Uuid,
+    ) -> Result<Option<Ticket>, crate::store::HotError>;
+    async fn due_tickets(
+        &self,
+        office: &OfficeId,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PendingTicket>, crate::store::HotError>;
+    /// Forgets a pending issue; when `drop`, also removes the ticket (only the caller that
+    /// removes the pending entry does it).
+    async fn settle_ticket(
+        &self,
+        office: &OfficeId,
+        pending: &PendingTicket,
+        drop: bool,
+    ) -> Result<(), crate::store::HotError>;
+    /// Replaces an office's queue state for a day with the ledger's.
+    async fn load_queue(&self, snapshot: &QueueSnapshot) -> Result<(), crate::store::HotError>;
+    async fn queue_loaded(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+    ) -> Result<bool, crate::store::HotError>;
+    /// Tells every instance that an office's queues changed (displays refresh).
+    async fn publish(&self, office: &OfficeId) -> Result<(), crate::store::HotError>;
+    /// Offices whose queues changed, as published by any instance.
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<OfficeId>;
+}

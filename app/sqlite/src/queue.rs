@@ -1,0 +1,517 @@
+//! The queue tables on SQLite (see `madoguchi_core::store::queue`).
+
+use crate::{SqliteLedger, ms, store_error, time, uuid};
+use anyhow::anyhow;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use madoguchi_core::domain::OfficeId;
+use madoguchi_core::domain::procedure::ProcedureId;
+use madoguchi_core::domain::queue::{CounterId, Level, LineId, TicketClass, TicketStatus};
+use madoguchi_core::store::queue::{
+    CongestionSnapshot, QueueEvent, QueueLedger, ServiceTime, StaffRole, StaffToken, Ticket,
+    TicketWriteError,
+};
+use madoguchi_core::store::{Digest, StoreError};
+use uuid::Uuid;
+
+fn bad(what: &str, value: &str) -> StoreError {
+    StoreError::Unexpected(anyhow!("stored {what} {value:?} is not valid"))
+}
+
+fn parsed<T>(
+    raw: &str,
+    what: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    parse(raw).ok_or_else(|| bad(what, raw))
+}
+
+struct TicketRow {
+    id: String,
+    office_id: String,
+    line_id: String,
+    service_date: String,
+    number: i64,
+    display: String,
+    procedure: String,
+    class: String,
+    reservation_id: Option<String>,
+    status: String,
+    counter_id: Option<String>,
+    order_key: i64,
+    issued_at: i64,
+    called_at: Option<i64>,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    recalls: i64,
+}
+
+impl TryFrom<TicketRow> for Ticket {
+    type Error = StoreError;
+
+    fn try_from(r: TicketRow) -> Result<Self, StoreError> {
+        Ok(Ticket {
+            id: uuid(&r.id)?,
+            office_id: parsed(&r.office_id, "office", |s| OfficeId::parse(s).ok())?,
+            line_id: parsed(&r.line_id, "line", |s| LineId::parse(s).ok())?,
+            service_date: parsed(&r.service_date, "date", |s| s.parse::<NaiveDate>().ok())?,
+            number: u32::try_from(r.number).map_err(|_| bad("number", &r.number.to_string()))?,
+            display: r.display,
+            procedure: parsed(&r.procedure, "procedure", |s| s.parse::<ProcedureId>().ok())?,
+            class: parsed(&r.class, "class", TicketClass::parse)?,
+            reservation_id: r.reservation_id.as_deref().map(uuid).transpose()?,
+            status: parsed(&r.status, "status", TicketStatus::parse)?,
+            counter_id: r
+                .counter_id
+                .map(|c| parsed(&c, "counter", |s| CounterId::parse(s).ok()))
+                .transpose()?,
+            order_key: r.order_key,
+            issued_at: time(r.issued_at)?,
+            called_at: r.called_at.map(time).transpose()?,
+            started_at: r.started_at.map(time).transpose()?,
+            finished_at: r.finished_at.map(time).transpose()?,
+            recalls: u32::try_from(r.recalls).unwrap_or(0),
+        })
+    }
+}
+
+struct TokenRow {
+    id: String,
+    office_id: String,
+    role: String,
+    token_hash: Vec<u8>,
+    label: String,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<TokenRow> for StaffToken {
+    type Error = StoreError;
+
+    fn try_from(r: TokenRow) -> Result<Self, StoreError> {
+        Ok(StaffToken {
+            id: uuid(&r.id)?,
+            office_id: parsed(&r.office_id, "office", |s| OfficeId::parse(s).ok())?,
+            role: parsed(&r.role, "role", StaffRole::parse)?,
+            token_hash: Digest::try_from(r.token_hash.as_slice())
+                .map_err(|_| bad("token hash", "…"))?,
+            label: r.label,
+            created_at: time(r.created_at)?,
+            revoked_at: r.revoked_at.map(time).transpose()?,
+        })
+    }
+}
+
+async fn event(tx: &mut sqlx::SqliteConnection, e: &QueueEvent) -> Result<(), sqlx::Error> {
+    let (office, ticket, counter) = (
+        e.office.as_str(),
+        e.ticket.map(|t| t.to_string()),
+        e.counter.as_ref().map(|c| c.as_str()),
+    );
+    let (at, detail) = (ms(e.at), e.detail.as_ref().map(|d| d.to_string()));
+    sqlx::query!(
+        "INSERT INTO queue_events (office_id, ticket_id, counter_id, kind, actor, at, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        office,
+        ticket,
+        counter,
+        e.kind,
+        e.actor,
+        at,
+        detail
+    )
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+#[async_trait]
+impl QueueLedger for SqliteLedger {
+    async fn insert_ticket(&self, t: &Ticket, actor: &str) -> Result<(), TicketWriteError> {
+        let (id, office, line, date) = (
+            t.id.to_string(),
+            t.office_id.as_str(),
+            t.line_id.as_str(),
+            t.service_date.to_string(),
+        );
+        let (number, procedure, class, status) = (
+            i64::from(t.number),
+            t.procedure.as_str(),
+            t.class.as_str(),
+            t.status.as_str(),
+        );
+        let (reservation, counter) = (
+            t.reservation_id.map(|r| r.to_string()),
+            t.counter_id.as_ref().map(|c| c.as_str()),
+        );
+        let issued = ms(t.issued_at);
+        let classify = |e: sqlx::Error| match &e {
+            sqlx::Error::Database(db) if db.message().contains("tickets.number") => {
+                TicketWriteError::NumberTaken
+            }
+            sqlx::Error::Database(db) if db.message().contains("tickets.reservation_id") => {
+                TicketWriteError::AlreadyCheckedIn
+            }
+            _ => TicketWriteError::Store(store_error(e)),
+        };
+        let mut tx = self
+            .pool()
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(classify)?;
+        sqlx::query!(
+            "INSERT INTO tickets (id, office_id, line_id, service_date, number, display, procedure, class,
+                                  reservation_id, status, counter_id, order_key, issued_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            id,
+            office,
+            line,
+            date,
+            number,
+            t.display,
+            procedure,
+            class,
+            reservation,
+            status,
+            counter,
+            t.order_key,
+            issued
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+        let issued_event = QueueEvent {
+            office: t.office_id.clone(),
+            ticket: Some(t.id),
+            counter: None,
+            kind: "issued",
+            actor: actor.to_owned(),
+            at: t.issued_at,
+            detail: None,
+        };
+        event(&mut tx, &issued_event).await.map_err(classify)?;
+        tx.commit().await.map_err(classify)
+    }
+
+    async fn ticket(&self, id: Uuid) -> Result<Option<Ticket>, StoreError> {
+        let id = id.to_string();
+        sqlx::query_as!(TicketRow, "SELECT * FROM tickets WHERE id = ?1", id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(store_error)?
+            .map(Ticket::try_from)
+            .transpose()
+    }
+
+    async fn ticket_for_reservation(
+        &self,
+        reservation: Uuid,
+    ) -> Result<Option<Ticket>, StoreError> {
+        let reservation = reservation.to_string();
+        sqlx::query_as!(
+            TicketRow,
+            "SELECT * FROM tickets WHERE reservation_id = ?1",
+            reservation
+        )
+        .fetch_optional(self.pool())
+        .await
+        .map_err(store_error)?
+        .map(Ticket::try_from)
+        .transpose()
+    }
+
+    async fn update_ticket(&self, t: &Ticket, e: &QueueEvent) -> Result<(), StoreError> {
+        let (id, status, counter, line) = (
+            t.id.to_string(),
+            t.status.as_str(),
+            t.counter_id.as_ref().map(|c| c.as_str()),
+            t.line_id.as_str(),
+        );
+        let (called, started, finished) = (
+            t.called_at.map(ms),
+            t.started_at.map(ms),
+            t.finished_at.map(ms),
+        );
+        let (recalls, class) = (i64::from(t.recalls), t.class.as_str());
+        let mut tx = self
+            .pool()
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(store_error)?;
+        sqlx::query!(
+            "UPDATE tickets SET status = ?2, counter_id = ?3, line_id = ?4, order_key = ?5, called_at = ?6,
+                                started_at = ?7, finished_at = ?8, recalls = ?9, class = ?10
+             WHERE id = ?1",
+            id,
+            status,
+            counter,
+            line,
+            t.order_key,
+            called,
+            started,
+            finished,
+            recalls,
+            class
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        event(&mut tx, e).await.map_err(store_error)?;
+        tx.commit().await.map_err(store_error)
+    }
+
+    async fn tickets_of_day(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        let (office, date) = (office.as_str(), date.to_string());
+        sqlx::query_as!(
+            TicketRow,
+            "SELECT * FROM tickets WHERE office_id = ?1 AND service_date = ?2 ORDER BY issued_at",
+            office,
+            date
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(Ticket::try_from)
+        .collect()
+    }
+
+    async fn existing_tickets(&self, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
+        let ids = crate::ids_json(ids);
+        let rows = sqlx::query_scalar!(
+            "SELECT id FROM tickets WHERE id IN (SELECT value FROM json_each(?1))",
+            ids
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(store_error)?;
+        rows.iter().map(|id| uuid(id)).collect()
+    }
+
+    async fn service_times(
+        &self,
+        office: &OfficeId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<ServiceTime>, StoreError> {
+        let (office, since) = (office.as_str(), ms(since));
+        let rows = sqlx::query!(
+            r#"SELECT procedure, started_at AS "started_at!: i64", finished_at AS "finished_at!: i64"
+               FROM tickets
+               WHERE office_id = ?1 AND status = 'done' AND finished_at >= ?2 AND started_at IS NOT NULL
+               ORDER BY finished_at"#,
+            office,
+            since
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(ServiceTime {
+                    procedure: parsed(&r.procedure, "procedure", |s| s.parse().ok())?,
+                    minutes: (r.finished_at - r.started_at) as f64 / 60_000.0,
+                    finished_at: time(r.finished_at)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_counter_paused(&self, paused: bool, e: &QueueEvent) -> Result<(), StoreError> {
+        let (office, counter) = (
+            e.office.as_str(),
+            e.counter.as_ref().map(|c| c.as_str()).unwrap_or_default(),
+        );
+        let (paused, at) = (i64::from(paused), ms(e.at));
+        let mut tx = self
+            .pool()
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(store_error)?;
+        sqlx::query!(
+            "INSERT INTO counter_states (office_id, counter_id, paused, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (office_id, counter_id) DO UPDATE SET paused = ?3, updated_at = ?4",
+            office,
+            counter,
+            paused,
+            at
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        event(&mut tx, e).await.map_err(store_error)?;
+        tx.commit().await.map_err(store_error)
+    }
+
+    async fn paused_counters(&self, office: &OfficeId) -> Result<Vec<CounterId>, StoreError> {
+        let office = office.as_str();
+        let rows = sqlx::query_scalar!(
+            "SELECT counter_id FROM counter_states WHERE office_id = ?1 AND paused <> 0",
+            office
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(store_error)?;
+        rows.iter()
+            .map(|c| parsed(c, "counter", |s| CounterId::parse(s).ok()))
+            .collect()
+    }
+
+    async fn queue_events(
+        &self,
+        office: &OfficeId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(Option<Uuid>, String, String)>, StoreError> {
+        let (office, since) = (office.as_str(), ms(since));
+        let rows = sqlx::query!(
+            "SELECT ticket_id, kind, actor FROM queue_events WHERE office_id = ?1 AND at >= ?2 ORDER BY id",
+            office,
+            since
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    r.ticket_id.as_deref().map(uuid).transpose()?,
+                    r.kind,
+                    r.actor,
+                ))
+            })
+            .collect()
+    }
+
+    async fn insert_staff_token(&self, t: &StaffToken) -> Result<(), StoreError> {
+        let (id, office, role, hash) = (
+            t.id.to_string(),
+            t.office_id.as_str(),
+            t.role.as_str(),
+            t.token_hash.to_vec(),
+        );
+        let created = ms(t.created_at);
+        sqlx::query!(
+            "INSERT INTO staff_tokens (id, office_id, role, token_hash, label, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            id,
+            office,
+            role,
+            hash,
+            t.label,
+            created
+        )
+        .execute(self.pool())
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+    }
+
+    async fn staff_token_by_hash(&self, hash: &Digest) -> Result<Option<StaffToken>, StoreError> {
+        let hash = hash.to_vec();
+        sqlx::query_as!(
+            TokenRow,
+            "SELECT * FROM staff_tokens WHERE token_hash = ?1",
+            hash
+        )
+        .fetch_optional(self.pool())
+        .await
+        .map_err(store_error)?
+        .map(StaffToken::try_from)
+        .transpose()
+    }
+
+    async fn revoke_staff_token(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let (id, now) = (id.to_string(), ms(now));
+        sqlx::query!(
+            "UPDATE staff_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            id,
+            now
+        )
+        .execute(self.pool())
+        .await
+        .map(|r| r.rows_affected() == 1)
+        .map_err(store_error)
+    }
+
+    async fn staff_tokens(&self) -> Result<Vec<StaffToken>, StoreError> {
+        sqlx::query_as!(TokenRow, "SELECT * FROM staff_tokens ORDER BY created_at")
+            .fetch_all(self.pool())
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(StaffToken::try_from)
+            .collect()
+    }
+
+    async fn insert_snapshots(&self, rows: &[CongestionSnapshot]) -> Result<(), StoreError> {
+        let mut tx = self
+            .pool()
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(store_error)?;
+        for r in rows {
+            let (office, line, at) = (r.office_id.as_str(), r.line_id.as_str(), ms(r.taken_at));
+            let (waiting, open) = (i64::from(r.waiting), i64::from(r.counters_open));
+            let (p50, p90, level) = (
+                r.wait_p50.map(i64::from),
+                r.wait_p90.map(i64::from),
+                r.level.as_str(),
+            );
+            sqlx::query!(
+                "INSERT INTO congestion_snapshots
+                     (office_id, line_id, taken_at, waiting, counters_open, wait_p50, wait_p90, level)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                office,
+                line,
+                at,
+                waiting,
+                open,
+                p50,
+                p90,
+                level
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        }
+        tx.commit().await.map_err(store_error)
+    }
+
+    async fn snapshots(
+        &self,
+        office: Option<&OfficeId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<CongestionSnapshot>, StoreError> {
+        let (office, from, to) = (office.map(|o| o.as_str()), ms(from), ms(to));
+        let rows = sqlx::query!(
+            r#"SELECT office_id, line_id, taken_at, waiting, counters_open,
+                      wait_p50 AS "wait_p50?: i64", wait_p90 AS "wait_p90?: i64", level
+               FROM congestion_snapshots
+               WHERE (?1 IS NULL OR office_id = ?1) AND taken_at >= ?2 AND taken_at < ?3
+               ORDER BY taken_at, office_id, line_id"#,
+            office,
+            from,
+            to
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(CongestionSnapshot {
+                    office_id: parsed(&r.office_id, "office", |s| OfficeId::parse(s).ok())?,
+                    line_id: parsed(&r.line_id, "line", |s| LineId::parse(s).ok())?,
+                    taken_at: time(r.taken_at)?,
+                    waiting: r.waiting.max(0) as u32,
+                    counters_open: r.counters_open.max(0) as u32,
+                    wait_p50: r.wait_p50.map(|v| v.max(0) as u32),
+                    wait_p90: r.wait_p90.map(|v| v.max(0) as u32),
+                    level: parsed(&r.level, "level", Level::parse)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,435 @@
+//! The queue tables on PostgreSQL (see `madoguchi_core::store::queue`).
+
+use crate::domain::OfficeId;
+use crate::domain::procedure::ProcedureId;
+use crate::domain::queue::{CounterId, Level, LineId, TicketClass, TicketStatus};
+use crate::store::postgres::{PgLedger, store_error};
+use crate::store::queue::{
+    CongestionSnapshot, QueueEvent, QueueLedger, ServiceTime, StaffRole, StaffToken, Ticket,
+    TicketWriteError,
+};
+use crate::store::{Digest, StoreError};
+use anyhow::anyhow;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+fn bad(what: &str, value: &str) -> StoreError {
+    StoreError::Unexpected(anyhow!("stored {what} {value:?} is not valid"))
+}
+
+fn parsed<T>(
+    raw: &str,
+    what: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    parse(raw).ok_or_else(|| bad(what, raw))
+}
+
+struct TicketRow {
+    id: Uuid,
+    office_id: String,
+    line_id: String,
+    service_date: NaiveDate,
+    number: i32,
+    display: String,
+    procedure: String,
+    class: String,
+    reservation_id: Option<Uuid>,
+    status: String,
+    counter_id: Option<String>,
+    order_key: i64,
+    issued_at: DateTime<Utc>,
+    called_at: Option<DateTime<Utc>>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    recalls: i32,
+}
+
+impl TryFrom<TicketRow> for Ticket {
+    type Error = StoreError;
+
+    fn try_from(r: TicketRow) -> Result<Self, StoreError> {
+        Ok(Ticket {
+            id: r.id,
+            office_id: parsed(&r.office_id, "office", |s| OfficeId::parse(s).ok())?,
+            line_id: parsed(&r.line_id, "line", |s| LineId::parse(s).ok())?,
+            service_date: r.service_date,
+            number: u32::try_from(r.number).map_err(|_| bad("number", &r.number.to_string()))?,
+            display: r.display,
+            procedure: parsed(&r.procedure, "procedure", |s| s.parse::<ProcedureId>().ok())?,
+            class: parsed(&r.class, "class", TicketClass::parse)?,
+            reservation_id: r.reservation_id,
+            status: parsed(&r.status, "status", TicketStatus::parse)?,
+            counter_id: r
+                .counter_id
+                .map(|c| parsed(&c, "counter", |s| CounterId::parse(s).ok()))
+                .transpose()?,
+            order_key: r.order_key,
+            issued_at: r.issued_at,
+            called_at: r.called_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            recalls: u32::try_from(r.recalls).unwrap_or(0),
+        })
+    }
+}
+
+struct TokenRow {
+    id: Uuid,
+    office_id: String,
+    role: String,
+    token_hash: Vec<u8>,
+    label: String,
+    created_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<TokenRow> for StaffToken {
+    type Error = StoreError;
+
+    fn try_from(r: TokenRow) -> Result<Self, StoreError> {
+        Ok(StaffToken {
+            id: r.id,
+            office_id: parsed(&r.office_id, "office", |s| OfficeId::parse(s).ok())?,
+            role: parsed(&r.role, "role", StaffRole::parse)?,
+            token_hash: Digest::try_from(r.token_hash.as_slice())
+                .map_err(|_| bad("token hash", "…"))?,
+            label: r.label,
+            created_at: r.created_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+#[async_trait]
+impl QueueLedger for PgLedger {
+    async fn insert_ticket(&self, t: &Ticket, actor: &str) -> Result<(), TicketWriteError> {
+        let result = sqlx::query!(
+            r#"
+            WITH inserted AS (
+                INSERT INTO tickets (id, office_id, line_id, service_date, number, display, procedure,
+                                     class, reservation_id, status, counter_id, order_key, issued_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                RETURNING id, office_id, issued_at
+            )
+            INSERT INTO queue_events (office_id, ticket_id, kind, actor, at)
+            SELECT office_id, id, 'issued', $14, issued_at FROM inserted
+            "#,
+            t.id,
+            t.office_id.as_str(),
+            t.line_id.as_str(),
+            t.service_date,
+            t.number as i32,
+            t.display,
+            t.procedure.as_str(),
+            t.class.as_str(),
+            t.reservation_id,
+            t.status.as_str(),
+            t.counter_id.as_ref().map(|c| c.as_str()),
+            t.order_key,
+            t.issued_at,
+            actor,
+        )
+        .execute(self.pool())
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.constraint() == Some("tickets_number_key") => {
+                Err(TicketWriteError::NumberTaken)
+            }
+            Err(sqlx::Error::Database(db))
+                if db.constraint() == Some("tickets_reservation_key") =>
+            {
+                Err(TicketWriteError::AlreadyCheckedIn)
+            }
+            Err(e) => Err(TicketWriteError::Store(store_error(e))),
+        }
+    }
+
+    async fn ticket(&self, id: Uuid) -> Result<Option<Ticket>, StoreError> {
+        sqlx::query_as!(TicketRow, "SELECT * FROM tickets WHERE id = $1", id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(store_error)?
+            .map(Ticket::try_from)
+            .transpose()
+    }
+
+    async fn ticket_for_reservation(
+        &self,
+        reservation: Uuid,
+    ) -> Result<Option<Ticket>, StoreError> {
+        sqlx::query_as!(
+            TicketRow,
+            "SELECT * FROM tickets WHERE reservation_id = $1",
+            reservation
+        )
+        .fetch_optional(self.pool())
+        .await
+        .map_err(store_error)?
+        .map(Ticket::try_from)
+        .transpose()
+    }
+
+    async fn update_ticket(&self, t: &Ticket, e: &QueueEvent) -> Result<(), StoreError> {
+        sqlx::query!(
+            r#"
+            WITH updated AS (
+                UPDATE tickets
+                SET status = $2, counter_id = $3, line_id = $4, order_key = $5, called_at = $6,
+                    started_at = $7, finished_at = $8, recalls = $9, class = $10
+                WHERE id = $1
+                RETURNING id
+            )
+            INSERT INTO queue_events (office_id, ticket_id, counter_id, kind, actor, at, detail)
+            SELECT $11, id, $12, $13, $14, $15, $16 FROM updated
+            "#,
+            t.id,
+            t.status.as_str(),
+            t.counter_id.as_ref().map(|c| c.as_str()),
+            t.line_id.as_str(),
+            t.order_key,
+            t.called_at,
+            t.started_at,
+            t.finished_at,
+            t.recalls as i32,
+            t.class.as_str(),
+            e.office.as_str(),
+            e.counter.as_ref().map(|c| c.as_str()),
+            e.kind,
+            e.actor,
+            e.at,
+            e.detail,
+        )
+        .execute(self.pool())
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+    }
+
+    async fn tickets_of_day(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        sqlx::query_as!(
+            TicketRow,
+            "SELECT * FROM tickets WHERE office_id = $1 AND service_date = $2 ORDER BY issued_at",
+            office.as_str(),
+            date
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(Ticket::try_from)
+        .collect()
+    }
+
+    async fn existing_tickets(&self, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
+        sqlx::query_scalar!("SELECT id FROM tickets WHERE id = ANY($1)", ids)
+            .fetch_all(self.pool())
+            .await
+            .map_err(store_error)
+    }
+
+    async fn service_times(
+        &self,
+        office: &OfficeId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<ServiceTime>, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT procedure, started_at AS "started_at!", finished_at AS "finished_at!"
+               FROM tickets
+               WHERE office_id = $1 AND status = 'done' AND finished_at >= $2 AND started_at IS NOT NULL
+               ORDER BY finished_at"#,
+            office.as_str(),
+            since
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(ServiceTime {
+                    procedure: parsed(&r.procedure, "procedure", |s| s.parse().ok())?,
+                    minutes: (r.finished_at - r.started_at).num_milliseconds() as f64 / 60_000.0,
+                    finished_at: r.finished_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_counter_paused(&self, paused: bool, e: &QueueEvent) -> Result<(), StoreError> {
+        let counter = e.counter.as_ref().map(|c| c.as_str()).unwrap_or_default();
+        sqlx::query!(
+            r#"
+            WITH upserted AS (
+                INSERT INTO counter_states (office_id, counter_id, paused, updated_at)
+                VALUES ($1, $2, $3, $4)
+                ON CONFLICT (office_id, counter_id) DO UPDATE SET paused = $3, updated_at = $4
+                RETURNING office_id
+            )
+            INSERT INTO queue_events (office_id, counter_id, kind, actor, at)
+            SELECT office_id, $2, $5, $6, $4 FROM upserted
+            "#,
+            e.office.as_str(),
+            counter,
+            paused,
+            e.at,
+            e.kind,
+            e.actor,
+        )
+        .execute(self.pool())
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+    }
+
+    async fn paused_counters(&self, office: &OfficeId) -> Result<Vec<CounterId>, StoreError> {
+        let rows = sqlx::query_scalar!(
+            "SELECT counter_id FROM counter_states WHERE office_id = $1 AND paused",
+            office.as_str()
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(store_error)?;
+        rows.iter()
+            .map(|c| parsed(c, "counter", |s| CounterId::parse(s).ok()))
+            .collect()
+    }
+
+    async fn queue_events(
+        &self,
+        office: &OfficeId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(Option<Uuid>, String, String)>, StoreError> {
+        let rows = sqlx::query!(
+            "SELECT ticket_id, kind, actor FROM queue_events WHERE office_id = $1 AND at >= $2 ORDER BY id",
+            office.as_str(),
+            since
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.ticket_id, r.kind, r.actor))
+            .collect())
+    }
+
+    async fn insert_staff_token(&self, t: &StaffToken) -> Result<(), StoreError> {
+        sqlx::query!(
+            "INSERT INTO staff_tokens (id, office_id, role, token_hash, label, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            t.id,
+            t.office_id.as_str(),
+            t.role.as_str(),
+            t.token_hash.as_slice(),
+            t.label,
+            t.created_at
+        )
+        .execute(self.pool())
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+    }
+
+    async fn staff_token_by_hash(&self, hash: &Digest) -> Result<Option<StaffToken>, StoreError> {
+        sqlx::query_as!(
+            TokenRow,
+            "SELECT * FROM staff_tokens WHERE token_hash = $1",
+            hash.as_slice()
+        )
+        .fetch_optional(self.pool())
+        .await
+        .map_err(store_error)?
+        .map(StaffToken::try_from)
+        .transpose()
+    }
+
+    async fn revoke_staff_token(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        sqlx::query!(
+            "UPDATE staff_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            id,
+            now
+        )
+        .execute(self.pool())
+        .await
+        .map(|r| r.rows_affected() == 1)
+        .map_err(store_error)
+    }
+
+    async fn staff_tokens(&self) -> Result<Vec<StaffToken>, StoreError> {
+        sqlx::query_as!(TokenRow, "SELECT * FROM staff_tokens ORDER BY created_at")
+            .fetch_all(self.pool())
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(StaffToken::try_from)
+            .collect()
+    }
+
+    async fn insert_snapshots(&self, rows: &[CongestionSnapshot]) -> Result<(), StoreError> {
+        let offices: Vec<String> = rows.iter().map(|r| r.office_id.to_string()).collect();
+        let lines: Vec<String> = rows.iter().map(|r| r.line_id.to_string()).collect();
+        let at: Vec<DateTime<Utc>> = rows.iter().map(|r| r.taken_at).collect();
+        let waiting: Vec<i32> = rows.iter().map(|r| r.waiting as i32).collect();
+        let open: Vec<i32> = rows.iter().map(|r| r.counters_open as i32).collect();
+        let p50: Vec<Option<i32>> = rows.iter().map(|r| r.wait_p50.map(|v| v as i32)).collect();
+        let p90: Vec<Option<i32>> = rows.iter().map(|r| r.wait_p90.map(|v| v as i32)).collect();
+        let level: Vec<String> = rows.iter().map(|r| r.level.as_str().to_owned()).collect();
+        sqlx::query!(
+            r#"INSERT INTO congestion_snapshots
+                   (office_id, line_id, taken_at, waiting, counters_open, wait_p50, wait_p90, level)
+               SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::int[], $5::int[],
+                                    $6::int[], $7::int[], $8::text[])"#,
+            &offices,
+            &lines,
+            &at,
+            &waiting,
+            &open,
+            &p50 as &[Option<i32>],
+            &p90 as &[Option<i32>],
+            &level,
+        )
+        .execute(self.pool())
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+    }
+
+    async fn snapshots(
+        &self,
+        office: Option<&OfficeId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<CongestionSnapshot>, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT office_id, line_id, taken_at, waiting, counters_open, wait_p50, wait_p90, level
+               FROM congestion_snapshots
+               WHERE ($1::text IS NULL OR office_id = $1) AND taken_at >= $2 AND taken_at < $3
+               ORDER BY taken_at, office_id, line_id"#,
+            office.map(|o| o.as_str()),
+            from,
+            to
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(CongestionSnapshot {
+                    office_id: parsed(&r.office_id, "office", |s| OfficeId::parse(s).ok())?,
+                    line_id: parsed(&r.line_id, "line", |s| LineId::parse(s).ok())?,
+                    taken_at: r.taken_at,
+                    waiting: r.waiting.max(0) as u32,
+                    counters_open: r.counters_open.max(0) as u32,
+                    wait_p50: r.wait_p50.map(|v| v.max(0) as u32),
+                    wait_p90: r.wait_p90.map(|v| v.max(0) as u32),
+                    level: parsed(&r.level, "level", Level::parse)?,
+                })
+            })
+            .collect()
+    }
+}

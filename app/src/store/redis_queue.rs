@@ -1,0 +1,720 @@
+//! Walk-in queues in Redis. Keys of an office's day share its cluster hash tag:
+//! `{p}:{o:X}:q:<YYYYMMDD>:` + `loaded`, `tickets` (hash id → JSON), `counters` (hash id →
+//! `paused|current`), `streak`, `seq`, `recent` (list), `num:<line>`, `w:<line>:r|p|n`
+//! (sorted sets of waiting tickets by order key); per office `qpending` (issues not yet
+//! confirmed by the reaper) and `stats` (service times). Changes are published on
+//! `{p}:events` for every instance's live displays.
+
+use crate::domain::OfficeId;
+use crate::domain::procedure::ProcedureId;
+use crate::domain::queue::{CounterId, LineId, ServiceStats, TicketClass, TicketStatus};
+use crate::store::HotError;
+use crate::store::queue::{
+    ActOutcome, ActRequest, CallOutcome, CallRequest, CounterView, IssueRequest, PendingTicket,
+    QueueHotState, QueueSnapshot, QueueView, Ticket, TicketAction,
+};
+use crate::store::redis::{RedisHotState, hot_error};
+use anyhow::anyhow;
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use redis::Value;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A ticket as the Lua scripts read and write it (JSON in the `tickets` hash).
+#[derive(Debug, Serialize, Deserialize)]
+struct HotTicket {
+    id: Uuid,
+    office: String,
+    line: String,
+    date: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    number: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    display: Option<String>,
+    procedure: String,
+    class: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reservation: Option<Uuid>,
+    status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    counter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    order: Option<i64>,
+    issued: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    called: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    started: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    finished: Option<i64>,
+    recalls: u32,
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> Result<DateTime<Utc>, HotError> {
+    DateTime::from_timestamp_millis(v).ok_or_else(|| HotError::Unexpected(anyhow!("bad time {v}")))
+}
+
+fn unexpected(what: &str) -> HotError {
+    HotError::Unexpected(anyhow!("queue script returned {what}"))
+}
+
+impl HotTicket {
+    fn of(t: &Ticket) -> Self {
+        HotTicket {
+            id: t.id,
+            office: t.office_id.to_string(),
+            line: t.line_id.to_string(),
+            date: t.service_date,
+            number: Some(t.number),
+            display: Some(t.display.clone()),
+            procedure: t.procedure.as_str().to_owned(),
+            class: t.class.as_str().to_owned(),
+            reservation: t.reservation_id,
+            status: t.status.as_str().to_owned(),
+            counter: t.counter_id.as_ref().map(|c| c.to_string()),
+            order: Some(t.order_key),
+            issued: ms(t.issued_at),
+            called: t.called_at.map(ms),
+            started: t.started_at.map(ms),
+            finished: t.finished_at.map(ms),
+            recalls: t.recalls,
+        }
+    }
+
+    fn into_ticket(self) -> Result<Ticket, HotError> {
+        let bad = |what: &str| unexpected(&format!("a ticket with a bad {what}"));
+        Ok(Ticket {
+            id: self.id,
+            office_id: OfficeId::parse(&self.office).map_err(|_| bad("office"))?,
+            line_id: LineId::parse(&self.line).map_err(|_| bad("line"))?,
+            service_date: self.date,
+            number: self.number.ok_or_else(|| bad("number"))?,
+            display: self.display.ok_or_else(|| bad("display"))?,
+            procedure: self
+                .procedure
+                .parse::<ProcedureId>()
+                .map_err(|_| bad("procedure"))?,
+            class: TicketClass::parse(&self.class).ok_or_else(|| bad("class"))?,
+            reservation_id: self.reservation,
+            status: TicketStatus::parse(&self.status).ok_or_else(|| bad("status"))?,
+            counter_id: self
+                .counter
+                .map(|c| CounterId::parse(&c).map_err(|_| bad("counter")))
+                .transpose()?,
+            order_key: self.order.ok_or_else(|| bad("order"))?,
+            issued_at: from_ms(self.issued)?,
+            called_at: self.called.map(from_ms).transpose()?,
+            started_at: self.started.map(from_ms).transpose()?,
+            finished_at: self.finished.map(from_ms).transpose()?,
+            recalls: self.recalls,
+        })
+    }
+}
+
+fn parse_ticket(json: &str) -> Result<Ticket, HotError> {
+    serde_json::from_str::<HotTicket>(json)
+        .map_err(|e| HotError::Unexpected(anyhow!("unreadable ticket in the hot state: {e}")))?
+        .into_ticket()
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn texts(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(items) => items.iter().filter_map(text).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Day keys live two days past the day, counted from the service's clock.
+fn day_ttl(date: NaiveDate, now: DateTime<Utc>) -> i64 {
+    let end = (date + Duration::days(2))
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or(now);
+    (end - now).num_seconds().max(3600)
+}
+
+fn class_suffix(class: TicketClass) -> &'static str {
+    match class {
+        TicketClass::Reserved => "r",
+        TicketClass::Priority => "p",
+        TicketClass::Normal => "n",
+    }
+}
+
+const CLASSES: [TicketClass; 3] = [
+    TicketClass::Reserved,
+    TicketClass::Priority,
+    TicketClass::Normal,
+];
+
+fn pending_member(p: &PendingTicket) -> String {
+    format!("{}|{}", p.date.format("%Y%m%d"), p.ticket_id)
+}
+
+fn parse_stats(raw: &str) -> Option<ServiceStats> {
+    let mut parts = raw.split('|');
+    Some(ServiceStats {
+        mean_minutes: parts.next()?.parse().ok()?,
+        variance: parts.next()?.parse().ok()?,
+        samples: parts.next()?.parse().ok()?,
+    })
+}
+
+impl RedisHotState {
+    fn day(&self, office: &OfficeId, date: NaiveDate, rest: &str) -> String {
+        self.office_key(office, &format!("q:{}:{rest}", date.format("%Y%m%d")))
+    }
+
+    fn queue_key(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        line: &LineId,
+        class: TicketClass,
+    ) -> String {
+        self.day(office, date, &format!("w:{}:{}", line, class_suffix(class)))
+    }
+
+    fn all_queues(&self, office: &OfficeId, date: NaiveDate, lines: &[LineId]) -> Vec<String> {
+        lines
+            .iter()
+            .flat_map(|l| {
+                CLASSES
+                    .iter()
+                    .map(move |c| self.queue_key(office, date, l, *c))
+            })
+            .collect()
+    }
+
+    async fn drop_ticket(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        id: Uuid,
+        pending: Option<&PendingTicket>,
+        drop: bool,
+    ) -> Result<(), HotError> {
+        // Which lines exist is not known here; the ticket's own line is enough, and a
+        // transfer moved it within the day's lines, which the ticket records.
+        let lines = match self.ticket_json(office, date, id).await? {
+            Some(json) => vec![parse_ticket(&json)?.line_id],
+            None => Vec::new(),
+        };
+        let mut invocation = self.queue_scripts().drop.prepare_invoke();
+        invocation
+            .key(self.office_key(office, "qpending"))
+            .key(self.day(office, date, "tickets"))
+            .key(self.day(office, date, "counters"))
+            .key(self.day(office, date, "recent"));
+        for key in self.all_queues(office, date, &lines) {
+            invocation.key(key);
+        }
+        let _: i64 = invocation
+            .arg(id.to_string())
+            .arg(pending.map(pending_member).unwrap_or_default())
+            .arg(if drop { "1" } else { "0" })
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(hot_error)?;
+        Ok(())
+    }
+
+    async fn ticket_json(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        id: Uuid,
+    ) -> Result<Option<String>, HotError> {
+        redis::cmd("HGET")
+            .arg(self.day(office, date, "tickets"))
+            .arg(id.to_string())
+            .query_async(&mut self.connection())
+            .await
+            .map_err(hot_error)
+    }
+}
+
+#[async_trait]
+impl QueueHotState for RedisHotState {
+    async fn issue(&self, req: &IssueRequest) -> Result<Ticket, HotError> {
+        let template = HotTicket {
+            id: req.ticket_id,
+            office: req.office.to_string(),
+            line: req.line.to_string(),
+            date: req.date,
+            number: None,
+            display: None,
+            procedure: req.procedure.as_str().to_owned(),
+            class: req.class.as_str().to_owned(),
+            reservation: req.reservation_id,
+            status: TicketStatus::Waiting.as_str().to_owned(),
+            counter: None,
+            order: None,
+            issued: ms(req.now),
+            called: None,
+            started: None,
+            finished: None,
+            recalls: 0,
+        };
+        let template =
+            serde_json::to_string(&template).map_err(|e| HotError::Unexpected(anyhow!(e)))?;
+        let pending = PendingTicket {
+            date: req.date,
+            ticket_id: req.ticket_id,
+        };
+        let reply: Vec<Value> = self
+            .queue_scripts()
+            .issue
+            .key(self.day(&req.office, req.date, "loaded"))
+            .key(self.day(&req.office, req.date, &format!("num:{}", req.line)))
+            .key(self.day(&req.office, req.date, "seq"))
+            .key(self.day(&req.office, req.date, "tickets"))
+            .key(self.queue_key(&req.office, req.date, &req.line, req.class))
+            .key(self.office_key(&req.office, "qpending"))
+            .arg(template)
+            .arg(&req.prefix)
+            .arg(match (req.class, req.slot_start_ms) {
+                (TicketClass::Reserved, Some(ms)) => ms.to_string(),
+                _ => String::new(),
+            })
+            .arg(pending_member(&pending))
+            .arg(ms(req.deadline))
+            .arg(day_ttl(req.date, req.now))
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(hot_error)?;
+        match reply.first().and_then(text).as_deref() {
+            Some("OK") => parse_ticket(
+                &reply
+                    .get(1)
+                    .and_then(text)
+                    .ok_or_else(|| unexpected("no ticket"))?,
+            ),
+            Some("REBUILD") => Err(HotError::NeedsRebuild(req.office.clone())),
+            other => Err(unexpected(&format!("{other:?}"))),
+        }
+    }
+
+    async fn forget_ticket(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        id: Uuid,
+    ) -> Result<(), HotError> {
+        self.drop_ticket(office, date, id, None, true).await
+    }
+
+    async fn raise_number(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        line: &LineId,
+        above: u32,
+    ) -> Result<(), HotError> {
+        let script = redis::Script::new(
+            "if redis.call('EXISTS', KEYS[1]) == 0 then return 'REBUILD' end \
+             local n = tonumber(redis.call('GET', KEYS[2]) or '0') \
+             if n < tonumber(ARGV[1]) then redis.call('SET', KEYS[2], ARGV[1], 'KEEPTTL') end return 'OK'",
+        );
+        let reply: String = script
+            .key(self.day(office, date, "loaded"))
+            .key(self.day(office, date, &format!("num:{line}")))
+            .arg(above)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(hot_error)?;
+        if reply == "REBUILD" {
+            return Err(HotError::NeedsRebuild(office.clone()));
+        }
+        Ok(())
+    }
+
+    async fn call_next(&self, req: &CallRequest<'_>) -> Result<CallOutcome, HotError> {
+        let mut invocation = self.queue_scripts().call.prepare_invoke();
+        invocation
+            .key(self.day(req.office, req.date, "loaded"))
+            .key(self.day(req.office, req.date, "tickets"))
+            .key(self.day(req.office, req.date, "counters"))
+            .key(self.day(req.office, req.date, "streak"))
+            .key(self.day(req.office, req.date, "recent"));
+        for key in self.all_queues(req.office, req.date, req.lines) {
+            invocation.key(key);
+        }
+        let reply: Vec<Value> = invocation
+            .arg(req.counter.as_str())
+            .arg(ms(req.now))
+            .arg(i64::from(req.policy.reserved_callable_before_minutes) * 60_000)
+            .arg(req.policy.priority_ratio)
+            .arg(day_ttl(req.date, req.now))
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(hot_error)?;
+        let ticket = || -> Result<Ticket, HotError> {
+            parse_ticket(
+                &reply
+                    .get(1)
+                    .and_then(text)
+                    .ok_or_else(|| unexpected("no ticket"))?,
+            )
+        };
+        match reply.first().and_then(text).as_deref() {
+            Some("OK") => Ok(CallOutcome::Called(ticket()?)),
+            Some("BUSY") => Ok(CallOutcome::Busy(ticket()?)),
+            Some("EMPTY") => Ok(CallOutcome::Empty),
+            Some("PAUSED") => Ok(CallOutcome::Paused),
+            Some("REBUILD") => Err(HotError::NeedsRebuild(req.office.clone())),
+            other => Err(unexpected(&format!("{other:?}"))),
+        }
+    }
+
+    async fn act(&self, req: &ActRequest<'_>) -> Result<ActOutcome, HotError> {
+        let (action, target, keep) = match req.action {
+            TicketAction::Recall => ("recall", String::new(), false),
+            TicketAction::Start => ("start", String::new(), false),
+            TicketAction::Finish => ("finish", String::new(), false),
+            TicketAction::NoShow => ("no_show", String::new(), false),
+            TicketAction::Cancel => ("cancel", String::new(), false),
+            TicketAction::Transfer { to, keep_place } => ("transfer", to.to_string(), *keep_place),
+        };
+        let nominal: Vec<String> = ProcedureId::ALL
+            .iter()
+            .map(|p| format!("{}={}", p.as_str(), p.info().nominal_minutes))
+            .collect();
+        let lines: Vec<&str> = req.all_lines.iter().map(|l| l.as_str()).collect();
+        let mut invocation = self.queue_scripts().act.prepare_invoke();
+        invocation
+            .key(self.day(req.office, req.date, "loaded"))
+            .key(self.day(req.office, req.date, "tickets"))
+            .key(self.day(req.office, req.date, "counters"))
+            .key(self.day(req.office, req.date, "recent"))
+            .key(self.day(req.office, req.date, "seq"))
+            .key(self.office_key(req.office, "stats"));
+        for key in self.all_queues(req.office, req.date, req.all_lines) {
+            invocation.key(key);
+        }
+        let reply: Vec<Value> = invocation
+            .arg(action)
+            .arg(req.ticket.to_string())
+            .arg(req.counter.map(|c| c.as_str()).unwrap_or(""))
+            .arg(ms(req.now))
+            .arg(target)
+            .arg(if keep { "1" } else { "0" })
+            .arg(lines.join(","))
+            .arg(nominal.join(","))
+            .arg(day_ttl(req.date, req.now))
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(hot_error)?;
+        let ticket = || -> Result<Ticket, HotError> {
+            parse_ticket(
+                &reply
+                    .get(1)
+                    .and_then(text)
+                    .ok_or_else(|| unexpected("no ticket"))?,
+            )
+        };
+        match reply.first().and_then(text).as_deref() {
+            Some("OK") => Ok(ActOutcome::Done(ticket()?)),
+            Some("NOTALLOWED") => Ok(ActOutcome::NotAllowed(ticket()?)),
+            Some("NOTFOUND") => Ok(ActOutcome::NotFound),
+            Some("REBUILD") => Err(HotError::NeedsRebuild(req.office.clone())),
+            other => Err(unexpected(&format!("{other:?}"))),
+        }
+    }
+
+    async fn set_paused(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        counter: &CounterId,
+        paused: bool,
+    ) -> Result<(), HotError> {
+        let script = redis::Script::new(
+            "if redis.call('EXISTS', KEYS[1]) == 0 then return 'REBUILD' end \
+             local state = redis.call('HGET', KEYS[2], ARGV[1]) or '0|' \
+             local _, current = string.match(state, '^(%d)|(.*)$') \
+             redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|' .. current) return 'OK'",
+        );
+        let reply: String = script
+            .key(self.day(office, date, "loaded"))
+            .key(self.day(office, date, "counters"))
+            .arg(counter.as_str())
+            .arg(if paused { "1" } else { "0" })
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(hot_error)?;
+        match reply.as_str() {
+            "OK" => Ok(()),
+            "REBUILD" => Err(HotError::NeedsRebuild(office.clone())),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn queue_view(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        lines: &[LineId],
+    ) -> Result<QueueView, HotError> {
+        let mut invocation = self.queue_scripts().view.prepare_invoke();
+        invocation
+            .key(self.day(office, date, "loaded"))
+            .key(self.day(office, date, "tickets"))
+            .key(self.day(office, date, "counters"))
+            .key(self.day(office, date, "recent"))
+            .key(self.office_key(office, "stats"));
+        for key in self.all_queues(office, date, lines) {
+            invocation.key(key);
+        }
+        let reply: Vec<Value> = invocation
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(hot_error)?;
+        match reply.first().and_then(text).as_deref() {
+            Some("OK") => {}
+            Some("REBUILD") => return Err(HotError::NeedsRebuild(office.clone())),
+            other => return Err(unexpected(&format!("{other:?}"))),
+        }
+        let part = |i: usize| reply.get(i).map(texts).unwrap_or_default();
+        let waiting = part(1)
+            .iter()
+            .map(|j| parse_ticket(j))
+            .collect::<Result<Vec<_>, _>>()?;
+        let states = part(2);
+        let currents = part(3);
+        let mut counters = Vec::new();
+        for (pair, current) in states.chunks(2).zip(currents.iter()) {
+            let [id, state] = pair else { continue };
+            let id = CounterId::parse(id).map_err(|_| unexpected("a bad counter id"))?;
+            let current = if current.is_empty() {
+                None
+            } else {
+                Some(parse_ticket(current)?)
+            };
+            counters.push(CounterView {
+                id,
+                paused: state.starts_with('1'),
+                current: current
+                    .filter(|t| matches!(t.status, TicketStatus::Called | TicketStatus::Serving)),
+            });
+        }
+        counters.sort_by(|a, b| a.id.cmp(&b.id));
+        let recent = part(4)
+            .iter()
+            .map(|j| parse_ticket(j))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut stats: Vec<(ProcedureId, ServiceStats)> = part(5)
+            .chunks(2)
+            .filter_map(|pair| match pair {
+                [p, v] => Some((p.parse().ok()?, parse_stats(v)?)),
+                _ => None,
+            })
+            .collect();
+        stats.sort_by_key(|(p, _)| *p);
+        Ok(QueueView {
+            waiting,
+            counters,
+            stats,
+            recent,
+        })
+    }
+
+    async fn ticket(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        id: Uuid,
+    ) -> Result<Option<Ticket>, HotError> {
+        let (loaded, json): (i64, Option<String>) = redis::pipe()
+            .cmd("EXISTS")
+            .arg(self.day(office, date, "loaded"))
+            .cmd("HGET")
+            .arg(self.day(office, date, "tickets"))
+            .arg(id.to_string())
+            .query_async(&mut self.connection())
+            .await
+            .map_err(hot_error)?;
+        if loaded == 0 {
+            return Err(HotError::NeedsRebuild(office.clone()));
+        }
+        json.as_deref().map(parse_ticket).transpose()
+    }
+
+    async fn due_tickets(
+        &self,
+        office: &OfficeId,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PendingTicket>, HotError> {
+        let members: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.office_key(office, "qpending"))
+            .arg("-inf")
+            .arg(ms(now))
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut self.connection())
+            .await
+            .map_err(hot_error)?;
+        Ok(members
+            .iter()
+            .filter_map(|m| {
+                let (date, id) = m.split_once('|')?;
+                Some(PendingTicket {
+                    date: NaiveDate::parse_from_str(date, "%Y%m%d").ok()?,
+                    ticket_id: id.parse().ok()?,
+                })
+            })
+            .collect())
+    }
+
+    async fn settle_ticket(
+        &self,
+        office: &OfficeId,
+        pending: &PendingTicket,
+        drop: bool,
+    ) -> Result<(), HotError> {
+        self.drop_ticket(office, pending.date, pending.ticket_id, Some(pending), drop)
+            .await
+    }
+
+    async fn load_queue(&self, s: &QueueSnapshot) -> Result<(), HotError> {
+        let (office, date) = (&s.office, s.date);
+        let mut invocation = self.queue_scripts().load.prepare_invoke();
+        invocation
+            .key(self.day(office, date, "loaded"))
+            .key(self.day(office, date, "tickets"))
+            .key(self.day(office, date, "counters"))
+            .key(self.day(office, date, "recent"))
+            .key(self.day(office, date, "seq"))
+            .key(self.day(office, date, "streak"))
+            .key(self.office_key(office, "stats"));
+        for line in &s.lines {
+            invocation.key(self.day(office, date, &format!("num:{line}")));
+            for class in CLASSES {
+                invocation.key(self.queue_key(office, date, line, class));
+            }
+        }
+        let mut tickets = String::new();
+        for t in &s.tickets {
+            let json = serde_json::to_string(&HotTicket::of(t))
+                .map_err(|e| HotError::Unexpected(anyhow!(e)))?;
+            tickets.push_str(&format!("{}\t{json}\n", t.id));
+        }
+        let mut counters = String::new();
+        for c in &s.counters {
+            let current = s
+                .tickets
+                .iter()
+                .filter(|t| {
+                    t.counter_id.as_ref() == Some(c)
+                        && matches!(t.status, TicketStatus::Called | TicketStatus::Serving)
+                })
+                .max_by_key(|t| (t.called_at, t.id))
+                .map(|t| t.id.to_string())
+                .unwrap_or_default();
+            counters.push_str(&format!(
+                "{c}={}|{current}\n",
+                if s.paused.contains(c) { "1" } else { "0" }
+            ));
+        }
+        let mut called: Vec<&Ticket> = s.tickets.iter().filter(|t| t.called_at.is_some()).collect();
+        called.sort_by_key(|t| std::cmp::Reverse((t.called_at, t.id)));
+        let recent: String = called
+            .iter()
+            .take(crate::store::memory_queue::RECENT_CALLS)
+            .map(|t| format!("{}\n", t.id))
+            .collect();
+        let stats: String = s
+            .stats
+            .iter()
+            .map(|(p, st)| {
+                format!(
+                    "{}={:?}|{:?}|{}\n",
+                    p.as_str(),
+                    st.mean_minutes,
+                    st.variance,
+                    st.samples
+                )
+            })
+            .collect();
+        let seq = s
+            .tickets
+            .iter()
+            .filter(|t| t.class != TicketClass::Reserved)
+            .map(|t| t.order_key)
+            .max()
+            .unwrap_or(0)
+            .max(0);
+        invocation
+            .arg(day_ttl(date, s.now))
+            .arg(seq)
+            .arg(tickets)
+            .arg(counters)
+            .arg(recent)
+            .arg(stats);
+        for line in &s.lines {
+            let max = s
+                .tickets
+                .iter()
+                .filter(|t| &t.line_id == line)
+                .map(|t| t.number)
+                .max()
+                .unwrap_or(0);
+            invocation.arg(max);
+            for class in CLASSES {
+                let entries: String = s
+                    .tickets
+                    .iter()
+                    .filter(|t| {
+                        &t.line_id == line && t.class == class && t.status == TicketStatus::Waiting
+                    })
+                    .map(|t| format!("{} {}\n", t.order_key, t.id))
+                    .collect();
+                invocation.arg(entries);
+            }
+        }
+        let _: i64 = invocation
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(hot_error)?;
+        Ok(())
+    }
+
+    async fn queue_loaded(&self, office: &OfficeId, date: NaiveDate) -> Result<bool, HotError> {
+        redis::cmd("EXISTS")
+            .arg(self.day(office, date, "loaded"))
+            .query_async::<i64>(&mut self.connection())
+            .await
+            .map(|n| n == 1)
+            .map_err(hot_error)
+    }
+
+    async fn publish(&self, office: &OfficeId) -> Result<(), HotError> {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(self.events_channel())
+            .arg(office.as_str())
+            .query_async(&mut self.connection())
+            .await
+            .map_err(hot_error)?;
+        Ok(())
+    }
+
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<OfficeId> {
+        self.events()
+    }
+}
