@@ -3,8 +3,11 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use madoguchi::config::{Settings, load_municipality, sample_municipality};
+use madoguchi::domain::OfficeId;
 use madoguchi::domain::time::SystemClock;
-use madoguchi::startup::Application;
+use madoguchi::service::staff::StaffService;
+use madoguchi::startup::{Application, open_stores};
+use madoguchi::store::queue::StaffRole;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -31,6 +34,28 @@ enum Command {
         /// The municipality file; the bundled sample city when omitted.
         file: Option<PathBuf>,
     },
+    /// Manage staff bearer tokens (stored hashed; shown once at creation).
+    #[command(subcommand)]
+    StaffToken(StaffTokenCommand),
+}
+
+#[derive(Subcommand)]
+enum StaffTokenCommand {
+    /// Create a token for one office and print it once.
+    Create {
+        #[arg(long)]
+        office: String,
+        /// staff (counter operations) or admin.
+        #[arg(long, default_value = "staff")]
+        role: String,
+        /// A note to recognise it by, e.g. the counter or the person.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Revoke a token by its id (see `list`).
+    Revoke { id: uuid::Uuid },
+    /// List tokens (ids, offices, roles, labels; never the tokens).
+    List,
 }
 
 #[actix_web::main]
@@ -41,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::CheckConfig { file } => check_config(file.or(settings.config)),
         Command::Serve => serve(settings).await,
+        Command::StaffToken(command) => staff_token(settings, command).await,
     }
 }
 
@@ -79,6 +105,61 @@ fn check_config(file: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn staff_token(settings: Settings, command: StaffTokenCommand) -> anyhow::Result<()> {
+    let municipality = match &settings.config {
+        Some(path) => load_municipality(path)?,
+        None => sample_municipality()?,
+    };
+    let stores = open_stores(&settings).await?;
+    let staff = StaffService::new(stores.queue_ledger, Arc::new(SystemClock));
+    match command {
+        StaffTokenCommand::Create {
+            office,
+            role,
+            label,
+        } => {
+            let office = OfficeId::parse(&office).map_err(anyhow::Error::msg)?;
+            if municipality.office(office.as_str()).is_none() {
+                anyhow::bail!("no office {office} in the municipality file");
+            }
+            let role = StaffRole::parse(&role).context("--role must be staff or admin")?;
+            let (token, plain) = staff.create(office, role, &label).await?;
+            eprintln!(
+                "token {} for office {} ({}) — shown once, keep it safe:",
+                token.id,
+                token.office_id,
+                role.as_str()
+            );
+            println!("{plain}");
+        }
+        StaffTokenCommand::Revoke { id } => {
+            if staff.revoke(id).await? {
+                println!("revoked {id}");
+            } else {
+                anyhow::bail!("no active token {id}");
+            }
+        }
+        StaffTokenCommand::List => {
+            for t in staff.list().await? {
+                let state = if t.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    t.office_id,
+                    t.role.as_str(),
+                    state,
+                    t.label
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     madoguchi::telemetry::init(settings.log_format);
     let municipality = match &settings.config {
@@ -99,5 +180,34 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         app.port(),
         app.backends()
     );
+    let shutdown = app.shutdown_handle();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: ending live streams, draining requests");
+        shutdown.shutdown().await;
+    });
     app.run_until_stopped().await
+}
+
+/// Ctrl-C, or SIGTERM (what container runtimes send).
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

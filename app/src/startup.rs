@@ -1,17 +1,22 @@
-//! Building and running the application: connect the stores, load the hot state from the
-//! ledger (the one rebuild path, on every start), start the maintenance loop, and serve
-//! HTTP. Tests build it on port 0 with a clock they drive.
+//! Building and running the application: choose and open the stores, load the hot state
+//! from the ledger (the one rebuild path, on every start), start the maintenance loop and
+//! the live-congestion broadcaster, and serve HTTP. Tests build it on port 0 with a clock
+//! they drive.
 
 use crate::config::Settings;
 use crate::domain::office::Municipality;
 use crate::domain::time::Clock;
+use crate::http::live::LiveCongestion;
 use crate::http::{self, AppState, observe, openapi, rate_limit::Limiter};
 use crate::service::BookingError;
 use crate::service::booking::{BookingService, BookingTimings};
 use crate::service::keys::{Keys, generate_master_key, parse_master_key};
 use crate::service::maintenance::{Maintenance, MaintenanceReport};
+use crate::service::queue::QueueService;
+use crate::service::staff::StaffService;
 use crate::store::memory::MemoryHotState;
 use crate::store::postgres::PgLedger;
+use crate::store::queue::{QueueHotState, QueueLedger};
 use crate::store::redis::RedisHotState;
 use crate::store::{HotState, Ledger};
 use actix_web::dev::{Server, ServerHandle};
@@ -26,33 +31,102 @@ use tokio::sync::watch;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
+/// The stores of one deployment: each backend implements both the booking and the queue
+/// traits.
+#[derive(Clone)]
+pub struct Stores {
+    pub ledger: Arc<dyn Ledger>,
+    pub queue_ledger: Arc<dyn QueueLedger>,
+    pub hot: Arc<dyn HotState>,
+    pub queue_hot: Arc<dyn QueueHotState>,
+    /// For the start-up line: which backends are in use.
+    pub description: String,
+}
+
+impl Stores {
+    pub fn of<L, H>(ledger: Arc<L>, hot: Arc<H>, description: String) -> Self
+    where
+        L: Ledger + QueueLedger,
+        H: HotState + QueueHotState,
+    {
+        Stores {
+            ledger: ledger.clone(),
+            queue_ledger: ledger,
+            hot: hot.clone(),
+            queue_hot: hot,
+            description,
+        }
+    }
+}
+
 fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
-/// The ledger the settings name, migrated and ready.
-async fn open_ledger(settings: &Settings) -> anyhow::Result<(Arc<dyn Ledger>, String)> {
-    match &settings.database_url {
+/// Opens the stores the settings name: PostgreSQL or SQLite for the ledger (migrated),
+/// Redis or in-process for the hot state.
+pub async fn open_stores(settings: &Settings) -> anyhow::Result<Stores> {
+    let (pg, sqlite, ledger_name) = match &settings.database_url {
         Some(url) if is_postgres(url.expose()) => {
             let pg = PgLedger::connect_lazy(url.expose(), settings.database_pool_size)?;
             if settings.migrate {
                 pg.migrate().await?;
             }
-            Ok((Arc::new(pg), "PostgreSQL ledger".to_owned()))
+            (Some(Arc::new(pg)), None, "PostgreSQL ledger".to_owned())
         }
-        Some(url) if url.expose().starts_with("sqlite:") => {
-            let sqlite = SqliteLedger::open_url(url.expose()).await?;
-            Ok((Arc::new(sqlite), "SQLite ledger".to_owned()))
-        }
+        Some(url) if url.expose().starts_with("sqlite:") => (
+            None,
+            Some(Arc::new(SqliteLedger::open_url(url.expose()).await?)),
+            "SQLite ledger".to_owned(),
+        ),
         Some(_) => anyhow::bail!("DATABASE_URL must be a postgres:// or sqlite: URL"),
-        None => {
-            let sqlite = SqliteLedger::open(&settings.sqlite_path).await?;
-            Ok((
-                Arc::new(sqlite),
-                format!("SQLite ledger at {}", settings.sqlite_path.display()),
-            ))
+        None => (
+            None,
+            Some(Arc::new(SqliteLedger::open(&settings.sqlite_path).await?)),
+            format!("SQLite ledger at {}", settings.sqlite_path.display()),
+        ),
+    };
+    let (redis, memory, hot_name) = match &settings.redis_url {
+        Some(url) => {
+            let redis = RedisHotState::connect(
+                url.expose(),
+                &settings.redis_prefix,
+                std::time::Duration::from_millis(settings.redis_timeout_ms),
+            )
+            .await?;
+            (Some(Arc::new(redis)), None, "Redis hot state")
         }
-    }
+        None => {
+            if pg.is_some() {
+                tracing::warn!(
+                    "REDIS_URL is not set: the hot state is in process, so run a single instance"
+                );
+            }
+            (
+                None,
+                Some(Arc::new(MemoryHotState::new())),
+                "in-process hot state",
+            )
+        }
+    };
+    let description = format!("{ledger_name} + {hot_name}");
+    let (ledger, queue_ledger): (Arc<dyn Ledger>, Arc<dyn QueueLedger>) = match (pg, sqlite) {
+        (Some(pg), _) => (pg.clone(), pg),
+        (None, Some(sqlite)) => (sqlite.clone(), sqlite),
+        (None, None) => anyhow::bail!("no ledger configured"),
+    };
+    let (hot, queue_hot): (Arc<dyn HotState>, Arc<dyn QueueHotState>) = match (redis, memory) {
+        (Some(redis), _) => (redis.clone(), redis),
+        (None, Some(memory)) => (memory.clone(), memory),
+        (None, None) => anyhow::bail!("no hot state configured"),
+    };
+    Ok(Stores {
+        ledger,
+        queue_ledger,
+        hot,
+        queue_hot,
+        description,
+    })
 }
 
 /// The Prometheus recorder is process-global; tests build several applications.
@@ -72,65 +146,49 @@ fn metrics_handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// Stops the server cleanly: long-lived streams end first, then in-flight requests drain.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    stop: Arc<watch::Sender<bool>>,
+    server: ServerHandle,
+}
+
+impl ShutdownHandle {
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        self.server.stop(true).await;
+    }
+}
+
 pub struct Application {
     port: u16,
     server: Server,
     booking: Arc<BookingService>,
+    queue: Arc<QueueService>,
+    staff: Arc<StaffService>,
     maintenance: Arc<Maintenance>,
-    stop: watch::Sender<bool>,
-    background: Option<tokio::task::JoinHandle<()>>,
+    stop: Arc<watch::Sender<bool>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
     backends: String,
 }
 
 impl Application {
-    /// Builds the application on the backends the settings name: PostgreSQL or SQLite
-    /// for the ledger, Redis or in-process for the hot state.
+    /// Builds the application on the backends the settings name.
     pub async fn build(
         settings: Settings,
         municipality: Municipality,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
-        let (ledger, ledger_name) = open_ledger(&settings).await?;
-        let (hot, hot_name): (Arc<dyn HotState>, String) = match &settings.redis_url {
-            Some(url) => (
-                Arc::new(
-                    RedisHotState::connect(
-                        url.expose(),
-                        &settings.redis_prefix,
-                        std::time::Duration::from_millis(settings.redis_timeout_ms),
-                    )
-                    .await?,
-                ),
-                "Redis hot state".to_owned(),
-            ),
-            None => {
-                if settings
-                    .database_url
-                    .as_ref()
-                    .is_some_and(|u| is_postgres(u.expose()))
-                {
-                    tracing::warn!(
-                        "REDIS_URL is not set: the hot state is in process, so run a single instance"
-                    );
-                }
-                (
-                    Arc::new(MemoryHotState::new()),
-                    "in-process hot state".to_owned(),
-                )
-            }
-        };
-        let backends = format!("{ledger_name} + {hot_name}");
-        Self::assemble(settings, municipality, clock, ledger, hot, backends).await
+        let stores = open_stores(&settings).await?;
+        Self::assemble(settings, municipality, clock, stores).await
     }
 
-    /// Builds the application on given stores (tests use this to inject faults).
+    /// Builds the application on given stores (tests use this to reach into them).
     pub async fn assemble(
         settings: Settings,
         municipality: Municipality,
         clock: Arc<dyn Clock>,
-        ledger: Arc<dyn Ledger>,
-        hot: Arc<dyn HotState>,
-        backends: String,
+        stores: Stores,
     ) -> anyhow::Result<Self> {
         crate::domain::calendar::warm_up();
         let master = match &settings.secret_key {
@@ -139,42 +197,76 @@ impl Application {
                 tracing::warn!(
                     "MADOGUCHI_SECRET_KEY is not set: using a key generated once and kept in the ledger"
                 );
-                ledger
+                stores
+                    .ledger
                     .secret("master-key-v1", &generate_master_key())
                     .await
                     .context("reading the master key from the ledger")?
             }
         };
+        let municipality = Arc::new(municipality);
+        let deadline = chrono::Duration::seconds(settings.claim_deadline_secs as i64);
         let booking = Arc::new(BookingService::new(
-            Arc::new(municipality),
-            ledger,
-            hot,
-            clock,
+            municipality.clone(),
+            stores.ledger.clone(),
+            stores.hot.clone(),
+            clock.clone(),
             Arc::new(Keys::derive(&master)),
             BookingTimings {
-                claim_deadline: chrono::Duration::seconds(settings.claim_deadline_secs as i64),
+                claim_deadline: deadline,
             },
+        ));
+        let queue = Arc::new(QueueService::new(
+            municipality.clone(),
+            stores.queue_ledger.clone(),
+            stores.queue_hot.clone(),
+            stores.hot.clone(),
+            booking.clone(),
+            clock.clone(),
+            deadline,
+        ));
+        let staff = Arc::new(StaffService::new(
+            stores.queue_ledger.clone(),
+            clock.clone(),
         ));
         booking
             .rebuild_all(true)
             .await
             .map_err(|e| anyhow::anyhow!("loading the hot state from the ledger: {e}"))?;
-        let maintenance = Arc::new(Maintenance::new(booking.clone(), settings.retention_days));
+        queue
+            .rebuild_all(true)
+            .await
+            .map_err(|e| anyhow::anyhow!("loading today's queues from the ledger: {e}"))?;
+        let maintenance = Arc::new(Maintenance::new(
+            booking.clone(),
+            queue.clone(),
+            settings.retention_days,
+        ));
         let (stop, stopped) = watch::channel(false);
-        let background = (settings.maintenance_interval_secs > 0).then(|| {
-            let loop_ = Maintenance::new(booking.clone(), settings.retention_days);
-            tokio::spawn(loop_.run(
+        let stop = Arc::new(stop);
+        let live = LiveCongestion::new(municipality.offices.iter().map(|o| o.id.clone()));
+        let mut background = vec![tokio::spawn(
+            live.clone().run(queue.clone(), stopped.clone()),
+        )];
+        if settings.maintenance_interval_secs > 0 {
+            let loop_ = Maintenance::new(booking.clone(), queue.clone(), settings.retention_days);
+            background.push(tokio::spawn(loop_.run(
                 std::time::Duration::from_secs(settings.maintenance_interval_secs),
                 std::time::Duration::from_secs(settings.reconcile_interval_secs.max(1)),
-                stopped,
-            ))
-        });
+                std::time::Duration::from_secs(settings.snapshot_interval_secs.max(1)),
+                stopped.clone(),
+            )));
+        }
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             booking: booking.clone(),
+            queue: queue.clone(),
+            staff: staff.clone(),
+            live,
+            shutdown: stopped,
             metrics: metrics_handle(),
         });
         let limiter = Limiter::new(settings.rate_limit, settings.trusted_proxies.clone())?;
@@ -197,6 +289,9 @@ impl Application {
                 .default_service(web::to(http::not_found))
         })
         .listen(listener)?
+        // Signals are handled by the caller (see `shutdown_handle`), so that live streams
+        // end before the server waits for in-flight requests.
+        .disable_signals()
         .shutdown_timeout(10);
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
@@ -205,10 +300,12 @@ impl Application {
             port,
             server: server.run(),
             booking,
+            queue,
+            staff,
             maintenance,
             stop,
             background,
-            backends,
+            backends: stores.description,
         })
     }
 
@@ -224,8 +321,23 @@ impl Application {
         self.booking.clone()
     }
 
+    pub fn queue(&self) -> Arc<QueueService> {
+        self.queue.clone()
+    }
+
+    pub fn staff(&self) -> Arc<StaffService> {
+        self.staff.clone()
+    }
+
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            stop: self.stop.clone(),
+            server: self.server.handle(),
+        }
     }
 
     /// One maintenance pass, as the background loop runs it.
@@ -237,11 +349,11 @@ impl Application {
         self.maintenance.run_once().await
     }
 
-    /// Serves until the server is stopped (signal or handle), then stops the loop.
+    /// Serves until the server is stopped, then stops the background tasks.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let result = self.server.await;
         let _ = self.stop.send(true);
-        if let Some(task) = self.background {
+        for task in self.background {
             let _ = task.await;
         }
         result.context("HTTP server")

@@ -24,8 +24,10 @@ CREATE TABLE tickets (
     CONSTRAINT tickets_number_positive CHECK (number > 0)
 );
 
--- Never the same number twice for an office, line and day.
-CREATE UNIQUE INDEX tickets_number_key ON tickets (office_id, line_id, service_date, number);
+-- Never the same number twice for an office, line and day. The displayed number carries
+-- the prefix of the line that issued it (prefixes are unique within an office), and a
+-- transferred ticket keeps its number while line_id follows it.
+CREATE UNIQUE INDEX tickets_number_key ON tickets (office_id, service_date, display);
 -- A reservation checks in once.
 CREATE UNIQUE INDEX tickets_reservation_key ON tickets (reservation_id) WHERE reservation_id IS NOT NULL;
 CREATE INDEX tickets_office_day ON tickets (office_id, service_date);

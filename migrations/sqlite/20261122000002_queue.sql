@@ -25,7 +25,8 @@ CREATE TABLE tickets (
     CONSTRAINT tickets_number_positive CHECK (number > 0)
 ) STRICT;
 
-CREATE UNIQUE INDEX tickets_number_key ON tickets (office_id, line_id, service_date, number);
+-- Unique per office, day and displayed number (the prefix names the issuing line).
+CREATE UNIQUE INDEX tickets_number_key ON tickets (office_id, service_date, display);
 CREATE UNIQUE INDEX tickets_reservation_key ON tickets (reservation_id) WHERE reservation_id IS NOT NULL;
 CREATE INDEX tickets_office_day ON tickets (office_id, service_date);
 CREATE INDEX tickets_finished ON tickets (office_id, finished_at) WHERE finished_at IS NOT NULL;

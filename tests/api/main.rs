@@ -16,6 +16,7 @@ mod manage;
 mod offices;
 mod outage;
 mod privacy;
+mod queue;
 mod queue_model;
 mod rate_limit;
 mod recovery;

@@ -124,6 +124,7 @@ async fn run(ops: Vec<Op>) {
             office: office.clone(),
             date,
             lines: lines.to_vec(),
+            prefixes: vec!["A".into(), "B".into()],
             tickets: ledger.values().cloned().collect(),
             paused: paused.iter().cloned().collect(),
             counters: counters.to_vec(),

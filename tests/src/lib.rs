@@ -20,7 +20,6 @@ use madoguchi::domain::time::ManualClock;
 use madoguchi::service::BookingService;
 use madoguchi::startup::Application;
 use madoguchi::store::memory::MemoryHotState;
-use madoguchi::store::{HotState, Ledger};
 use madoguchi_sqlite::SqliteLedger;
 use redis::AsyncCommands;
 use serde_json::{Value, json};
@@ -224,6 +223,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     pub booking: Arc<BookingService>,
+    pub queue: Arc<madoguchi::service::queue::QueueService>,
+    pub staff: Arc<madoguchi::service::staff::StaffService>,
     pub maintenance: Arc<madoguchi::service::maintenance::Maintenance>,
     pub handle: actix_web::dev::ServerHandle,
     // Dropped last: the server must stop before the database goes.
@@ -319,23 +320,21 @@ pub async fn spawn_with(options: Options) -> TestApp {
         Backend::Embedded => {
             let file = options.sqlite_file.unwrap_or_default();
             (options.settings)(&mut settings);
-            let ledger = SqliteLedger::open(&file.path)
-                .await
-                .expect("open the SQLite ledger");
+            let ledger = Arc::new(
+                SqliteLedger::open(&file.path)
+                    .await
+                    .expect("open the SQLite ledger"),
+            );
             let pool = ledger.pool().clone();
             let memory = Arc::new(MemoryHotState::new());
-            let ledger: Arc<dyn Ledger> = Arc::new(ledger);
-            let hot: Arc<dyn HotState> = memory.clone();
-            let app = Application::assemble(
-                settings,
-                options.municipality,
-                clock.clone(),
+            let stores = madoguchi::startup::Stores::of(
                 ledger,
-                hot,
+                memory.clone(),
                 "SQLite ledger + in-process hot state".into(),
-            )
-            .await
-            .expect("the application starts");
+            );
+            let app = Application::assemble(settings, options.municipality, clock.clone(), stores)
+                .await
+                .expect("the application starts");
             (
                 app,
                 Stores::Embedded {
@@ -349,6 +348,8 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let port = app.port();
     let handle = app.handle();
     let booking = app.booking();
+    let queue = app.queue();
+    let staff = app.staff();
     let maintenance = app.maintenance();
     tokio::spawn(app.run_until_stopped());
     TestApp {
@@ -361,6 +362,8 @@ pub async fn spawn_with(options: Options) -> TestApp {
             .expect("http client"),
         clock,
         booking,
+        queue,
+        staff,
         maintenance,
         handle,
         stores,
@@ -573,6 +576,88 @@ impl TestApp {
     pub async fn hot_state_loaded(&self, office: &str) -> bool {
         let office = madoguchi::domain::OfficeId::parse(office).unwrap();
         self.booking.hot().is_loaded(&office).await.unwrap()
+    }
+
+    /// A staff token of an office (created as the CLI would).
+    pub async fn staff_token(
+        &self,
+        office: &str,
+        role: madoguchi::store::queue::StaffRole,
+    ) -> String {
+        let office = madoguchi::domain::OfficeId::parse(office).unwrap();
+        self.staff.create(office, role, "test").await.unwrap().1
+    }
+
+    /// A kiosk ticket.
+    pub async fn take_ticket(&self, office: &str, procedure: &str) -> reqwest::Response {
+        self.post_json(
+            &format!("/api/v1/offices/{office}/tickets"),
+            &json!({ "procedure": procedure }),
+        )
+        .await
+    }
+
+    pub async fn take_ticket_ok(&self, office: &str, procedure: &str) -> Value {
+        let response = self.take_ticket(office, procedure).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "ticket refused: {body}");
+        body
+    }
+
+    /// A counter action by staff: `call-next`, `recall`, `start`, `finish`, `no-show`, …
+    pub async fn counter(
+        &self,
+        token: &str,
+        office: &str,
+        counter: &str,
+        action: &str,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!(
+                "/api/v1/offices/{office}/counters/{counter}/{action}"
+            )))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Calls next and returns the called number (None when nobody waits).
+    pub async fn call_next(&self, token: &str, office: &str, counter: &str) -> Option<String> {
+        let response = self.counter(token, office, counter, "call-next").await;
+        match response.status().as_u16() {
+            204 => None,
+            200 => Some(
+                response.json::<Value>().await.unwrap()["number"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            ),
+            other => panic!(
+                "call-next answered {other}: {}",
+                response.text().await.unwrap()
+            ),
+        }
+    }
+
+    pub async fn ticket(&self, id: &str) -> Value {
+        self.get(&format!("/api/v1/tickets/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Queue audit events of an office, in order: (ticket id, kind, actor).
+    pub async fn queue_events(&self, office: &str) -> Vec<(Option<uuid::Uuid>, String, String)> {
+        let office = madoguchi::domain::OfficeId::parse(office).unwrap();
+        let since: chrono::DateTime<Utc> = "2000-01-01T00:00:00Z".parse().unwrap();
+        self.queue
+            .ledger()
+            .queue_events(&office, since)
+            .await
+            .unwrap()
     }
 
     /// Stops the server and waits until it has (for restart tests).

@@ -432,24 +432,21 @@ impl Validator {
     }
 
     /// The office's service lines; one line `a` (prefix `A`) for everything when none
-    /// are configured. Every walk-in procedure must queue in exactly one line.
+    /// are configured. Every procedure queues in exactly one line: walk-ins, and
+    /// reserved residents when they check in.
     fn lines(
         &mut self,
         at: &str,
         raw: &[RawLine],
         procedures: &BTreeMap<ProcedureId, OfficeProcedure>,
     ) -> Vec<ServiceLine> {
-        let walk_in: Vec<ProcedureId> = procedures
-            .iter()
-            .filter(|(_, p)| p.walk_in)
-            .map(|(id, _)| *id)
-            .collect();
+        let offered: Vec<ProcedureId> = procedures.keys().copied().collect();
         if raw.is_empty() {
             return vec![ServiceLine {
                 id: LineId::first(),
                 prefix: "A".into(),
                 name: Text::new("窓口", "Counter"),
-                procedures: walk_in,
+                procedures: offered,
             }];
         }
         let mut lines = Vec::new();
@@ -492,12 +489,12 @@ impl Validator {
                 });
             }
         }
-        for p in walk_in {
+        for p in offered {
             let n = lines.iter().filter(|l| l.procedures.contains(&p)).count();
             if n != 1 {
                 self.problem(
                     &format!("{at}.lines"),
-                    format!("walk-in procedure {p} must be in exactly one line (it is in {n})"),
+                    format!("procedure {p} must be in exactly one line (it is in {n})"),
                 );
             }
         }
@@ -1021,7 +1018,7 @@ mod tests {
         let one = r#"[{ id = "a", prefix = "A", name = { ja = "a", en = "a" }, procedures = ["cert_renewal"] }]"#;
         let e = invalid(&with(one, "2"));
         assert!(
-            e.contains("walk-in procedure card_pickup must be in exactly one line (it is in 0)"),
+            e.contains("procedure card_pickup must be in exactly one line (it is in 0)"),
             "{e}"
         );
         let clash = r#"[{ id = "a", prefix = "A", name = { ja = "a", en = "a" }, procedures = ["cert_renewal"] }, { id = "b", prefix = "A", name = { ja = "b", en = "b" }, procedures = ["card_pickup"] }]"#;

@@ -69,6 +69,8 @@ pub struct Settings {
     pub claim_deadline_secs: u64,
     /// How often the hot state is rebuilt from the ledger even when nothing looks wrong.
     pub reconcile_interval_secs: u64,
+    /// How often congestion is written to the ledger (typical congestion, open data).
+    pub snapshot_interval_secs: u64,
     /// Names of residents are removed this many days after their slot.
     pub retention_days: u32,
     /// HTTP worker threads; defaults to the number of cores.
@@ -120,6 +122,7 @@ impl Default for Settings {
             maintenance_interval_secs: 5,
             claim_deadline_secs: 60,
             reconcile_interval_secs: 900,
+            snapshot_interval_secs: 300,
             retention_days: 30,
             workers: None,
             migrate: true,

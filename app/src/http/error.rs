@@ -50,10 +50,23 @@ pub enum Problem {
     RateLimited,
     ServiceUnavailable,
     InternalError,
+    Unauthenticated,
+    Forbidden,
+    IntakeClosed,
+    TicketNotFound,
+    CounterNotFound,
+    LineNotFound,
+    CounterBusy,
+    CounterPaused,
+    CounterIdle,
+    ActionNotAllowed,
+    CheckInTooEarly,
+    CheckInMissed,
+    CheckInOtherDay,
 }
 
 impl Problem {
-    pub const ALL: [Problem; 32] = [
+    pub const ALL: [Problem; 45] = [
         Problem::MalformedRequest,
         Problem::InvalidField,
         Problem::PinNotAccepted,
@@ -86,6 +99,19 @@ impl Problem {
         Problem::RateLimited,
         Problem::ServiceUnavailable,
         Problem::InternalError,
+        Problem::Unauthenticated,
+        Problem::Forbidden,
+        Problem::IntakeClosed,
+        Problem::TicketNotFound,
+        Problem::CounterNotFound,
+        Problem::LineNotFound,
+        Problem::CounterBusy,
+        Problem::CounterPaused,
+        Problem::CounterIdle,
+        Problem::ActionNotAllowed,
+        Problem::CheckInTooEarly,
+        Problem::CheckInMissed,
+        Problem::CheckInOtherDay,
     ];
 
     /// `(slug, status, title)`.
@@ -311,6 +337,89 @@ impl Problem {
                 "internal-error",
                 S::INTERNAL_SERVER_ERROR,
                 Text::new("システムエラーが発生しました", "An internal error occurred"),
+            ),
+            Problem::Unauthenticated => (
+                "unauthenticated",
+                S::UNAUTHORIZED,
+                Text::new("職員用の認証が必要です", "Staff authentication is required"),
+            ),
+            Problem::Forbidden => (
+                "forbidden",
+                S::FORBIDDEN,
+                Text::new(
+                    "この窓口の操作は許可されていません",
+                    "You may not act for this office",
+                ),
+            ),
+            Problem::IntakeClosed => (
+                "intake-closed",
+                S::CONFLICT,
+                Text::new("本日の受付は終了しました", "Walk-in intake is closed"),
+            ),
+            Problem::TicketNotFound => (
+                "ticket-not-found",
+                S::NOT_FOUND,
+                Text::new("整理券が見つかりません", "No such ticket"),
+            ),
+            Problem::CounterNotFound => (
+                "counter-not-found",
+                S::NOT_FOUND,
+                Text::new("窓口番号が見つかりません", "No such counter"),
+            ),
+            Problem::LineNotFound => (
+                "line-not-found",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new("受付の列が見つかりません", "No such service line"),
+            ),
+            Problem::CounterBusy => (
+                "counter-busy",
+                S::CONFLICT,
+                Text::new(
+                    "この窓口には対応中の方がいます",
+                    "This counter still has a resident",
+                ),
+            ),
+            Problem::CounterPaused => (
+                "counter-paused",
+                S::CONFLICT,
+                Text::new("この窓口は休止中です", "This counter is paused"),
+            ),
+            Problem::CounterIdle => (
+                "counter-idle",
+                S::CONFLICT,
+                Text::new(
+                    "この窓口には対応中の方がいません",
+                    "This counter has no resident",
+                ),
+            ),
+            Problem::ActionNotAllowed => (
+                "action-not-allowed",
+                S::CONFLICT,
+                Text::new(
+                    "整理券の状態によりこの操作はできません",
+                    "This is not possible in the ticket's state",
+                ),
+            ),
+            Problem::CheckInTooEarly => (
+                "check-in-too-early",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new(
+                    "まだ受付できる時間ではありません",
+                    "It is too early to check in",
+                ),
+            ),
+            Problem::CheckInMissed => (
+                "check-in-missed",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new("予約の日が過ぎています", "The reservation's day has passed"),
+            ),
+            Problem::CheckInOtherDay => (
+                "check-in-other-day",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new(
+                    "受付は予約の当日のみです",
+                    "Check-in is only on the day of the reservation",
+                ),
             ),
         }
     }
@@ -594,6 +703,142 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// Maps a queue error; unexpected causes are logged here and not sent.
+    pub fn from_queue(e: crate::service::queue::QueueError, lang: Lang) -> Self {
+        use crate::service::queue::{QueueError as Q, intake_message, intake_reason};
+        match e {
+            Q::OfficeNotFound => ApiError::from_booking(BookingError::OfficeNotFound, lang),
+            Q::CounterNotFound => ApiError::new(
+                Problem::CounterNotFound,
+                Text::new("窓口番号を確認してください。", "Check the counter id."),
+                lang,
+            ),
+            Q::LineNotFound => ApiError::new(
+                Problem::LineNotFound,
+                Text::new(
+                    "列のIDを確認してください（GET /api/v1/offices/{office_id}）。",
+                    "Check the line id (GET /api/v1/offices/{office_id}).",
+                ),
+                lang,
+            ),
+            Q::ProcedureNotOffered => ApiError::from_rule(RuleViolation::ProcedureNotOffered, lang),
+            Q::NotWalkIn => ApiError::new(
+                Problem::IntakeClosed,
+                Text::new(
+                    "この手続きは予約制です。",
+                    "This procedure is by reservation only.",
+                ),
+                lang,
+            )
+            .with("reason", "not_walk_in"),
+            Q::IntakeClosed(closed) => {
+                let mut e = ApiError::new(Problem::IntakeClosed, intake_message(&closed), lang)
+                    .with("reason", intake_reason(&closed));
+                if let crate::domain::queue::IntakeClosed::NotYetOpen { opens_at } = closed {
+                    e = e.with("opens_at", opens_at.format("%H:%M").to_string());
+                }
+                e
+            }
+            Q::TicketNotFound => ApiError::new(
+                Problem::TicketNotFound,
+                Text::new("整理券のURLを確認してください。", "Check the ticket link."),
+                lang,
+            ),
+            Q::CounterBusy(t) => ApiError::new(
+                Problem::CounterBusy,
+                Text::owned(
+                    format!("{}の対応を終えてから呼び出してください。", t.display),
+                    format!("Finish {} first.", t.display),
+                ),
+                lang,
+            )
+            .with("ticket_number", t.display.clone())
+            .with("ticket_status", t.status.as_str()),
+            Q::CounterPaused => ApiError::new(
+                Problem::CounterPaused,
+                Text::new(
+                    "窓口を再開してから呼び出してください。",
+                    "Resume the counter first.",
+                ),
+                lang,
+            ),
+            Q::CounterIdle => ApiError::new(
+                Problem::CounterIdle,
+                Text::new(
+                    "先に次の方を呼び出してください。",
+                    "Call the next resident first.",
+                ),
+                lang,
+            ),
+            Q::ActionNotAllowed(status) => ApiError::new(
+                Problem::ActionNotAllowed,
+                Text::owned(
+                    format!("整理券は現在「{}」です。", status.as_str()),
+                    format!("The ticket is {}.", status.as_str()),
+                ),
+                lang,
+            )
+            .with("ticket_status", status.as_str()),
+            Q::CheckIn(crate::domain::queue::CheckInRefusal::TooEarly { from }) => {
+                let at = to_tokyo_rfc3339(from);
+                ApiError::new(
+                    Problem::CheckInTooEarly,
+                    Text::owned(
+                        format!("{at}から受付できます。"),
+                        format!("Check-in opens at {at}."),
+                    ),
+                    lang,
+                )
+                .with("opens_at", at)
+            }
+            Q::CheckIn(crate::domain::queue::CheckInRefusal::Missed) => ApiError::new(
+                Problem::CheckInMissed,
+                Text::new(
+                    "新しく予約をするか、窓口で整理券をお取りください。",
+                    "Book again or take a ticket at the office.",
+                ),
+                lang,
+            ),
+            Q::CheckInOtherDay(day) => ApiError::new(
+                Problem::CheckInOtherDay,
+                Text::owned(
+                    format!("予約日（{day}）に受付してください。"),
+                    format!("Check in on the day of the reservation ({day})."),
+                ),
+                lang,
+            )
+            .with("reservation_date", day.to_string()),
+            Q::ReservationState(status) => {
+                ApiError::from_booking(BookingError::WrongState(status), lang)
+            }
+            Q::AlreadyCheckedIn => ApiError::unavailable(lang),
+            Q::Forbidden => ApiError::new(
+                Problem::Forbidden,
+                Text::new(
+                    "この窓口の職員用トークンで操作してください。",
+                    "Use a staff token of this office.",
+                ),
+                lang,
+            ),
+            Q::Unavailable(cause) => ApiError::from_booking(BookingError::Unavailable(cause), lang),
+            Q::Booking(e) => ApiError::from_booking(e, lang),
+            Q::Unexpected(cause) => ApiError::from_booking(BookingError::Unexpected(cause), lang),
+        }
+    }
+
+    pub fn unauthenticated(lang: Lang) -> Self {
+        ApiError::new(
+            Problem::Unauthenticated,
+            Text::new(
+                "Authorization: Bearer ヘッダーで職員用トークンを送ってください。",
+                "Send a staff token in the Authorization: Bearer header.",
+            ),
+            lang,
+        )
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.problem.describe().1
@@ -630,6 +875,9 @@ impl ResponseError for ApiError {
             ));
         if let Some(secs) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if self.problem == Problem::Unauthenticated {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         response.body(Value::Object(body).to_string())
     }

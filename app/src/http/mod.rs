@@ -1,15 +1,20 @@
 //! The JSON API: thin handlers that parse requests into domain types, call a service,
 //! and render the answer. Errors are problem+json (see [`error`]).
 
+pub mod congestion;
 pub mod dto;
 pub mod error;
 pub mod health;
+pub mod live;
 pub mod observe;
 pub mod offices;
 pub mod openapi;
 pub mod parse;
+pub mod queue;
+pub mod queue_dto;
 pub mod rate_limit;
 pub mod reservations;
+pub mod staff;
 
 use crate::domain::text::{Lang, Text};
 use crate::http::error::{ApiError, Problem};
@@ -23,6 +28,11 @@ use std::sync::Arc;
 /// What handlers share.
 pub struct AppState {
     pub booking: Arc<BookingService>,
+    pub queue: Arc<crate::service::queue::QueueService>,
+    pub staff: Arc<crate::service::staff::StaffService>,
+    pub live: Arc<live::LiveCongestion>,
+    /// Turns true when the server shuts down: long-lived streams end.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
     pub metrics: Option<PrometheusHandle>,
 }
 
@@ -208,6 +218,70 @@ pub fn configure(cfg: &mut web::ServiceConfig, limiter: &rate_limit::Limiter) {
                 web::resource("/reservations/{reference}/reschedule")
                     .wrap(limiter.middleware())
                     .post(reservations::reschedule)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/reservations/{reference}/check-in")
+                    .wrap(limiter.middleware())
+                    .post(queue::check_in)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/offices/{office_id}/tickets")
+                    .wrap(limiter.middleware())
+                    .post(queue::issue)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/tickets/{ticket_id}")
+                    .wrap(limiter.middleware())
+                    .get(queue::get_ticket)
+                    .delete(queue::cancel_ticket)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/offices/{office_id}/check-ins")
+                    .post(queue::staff_check_in)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/offices/{office_id}/counters/{counter_id}/call-next")
+                    .post(queue::call_next)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/offices/{office_id}/counters/{counter_id}/{action}")
+                    .post(queue::counter_action)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/offices/{office_id}/congestion")
+                    .get(congestion::office_congestion)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/offices/{office_id}/congestion/stream")
+                    .get(congestion::stream)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/offices/{office_id}/congestion/typical")
+                    .get(congestion::typical)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/congestion")
+                    .get(congestion::all_congestion)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/congestion/history.csv")
+                    .get(congestion::history_csv)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/congestion/history.json")
+                    .get(congestion::history_json)
                     .default_service(web::to(method_not_allowed)),
             ),
     )

@@ -3,7 +3,7 @@
 
 use crate::domain::text::Text;
 use crate::http::error::{ApiError, Problem};
-use crate::http::{ClientLang, health, offices, reservations};
+use crate::http::{ClientLang, congestion, health, offices, queue, reservations};
 use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 
@@ -27,17 +27,53 @@ use utoipa::OpenApi;
         reservations::get,
         reservations::cancel,
         reservations::reschedule,
+        queue::issue,
+        queue::get_ticket,
+        queue::cancel_ticket,
+        queue::check_in,
+        queue::staff_check_in,
+        queue::call_next,
+        queue::counter_action,
+        congestion::office_congestion,
+        congestion::all_congestion,
+        congestion::stream,
+        congestion::typical,
+        congestion::history_csv,
+        congestion::history_json,
         health::live,
         health::ready,
         health::metrics,
     ),
+    modifiers(&StaffToken),
     tags(
         (name = "offices", description = "Offices, procedures and availability"),
         (name = "reservations", description = "Booking and managing a booking"),
+        (name = "queue", description = "Walk-in tickets and check-in"),
+        (name = "counters", description = "Counter operations (staff)"),
+        (name = "congestion", description = "Live and typical congestion, open data"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
 pub struct ApiDoc;
+
+/// Staff endpoints take `Authorization: Bearer mdg_…` (from `madoguchi staff-token create`).
+struct StaffToken;
+
+impl utoipa::Modify for StaffToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "staff_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("Staff token of one office"))
+                    .build(),
+            ),
+        );
+    }
+}
 
 pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())

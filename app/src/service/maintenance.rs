@@ -9,6 +9,7 @@
 //! * watchdog: an office whose hot state vanished (Redis restarted empty) is rebuilt.
 
 use crate::service::booking::{BookingError, BookingService};
+use crate::service::queue::QueueService;
 use crate::store::SeatRelease;
 use chrono::Duration;
 use std::sync::Arc;
@@ -25,17 +26,25 @@ pub struct MaintenanceReport {
     pub bookings_lapsed: u64,
     pub names_purged: u64,
     pub offices_rebuilt: usize,
+    pub queues_rebuilt: usize,
+    pub tickets_dropped: usize,
 }
 
 pub struct Maintenance {
     booking: Arc<BookingService>,
+    queue: Arc<QueueService>,
     retention: Duration,
 }
 
 impl Maintenance {
-    pub fn new(booking: Arc<BookingService>, retention_days: u32) -> Self {
+    pub fn new(
+        booking: Arc<BookingService>,
+        queue: Arc<QueueService>,
+        retention_days: u32,
+    ) -> Self {
         Self {
             booking,
+            queue,
             retention: Duration::days(i64::from(retention_days)),
         }
     }
@@ -85,6 +94,13 @@ impl Maintenance {
         report.holds_expired = expired.len();
         report.bookings_lapsed = b.ledger().lapse_past(now, now).await?;
         report.names_purged = b.ledger().purge_names(now - self.retention).await?;
+        let (rebuilt, dropped) = self
+            .queue
+            .repair()
+            .await
+            .map_err(|e| BookingError::Unexpected(anyhow::anyhow!(e)))?;
+        report.queues_rebuilt = rebuilt;
+        report.tickets_dropped = dropped;
         if report != MaintenanceReport::default() {
             tracing::debug!(?report, "maintenance pass");
         }
@@ -92,11 +108,13 @@ impl Maintenance {
     }
 
     /// Runs passes every `every` until `stop` turns true; a periodic forced rebuild every
-    /// `reconcile` repairs any drift between the hot state and the ledger.
+    /// `reconcile` repairs any drift between the hot state and the ledger, and congestion
+    /// is written to the ledger every `snapshot`.
     pub async fn run(
         self,
         every: std::time::Duration,
         reconcile: std::time::Duration,
+        snapshot: std::time::Duration,
         mut stop: watch::Receiver<bool>,
     ) {
         let mut tick = tokio::time::interval(every);
@@ -104,6 +122,8 @@ impl Maintenance {
         let mut reconcile_tick = tokio::time::interval(reconcile);
         reconcile_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         reconcile_tick.tick().await; // start-up already rebuilt everything
+        let mut snapshot_tick = tokio::time::interval(snapshot);
+        snapshot_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = stop.changed() => break,
@@ -115,6 +135,14 @@ impl Maintenance {
                 _ = reconcile_tick.tick() => {
                     if let Err(e) = self.booking.rebuild_all(true).await {
                         tracing::warn!(error = %e, "periodic reconcile failed");
+                    }
+                    if let Err(e) = self.queue.rebuild_all(true).await {
+                        tracing::warn!(error = %e, "periodic queue reconcile failed");
+                    }
+                }
+                _ = snapshot_tick.tick() => {
+                    if let Err(e) = self.queue.take_snapshots().await {
+                        tracing::warn!(error = %e, "congestion snapshot failed");
                     }
                 }
             }

@@ -4,5 +4,7 @@
 pub mod booking;
 pub mod keys;
 pub mod maintenance;
+pub mod queue;
+pub mod staff;
 
 pub use booking::{BookingError, BookingService};

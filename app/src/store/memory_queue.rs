@@ -4,7 +4,7 @@
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
 use crate::domain::queue::{
-    Candidate, CounterId, LineId, ServiceStats, TicketClass, TicketStatus, choose_next,
+    Candidate, CounterId, LineId, ServiceStats, TicketClass, TicketStatus, choose_next, issued_by,
     ticket_number,
 };
 use crate::store::HotError;
@@ -446,9 +446,17 @@ impl QueueHotState for MemoryHotState {
             day.counters.insert(c.clone(), (s.paused.contains(c), None));
         }
         let mut called: Vec<&Ticket> = Vec::new();
+        for (line, prefix) in s.lines.iter().zip(&s.prefixes) {
+            let max = s
+                .tickets
+                .iter()
+                .filter(|t| issued_by(&t.display, prefix))
+                .map(|t| t.number)
+                .max()
+                .unwrap_or(0);
+            day.numbers.insert(line.clone(), max);
+        }
         for t in &s.tickets {
-            let n = day.numbers.entry(t.line_id.clone()).or_insert(0);
-            *n = (*n).max(t.number);
             if t.class != TicketClass::Reserved {
                 day.seq = day.seq.max(t.order_key);
             }

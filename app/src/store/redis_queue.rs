@@ -7,7 +7,7 @@
 
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
-use crate::domain::queue::{CounterId, LineId, ServiceStats, TicketClass, TicketStatus};
+use crate::domain::queue::{CounterId, LineId, ServiceStats, TicketClass, TicketStatus, issued_by};
 use crate::store::HotError;
 use crate::store::queue::{
     ActOutcome, ActRequest, CallOutcome, CallRequest, CounterView, IssueRequest, PendingTicket,
@@ -667,11 +667,11 @@ impl QueueHotState for RedisHotState {
             .arg(counters)
             .arg(recent)
             .arg(stats);
-        for line in &s.lines {
+        for (line, prefix) in s.lines.iter().zip(&s.prefixes) {
             let max = s
                 .tickets
                 .iter()
-                .filter(|t| &t.line_id == line)
+                .filter(|t| issued_by(&t.display, prefix))
                 .map(|t| t.number)
                 .max()
                 .unwrap_or(0);

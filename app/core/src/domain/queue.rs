@@ -94,6 +94,13 @@ pub fn ticket_number(prefix: &str, n: u32) -> String {
     format!("{prefix}-{n:03}")
 }
 
+/// Whether a displayed number was issued by the line with `prefix`.
+pub fn issued_by(display: &str, prefix: &str) -> bool {
+    display
+        .strip_prefix(prefix)
+        .is_some_and(|rest| rest.starts_with('-'))
+}
+
 /// How a ticket is ordered in its line.
 #[derive(
     Debug,

@@ -283,6 +283,9 @@ pub struct QueueSnapshot {
     pub office: OfficeId,
     pub date: NaiveDate,
     pub lines: Vec<LineId>,
+    /// The ticket prefix of each line (same order): numbers count by the issuing line,
+    /// which a transferred ticket keeps in its displayed number.
+    pub prefixes: Vec<String>,
     pub tickets: Vec<Ticket>,
     pub paused: Vec<CounterId>,
     pub counters: Vec<CounterId>,

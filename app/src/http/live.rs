@@ -1,0 +1,88 @@
+//! Live congestion for displays: one task per instance listens for queue changes (from
+//! this instance, or from others through Redis pub/sub), recomputes the office's figures
+//! once, and hands the JSON to every server-sent-event client through a watch channel.
+//! Thousands of displays cost one computation per change, and a slow client only ever
+//! skips to the newest figures.
+
+use crate::domain::OfficeId;
+use crate::http::queue_dto::CongestionView;
+use crate::service::queue::QueueService;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+
+/// Even without changes, figures are refreshed this often (estimates age with time).
+pub const REFRESH: Duration = Duration::from_secs(15);
+
+pub struct LiveCongestion {
+    channels: HashMap<OfficeId, watch::Sender<Option<Arc<str>>>>,
+}
+
+impl LiveCongestion {
+    pub fn new(offices: impl IntoIterator<Item = OfficeId>) -> Arc<Self> {
+        Arc::new(Self {
+            channels: offices
+                .into_iter()
+                .map(|o| (o, watch::channel(None).0))
+                .collect(),
+        })
+    }
+
+    pub fn watch(&self, office: &OfficeId) -> Option<watch::Receiver<Option<Arc<str>>>> {
+        self.channels.get(office).map(|c| c.subscribe())
+    }
+
+    /// Recomputes one office's figures and tells its clients.
+    pub async fn refresh(&self, queue: &QueueService, office: &OfficeId) {
+        let Some(channel) = self.channels.get(office) else {
+            return;
+        };
+        match queue.congestion(office).await {
+            Ok(c) => match serde_json::to_string(&CongestionView::of(&c)) {
+                Ok(json) => {
+                    channel.send_replace(Some(Arc::from(json)));
+                }
+                Err(e) => tracing::error!(error = %e, "cannot serialise congestion"),
+            },
+            Err(e) => tracing::warn!(error = %e, office = %office, "cannot compute congestion now"),
+        }
+    }
+
+    /// Runs until `stop`: refreshes on every published change and every [`REFRESH`].
+    pub async fn run(self: Arc<Self>, queue: Arc<QueueService>, mut stop: watch::Receiver<bool>) {
+        let mut events = queue.hot().subscribe();
+        let mut tick = tokio::time::interval(REFRESH);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = tick.tick() => {
+                    for office in self.channels.keys() {
+                        self.refresh(&queue, office).await;
+                    }
+                }
+                event = events.recv() => match event {
+                    Ok(first) => {
+                        // Coalesce a burst of changes into one refresh per office.
+                        let mut offices = vec![first];
+                        while let Ok(more) = events.try_recv() {
+                            if !offices.contains(&more) {
+                                offices.push(more);
+                            }
+                        }
+                        for office in offices {
+                            self.refresh(&queue, &office).await;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        for office in self.channels.keys() {
+                            self.refresh(&queue, office).await;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! Tickets (kiosk and resident), check-in, and counter operations (staff).
+
+use crate::domain::OfficeId;
+use crate::domain::procedure::ProcedureId;
+use crate::domain::queue::LineId;
+use crate::domain::text::{Lang, Text};
+use crate::http::error::{ApiError, FieldErrors, Problem};
+use crate::http::parse::reject_unknown;
+use crate::http::queue_dto::{CheckInBody, TicketBody, TicketView, TransferBody};
+use crate::http::reservations::ProblemDetails;
+use crate::http::staff::{Staff, authenticate, bearer};
+use crate::http::{AppState, ClientLang};
+use crate::service::BookingError;
+use crate::service::booking::Ownership;
+use crate::service::queue::{QueueError, TicketInfo};
+use crate::store::queue::TicketAction;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use uuid::Uuid;
+
+fn office_id(raw: &str, lang: Lang) -> Result<OfficeId, ApiError> {
+    OfficeId::parse(raw).map_err(|_| ApiError::from_booking(BookingError::OfficeNotFound, lang))
+}
+
+fn ticket_id(raw: &str, lang: Lang) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::from_queue(QueueError::TicketNotFound, lang))
+}
+
+fn ticket_response(
+    status: actix_web::http::StatusCode,
+    info: &TicketInfo,
+    state: &AppState,
+) -> HttpResponse {
+    let view = TicketView::of(info, state.queue.municipality());
+    HttpResponse::build(status)
+        .insert_header((header::LOCATION, view.status_url.clone()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(view)
+}
+
+/// Takes a numbered ticket (the kiosk). Intake closes by itself (本日の受付終了) outside
+/// walk-in hours, on reservation-only days, and when the queue cannot be served before
+/// closing: 409 `intake-closed` with the reason.
+#[utoipa::path(post, path = "/api/v1/offices/{office_id}/tickets", tag = "queue",
+    params(("office_id" = String, Path)),
+    request_body = TicketBody,
+    responses(
+        (status = 201, description = "Issued; durable before this answer", body = TicketView),
+        (status = 400, description = "Malformed request", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "Priority tickets need a staff token", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such office", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Intake is closed (with `reason`)", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "The office does not offer the procedure", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn issue(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    lang: ClientLang,
+    body: web::Json<TicketBody>,
+) -> Result<HttpResponse, ApiError> {
+    let lang = lang.0;
+    let office = office_id(&path, lang)?;
+    let body = body.into_inner();
+    reject_unknown(&body.unknown, "", lang)?;
+    let procedure = body.procedure.parse::<ProcedureId>().map_err(|e| {
+        let mut errors = FieldErrors::default();
+        errors.push("procedure", e);
+        ApiError::invalid_fields(errors.0, lang)
+    })?;
+    if body.needs_assistance {
+        let staff = authenticate(&state, bearer(&req), lang)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    Problem::Forbidden,
+                    Text::new(
+                        "優先の整理券は職員がお渡しします。案内係にお声がけください。",
+                        "Priority tickets are issued by staff: please ask at reception.",
+                    ),
+                    lang,
+                )
+            })?;
+        if !staff.may_act_for(&office) {
+            return Err(ApiError::from_queue(QueueError::Forbidden, lang));
+        }
+    }
+    let info = state
+        .queue
+        .issue_walk_in(&office, procedure, body.needs_assistance)
+        .await
+        .map_err(|e| ApiError::from_queue(e, lang))?;
+    Ok(ticket_response(
+        actix_web::http::StatusCode::CREATED,
+        &info,
+        &state,
+    ))
+}
+
+/// A ticket's status: place in line, estimate, and the counter once called.
+#[utoipa::path(get, path = "/api/v1/tickets/{ticket_id}", tag = "queue",
+    params(("ticket_id" = String, Path, description = "The ticket's unguessable id")),
+    responses(
+        (status = 200, body = TicketView),
+        (status = 404, description = "No such ticket", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn get_ticket(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    lang: ClientLang,
+) -> Result<HttpResponse, ApiError> {
+    let lang = lang.0;
+    let id = ticket_id(&path, lang)?;
+    let info = state
+        .queue
+        .ticket(id)
+        .await
+        .map_err(|e| ApiError::from_queue(e, lang))?;
+    Ok(ticket_response(
+        actix_web::http::StatusCode::OK,
+        &info,
+        &state,
+    ))
+}
+
+/// The resident leaves the line. Only a waiting ticket can be cancelled.
+#[utoipa::path(delete, path = "/api/v1/tickets/{ticket_id}", tag = "queue",
+    params(("ticket_id" = String, Path)),
+    responses(
+        (status = 200, description = "Cancelled", body = TicketView),
+        (status = 404, description = "No such ticket", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Already called or finished", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn cancel_ticket(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    lang: ClientLang,
+) -> Result<HttpResponse, ApiError> {
+    let lang = lang.0;
+    let id = ticket_id(&path, lang)?;
+    let info = state
+        .queue
+        .cancel_ticket(id)
+        .await
+        .map_err(|e| ApiError::from_queue(e, lang))?;
+    Ok(ticket_response(
+        actix_web::http::StatusCode::OK,
+        &info,
+        &state,
+    ))
+}
+
+/// The resident checks in on the day of the reservation (with its secret) and enters the
+/// line: ahead of walk-ins when on time (予約優先), as a walk-in when more than the grace
+/// period late. Checking in twice answers with the same ticket.
+#[utoipa::path(post, path = "/api/v1/reservations/{reference}/check-in", tag = "queue",
+    params(("reference" = String, Path), ("X-Reservation-Secret" = String, Header)),
+    responses(
+        (status = 201, description = "Checked in", body = TicketView),
+        (status = 200, description = "Already checked in", body = TicketView),
+        (status = 404, description = "Unknown reference or wrong secret", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Not a confirmed booking", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "Too early, another day, or the day has passed", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn check_in(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    lang: ClientLang,
+) -> Result<HttpResponse, ApiError> {
+    let lang = lang.0;
+    let secret = req
+        .headers()
+        .get("x-reservation-secret")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                Problem::MissingSecret,
+                Text::new(
+                    "X-Reservation-Secret ヘッダーで確認コードを送ってください。",
+                    "Send the secret in the X-Reservation-Secret header.",
+                ),
+                lang,
+            )
+        })?;
+    let owner = Ownership {
+        reference: path.into_inner(),
+        secret: secret.trim().to_owned(),
+    };
+    let reservation = state
+        .booking
+        .find(&owner)
+        .await
+        .map_err(|e| ApiError::from_booking(e, lang))?;
+    let info = state
+        .queue
+        .check_in(&reservation, "resident")
+        .await
+        .map_err(|e| ApiError::from_queue(e, lang))?;
+    let status = if info.existing {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::CREATED
+    };
+    Ok(ticket_response(status, &info, &state))
+}
+
+/// Staff check a resident in by the reservation reference.
+#[utoipa::path(post, path = "/api/v1/offices/{office_id}/check-ins", tag = "counters",
+    params(("office_id" = String, Path)),
+    request_body = CheckInBody,
+    security(("staff_token" = [])),
+    responses(
+        (status = 201, description = "Checked in", body = TicketView),
+        (status = 200, description = "Already checked in", body = TicketView),
+        (status = 401, description = "No valid staff token", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "Staff of another office", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such reservation", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "Too early, another day, or the day has passed", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn staff_check_in(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    lang: ClientLang,
+    body: web::Json<CheckInBody>,
+) -> Result<HttpResponse, ApiError> {
+    let lang = lang.0;
+    let office = office_id(&path, lang)?;
+    if !staff.0.may_act_for(&office) {
+        return Err(ApiError::from_queue(QueueError::Forbidden, lang));
+    }
+    let body = body.into_inner();
+    reject_unknown(&body.unknown, "", lang)?;
+    let reservation = state
+        .booking
+        .ledger()
+        .reservation_by_reference(&body.reference.trim().to_ascii_uppercase())
+        .await
+        .map_err(|e| ApiError::from_booking(e.into(), lang))?
+        .filter(|r| r.office_id == office)
+        .ok_or_else(|| ApiError::from_booking(BookingError::NotFound, lang))?;
+    let info = state
+        .queue
+        .check_in(&reservation, &staff.0.actor())
+        .await
+        .map_err(|e| ApiError::from_queue(e, lang))?;
+    let status = if info.existing {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::CREATED
+    };
+    Ok(ticket_response(status, &info, &state))
+}
+
+/// Calls the next resident to this counter: the best waiting ticket across the lines it
+/// serves, atomically (two counters never get the same ticket). 204 when nobody waits.
+#[utoipa::path(post, path = "/api/v1/offices/{office_id}/counters/{counter_id}/call-next", tag = "counters",
+    params(("office_id" = String, Path), ("counter_id" = String, Path)),
+    security(("staff_token" = [])),
+    responses(
+        (status = 200, description = "Called", body = TicketView),
+        (status = 204, description = "Nobody is waiting"),
+        (status = 401, description = "No valid staff token", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "Staff of another office", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such counter", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The counter is busy or paused", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn call_next(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<(String, String)>,
+    lang: ClientLang,
+) -> Result<HttpResponse, ApiError> {
+    let lang = lang.0;
+    let (office, counter) = path.into_inner();
+    let office = office_id(&office, lang)?;
+    match state
+        .queue
+        .call_next(&staff.0, &office, &counter)
+        .await
+        .map_err(|e| ApiError::from_queue(e, lang))?
+    {
+        Some(ticket) => {
+            let info = TicketInfo {
+                ticket,
+                position: None,
+                ahead: None,
+                estimate: None,
+                existing: false,
+            };
+            Ok(ticket_response(
+                actix_web::http::StatusCode::OK,
+                &info,
+                &state,
+            ))
+        }
+        None => Ok(HttpResponse::NoContent().finish()),
+    }
+}
+
+/// An action on the resident at this counter: `recall` (call again), `start` (arrived),
+/// `finish`, `no-show`, `transfer` (body: `line_id`, `keep_place`), or `pause` /
+/// `resume` the counter. Every action is written to the audit trail.
+#[utoipa::path(post, path = "/api/v1/offices/{office_id}/counters/{counter_id}/{action}", tag = "counters",
+    params(("office_id" = String, Path), ("counter_id" = String, Path),
+           ("action" = String, Path, description = "recall, start, finish, no-show, transfer, pause or resume")),
+    request_body(content = Option<TransferBody>, description = "For transfer only"),
+    security(("staff_token" = [])),
+    responses(
+        (status = 200, description = "Done; the ticket's new state", body = TicketView),
+        (status = 204, description = "Paused or resumed"),
+        (status = 401, description = "No valid staff token", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "Staff of another office", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such counter or action", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Not possible in the ticket's state, or no resident at the counter", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn counter_action(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<(String, String, String)>,
+    lang: ClientLang,
+    body: Option<web::Json<TransferBody>>,
+) -> Result<HttpResponse, ApiError> {
+    let lang = lang.0;
+    let (office, counter, action) = path.into_inner();
+    let office_id = office_id(&office, lang)?;
+    let action = match action.as_str() {
+        "recall" => TicketAction::Recall,
+        "start" => TicketAction::Start,
+        "finish" => TicketAction::Finish,
+        "no-show" => TicketAction::NoShow,
+        "transfer" => {
+            let body = body
+                .ok_or_else(|| {
+                    let mut errors = FieldErrors::default();
+                    errors.push("line_id", "is required to transfer");
+                    ApiError::invalid_fields(errors.0, lang)
+                })?
+                .into_inner();
+            reject_unknown(&body.unknown, "", lang)?;
+            let to = LineId::parse(&body.line_id)
+                .map_err(|_| ApiError::from_queue(QueueError::LineNotFound, lang))?;
+            let default_keep = state
+                .queue
+                .office(&office_id)
+                .map(|o| o.queue.transfer_keeps_place)
+                .map_err(|e| ApiError::from_queue(e, lang))?;
+            TicketAction::Transfer {
+                to,
+                keep_place: body.keep_place.unwrap_or(default_keep),
+            }
+        }
+        "pause" | "resume" => {
+            state
+                .queue
+                .set_paused(&staff.0, &office_id, &counter, action == "pause")
+                .await
+                .map_err(|e| ApiError::from_queue(e, lang))?;
+            return Ok(HttpResponse::NoContent().finish());
+        }
+        _ => {
+            return Err(ApiError::new(
+                Problem::NotFound,
+                Text::new(
+                    "操作は recall, start, finish, no-show, transfer, pause, resume のいずれかです。",
+                    "The action is one of recall, start, finish, no-show, transfer, pause, resume.",
+                ),
+                lang,
+            ));
+        }
+    };
+    let ticket = state
+        .queue
+        .counter_action(&staff.0, &office_id, &counter, action)
+        .await
+        .map_err(|e| ApiError::from_queue(e, lang))?;
+    let info = TicketInfo {
+        ticket,
+        position: None,
+        ahead: None,
+        estimate: None,
+        existing: false,
+    };
+    Ok(ticket_response(
+        actix_web::http::StatusCode::OK,
+        &info,
+        &state,
+    ))
+}
