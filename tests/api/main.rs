@@ -7,6 +7,7 @@
 
 mod booking;
 mod concurrency;
+mod congestion;
 mod errors;
 mod health;
 mod holds;

@@ -751,7 +751,53 @@ async fn priority_tickets_go_first_but_never_starve_normal_ones(backend: Backend
     );
 }
 
+async fn only_administrators_read_the_audit_trail(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = app.staff_token("main", StaffRole::Staff).await;
+    let admin = app.staff_token("main", StaffRole::Admin).await;
+    let other_admin = app.staff_token("north", StaffRole::Admin).await;
+    app.take_ticket_ok("main", "card_pickup").await;
+    app.call_next(&admin, "main", "1").await;
+    let read = |token: &str| {
+        app.client
+            .get(app.url("/api/v1/offices/main/audit?date=2026-12-01"))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_problem(read(&staff).await.unwrap(), 403, "forbidden").await;
+    assert_problem(read(&other_admin).await.unwrap(), 403, "forbidden").await;
+    let body: Value = read(&admin).await.unwrap().json().await.unwrap();
+    let kinds: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["issued", "called"]);
+    assert_eq!(body["events"][0]["actor"], "kiosk");
+    assert!(
+        body["events"][1]["actor"]
+            .as_str()
+            .unwrap()
+            .starts_with("staff:")
+    );
+    assert_eq!(body["events"][1]["counter_id"], "1");
+    assert!(!body.to_string().contains(&admin), "tokens never appear");
+    let other_day: Value = app
+        .client
+        .get(app.url("/api/v1/offices/main/audit?date=2026-11-30"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(other_day["events"].as_array().unwrap().len(), 0);
+}
+
 on_both_backends!(
+    only_administrators_read_the_audit_trail,
     tickets_are_numbered_per_line_and_durable_before_the_answer,
     intake_closes_with_a_reason,
     intake_closes_when_the_queue_cannot_be_served_before_closing,

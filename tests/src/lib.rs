@@ -227,6 +227,7 @@ pub struct TestApp {
     pub staff: Arc<madoguchi::service::staff::StaffService>,
     pub maintenance: Arc<madoguchi::service::maintenance::Maintenance>,
     pub handle: actix_web::dev::ServerHandle,
+    pub shutdown: madoguchi::startup::ShutdownHandle,
     // Dropped last: the server must stop before the database goes.
     pub stores: Stores,
 }
@@ -347,6 +348,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
     };
     let port = app.port();
     let handle = app.handle();
+    let shutdown = app.shutdown_handle();
     let booking = app.booking();
     let queue = app.queue();
     let staff = app.staff();
@@ -366,6 +368,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         staff,
         maintenance,
         handle,
+        shutdown,
         stores,
     }
 }
@@ -653,11 +656,15 @@ impl TestApp {
     pub async fn queue_events(&self, office: &str) -> Vec<(Option<uuid::Uuid>, String, String)> {
         let office = madoguchi::domain::OfficeId::parse(office).unwrap();
         let since: chrono::DateTime<Utc> = "2000-01-01T00:00:00Z".parse().unwrap();
+        let until: chrono::DateTime<Utc> = "2100-01-01T00:00:00Z".parse().unwrap();
         self.queue
             .ledger()
-            .queue_events(&office, since)
+            .queue_events(&office, since, until)
             .await
             .unwrap()
+            .into_iter()
+            .map(|e| (e.ticket_id, e.kind, e.actor))
+            .collect()
     }
 
     /// Stops the server and waits until it has (for restart tests).

@@ -8,8 +8,8 @@ use madoguchi_core::domain::OfficeId;
 use madoguchi_core::domain::procedure::ProcedureId;
 use madoguchi_core::domain::queue::{CounterId, Level, LineId, TicketClass, TicketStatus};
 use madoguchi_core::store::queue::{
-    CongestionSnapshot, QueueEvent, QueueLedger, ServiceTime, StaffRole, StaffToken, Ticket,
-    TicketWriteError,
+    AuditEntry, CongestionSnapshot, QueueEvent, QueueLedger, ServiceTime, StaffRole, StaffToken,
+    Ticket, TicketWriteError,
 };
 use madoguchi_core::store::{Digest, StoreError};
 use uuid::Uuid;
@@ -363,24 +363,29 @@ impl QueueLedger for SqliteLedger {
     async fn queue_events(
         &self,
         office: &OfficeId,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<(Option<Uuid>, String, String)>, StoreError> {
-        let (office, since) = (office.as_str(), ms(since));
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let (office, from, to) = (office.as_str(), ms(from), ms(to));
         let rows = sqlx::query!(
-            "SELECT ticket_id, kind, actor FROM queue_events WHERE office_id = ?1 AND at >= ?2 ORDER BY id",
+            "SELECT at, kind, actor, ticket_id, counter_id FROM queue_events
+             WHERE office_id = ?1 AND at >= ?2 AND at < ?3 ORDER BY id",
             office,
-            since
+            from,
+            to
         )
         .fetch_all(self.pool())
         .await
         .map_err(store_error)?;
         rows.into_iter()
             .map(|r| {
-                Ok((
-                    r.ticket_id.as_deref().map(uuid).transpose()?,
-                    r.kind,
-                    r.actor,
-                ))
+                Ok(AuditEntry {
+                    at: time(r.at)?,
+                    kind: r.kind,
+                    actor: r.actor,
+                    ticket_id: r.ticket_id.as_deref().map(uuid).transpose()?,
+                    counter_id: r.counter_id,
+                })
             })
             .collect()
     }

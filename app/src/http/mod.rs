@@ -240,6 +240,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, limiter: &rate_limit::Limiter) {
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
+                web::resource("/offices/{office_id}/audit")
+                    .get(queue::audit)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
                 web::resource("/offices/{office_id}/check-ins")
                     .post(queue::staff_check_in)
                     .default_service(web::to(method_not_allowed)),

@@ -34,6 +34,7 @@ use utoipa::OpenApi;
         queue::staff_check_in,
         queue::call_next,
         queue::counter_action,
+        queue::audit,
         congestion::office_congestion,
         congestion::all_congestion,
         congestion::stream,

@@ -6,7 +6,9 @@ use crate::domain::queue::LineId;
 use crate::domain::text::{Lang, Text};
 use crate::http::error::{ApiError, FieldErrors, Problem};
 use crate::http::parse::reject_unknown;
-use crate::http::queue_dto::{CheckInBody, TicketBody, TicketView, TransferBody};
+use crate::http::queue_dto::{
+    AuditEntryView, AuditQuery, AuditView, CheckInBody, TicketBody, TicketView, TransferBody,
+};
 use crate::http::reservations::ProblemDetails;
 use crate::http::staff::{Staff, authenticate, bearer};
 use crate::http::{AppState, ClientLang};
@@ -381,4 +383,54 @@ pub async fn counter_action(
         &info,
         &state,
     ))
+}
+
+/// The office's audit trail for a day: every counter action and ticket change, who did
+/// it and when. Administrators only.
+#[utoipa::path(get, path = "/api/v1/offices/{office_id}/audit", tag = "counters",
+    params(("office_id" = String, Path), AuditQuery),
+    security(("staff_token" = [])),
+    responses(
+        (status = 200, body = AuditView),
+        (status = 400, description = "Bad date", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "No valid staff token", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator of this office", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn audit(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    query: web::Query<AuditQuery>,
+    lang: ClientLang,
+) -> Result<HttpResponse, ApiError> {
+    let lang = lang.0;
+    let office = office_id(&path, lang)?;
+    let mut errors = FieldErrors::default();
+    let date = errors.optional(
+        "date",
+        query.date.as_deref(),
+        crate::http::parse::parse_date,
+    );
+    errors.into_result(lang)?;
+    let date = date.unwrap_or_else(|| crate::domain::time::tokyo_date(state.queue.clock().now()));
+    let events = state
+        .queue
+        .audit(&staff.0, &office, date)
+        .await
+        .map_err(|e| ApiError::from_queue(e, lang))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(AuditView {
+            office_id: office.to_string(),
+            date: date.to_string(),
+            events: events
+                .into_iter()
+                .map(|e| AuditEntryView {
+                    at: crate::domain::time::to_tokyo_rfc3339(e.at),
+                    kind: e.kind,
+                    actor: e.actor,
+                    ticket_id: e.ticket_id.map(|t| t.to_string()),
+                    counter_id: e.counter_id,
+                })
+                .collect(),
+        }))
 }

@@ -359,3 +359,29 @@ pub struct HistoryView {
     /// Column meanings: see docs/QUEUE.md ("Open data").
     pub rows: Vec<HistoryRow>,
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntryView {
+    pub at: String,
+    /// issued, called, recalled, started, finished, no_show, transferred, cancelled,
+    /// paused, resumed.
+    pub kind: String,
+    /// `kiosk`, `resident`, `system`, or `staff:<token id>` (never the token).
+    pub actor: String,
+    pub ticket_id: Option<String>,
+    pub counter_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditView {
+    pub office_id: String,
+    pub date: String,
+    pub events: Vec<AuditEntryView>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// The Tokyo day, `YYYY-MM-DD`; today when omitted.
+    pub date: Option<String>,
+}

@@ -1048,7 +1048,11 @@ impl QueueService {
         let now = self.clock.now();
         let rows = self
             .ledger
-            .snapshots(Some(office_id), now - Duration::weeks(weeks), now)
+            .snapshots(
+                Some(office_id),
+                now - Duration::weeks(weeks),
+                now + Duration::seconds(1),
+            )
             .await?;
         /// Sums of one weekday hour.
         #[derive(Default)]
@@ -1099,6 +1103,25 @@ impl QueueService {
             (a.line.clone(), a.weekday, a.hour).cmp(&(b.line.clone(), b.weekday, b.hour))
         });
         Ok(out)
+    }
+
+    /// The audit trail of an office for one Tokyo day (administrators only).
+    pub async fn audit(
+        &self,
+        staff: &StaffPrincipal,
+        office_id: &OfficeId,
+        date: NaiveDate,
+    ) -> Result<Vec<crate::store::queue::AuditEntry>, QueueError> {
+        self.authorise(staff, office_id)?;
+        if staff.role != crate::store::queue::StaffRole::Admin {
+            return Err(QueueError::Forbidden);
+        }
+        self.office(office_id)?;
+        let from = from_tokyo(date, chrono::NaiveTime::MIN);
+        Ok(self
+            .ledger
+            .queue_events(office_id, from, from + Duration::days(1))
+            .await?)
     }
 
     pub async fn history(

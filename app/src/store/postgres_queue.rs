@@ -5,8 +5,8 @@ use crate::domain::procedure::ProcedureId;
 use crate::domain::queue::{CounterId, Level, LineId, TicketClass, TicketStatus};
 use crate::store::postgres::{PgLedger, store_error};
 use crate::store::queue::{
-    CongestionSnapshot, QueueEvent, QueueLedger, ServiceTime, StaffRole, StaffToken, Ticket,
-    TicketWriteError,
+    AuditEntry, CongestionSnapshot, QueueEvent, QueueLedger, ServiceTime, StaffRole, StaffToken,
+    Ticket, TicketWriteError,
 };
 use crate::store::{Digest, StoreError};
 use anyhow::anyhow;
@@ -303,19 +303,28 @@ impl QueueLedger for PgLedger {
     async fn queue_events(
         &self,
         office: &OfficeId,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<(Option<Uuid>, String, String)>, StoreError> {
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query!(
-            "SELECT ticket_id, kind, actor FROM queue_events WHERE office_id = $1 AND at >= $2 ORDER BY id",
+            "SELECT at, kind, actor, ticket_id, counter_id FROM queue_events
+             WHERE office_id = $1 AND at >= $2 AND at < $3 ORDER BY id",
             office.as_str(),
-            since
+            from,
+            to
         )
         .fetch_all(self.pool())
         .await
         .map_err(store_error)?;
         Ok(rows
             .into_iter()
-            .map(|r| (r.ticket_id, r.kind, r.actor))
+            .map(|r| AuditEntry {
+                at: r.at,
+                kind: r.kind,
+                actor: r.actor,
+                ticket_id: r.ticket_id,
+                counter_id: r.counter_id,
+            })
             .collect())
     }
 

@@ -48,6 +48,16 @@ pub struct QueueEvent {
     pub detail: Option<serde_json::Value>,
 }
 
+/// One line of the audit trail, as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub actor: String,
+    pub ticket_id: Option<Uuid>,
+    pub counter_id: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StaffRole {
@@ -143,11 +153,13 @@ pub trait QueueLedger: Send + Sync + 'static {
 
     async fn set_counter_paused(&self, paused: bool, event: &QueueEvent) -> Result<(), StoreError>;
     async fn paused_counters(&self, office: &OfficeId) -> Result<Vec<CounterId>, StoreError>;
+    /// The audit trail of an office from `from` (inclusive) to `to` (exclusive), in order.
     async fn queue_events(
         &self,
         office: &OfficeId,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<(Option<Uuid>, String, String)>, StoreError>;
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
 
     async fn insert_staff_token(&self, token: &StaffToken) -> Result<(), StoreError>;
     async fn staff_token_by_hash(&self, hash: &Digest) -> Result<Option<StaffToken>, StoreError>;
