@@ -112,9 +112,13 @@ async fn the_maintenance_loop_rebuilds_a_wiped_office_before_anyone_asks(backend
     app.book_ok(&renewal("main", NINE, "early@example.jp"))
         .await;
     app.lose_hot_state().await;
+    // The pass rebuilds every office still missing (the live-congestion task may have
+    // rebuilt one first: both use the same path).
     let report = app.maintenance.run_once().await.unwrap();
-    assert_eq!(report.offices_rebuilt, 4);
-    assert!(app.hot_state_loaded("main").await);
+    assert!(report.offices_rebuilt >= 1, "{report:?}");
+    for office in ["main", "north", "south", "mall"] {
+        assert!(app.hot_state_loaded(office).await, "{office}");
+    }
     assert_eq!(app.remaining_at("main", "cert_renewal", NINE).await, 1);
 }
 
