@@ -40,6 +40,10 @@ enum Op {
         paused: bool,
     },
     View,
+    Summary {
+        line: usize,
+        ticket: usize,
+    },
     Reap {
         advance_secs: i64,
         drop: bool,
@@ -63,6 +67,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(ticket, action, counter, line, keep, minutes)| Op::Act { ticket, action, counter, line, keep, minutes }),
         1 => (0usize..3, any::<bool>()).prop_map(|(counter, paused)| Op::Pause { counter, paused }),
         2 => Just(Op::View),
+        2 => (0usize..2, 0usize..30).prop_map(|(line, ticket)| Op::Summary { line, ticket }),
         1 => (0i64..120, any::<bool>()).prop_map(|(advance_secs, drop)| Op::Reap { advance_secs, drop }),
         1 => (0usize..30).prop_map(|ticket| Op::Forget { ticket }),
         1 => (0usize..2, 0u32..20).prop_map(|(line, above)| Op::Raise { line, above }),
@@ -248,6 +253,27 @@ async fn run(ops: Vec<Op>) {
                     .await
                     .map(|v| rounded(&v));
                 assert_eq!(outcome(a), outcome(b), "step {step}: view");
+            }
+            Op::Summary { line, ticket } => {
+                let asked = pick(ticket)
+                    .and_then(|id| ledger.get(&id))
+                    .map(|t| (t.id, t.class));
+                let a = redis.line_summary(&office, date, &lines[line], asked).await;
+                let b = model.line_summary(&office, date, &lines[line], asked).await;
+                let show = |r: Result<madoguchi::store::queue::LineSummary, HotError>| {
+                    r.map(|s| {
+                        let stats: Vec<String> = s
+                            .stats
+                            .iter()
+                            .map(|(p, st)| format!("{p}:{:.6}", st.mean_minutes))
+                            .collect();
+                        format!(
+                            "{} {} {} {:?} {:?} {:?}",
+                            s.reserved, s.priority, s.normal, s.rank, s.counters, stats
+                        )
+                    })
+                };
+                assert_eq!(outcome(show(a)), outcome(show(b)), "step {step}: summary");
             }
             Op::Reap { advance_secs, drop } => {
                 now += Duration::seconds(advance_secs);

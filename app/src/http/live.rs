@@ -72,11 +72,14 @@ impl LiveCongestion {
                             }
                         }
                         for office in offices {
+                            // The change may come from another instance: drop cached figures.
+                            queue.invalidate(&office);
                             self.refresh(&queue, &office).await;
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         for office in self.channels.keys() {
+                            queue.invalidate(office);
                             self.refresh(&queue, office).await;
                         }
                     }

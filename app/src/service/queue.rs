@@ -20,13 +20,15 @@ use crate::domain::time::{Clock, from_tokyo, tokyo_date, tokyo_naive};
 use crate::service::booking::BookingService;
 use crate::service::staff::StaffPrincipal;
 use crate::store::queue::{
-    ActOutcome, ActRequest, CallOutcome, CallRequest, CongestionSnapshot, IssueRequest, QueueEvent,
-    QueueHotState, QueueLedger, QueueSnapshot, QueueView, Ticket, TicketAction, TicketWriteError,
+    ActOutcome, ActRequest, CallOutcome, CallRequest, CongestionSnapshot, IssueRequest,
+    LineSummary, QueueEvent, QueueHotState, QueueLedger, QueueSnapshot, QueueView, Ticket,
+    TicketAction, TicketWriteError,
 };
 use crate::store::{HotError, HotState, Reservation, ReservationStatus, StoreError};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Mutex as AsyncMutex;
 use uuid::Uuid;
@@ -220,6 +222,12 @@ pub struct QueueService {
     rebuild_locks: HashMap<OfficeId, AsyncMutex<()>>,
     /// Where each recently seen ticket lives, so a status poll needs no ledger read.
     locations: Mutex<HashMap<Uuid, (OfficeId, NaiveDate)>>,
+    /// Bumped on every change of an office's queues (here or, via events, elsewhere).
+    generations: HashMap<OfficeId, AtomicU64>,
+    /// Congestion figures by office, valid for one generation and one clock second.
+    congestion_cache: Mutex<HashMap<OfficeId, (u64, i64, Arc<OfficeCongestion>)>>,
+    /// Seats booked for the slot under way, by office and line, for one clock second.
+    reserved_cache: Mutex<HashMap<(OfficeId, LineId), (i64, u32)>>,
 }
 
 impl QueueService {
@@ -232,6 +240,11 @@ impl QueueService {
         clock: Arc<dyn Clock>,
         deadline: Duration,
     ) -> Self {
+        let generations = municipality
+            .offices
+            .iter()
+            .map(|o| (o.id.clone(), AtomicU64::new(0)))
+            .collect();
         let rebuild_locks = municipality
             .offices
             .iter()
@@ -245,9 +258,26 @@ impl QueueService {
             booking,
             clock,
             deadline,
+            generations,
             rebuild_locks,
             locations: Mutex::new(HashMap::new()),
+            congestion_cache: Mutex::new(HashMap::new()),
+            reserved_cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Marks an office's cached figures stale (its queues changed).
+    pub fn invalidate(&self, office: &OfficeId) {
+        if let Some(g) = self.generations.get(office) {
+            g.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn generation(&self, office: &OfficeId) -> u64 {
+        self.generations
+            .get(office)
+            .map(|g| g.load(Ordering::SeqCst))
+            .unwrap_or(0)
     }
 
     pub fn municipality(&self) -> &Municipality {
@@ -306,6 +336,7 @@ impl QueueService {
     }
 
     async fn publish(&self, office: &OfficeId) {
+        self.invalidate(office);
         if let Err(e) = self.hot.publish(office).await {
             tracing::warn!(error = %e, office = %office, "could not publish a queue change");
         }
@@ -334,12 +365,18 @@ impl QueueService {
         if !op.walk_in {
             return Err(QueueError::IntakeClosed(IntakeClosed::NotWalkIn));
         }
-        let congestion = self.line_congestion(office, line, &plan, now).await?;
-        let mean = self.mean_of(&congestion.1, procedure);
-        let forecast = congestion
-            .0
-            .estimate
-            .map(|e| f64::from(e.p50_minutes) + mean);
+        let summary = self.summary(office, line, date, None).await?;
+        let reserved_now = self.reserved_now(office, line).await?;
+        let estimate = self.line_estimate(
+            office,
+            line,
+            &summary.stats,
+            &summary.counters,
+            summary.waiting(),
+            reserved_now,
+        );
+        let mean = Self::stats_in(&summary.stats, procedure).mean_minutes;
+        let forecast = estimate.map(|e| f64::from(e.p50_minutes) + mean);
         intake(&plan, tokyo_naive(now).time(), &office.queue, forecast)
             .map_err(QueueError::IntakeClosed)?;
         let class = if priority {
@@ -561,22 +598,24 @@ impl QueueService {
         let line = office
             .line(ticket.line_id.as_str())
             .ok_or(QueueError::LineNotFound)?;
-        let view = self.view(office).await?;
-        let in_line: Vec<&Ticket> = view
-            .waiting
-            .iter()
-            .filter(|t| t.line_id == line.id)
-            .collect();
-        let index = in_line
-            .iter()
-            .position(|t| t.id == ticket.id)
-            .unwrap_or(in_line.len());
+        let date = ticket.service_date;
+        let summary = self
+            .summary(office, line, date, Some((ticket.id, ticket.class)))
+            .await?;
+        let index = summary.ahead_of(ticket.class).unwrap_or(summary.waiting());
         let reserved_now = self.reserved_now(office, line).await?;
-        let estimate = self.estimate(office, line, &view, &in_line[..index], reserved_now);
+        let estimate = self.line_estimate(
+            office,
+            line,
+            &summary.stats,
+            &summary.counters,
+            index,
+            reserved_now,
+        );
         Ok(TicketInfo {
             ticket,
-            position: Some(index as u32 + 1),
-            ahead: Some(index as u32),
+            position: Some(index + 1),
+            ahead: Some(index),
             estimate,
             existing,
         })
@@ -797,22 +836,55 @@ impl QueueService {
         .await
     }
 
-    fn stats(view: &QueueView, procedure: ProcedureId) -> ServiceStats {
-        view.stats
+    fn stats_in(stats: &[(ProcedureId, ServiceStats)], procedure: ProcedureId) -> ServiceStats {
+        stats
             .iter()
             .find(|(p, _)| *p == procedure)
             .map(|(_, s)| *s)
             .unwrap_or_else(|| ServiceStats::nominal(procedure.info().nominal_minutes))
     }
 
-    fn mean_of(&self, view: &QueueView, procedure: ProcedureId) -> f64 {
-        Self::stats(view, procedure).mean_minutes
+    async fn summary(
+        &self,
+        office: &Office,
+        line: &ServiceLine,
+        date: NaiveDate,
+        ticket: Option<(Uuid, TicketClass)>,
+    ) -> Result<LineSummary, QueueError> {
+        self.hot_op(&office.id, date, || {
+            self.hot.line_summary(&office.id, date, &line.id, ticket)
+        })
+        .await
     }
 
     /// Seats booked for the slots under way now in the line's procedures: those residents
     /// occupy counters (予約優先), so walk-ins share the rest.
     async fn reserved_now(&self, office: &Office, line: &ServiceLine) -> Result<u32, QueueError> {
         let now = self.clock.now();
+        let key = (office.id.clone(), line.id.clone());
+        if let Some((second, value)) = self
+            .reserved_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            && *second == now.timestamp()
+        {
+            return Ok(*value);
+        }
+        let busy = self.reserved_now_uncached(office, line, now).await?;
+        self.reserved_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, (now.timestamp(), busy));
+        Ok(busy)
+    }
+
+    async fn reserved_now_uncached(
+        &self,
+        office: &Office,
+        line: &ServiceLine,
+        now: DateTime<Utc>,
+    ) -> Result<u32, QueueError> {
         let local = tokyo_naive(now);
         let date = local.date();
         let mut busy = 0u32;
@@ -845,68 +917,56 @@ impl QueueService {
         Ok(busy)
     }
 
-    /// The estimate for someone behind `ahead` in `line`.
-    fn estimate(
+    /// The estimate for someone behind `ahead` people in `line` (docs/QUEUE.md): the work
+    /// ahead is `ahead` times the line's mean service time (the average of its
+    /// procedures' learnt means), shared by the open counters left after reserved
+    /// residents take theirs.
+    fn line_estimate(
         &self,
         office: &Office,
         line: &ServiceLine,
-        view: &QueueView,
-        ahead: &[&Ticket],
+        stats: &[(ProcedureId, ServiceStats)],
+        counters: &[(CounterId, bool, bool)],
+        ahead: u32,
         reserved_now: u32,
     ) -> Option<WaitEstimate> {
         let serving: Vec<&CounterId> = office.counters_of(&line.id).collect();
-        let paused = |c: &CounterId| view.counters.iter().any(|v| &v.id == c && v.paused);
-        let mut open = serving.iter().filter(|c| !paused(c)).count() as u32;
+        let state = |c: &CounterId| {
+            counters
+                .iter()
+                .find(|(id, _, _)| id == c)
+                .map(|(_, p, b)| (*p, *b))
+                .unwrap_or((false, false))
+        };
+        let mut open = serving.iter().filter(|c| !state(c).0).count() as u32;
         if open == 0 {
             // Every counter paused (e.g. lunch): assume they reopen rather than say nothing.
             open = serving.len() as u32;
         }
-        let busy = serving
-            .iter()
-            .filter(|c| {
-                view.counters
-                    .iter()
-                    .any(|v| &&v.id == *c && v.current.is_some())
-            })
-            .count() as u32;
+        let busy = serving.iter().filter(|c| state(c).1).count() as u32;
         // Reserved residents under way hold counters; walk-ins keep at least one.
         let open = open.saturating_sub(reserved_now).max(1);
-        let line_mean = if line.procedures.is_empty() {
-            15.0
-        } else {
-            line.procedures
-                .iter()
-                .map(|p| Self::stats(view, *p).mean_minutes)
-                .sum::<f64>()
-                / line.procedures.len() as f64
-        };
-        let work: f64 = ahead
+        let n = line.procedures.len().max(1) as f64;
+        let line_mean = line
+            .procedures
             .iter()
-            .map(|t| Self::stats(view, t.procedure).mean_minutes)
-            .sum();
-        let variance: f64 = ahead
+            .map(|p| Self::stats_in(stats, *p).mean_minutes)
+            .sum::<f64>()
+            / n;
+        let line_variance = line
+            .procedures
             .iter()
-            .map(|t| Self::stats(view, t.procedure).variance)
-            .sum();
+            .map(|p| Self::stats_in(stats, *p).variance)
+            .sum::<f64>()
+            / n;
+        let ahead = f64::from(ahead);
         estimate_wait(&QueueLoad {
-            work_ahead_minutes: work,
-            variance_ahead: variance,
+            work_ahead_minutes: ahead * line_mean,
+            variance_ahead: ahead * line_variance,
             open_counters: open,
             busy_counters: busy.min(open),
             mean_service_minutes: line_mean,
         })
-    }
-
-    async fn line_congestion(
-        &self,
-        office: &Office,
-        line: &ServiceLine,
-        plan: &DayPlan,
-        now: DateTime<Utc>,
-    ) -> Result<(LineCongestion, QueueView), QueueError> {
-        let view = self.view(office).await?;
-        let congestion = self.line_from_view(office, line, plan, now, &view).await?;
-        Ok((congestion, view))
     }
 
     async fn line_from_view(
@@ -923,7 +983,19 @@ impl QueueService {
             .filter(|t| t.line_id == line.id)
             .collect();
         let reserved_now = self.reserved_now(office, line).await?;
-        let estimate = self.estimate(office, line, view, &waiting, reserved_now);
+        let counters: Vec<(CounterId, bool, bool)> = view
+            .counters
+            .iter()
+            .map(|c| (c.id.clone(), c.paused, c.current.is_some()))
+            .collect();
+        let estimate = self.line_estimate(
+            office,
+            line,
+            &view.stats,
+            &counters,
+            waiting.len() as u32,
+            reserved_now,
+        );
         let serving: Vec<&CounterId> = office.counters_of(&line.id).collect();
         let counters_open = serving
             .iter()
@@ -948,7 +1020,7 @@ impl QueueService {
             let mean = line
                 .procedures
                 .iter()
-                .map(|p| Self::stats(view, *p).mean_minutes)
+                .map(|p| Self::stats_in(&view.stats, *p).mean_minutes)
                 .fold(0.0, f64::max);
             f64::from(e.p50_minutes) + mean
         });
@@ -965,7 +1037,7 @@ impl QueueService {
             service_minutes: line
                 .procedures
                 .iter()
-                .map(|p| (*p, Self::stats(view, *p).mean_minutes))
+                .map(|p| (*p, Self::stats_in(&view.stats, *p).mean_minutes))
                 .collect(),
             estimate,
             level,
@@ -973,10 +1045,41 @@ impl QueueService {
         })
     }
 
-    /// The office's congestion now, line by line.
-    pub async fn congestion(&self, office_id: &OfficeId) -> Result<OfficeCongestion, QueueError> {
-        let office = self.office(office_id)?;
+    /// The office's congestion now, line by line: computed at most once per change and
+    /// clock second, however many displays and visitors ask.
+    pub async fn congestion(
+        &self,
+        office_id: &OfficeId,
+    ) -> Result<Arc<OfficeCongestion>, QueueError> {
         let now = self.clock.now();
+        let generation = self.generation(office_id);
+        if let Some((g, second, figures)) = self
+            .congestion_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(office_id)
+            && *g == generation
+            && *second == now.timestamp()
+        {
+            return Ok(figures.clone());
+        }
+        let figures = Arc::new(self.compute_congestion(office_id, now).await?);
+        self.congestion_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                office_id.clone(),
+                (generation, now.timestamp(), figures.clone()),
+            );
+        Ok(figures)
+    }
+
+    async fn compute_congestion(
+        &self,
+        office_id: &OfficeId,
+        now: DateTime<Utc>,
+    ) -> Result<OfficeCongestion, QueueError> {
+        let office = self.office(office_id)?;
         let plan = self.municipality.day_plan(office, tokyo_date(now));
         let view = self.view(office).await?;
         let mut lines = Vec::new();
@@ -1019,7 +1122,7 @@ impl QueueService {
                 continue;
             }
             let c = self.congestion(&office.id).await?;
-            for line in c.lines {
+            for line in &c.lines {
                 rows.push(CongestionSnapshot {
                     office_id: office.id.clone(),
                     line_id: line.line.id.clone(),

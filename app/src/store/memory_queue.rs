@@ -10,8 +10,8 @@ use crate::domain::queue::{
 use crate::store::HotError;
 use crate::store::memory::MemoryHotState;
 use crate::store::queue::{
-    ActOutcome, ActRequest, CallOutcome, CallRequest, CounterView, IssueRequest, PendingTicket,
-    QueueHotState, QueueSnapshot, QueueView, Ticket, TicketAction,
+    ActOutcome, ActRequest, CallOutcome, CallRequest, CounterView, IssueRequest, LineSummary,
+    PendingTicket, QueueHotState, QueueSnapshot, QueueView, Ticket, TicketAction,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -390,6 +390,50 @@ impl QueueHotState for MemoryHotState {
         let mut queues = self.queues();
         let day = self.day(&mut queues, office, date)?;
         Ok(day.tickets.get(&id).cloned())
+    }
+
+    async fn line_summary(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        line: &LineId,
+        ticket: Option<(Uuid, TicketClass)>,
+    ) -> Result<LineSummary, HotError> {
+        let mut queues = self.queues();
+        let day = self.day(&mut queues, office, date)?;
+        let count = |class| {
+            day.waiting
+                .get(&(line.clone(), class))
+                .map(|s| s.len() as u32)
+                .unwrap_or(0)
+        };
+        let rank = ticket.and_then(|(id, class)| {
+            let member = id.to_string();
+            day.waiting
+                .get(&(line.clone(), class))?
+                .iter()
+                .position(|(_, m)| *m == member)
+                .map(|r| r as u32)
+        });
+        let counters = day
+            .counters
+            .iter()
+            .map(|(id, (paused, current))| (id.clone(), *paused, current.is_some()))
+            .collect();
+        let summary = LineSummary {
+            reserved: count(TicketClass::Reserved),
+            priority: count(TicketClass::Priority),
+            normal: count(TicketClass::Normal),
+            rank,
+            counters,
+            stats: Vec::new(),
+        };
+        let mut stats: Vec<(ProcedureId, ServiceStats)> = queues
+            .get(office)
+            .map(|q| q.stats.iter().map(|(p, s)| (*p, *s)).collect())
+            .unwrap_or_default();
+        stats.sort_by_key(|(p, _)| *p);
+        Ok(LineSummary { stats, ..summary })
     }
 
     async fn due_tickets(

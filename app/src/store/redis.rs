@@ -46,6 +46,7 @@ pub(crate) struct QueueScripts {
     pub(crate) view: Script,
     pub(crate) drop: Script,
     pub(crate) load: Script,
+    pub(crate) line: Script,
 }
 
 #[derive(Clone)]
@@ -137,6 +138,7 @@ impl RedisHotState {
                 view: Script::new(include_str!("lua/queue_view.lua")),
                 drop: Script::new(include_str!("lua/queue_drop.lua")),
                 load: Script::new(include_str!("lua/queue_load.lua")),
+                line: Script::new(include_str!("lua/queue_line.lua")),
             }),
             scripts: std::sync::Arc::new(Scripts {
                 claim: Script::new(include_str!("lua/claim.lua")),

@@ -10,8 +10,8 @@ use crate::domain::procedure::ProcedureId;
 use crate::domain::queue::{CounterId, LineId, ServiceStats, TicketClass, TicketStatus, issued_by};
 use crate::store::HotError;
 use crate::store::queue::{
-    ActOutcome, ActRequest, CallOutcome, CallRequest, CounterView, IssueRequest, PendingTicket,
-    QueueHotState, QueueSnapshot, QueueView, Ticket, TicketAction,
+    ActOutcome, ActRequest, CallOutcome, CallRequest, CounterView, IssueRequest, LineSummary,
+    PendingTicket, QueueHotState, QueueSnapshot, QueueView, Ticket, TicketAction,
 };
 use crate::store::redis::{RedisHotState, hot_error};
 use anyhow::anyhow;
@@ -552,6 +552,81 @@ impl QueueHotState for RedisHotState {
             return Err(HotError::NeedsRebuild(office.clone()));
         }
         json.as_deref().map(parse_ticket).transpose()
+    }
+
+    async fn line_summary(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        line: &LineId,
+        ticket: Option<(Uuid, TicketClass)>,
+    ) -> Result<LineSummary, HotError> {
+        let class_key = ticket.map(|(_, class)| match class {
+            TicketClass::Reserved => "4",
+            TicketClass::Priority => "5",
+            TicketClass::Normal => "6",
+        });
+        let mut invocation = self.queue_scripts().line.prepare_invoke();
+        invocation
+            .key(self.day(office, date, "loaded"))
+            .key(self.day(office, date, "counters"))
+            .key(self.office_key(office, "stats"));
+        for class in CLASSES {
+            invocation.key(self.queue_key(office, date, line, class));
+        }
+        let reply: Vec<Value> = invocation
+            .arg(ticket.map(|(id, _)| id.to_string()).unwrap_or_default())
+            .arg(class_key.unwrap_or(""))
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(hot_error)?;
+        match reply.first().and_then(text).as_deref() {
+            Some("OK") => {}
+            Some("REBUILD") => return Err(HotError::NeedsRebuild(office.clone())),
+            other => return Err(unexpected(&format!("{other:?}"))),
+        }
+        let number = |i: usize| {
+            reply
+                .get(i)
+                .and_then(text)
+                .and_then(|t| t.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        let mut counters: Vec<(CounterId, bool, bool)> = reply
+            .get(5)
+            .map(texts)
+            .unwrap_or_default()
+            .chunks(2)
+            .filter_map(|pair| match pair {
+                [id, state] => Some((
+                    CounterId::parse(id).ok()?,
+                    state.starts_with('1'),
+                    !state.ends_with('|'),
+                )),
+                _ => None,
+            })
+            .collect();
+        counters.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut stats: Vec<(ProcedureId, ServiceStats)> = reply
+            .get(6)
+            .map(texts)
+            .unwrap_or_default()
+            .chunks(2)
+            .filter_map(|pair| match pair {
+                [p, v] => Some((p.parse().ok()?, parse_stats(v)?)),
+                _ => None,
+            })
+            .collect();
+        stats.sort_by_key(|(p, _)| *p);
+        let rank = number(4);
+        Ok(LineSummary {
+            reserved: number(1) as u32,
+            priority: number(2) as u32,
+            normal: number(3) as u32,
+            rank: (rank >= 0 && ticket.is_some()).then_some(rank as u32),
+            counters,
+            stats,
+        })
     }
 
     async fn due_tickets(

@@ -289,6 +289,36 @@ pub struct QueueView {
     pub recent: Vec<Ticket>,
 }
 
+/// One line's queue, read in constant time (for ticket positions and intake forecasts).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LineSummary {
+    pub reserved: u32,
+    pub priority: u32,
+    pub normal: u32,
+    /// The asked ticket's 0-based rank within its class, if it waits in this line.
+    pub rank: Option<u32>,
+    /// Every counter of the office the hot state knows: (id, paused, has a resident).
+    pub counters: Vec<(CounterId, bool, bool)>,
+    pub stats: Vec<(ProcedureId, crate::domain::queue::ServiceStats)>,
+}
+
+impl LineSummary {
+    pub fn waiting(&self) -> u32 {
+        self.reserved + self.priority + self.normal
+    }
+
+    /// How many wait ahead of a ticket of `class` with this summary's rank: every class
+    /// called before it (reserved before priority before normal), then its own rank.
+    pub fn ahead_of(&self, class: TicketClass) -> Option<u32> {
+        let rank = self.rank?;
+        Some(match class {
+            TicketClass::Reserved => rank,
+            TicketClass::Priority => self.reserved + rank,
+            TicketClass::Normal => self.reserved + self.priority + rank,
+        })
+    }
+}
+
 /// The state of an office's queues on a day, read from the ledger.
 #[derive(Debug, Clone)]
 pub struct QueueSnapshot {
@@ -353,6 +383,14 @@ pub trait QueueHotState: Send + Sync + 'static {
         date: NaiveDate,
         id: Uuid,
     ) -> Result<Option<Ticket>, crate::store::HotError>;
+    /// One line in constant time; with `ticket`, also that ticket's rank in its class.
+    async fn line_summary(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        line: &LineId,
+        ticket: Option<(Uuid, TicketClass)>,
+    ) -> Result<LineSummary, crate::store::HotError>;
     async fn due_tickets(
         &self,
         office: &OfficeId,
