@@ -211,6 +211,13 @@ pub struct TypicalCell {
     pub level: Level,
 }
 
+/// Congestion figures with what they are valid for.
+struct CachedCongestion {
+    generation: u64,
+    second: i64,
+    figures: Arc<OfficeCongestion>,
+}
+
 pub struct QueueService {
     municipality: Arc<Municipality>,
     ledger: Arc<dyn QueueLedger>,
@@ -225,7 +232,7 @@ pub struct QueueService {
     /// Bumped on every change of an office's queues (here or, via events, elsewhere).
     generations: HashMap<OfficeId, AtomicU64>,
     /// Congestion figures by office, valid for one generation and one clock second.
-    congestion_cache: Mutex<HashMap<OfficeId, (u64, i64, Arc<OfficeCongestion>)>>,
+    congestion_cache: Mutex<HashMap<OfficeId, CachedCongestion>>,
     /// Seats booked for the slot under way, by office and line, for one clock second.
     reserved_cache: Mutex<HashMap<(OfficeId, LineId), (i64, u32)>>,
 }
@@ -1053,7 +1060,11 @@ impl QueueService {
     ) -> Result<Arc<OfficeCongestion>, QueueError> {
         let now = self.clock.now();
         let generation = self.generation(office_id);
-        if let Some((g, second, figures)) = self
+        if let Some(CachedCongestion {
+            generation: g,
+            second,
+            figures,
+        }) = self
             .congestion_cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -1069,7 +1080,11 @@ impl QueueService {
             .unwrap_or_else(|e| e.into_inner())
             .insert(
                 office_id.clone(),
-                (generation, now.timestamp(), figures.clone()),
+                CachedCongestion {
+                    generation,
+                    second: now.timestamp(),
+                    figures: figures.clone(),
+                },
             );
         Ok(figures)
     }
