@@ -166,7 +166,17 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         Some(path) => load_municipality(path)?,
         None => sample_municipality()?,
     };
-    let app = Application::build(settings.clone(), municipality, Arc::new(SystemClock))
+    let clock: Arc<dyn madoguchi::domain::time::Clock> = match &settings.clock {
+        Some(spec) => {
+            let clock =
+                madoguchi::domain::time::ScaledClock::parse(spec).map_err(anyhow::Error::msg)?;
+            tracing::warn!(clock = %spec, "SIMULATED CLOCK: for load tests and demos only");
+            eprintln!("warning: simulated clock {spec} (load tests and demos only)");
+            Arc::new(clock)
+        }
+        None => Arc::new(SystemClock),
+    };
+    let app = Application::build(settings.clone(), municipality, clock)
         .await
         .context("starting Madoguchi")?;
     tracing::info!(bind = %settings.bind, port = app.port(), backends = app.backends(), "listening");

@@ -88,10 +88,11 @@ pub async fn open_stores(settings: &Settings) -> anyhow::Result<Stores> {
     };
     let (redis, memory, hot_name) = match &settings.redis_url {
         Some(url) => {
-            let redis = RedisHotState::connect(
+            let redis = RedisHotState::connect_with(
                 url.expose(),
                 &settings.redis_prefix,
                 std::time::Duration::from_millis(settings.redis_timeout_ms),
+                settings.redis_pool_size,
             )
             .await?;
             (Some(Arc::new(redis)), None, "Redis hot state")

@@ -81,3 +81,33 @@ on_both_backends!(
     metrics_count_requests_by_route_pattern,
     the_openapi_document_describes_every_operation_and_swagger_ui_is_served,
 );
+
+/// The pooled Redis mode (measured against the shared connection) gives the same answers.
+#[tokio::test]
+async fn the_pooled_redis_mode_works_the_same() {
+    let app = madoguchi_tests::spawn_with(madoguchi_tests::Options {
+        settings: Box::new(|s| s.redis_pool_size = Some(4)),
+        ..madoguchi_tests::Options::default()
+    })
+    .await;
+    app.book_ok(&madoguchi_tests::renewal(
+        "main",
+        "2026-12-04T09:00:00+09:00",
+        "pool@example.jp",
+    ))
+    .await;
+    assert_eq!(
+        app.remaining_at("main", "cert_renewal", "2026-12-04T09:00:00+09:00")
+            .await,
+        1
+    );
+    let ticket = app.take_ticket_ok("main", "card_pickup").await;
+    assert_eq!(ticket["number"], "A-001");
+    let token = app
+        .staff_token("main", madoguchi::store::queue::StaffRole::Staff)
+        .await;
+    assert_eq!(
+        app.call_next(&token, "main", "1").await.as_deref(),
+        Some("A-001")
+    );
+}

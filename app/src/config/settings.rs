@@ -61,6 +61,12 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     /// Connections to PostgreSQL per instance.
     pub database_pool_size: u32,
+    /// Unset: the Redis hot path shares one multiplexed connection (the default, see
+    /// docs/PERFORMANCE.md); a number: a deadpool pool of that size instead.
+    pub redis_pool_size: Option<usize>,
+    /// A simulated clock `<RFC 3339 start>@<speed>` for load tests and demos (an hour of
+    /// the morning in a minute at speed 60). Never in production.
+    pub clock: Option<String>,
     /// How long a Redis command may take before it counts as a failure.
     pub redis_timeout_ms: u64,
     /// How often the maintenance loop runs (reaper, hold expiry, lapsing past bookings).
@@ -118,6 +124,8 @@ impl Default for Settings {
             rate_limit: RateLimit::default(),
             trusted_proxies: Vec::new(),
             database_pool_size: 16,
+            redis_pool_size: None,
+            clock: None,
             redis_timeout_ms: 2_000,
             maintenance_interval_secs: 5,
             claim_deadline_secs: 60,

@@ -49,9 +49,52 @@ pub(crate) struct QueueScripts {
     pub(crate) line: Script,
 }
 
+/// How the hot path reaches Redis (measured in docs/PERFORMANCE.md).
+#[derive(Clone)]
+enum Connections {
+    /// One multiplexed connection shared by every request (reconnects by itself).
+    Shared(ConnectionManager),
+    /// A deadpool pool: a checkout per operation (and a PING per checkout).
+    Pooled(deadpool_redis::Pool),
+}
+
+/// A connection for one operation, whichever the mode.
+pub(crate) enum HotConnection {
+    Shared(ConnectionManager),
+    Pooled(deadpool_redis::Connection),
+}
+
+impl redis::aio::ConnectionLike for HotConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, Value> {
+        match self {
+            HotConnection::Shared(c) => c.req_packed_command(cmd),
+            HotConnection::Pooled(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<Value>> {
+        match self {
+            HotConnection::Shared(c) => c.req_packed_commands(cmd, offset, count),
+            HotConnection::Pooled(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            HotConnection::Shared(c) => c.get_db(),
+            HotConnection::Pooled(c) => c.get_db(),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct RedisHotState {
-    conn: ConnectionManager,
+    conn: Connections,
     prefix: String,
     scripts: std::sync::Arc<Scripts>,
     queue: std::sync::Arc<QueueScripts>,
@@ -108,6 +151,17 @@ fn text(v: &Value) -> Option<String> {
 
 impl RedisHotState {
     pub async fn connect(url: &str, prefix: &str, timeout: StdDuration) -> anyhow::Result<Self> {
+        Self::connect_with(url, prefix, timeout, None).await
+    }
+
+    /// With `pool_size`, operations check a connection out of a deadpool pool instead of
+    /// sharing one multiplexed connection.
+    pub async fn connect_with(
+        url: &str,
+        prefix: &str,
+        timeout: StdDuration,
+        pool_size: Option<usize>,
+    ) -> anyhow::Result<Self> {
         if prefix.contains(['{', '}']) {
             anyhow::bail!(
                 "the Redis key prefix must not contain braces (they mark cluster hash tags)"
@@ -118,8 +172,20 @@ impl RedisHotState {
             .set_response_timeout(Some(timeout))
             .set_connection_timeout(Some(timeout))
             .set_number_of_retries(2);
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
-            .context("creating the Redis connection manager")?;
+        let conn = match pool_size {
+            None => Connections::Shared(
+                ConnectionManager::new_lazy_with_config(client.clone(), config)
+                    .context("creating the Redis connection manager")?,
+            ),
+            Some(size) => {
+                let mut cfg = deadpool_redis::Config::from_url(url);
+                cfg.pool = Some(deadpool_redis::PoolConfig::new(size.max(1)));
+                Connections::Pooled(
+                    cfg.create_pool(Some(deadpool_redis::Runtime::Tokio1))
+                        .context("creating the Redis connection pool")?,
+                )
+            }
+        };
         let events = std::sync::Arc::new(tokio::sync::broadcast::channel(1024).0);
         let channel = format!("{prefix}:events");
         tokio::spawn(forward_events(
@@ -158,8 +224,15 @@ impl RedisHotState {
         self.key(office, rest)
     }
 
-    pub(crate) fn connection(&self) -> ConnectionManager {
-        self.conn.clone()
+    pub(crate) async fn connection(&self) -> Result<HotConnection, HotError> {
+        match &self.conn {
+            Connections::Shared(c) => Ok(HotConnection::Shared(c.clone())),
+            Connections::Pooled(pool) => pool
+                .get()
+                .await
+                .map(HotConnection::Pooled)
+                .map_err(|e| HotError::Unavailable(format!("Redis pool: {e}"))),
+        }
     }
 
     pub(crate) fn queue_scripts(&self) -> &QueueScripts {
@@ -262,7 +335,7 @@ impl RedisHotState {
                     .unwrap_or_default(),
             )
             .arg(if only_if_pending { "1" } else { "0" })
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         Ok(released == 1)
@@ -314,7 +387,7 @@ async fn forward_events(
 impl HotState for RedisHotState {
     async fn ping(&self) -> Result<(), HotError> {
         redis::cmd("PING")
-            .query_async::<String>(&mut self.conn.clone())
+            .query_async::<String>(&mut self.connection().await?)
             .await
             .map(|_| ())
             .map_err(hot_error)
@@ -364,7 +437,7 @@ impl HotState for RedisHotState {
             .arg(c.resident.map(|r| r.until.timestamp()).unwrap_or(0))
             .arg(c.now.timestamp())
             .arg(seat_map_ttl(c.slot.date, c.now))
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         let status = reply.first().and_then(text).unwrap_or_default();
@@ -420,7 +493,7 @@ impl HotState for RedisHotState {
             .arg(seat_field(slot, seat))
             .arg(claimed.to_string())
             .arg(actual.to_string())
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         Ok(())
@@ -443,7 +516,7 @@ impl HotState for RedisHotState {
             .arg(holder.to_string())
             .arg(mark.until.timestamp())
             .arg(now.timestamp())
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         match reply.as_str() {
@@ -469,7 +542,7 @@ impl HotState for RedisHotState {
                 .arg(self.seats_key(office, procedure, *day));
         }
         let replies: Vec<Value> = pipe
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         let loaded: i64 = replies
@@ -511,7 +584,7 @@ impl HotState for RedisHotState {
             .arg("LIMIT")
             .arg(0)
             .arg(limit)
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         let mut claims = Vec::with_capacity(members.len());
@@ -524,7 +597,7 @@ impl HotState for RedisHotState {
                     let _: i64 = redis::cmd("ZREM")
                         .arg(self.pending_key(office))
                         .arg(&member)
-                        .query_async(&mut self.conn.clone())
+                        .query_async(&mut self.connection().await?)
                         .await
                         .map_err(hot_error)?;
                 }
@@ -548,7 +621,7 @@ impl HotState for RedisHotState {
             let _: i64 = redis::cmd("ZREM")
                 .arg(self.pending_key(&claim.slot.office))
                 .arg(member)
-                .query_async(&mut self.conn.clone())
+                .query_async(&mut self.connection().await?)
                 .await
                 .map_err(hot_error)?;
             Ok(())
@@ -611,7 +684,7 @@ impl HotState for RedisHotState {
             invocation.arg(value).arg(ttl);
         }
         let _: i64 = invocation
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         Ok(())
@@ -620,7 +693,7 @@ impl HotState for RedisHotState {
     async fn is_loaded(&self, office: &OfficeId) -> Result<bool, HotError> {
         redis::cmd("EXISTS")
             .arg(self.epoch_key(office))
-            .query_async::<i64>(&mut self.conn.clone())
+            .query_async::<i64>(&mut self.connection().await?)
             .await
             .map(|n| n == 1)
             .map_err(hot_error)

@@ -227,7 +227,7 @@ impl RedisHotState {
             .arg(id.to_string())
             .arg(pending.map(pending_member).unwrap_or_default())
             .arg(if drop { "1" } else { "0" })
-            .invoke_async(&mut self.connection())
+            .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         Ok(())
@@ -242,7 +242,7 @@ impl RedisHotState {
         redis::cmd("HGET")
             .arg(self.day(office, date, "tickets"))
             .arg(id.to_string())
-            .query_async(&mut self.connection())
+            .query_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)
     }
@@ -294,7 +294,7 @@ impl QueueHotState for RedisHotState {
             .arg(pending_member(&pending))
             .arg(ms(req.deadline))
             .arg(day_ttl(req.date, req.now))
-            .invoke_async(&mut self.connection())
+            .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         match reply.first().and_then(text).as_deref() {
@@ -334,7 +334,7 @@ impl QueueHotState for RedisHotState {
             .key(self.day(office, date, "loaded"))
             .key(self.day(office, date, &format!("num:{line}")))
             .arg(above)
-            .invoke_async(&mut self.connection())
+            .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         if reply == "REBUILD" {
@@ -360,7 +360,7 @@ impl QueueHotState for RedisHotState {
             .arg(i64::from(req.policy.reserved_callable_before_minutes) * 60_000)
             .arg(req.policy.priority_ratio)
             .arg(day_ttl(req.date, req.now))
-            .invoke_async(&mut self.connection())
+            .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         let ticket = || -> Result<Ticket, HotError> {
@@ -416,7 +416,7 @@ impl QueueHotState for RedisHotState {
             .arg(lines.join(","))
             .arg(nominal.join(","))
             .arg(day_ttl(req.date, req.now))
-            .invoke_async(&mut self.connection())
+            .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         let ticket = || -> Result<Ticket, HotError> {
@@ -454,7 +454,7 @@ impl QueueHotState for RedisHotState {
             .key(self.day(office, date, "counters"))
             .arg(counter.as_str())
             .arg(if paused { "1" } else { "0" })
-            .invoke_async(&mut self.connection())
+            .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         match reply.as_str() {
@@ -481,7 +481,7 @@ impl QueueHotState for RedisHotState {
             invocation.key(key);
         }
         let reply: Vec<Value> = invocation
-            .invoke_async(&mut self.connection())
+            .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         match reply.first().and_then(text).as_deref() {
@@ -545,7 +545,7 @@ impl QueueHotState for RedisHotState {
             .cmd("HGET")
             .arg(self.day(office, date, "tickets"))
             .arg(id.to_string())
-            .query_async(&mut self.connection())
+            .query_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         if loaded == 0 {
@@ -577,7 +577,7 @@ impl QueueHotState for RedisHotState {
         let reply: Vec<Value> = invocation
             .arg(ticket.map(|(id, _)| id.to_string()).unwrap_or_default())
             .arg(class_key.unwrap_or(""))
-            .invoke_async(&mut self.connection())
+            .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         match reply.first().and_then(text).as_deref() {
@@ -642,7 +642,7 @@ impl QueueHotState for RedisHotState {
             .arg("LIMIT")
             .arg(0)
             .arg(limit)
-            .query_async(&mut self.connection())
+            .query_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         Ok(members
@@ -764,7 +764,7 @@ impl QueueHotState for RedisHotState {
             }
         }
         let _: i64 = invocation
-            .invoke_async(&mut self.connection())
+            .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         Ok(())
@@ -773,7 +773,7 @@ impl QueueHotState for RedisHotState {
     async fn queue_loaded(&self, office: &OfficeId, date: NaiveDate) -> Result<bool, HotError> {
         redis::cmd("EXISTS")
             .arg(self.day(office, date, "loaded"))
-            .query_async::<i64>(&mut self.connection())
+            .query_async::<i64>(&mut self.connection().await?)
             .await
             .map(|n| n == 1)
             .map_err(hot_error)
@@ -783,7 +783,7 @@ impl QueueHotState for RedisHotState {
         let _: i64 = redis::cmd("PUBLISH")
             .arg(self.events_channel())
             .arg(office.as_str())
-            .query_async(&mut self.connection())
+            .query_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         Ok(())

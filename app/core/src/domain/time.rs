@@ -52,6 +52,50 @@ impl Clock for ManualClock {
     }
 }
 
+/// A clock that starts at a chosen instant and runs `speed` times faster than real time:
+/// an hour of a simulated morning in a minute at speed 60. For load tests and demos only.
+#[derive(Debug)]
+pub struct ScaledClock {
+    start: DateTime<Utc>,
+    origin: std::time::Instant,
+    speed: f64,
+}
+
+impl ScaledClock {
+    pub fn new(start: DateTime<Utc>, speed: f64) -> Self {
+        Self {
+            start,
+            origin: std::time::Instant::now(),
+            speed,
+        }
+    }
+
+    /// Parses `<RFC 3339 start>@<speed>`, e.g. `2026-12-04T08:20:00+09:00@60`.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let (start, speed) = spec
+            .split_once('@')
+            .ok_or_else(|| format!("{spec:?} is not <RFC 3339 start>@<speed>"))?;
+        let start = DateTime::parse_from_rfc3339(start.trim())
+            .map_err(|e| format!("clock start {start:?}: {e}"))?
+            .with_timezone(&Utc);
+        let speed: f64 = speed
+            .trim()
+            .parse()
+            .map_err(|_| format!("clock speed {speed:?} is not a number"))?;
+        if !(speed > 0.0 && speed <= 10_000.0) {
+            return Err("clock speed must be between 0 and 10000".into());
+        }
+        Ok(Self::new(start, speed))
+    }
+}
+
+impl Clock for ScaledClock {
+    fn now(&self) -> DateTime<Utc> {
+        let real = self.origin.elapsed().as_secs_f64() * self.speed;
+        self.start + chrono::Duration::microseconds((real * 1_000_000.0) as i64)
+    }
+}
+
 /// The Tokyo calendar date of an instant.
 pub fn tokyo_date(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&TOKYO).date_naive()
@@ -107,6 +151,15 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(tokyo_date(just_before).to_string(), "2026-03-31");
         assert_eq!(tokyo_date(at_midnight).to_string(), "2026-04-01");
+    }
+
+    #[test]
+    fn scaled_clocks_parse_their_start_and_speed() {
+        let clock = ScaledClock::parse("2026-12-04T08:20:00+09:00@60").unwrap();
+        assert!(clock.now() >= "2026-12-03T23:20:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert!(ScaledClock::parse("2026-12-04T08:20:00+09:00").is_err());
+        assert!(ScaledClock::parse("2026-12-04T08:20:00+09:00@0").is_err());
+        assert!(ScaledClock::parse("yesterday@60").is_err());
     }
 
     #[test]
