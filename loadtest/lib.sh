@@ -1,0 +1,54 @@
+# Shared by smoke.sh and run.sh: start a Madoguchi instance on a fresh PostgreSQL database
+# and a fresh Redis prefix, wait until it is ready, mint staff tokens, stop it.
+# Expects BIN (folder of the madoguchi and loadtest binaries) and OUT (results folder).
+
+PG_ADMIN=${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
+LT_DB=${LT_DB:-madoguchi_loadtest}
+LT_PORT=${LT_PORT:-18080}
+HOST="http://127.0.0.1:$LT_PORT"
+export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$LT_DB"
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
+SERVER_PID=
+
+fresh_database() {
+  psql "$PG_ADMIN" -qAt -c "DROP DATABASE IF EXISTS $LT_DB WITH (FORCE)" -c "CREATE DATABASE $LT_DB" >/dev/null
+}
+
+# start_server CONFIG CLOCK [extra VAR=value…]
+start_server() {
+  local config=$1 clock=$2
+  shift 2
+  fresh_database
+  env MADOGUCHI_CONFIG="$config" MADOGUCHI_CLOCK="$clock" MADOGUCHI_BIND="127.0.0.1:$LT_PORT" \
+    MADOGUCHI_REDIS_PREFIX="lt$$x$RANDOM" MADOGUCHI_TRUSTED_PROXIES='["127.0.0.1"]' \
+    RUST_LOG=${RUST_LOG:-warn} "$@" "$BIN/madoguchi" >"$OUT/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 300); do
+    if curl -fsS "$HOST/health/ready" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "server exited:"; tail -20 "$OUT/server.log"; return 1
+    fi
+    sleep 0.1
+  done
+  echo "server not ready"; tail -20 "$OUT/server.log"; return 1
+}
+
+stop_server() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID"
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=
+}
+
+# tokens CONFIG OFFICE… → "office=token,…" for LOADTEST_TOKENS
+tokens() {
+  local config=$1 pairs=""
+  shift
+  for office in "$@"; do
+    local t
+    t=$(MADOGUCHI_CONFIG="$config" RUST_LOG=error "$BIN/madoguchi" staff-token create --office "$office" --role staff --label loadtest 2>/dev/null)
+    pairs="$pairs${pairs:+,}$office=$t"
+  done
+  echo "$pairs"
+}

@@ -1,0 +1,28 @@
+//! The morning rush: goose scenarios against a running Madoguchi, an SSE fan-out test,
+//! and the invariant check that runs after every load.
+//!
+//! ```text
+//! loadtest [goose options]            run scenarios (see loadtest/README.md)
+//! loadtest check --database-url …     check the invariants after a run
+//! loadtest sse --host … --clients …   hold SSE streams and measure delivery
+//! ```
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a load-test tool fails loudly"
+)]
+
+mod acks;
+mod check;
+mod scenarios;
+mod sse;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("check") => check::main(&args[1..]).await,
+        Some("sse") => sse::main(&args[1..]).await,
+        _ => scenarios::run().await,
+    }
+}
