@@ -9,6 +9,7 @@ HOST="http://127.0.0.1:$LT_PORT"
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$LT_DB"
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 SERVER_PID=
+export RUST_BACKTRACE=0
 
 fresh_database() {
   psql "$PG_ADMIN" -qAt -c "DROP DATABASE IF EXISTS $LT_DB WITH (FORCE)" -c "CREATE DATABASE $LT_DB" >/dev/null
@@ -21,7 +22,7 @@ start_server() {
   fresh_database
   env MADOGUCHI_CONFIG="$config" MADOGUCHI_CLOCK="$clock" MADOGUCHI_BIND="127.0.0.1:$LT_PORT" \
     MADOGUCHI_REDIS_PREFIX="lt$$x$RANDOM" MADOGUCHI_TRUSTED_PROXIES='["127.0.0.1"]' \
-    RUST_LOG=${RUST_LOG:-warn} "$@" "$BIN/madoguchi" >"$OUT/server.log" 2>&1 &
+    RUST_LOG=${RUST_LOG:-warn} ${SERVER_ENV:-} "$@" "$BIN/madoguchi" >"$OUT/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 300); do
     if curl -fsS "$HOST/health/ready" >/dev/null 2>&1; then return 0; fi

@@ -20,7 +20,7 @@ use goose::metrics::GooseRequestMetric;
 use goose::prelude::*;
 use rand::Rng;
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
@@ -254,10 +254,48 @@ async fn issue_ticket(user: &mut GooseUser, office: &str, procedure: &str) -> Tr
     Ok(())
 }
 
-/// A walk-in arrives with the probability of the simulated hour's share.
+/// The next walk-in's arrival, in simulated milliseconds since the epoch (0: not yet).
+static NEXT_ARRIVAL_MS: AtomicI64 = AtomicI64::new(0);
+
+/// Whether a walk-in arrives now: arrivals follow a Poisson process whose hourly rate is
+/// `LOADTEST_WALKINS_PER_DAY` (default 1,000, the city of DOMAIN.md) times the simulated
+/// hour's share, shared by all kiosk users, so the count does not depend on how many
+/// goose users there are.
+fn walk_in_arrives() -> bool {
+    let now = sim_now().timestamp_millis();
+    let next = match NEXT_ARRIVAL_MS.load(Ordering::SeqCst) {
+        0 => {
+            let _ = NEXT_ARRIVAL_MS.compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst);
+            NEXT_ARRIVAL_MS.load(Ordering::SeqCst)
+        }
+        next => next,
+    };
+    if now < next {
+        return false;
+    }
+    let per_day: f64 = env("LOADTEST_WALKINS_PER_DAY", "1000")
+        .parse()
+        .unwrap_or(1000.0);
+    let per_hour = per_day * hourly_share(sim_local_time().hour_of_day()) / 100.0;
+    let gap_ms = if per_hour > 0.0 {
+        -(1.0 - rand::rng().random::<f64>()).ln() * 3_600_000.0 / per_hour
+    } else {
+        60_000.0
+    };
+    let claimed = NEXT_ARRIVAL_MS
+        .compare_exchange(
+            next,
+            next + gap_ms as i64,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        )
+        .is_ok();
+    claimed && per_hour > 0.0
+}
+
+/// A walk-in arrives (at the rate of the simulated hour) and takes a ticket.
 async fn kiosk_arrival(user: &mut GooseUser) -> TransactionResult {
-    let share = hourly_share(sim_local_time().hour_of_day());
-    if rand::rng().random::<f64>() * 16.3 >= share {
+    if !walk_in_arrives() {
         return Ok(());
     }
     let (office, procedure) = kiosk_choice();

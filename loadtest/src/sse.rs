@@ -106,6 +106,10 @@ pub async fn main(args: &[String]) -> anyhow::Result<()> {
                 "{}/api/v1/offices/{}/tickets",
                 args.host, args.office
             ))
+            .header(
+                "X-Forwarded-For",
+                format!("10.250.{}.{}", change / 250, 1 + change % 250),
+            )
             .json(&serde_json::json!({ "procedure": args.procedure }))
             .send()
             .await?;

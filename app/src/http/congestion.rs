@@ -54,9 +54,14 @@ pub async fn office_congestion(
         .congestion(&office)
         .await
         .map_err(|e| ApiError::from_queue(e, lang))?;
+    let json = state.live.page_json(&c).map_err(|e| {
+        tracing::error!(error = %e, "cannot serialise congestion");
+        ApiError::internal(lang)
+    })?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-cache"))
-        .json(CongestionView::of(&c)))
+        .content_type("application/json")
+        .body(json))
 }
 
 /// Every office's congestion now.

@@ -6,17 +6,28 @@
 
 use crate::domain::OfficeId;
 use crate::http::queue_dto::CongestionView;
+use crate::service::queue::OfficeCongestion;
 use crate::service::queue::QueueService;
+use actix_web::web::Bytes;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
 /// Even without changes, figures are refreshed this often (estimates age with time).
 pub const REFRESH: Duration = Duration::from_secs(15);
 
+/// At most this often per instance the figures are recomputed after changes: computing
+/// them reads every waiting ticket of the office (one Redis script that blocks Redis
+/// meanwhile), so under a rush of tickets the changes of this interval share one
+/// computation. Displays see a change within this interval plus the computation.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(250);
+
 pub struct LiveCongestion {
     channels: HashMap<OfficeId, watch::Sender<Option<Arc<str>>>>,
+    /// The JSON of the figures last served per office: the service hands out the same
+    /// `Arc` until the figures change, so a page read serialises only after a change.
+    served: Mutex<HashMap<OfficeId, (Arc<OfficeCongestion>, Bytes)>>,
 }
 
 impl LiveCongestion {
@@ -26,11 +37,25 @@ impl LiveCongestion {
                 .into_iter()
                 .map(|o| (o, watch::channel(None).0))
                 .collect(),
+            served: Mutex::new(HashMap::new()),
         })
     }
 
     pub fn watch(&self, office: &OfficeId) -> Option<watch::Receiver<Option<Arc<str>>>> {
         self.channels.get(office).map(|c| c.subscribe())
+    }
+
+    /// The congestion page's JSON for `figures`, serialised once per change.
+    pub fn page_json(&self, figures: &Arc<OfficeCongestion>) -> Result<Bytes, serde_json::Error> {
+        let mut served = self.served.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((cached, json)) = served.get(&figures.office)
+            && Arc::ptr_eq(cached, figures)
+        {
+            return Ok(json.clone());
+        }
+        let json = Bytes::from(serde_json::to_vec(&CongestionView::of(figures))?);
+        served.insert(figures.office.clone(), (figures.clone(), json.clone()));
+        Ok(json)
     }
 
     /// Recomputes one office's figures and tells its clients.
@@ -54,6 +79,8 @@ impl LiveCongestion {
         let mut events = queue.hot().subscribe();
         let mut tick = tokio::time::interval(REFRESH);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let started = tokio::time::Instant::now();
+        let mut last_refresh = started.checked_sub(MIN_INTERVAL).unwrap_or(started);
         loop {
             tokio::select! {
                 _ = stop.changed() => return,
@@ -65,6 +92,8 @@ impl LiveCongestion {
                 event = events.recv() => match event {
                     Ok(first) => {
                         // Coalesce a burst of changes into one refresh per office.
+                        tokio::time::sleep_until(last_refresh + MIN_INTERVAL).await;
+                        last_refresh = tokio::time::Instant::now();
                         let mut offices = vec![first];
                         while let Ok(more) = events.try_recv() {
                             if !offices.contains(&more) {
@@ -78,6 +107,8 @@ impl LiveCongestion {
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
+                        tokio::time::sleep_until(last_refresh + MIN_INTERVAL).await;
+                        last_refresh = tokio::time::Instant::now();
                         for office in self.channels.keys() {
                             queue.invalidate(office);
                             self.refresh(&queue, office).await;

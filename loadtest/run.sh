@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The benchmark of docs/PERFORMANCE.md: every figure with its baseline measured in the
+# same run (this machine is noisy, so ratios are what we compare). Release binaries:
+#   cargo build --release -p madoguchi -p loadtest && bash loadtest/run.sh [section…]
+# Sections: ceiling refusals bookings naive tickets congestion redis sse rush (default: all).
+# Results: target/loadtest/bench/<section>*.json (goose reports) and summary.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-target/release}
+OUT=${OUT:-target/loadtest/bench}
+USERS=${USERS:-64}          # concurrent goose users (connections) for throughput runs
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
+mkdir -p "$OUT"
+. loadtest/lib.sh
+trap stop_server EXIT
+SECTIONS=${*:-ceiling refusals bookings naive tickets congestion redis sse rush}
+SAMPLE=app/config/sample-city.toml
+BENCH=loadtest/config/throughput-city.toml
+# A Tuesday; bookings for 2027-02-26 open that morning at 08:30 (45 days ahead).
+MORNING=2027-01-12T08:30:00+09:00
+
+log() { echo "$*" | tee -a "$OUT/summary.txt"; }
+
+# CPU time (clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# goose NAME SCENARIOS [USERS] — one goose run with the JSON report in $OUT/NAME.json,
+# and where the two cores went: the server, Redis and the load generator itself.
+goose() {
+  local name=$1 scenarios=$2 users=${3:-$USERS}
+  local redis_pid server0 redis0 gen_cpu
+  redis_pid=$(pgrep -x redis-server | head -1)
+  server0=$(cpu_ticks "$SERVER_PID"); redis0=$(cpu_ticks "$redis_pid")
+  gen_cpu=$( { /usr/bin/time -f "%U %S" "$BIN/loadtest" --host "$HOST" --scenarios "$scenarios" --users "$users" \
+    --increase-rate "$users" --run-time "${SECONDS_PER_RUN}s" --quiet --no-print-metrics --report-graph-data \
+    --report-file "$OUT/$name.json" >>"$OUT/summary.txt"; } 2>&1 | tail -1)
+  python3 loadtest/report.py summary "$OUT/$name.json" | tee -a "$OUT/summary.txt"
+  local hz; hz=$(getconf CLK_TCK)
+  echo "$name cpu seconds: server $(( ($(cpu_ticks "$SERVER_PID") - server0) / hz )) redis $(( ($(cpu_ticks "$redis_pid") - redis0) / hz )) generator $(echo "$gen_cpu" | awk '{printf "%.0f", $1 + $2}') (of $(( 2 * SECONDS_PER_RUN )) available)" \
+    | tee -a "$OUT/summary.txt"
+}
+
+# naive CLIENTS SLOTS — the naive FOR UPDATE design in pgbench, latencies logged for p99.
+naive() {
+  local clients=$1 slots=$2 name="naive-c$1-s$2"
+  psql "$PG_ADMIN" -qAt -c "DROP DATABASE IF EXISTS naive WITH (FORCE)" -c "CREATE DATABASE naive" >/dev/null
+  psql postgres://postgres@127.0.0.1:5432/naive -q -f loadtest/naive/schema.sql 2>/dev/null
+  rm -f "$OUT/$name".*
+  (cd "$OUT" && pgbench -n -f "$OLDPWD/loadtest/naive/book.sql" -D slots="$slots" -c "$clients" -j 2 \
+    -T "$SECONDS_PER_RUN" -l --log-prefix="$name" postgres://postgres@127.0.0.1:5432/naive 2>&1 \
+    | grep -E "^(tps|latency|number of failed)") | tee -a "$OUT/summary.txt"
+  python3 loadtest/report.py pgbench "$OUT/$name".* | tee -a "$OUT/summary.txt"
+  rm -f "$OUT/$name".*
+}
+
+for section in $SECTIONS; do
+  log "== $section ($(date -u +%FT%TZ), $(nproc) cores, $USERS users, ${SECONDS_PER_RUN}s)"
+  case $section in
+  ceiling)
+    start_server "$BENCH" "$MORNING@1"
+    goose trivial trivial
+    stop_server ;;
+  refusals)
+    # Fill one slot of the sample city (capacity 2), then everyone asks for it; the
+    # trivial endpoint of the same server under the same load is the ceiling.
+    start_server "$SAMPLE" "$MORNING@1"
+    slot=2027-02-26T09:00:00+09:00
+    for i in 1 2; do
+      curl -fsS -o /dev/null -X POST "$HOST/api/v1/reservations" -H 'content-type: application/json' \
+        -H "X-Forwarded-For: 10.9.9.$i" \
+        -d "{\"office_id\":\"main\",\"procedure\":\"cert_renewal\",\"start\":\"$slot\",\"certificate_expiry\":\"2027-03-28\",
+             \"resident\":{\"name\":\"満席 $i\",\"email\":\"full$i@example.jp\"}}"
+    done
+    goose refusals-trivial trivial
+    LOADTEST_FULL_SLOT=$slot LOADTEST_BOOKING_OFFICE=main goose refusals refusals
+    stop_server ;;
+  bookings)
+    # Successful durable bookings with contention on 1 and on 10 slots at a time (a slot
+    # that fills leaves the hot set: LOADTEST_MOVE_ON), against the naive design below.
+    for hot in 1 10; do
+      start_server "$BENCH" "$MORNING@1"
+      rm -f "$OUT/acks-bookings-$hot.jsonl"
+      LOADTEST_BOOKING_OFFICE=bench LOADTEST_BOOKING_DAY=2027-01-14 LOADTEST_BOOKING_TO=2027-02-10 \
+        LOADTEST_HOT_SLOTS=$hot LOADTEST_MOVE_ON=1 LOADTEST_ACKS="$OUT/acks-bookings-$hot.jsonl" \
+        goose "bookings-hot$hot" booking
+      "$BIN/loadtest" check --database-url "$DATABASE_URL" --acks "$OUT/acks-bookings-$hot.jsonl" | tee -a "$OUT/summary.txt"
+      stop_server
+    done ;;
+  naive)
+    for slots in 1 10; do naive "$USERS" "$slots"; done
+    # The durable floor: a bare INSERT and commit per transaction.
+    (pgbench -n -f loadtest/naive/insert.sql -c "$USERS" -j 2 -T "$SECONDS_PER_RUN" postgres://postgres@127.0.0.1:5432/naive 2>&1 \
+      | grep -E "^(tps|latency)" | sed 's/^/insert-only /') | tee -a "$OUT/summary.txt" ;;
+  tickets)
+    for mode in shared pooled; do
+      extra=()
+      [ "$mode" = pooled ] && extra=(MADOGUCHI_REDIS_POOL_SIZE=16)
+      start_server "$BENCH" "$MORNING@1" "${extra[@]}"
+      rm -f "$OUT/acks-tickets-$mode.jsonl"
+      LOADTEST_TICKET_OFFICE=bench LOADTEST_ACKS="$OUT/acks-tickets-$mode.jsonl" goose "tickets-$mode" tickets
+      "$BIN/loadtest" check --database-url "$DATABASE_URL" --host "$HOST" --acks "$OUT/acks-tickets-$mode.jsonl" | tee -a "$OUT/summary.txt"
+      goose "tickets-$mode-trivial" trivial
+      stop_server
+    done ;;
+  congestion)
+    # The main office of the sample city (3 lines, 6 counters): a realistic page size.
+    start_server "$SAMPLE" "$MORNING@1"
+    goose congestion-trivial trivial
+    LOADTEST_KIOSK_OFFICE=main goose congestion congestion
+    stop_server ;;
+  redis)
+    # The raw operations under the same 2 cores: Redis round trips and PostgreSQL commits.
+    redis-benchmark -q -n 200000 -c "$USERS" -t ping,set,get,incr 2>&1 | tr '\r' '\n' | grep -v '^$' | grep "requests per second" | tee -a "$OUT/summary.txt" ;;
+  sse)
+    start_server "$BENCH" "$MORNING@1"
+    "$BIN/loadtest" sse --host "$HOST" --office bench --clients "${SSE_CLIENTS:-10000}" --changes 20 --pid "$SERVER_PID" 2>&1 \
+      | tail -5 | tee -a "$OUT/summary.txt" || true
+    stop_server ;;
+  rush)
+    # The simulated morning 08:30–12:00 in 3.5 minutes (speed 60): walk-ins on the hourly
+    # curve, 12 counters with service stretching at 10:30, a booking opening on the first
+    # ten slots of 2027-02-26, residents refused on a full slot, congestion readers.
+    start_server "$SAMPLE" "$MORNING@60"
+    TOKENS=$(tokens "$SAMPLE" main north south mall)
+    rm -f "$OUT/acks-rush.jsonl"
+    LOADTEST_TOKENS="$TOKENS" LOADTEST_SPEED=60 LOADTEST_ACKS="$OUT/acks-rush.jsonl" \
+      LOADTEST_BOOKING_DAY=2027-02-26 LOADTEST_HOT_SLOTS=10 \
+      LOADTEST_WEIGHTS="kiosk=100,booking=30,staff=12,public=60" \
+      "$BIN/loadtest" --host "$HOST" --scenarios kiosk,booking,staff,public --users 202 --increase-rate 202 \
+      --run-time 210s --quiet --no-print-metrics --report-graph-data --report-file "$OUT/rush.json" \
+      --request-log "$OUT/rush-requests.csv" --request-format csv | tee -a "$OUT/summary.txt"
+    python3 loadtest/report.py summary "$OUT/rush.json" | tee -a "$OUT/summary.txt"
+    "$BIN/loadtest" check --database-url "$DATABASE_URL" --host "$HOST" --acks "$OUT/acks-rush.jsonl" \
+      --export "$OUT/rush-tickets.csv" | tee -a "$OUT/summary.txt"
+    python3 loadtest/report.py plot "$OUT/rush.json" "$OUT/rush-tickets.csv" docs/perf "$OUT/rush-requests.csv"
+    stop_server ;;
+  *) echo "unknown section $section"; exit 2 ;;
+  esac
+done
