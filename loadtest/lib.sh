@@ -15,12 +15,19 @@ fresh_database() {
   psql "$PG_ADMIN" -qAt -c "DROP DATABASE IF EXISTS $LT_DB WITH (FORCE)" -c "CREATE DATABASE $LT_DB" >/dev/null
 }
 
-# start_server CONFIG CLOCK [extra VAR=value…]
+# start_server CONFIG CLOCK [extra VAR=value…] — production (PostgreSQL + Redis), or
+# with MODE=embedded the zero-install mode (a fresh SQLite file, in-process hot state).
 start_server() {
   local config=$1 clock=$2
   shift 2
-  fresh_database
-  env MADOGUCHI_CONFIG="$config" MADOGUCHI_CLOCK="$clock" MADOGUCHI_BIND="127.0.0.1:$LT_PORT" \
+  local backends=()
+  if [ "${MODE:-production}" = embedded ]; then
+    rm -f "$OUT"/embedded.db*
+    backends=(-u DATABASE_URL -u REDIS_URL MADOGUCHI_SQLITE_PATH="$OUT/embedded.db")
+  else
+    fresh_database
+  fi
+  env "${backends[@]}" MADOGUCHI_CONFIG="$config" MADOGUCHI_CLOCK="$clock" MADOGUCHI_BIND="127.0.0.1:$LT_PORT" \
     MADOGUCHI_REDIS_PREFIX="lt$$x$RANDOM" MADOGUCHI_TRUSTED_PROXIES='["127.0.0.1"]' \
     RUST_LOG=${RUST_LOG:-warn} ${SERVER_ENV:-} "$@" "$BIN/madoguchi" >"$OUT/server.log" 2>&1 &
   SERVER_PID=$!

@@ -2,7 +2,8 @@
 # The benchmark of docs/PERFORMANCE.md: every figure with its baseline measured in the
 # same run (this machine is noisy, so ratios are what we compare). Release binaries:
 #   cargo build --release -p madoguchi -p loadtest && bash loadtest/run.sh [section…]
-# Sections: ceiling refusals bookings naive tickets congestion redis sse rush (default: all).
+# Sections: ceiling refusals bookings naive tickets congestion redis sse rush backends
+# (default: all).
 # Results: target/loadtest/bench/<section>*.json (goose reports) and summary.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,13 +14,24 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
 mkdir -p "$OUT"
 . loadtest/lib.sh
 trap stop_server EXIT
-SECTIONS=${*:-ceiling refusals bookings naive tickets congestion redis sse rush}
+SECTIONS=${*:-ceiling refusals bookings naive tickets congestion redis sse rush backends}
 SAMPLE=app/config/sample-city.toml
 BENCH=loadtest/config/throughput-city.toml
 # A Tuesday; bookings for 2027-02-26 open that morning at 08:30 (45 days ahead).
 MORNING=2027-01-12T08:30:00+09:00
 
 log() { echo "$*" | tee -a "$OUT/summary.txt"; }
+
+# Books both seats (capacity 2) of FULL_SLOT at the sample city's main office.
+FULL_SLOT=2027-02-26T09:00:00+09:00
+fill_slot() {
+  for i in 1 2; do
+    curl -fsS -o /dev/null -X POST "$HOST/api/v1/reservations" -H 'content-type: application/json' \
+      -H "X-Forwarded-For: 10.9.9.$i" \
+      -d "{\"office_id\":\"main\",\"procedure\":\"cert_renewal\",\"start\":\"$FULL_SLOT\",\"certificate_expiry\":\"2027-03-28\",
+           \"resident\":{\"name\":\"満席 $i\",\"email\":\"full$i@example.jp\"}}"
+  done
+}
 
 # CPU time (clock ticks) a process has used so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -64,13 +76,8 @@ for section in $SECTIONS; do
     # Fill one slot of the sample city (capacity 2), then everyone asks for it; the
     # trivial endpoint of the same server under the same load is the ceiling.
     start_server "$SAMPLE" "$MORNING@1"
-    slot=2027-02-26T09:00:00+09:00
-    for i in 1 2; do
-      curl -fsS -o /dev/null -X POST "$HOST/api/v1/reservations" -H 'content-type: application/json' \
-        -H "X-Forwarded-For: 10.9.9.$i" \
-        -d "{\"office_id\":\"main\",\"procedure\":\"cert_renewal\",\"start\":\"$slot\",\"certificate_expiry\":\"2027-03-28\",
-             \"resident\":{\"name\":\"満席 $i\",\"email\":\"full$i@example.jp\"}}"
-    done
+    slot=$FULL_SLOT
+    fill_slot
     goose refusals-trivial trivial
     LOADTEST_FULL_SLOT=$slot LOADTEST_BOOKING_OFFICE=main goose refusals refusals
     stop_server ;;
@@ -134,6 +141,25 @@ for section in $SECTIONS; do
       --export "$OUT/rush-tickets.csv" | tee -a "$OUT/summary.txt"
     python3 loadtest/report.py plot "$OUT/rush.json" "$OUT/rush-tickets.csv" docs/perf "$OUT/rush-requests.csv"
     stop_server ;;
+  backends)
+    # The same load on both setups (issue 5): production (PostgreSQL + Redis) and the
+    # embedded default (SQLite + in-process hot state), each with its own ceiling.
+    for mode in production embedded; do
+      export MODE=$mode
+      start_server "$SAMPLE" "$MORNING@1"
+      slot=$FULL_SLOT
+      fill_slot
+      goose "$mode-trivial" trivial
+      LOADTEST_FULL_SLOT=$slot LOADTEST_BOOKING_OFFICE=main goose "$mode-refusals" refusals
+      LOADTEST_KIOSK_OFFICE=main goose "$mode-congestion" congestion
+      stop_server
+      start_server "$BENCH" "$MORNING@1"
+      LOADTEST_BOOKING_OFFICE=bench LOADTEST_BOOKING_DAY=2027-01-14 LOADTEST_BOOKING_TO=2027-02-10 \
+        LOADTEST_HOT_SLOTS=10 LOADTEST_MOVE_ON=1 goose "$mode-bookings" booking
+      LOADTEST_TICKET_OFFICE=bench goose "$mode-tickets" tickets
+      stop_server
+    done
+    unset MODE ;;
   *) echo "unknown section $section"; exit 2 ;;
   esac
 done
