@@ -23,6 +23,14 @@ pub const REFRESH: Duration = Duration::from_secs(15);
 /// computation. Displays see a change within this interval plus the computation.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(250);
 
+/// When the next refresh after changes may start: [`MIN_INTERVAL`] after the last one
+/// ended, or longer when refreshing was slow, so that it never takes more than a tenth
+/// of the time (a very long queue slows the displays a little, never the counters).
+fn next_refresh(began: tokio::time::Instant) -> tokio::time::Instant {
+    let ended = tokio::time::Instant::now();
+    ended + MIN_INTERVAL.max((ended - began) * 9)
+}
+
 pub struct LiveCongestion {
     channels: HashMap<OfficeId, watch::Sender<Option<Arc<str>>>>,
     /// The JSON of the figures last served per office: the service hands out the same
@@ -79,8 +87,7 @@ impl LiveCongestion {
         let mut events = queue.hot().subscribe();
         let mut tick = tokio::time::interval(REFRESH);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let started = tokio::time::Instant::now();
-        let mut last_refresh = started.checked_sub(MIN_INTERVAL).unwrap_or(started);
+        let mut allowed = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = stop.changed() => return,
@@ -92,8 +99,8 @@ impl LiveCongestion {
                 event = events.recv() => match event {
                     Ok(first) => {
                         // Coalesce a burst of changes into one refresh per office.
-                        tokio::time::sleep_until(last_refresh + MIN_INTERVAL).await;
-                        last_refresh = tokio::time::Instant::now();
+                        tokio::time::sleep_until(allowed).await;
+                        let began = tokio::time::Instant::now();
                         let mut offices = vec![first];
                         while let Ok(more) = events.try_recv() {
                             if !offices.contains(&more) {
@@ -105,14 +112,16 @@ impl LiveCongestion {
                             queue.invalidate(&office);
                             self.refresh(&queue, &office).await;
                         }
+                        allowed = next_refresh(began);
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        tokio::time::sleep_until(last_refresh + MIN_INTERVAL).await;
-                        last_refresh = tokio::time::Instant::now();
+                        tokio::time::sleep_until(allowed).await;
+                        let began = tokio::time::Instant::now();
                         for office in self.channels.keys() {
                             queue.invalidate(office);
                             self.refresh(&queue, office).await;
                         }
+                        allowed = next_refresh(began);
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
