@@ -125,6 +125,20 @@ async fn answer(user: &mut GooseUser, goose: GooseResponse) -> Option<Answer> {
     })
 }
 
+/// Sends a prepared request under `name` and reads its answer (see [`answer`]).
+async fn send(
+    user: &mut GooseUser,
+    builder: reqwest::RequestBuilder,
+    name: &'static str,
+) -> Result<Option<Answer>, Box<TransactionError>> {
+    let request = GooseRequest::builder()
+        .set_request_builder(builder)
+        .name(name)
+        .build();
+    let goose = user.request(request).await?;
+    Ok(answer(user, goose).await)
+}
+
 /// Each simulated resident comes from their own address (the server trusts the load
 /// generator as a proxy), as on the real internet: the per-client rate limit stays on.
 fn resident_address() -> String {
@@ -222,16 +236,11 @@ async fn issue_ticket(user: &mut GooseUser, office: &str, procedure: &str) -> Tr
         )?
         .header("X-Forwarded-For", resident_address())
         .json(&json!({ "procedure": procedure }));
-    let request = GooseRequest::builder()
-        .set_request_builder(builder)
-        .name("POST ticket")
-        .build();
-    let goose = user.request(request).await?;
     let Some(Answer {
         mut request,
         status,
         body: v,
-    }) = answer(user, goose).await
+    }) = send(user, builder, "POST ticket").await?
     else {
         return Ok(());
     };
@@ -310,16 +319,11 @@ async fn poll_ticket(user: &mut GooseUser) -> TransactionResult {
     let builder = user
         .get_request_builder(&GooseMethod::Get, &path)?
         .header("X-Forwarded-For", resident_address());
-    let request = GooseRequest::builder()
-        .set_request_builder(builder)
-        .name("GET ticket")
-        .build();
-    let goose = user.request(request).await?;
     if let Some(Answer {
         mut request,
         status,
         body: v,
-    }) = answer(user, goose).await
+    }) = send(user, builder, "GET ticket").await?
         && (status != 200 || v["number"].as_str().is_none())
     {
         user.set_failure("bad ticket status", &mut request, None, None)?;
@@ -437,16 +441,11 @@ async fn book(
             "resident": { "name": "負荷 試験", "email": format!("{resident}@example.jp") },
             "certificate_expiry": expiry,
         }));
-    let request = GooseRequest::builder()
-        .set_request_builder(builder)
-        .name(name)
-        .build();
-    let goose = user.request(request).await?;
     let Some(Answer {
         mut request,
         status,
         body: v,
-    }) = answer(user, goose).await
+    }) = send(user, builder, name).await?
     else {
         return Ok(None);
     };
@@ -542,16 +541,11 @@ async fn staff_post(
     let builder = user
         .get_request_builder(&GooseMethod::Post, &path)?
         .bearer_auth(token);
-    let request = GooseRequest::builder()
-        .set_request_builder(builder)
-        .name(name)
-        .build();
-    let goose = user.request(request).await?;
     let Some(Answer {
         mut request,
         status,
         body: v,
-    }) = answer(user, goose).await
+    }) = send(user, builder, name).await?
     else {
         return Ok(None);
     };

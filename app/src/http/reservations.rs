@@ -15,6 +15,7 @@ use crate::http::{AppState, ClientLang};
 use crate::service::booking::{
     BookRequest, Booked, HoldRequest, IdempotencyKey, Ownership, RescheduleRequest, ResidentInput,
 };
+use crate::store::Reservation;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -281,13 +282,18 @@ pub async fn confirm(
         )
         .await
         .map_err(|e| ApiError::from_booking(e, lang))?;
-    Ok(HttpResponse::Ok()
+    Ok(owner_view(&state, &confirmed))
+}
+
+/// 200 with the reservation as its owner sees it (never cached: it names the resident).
+fn owner_view(state: &AppState, reservation: &Reservation) -> HttpResponse {
+    HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(ReservationView::of(
-            &confirmed,
+            reservation,
             None,
             state.booking.municipality(),
-        )))
+        ))
 }
 
 /// A reservation, for its owner.
@@ -310,13 +316,7 @@ pub async fn get(
         .find(&owner)
         .await
         .map_err(|e| ApiError::from_booking(e, lang))?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(ReservationView::of(
-            &found,
-            None,
-            state.booking.municipality(),
-        )))
+    Ok(owner_view(&state, &found))
 }
 
 /// Cancels a booking (until the cut-off) or releases a hold. Cancelling twice is fine.
@@ -339,13 +339,7 @@ pub async fn cancel(
         .cancel(&owner)
         .await
         .map_err(|e| ApiError::from_booking(e, lang))?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(ReservationView::of(
-            &cancelled,
-            None,
-            state.booking.municipality(),
-        )))
+    Ok(owner_view(&state, &cancelled))
 }
 
 /// Moves a booking to another slot (same procedure; optionally another office). The
@@ -409,11 +403,5 @@ pub async fn reschedule(
         )
         .await
         .map_err(|e| ApiError::from_booking(e, lang))?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(ReservationView::of(
-            &moved,
-            None,
-            state.booking.municipality(),
-        )))
+    Ok(owner_view(&state, &moved))
 }
