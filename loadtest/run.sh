@@ -35,20 +35,22 @@ fill_slot() {
 
 # CPU time (clock ticks) a process has used so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# CPU time of every PostgreSQL process (the server's pooled backends live through a run).
+pg_ticks() { local t=0 p; for p in $(pgrep -x postgres); do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
 
 # goose NAME SCENARIOS [USERS] — one goose run with the JSON report in $OUT/NAME.json,
 # and where the two cores went: the server, Redis and the load generator itself.
 goose() {
   local name=$1 scenarios=$2 users=${3:-$USERS}
-  local redis_pid server0 redis0 gen_cpu
+  local redis_pid server0 redis0 pg0 gen_cpu
   redis_pid=$(pgrep -x redis-server | head -1)
-  server0=$(cpu_ticks "$SERVER_PID"); redis0=$(cpu_ticks "$redis_pid")
+  server0=$(cpu_ticks "$SERVER_PID"); redis0=$(cpu_ticks "$redis_pid"); pg0=$(pg_ticks)
   gen_cpu=$( { /usr/bin/time -f "%U %S" "$BIN/loadtest" --host "$HOST" --scenarios "$scenarios" --users "$users" \
     --increase-rate "$users" --run-time "${SECONDS_PER_RUN}s" --quiet --no-print-metrics --report-graph-data \
     --report-file "$OUT/$name.json" >>"$OUT/summary.txt"; } 2>&1 | tail -1)
   python3 loadtest/report.py summary "$OUT/$name.json" | tee -a "$OUT/summary.txt"
   local hz; hz=$(getconf CLK_TCK)
-  echo "$name cpu seconds: server $(( ($(cpu_ticks "$SERVER_PID") - server0) / hz )) redis $(( ($(cpu_ticks "$redis_pid") - redis0) / hz )) generator $(echo "$gen_cpu" | awk '{printf "%.0f", $1 + $2}') (of $(( 2 * SECONDS_PER_RUN )) available)" \
+  echo "$name cpu seconds: server $(( ($(cpu_ticks "$SERVER_PID") - server0) / hz )) redis $(( ($(cpu_ticks "$redis_pid") - redis0) / hz )) postgres $(( ($(pg_ticks) - pg0) / hz )) generator $(echo "$gen_cpu" | awk '{printf "%.0f", $1 + $2}') (of $(( 2 * SECONDS_PER_RUN )) available)" \
     | tee -a "$OUT/summary.txt"
 }
 

@@ -182,6 +182,24 @@ async fn the_stream_sends_figures_on_every_change(backend: Backend) {
     assert!(end.is_ok(), "the stream did not end on shutdown");
 }
 
+/// Change notices are coalesced while one is in flight; the last change of a burst must
+/// still reach the stream.
+async fn the_stream_ends_a_burst_with_its_last_change(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.get("/api/v1/offices/main/congestion/stream").await;
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    next_event(&mut stream, &mut buffer, |_| true).await;
+    let burst = 40;
+    futures_util::future::join_all((0..burst).map(|_| app.take_ticket_ok("main", "card_pickup")))
+        .await;
+    let last = next_event(&mut stream, &mut buffer, |c| {
+        c["lines"][0]["waiting"] == burst
+    })
+    .await;
+    assert_eq!(last["lines"][0]["waiting"], burst);
+}
+
 async fn snapshots_give_typical_congestion_and_open_data(backend: Backend) {
     let app = spawn_app(backend).await;
     for (time, tickets) in [
@@ -364,6 +382,7 @@ on_both_backends!(
     congestion_shows_what_displays_and_residents_need,
     estimates_follow_the_service_times_when_the_national_system_slows_down,
     the_stream_sends_figures_on_every_change,
+    the_stream_ends_a_burst_with_its_last_change,
     snapshots_give_typical_congestion_and_open_data,
     a_wiped_hot_state_gives_back_the_queue_and_the_numbering,
     a_ticket_that_never_reached_the_ledger_is_dropped_by_the_reaper,

@@ -28,7 +28,7 @@ use crate::store::{HotError, HotState, Reservation, ReservationStatus, StoreErro
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Mutex as AsyncMutex;
 use uuid::Uuid;
@@ -218,6 +218,10 @@ struct CachedCongestion {
     figures: Arc<OfficeCongestion>,
 }
 
+const NOTICE_IDLE: u8 = 0;
+const NOTICE_SENDING: u8 = 1;
+const NOTICE_DIRTY: u8 = 2;
+
 pub struct QueueService {
     municipality: Arc<Municipality>,
     ledger: Arc<dyn QueueLedger>,
@@ -231,6 +235,8 @@ pub struct QueueService {
     locations: Mutex<HashMap<Uuid, (OfficeId, NaiveDate)>>,
     /// Bumped on every change of an office's queues (here or, via events, elsewhere).
     generations: HashMap<OfficeId, AtomicU64>,
+    /// Change notices by office: idle, one in flight, or one in flight and changed since.
+    notices: HashMap<OfficeId, Arc<AtomicU8>>,
     /// Congestion figures by office, valid for one generation and one clock second.
     congestion_cache: Mutex<HashMap<OfficeId, CachedCongestion>>,
     /// Seats booked for the slot under way, by office and line, for one clock second.
@@ -252,6 +258,11 @@ impl QueueService {
             .iter()
             .map(|o| (o.id.clone(), AtomicU64::new(0)))
             .collect();
+        let notices = municipality
+            .offices
+            .iter()
+            .map(|o| (o.id.clone(), Arc::new(AtomicU8::new(NOTICE_IDLE))))
+            .collect();
         let rebuild_locks = municipality
             .offices
             .iter()
@@ -266,6 +277,7 @@ impl QueueService {
             clock,
             deadline,
             generations,
+            notices,
             rebuild_locks,
             locations: Mutex::new(HashMap::new()),
             congestion_cache: Mutex::new(HashMap::new()),
@@ -342,11 +354,51 @@ impl QueueService {
         }
     }
 
+    /// Tells every instance that the office's queues changed. Notices are coalesced: at
+    /// the kiosk rush one publish per ticket cost a Redis round trip each, yet a listener
+    /// only needs to learn "changed since you last read". While one notice is in flight,
+    /// later changes set a flag and the sender publishes once more when it is done, so
+    /// the last change is always followed by a notice. The sender runs in its own task,
+    /// so no request waits for it.
     async fn publish(&self, office: &OfficeId) {
         self.invalidate(office);
-        if let Err(e) = self.hot.publish(office).await {
-            tracing::warn!(error = %e, office = %office, "could not publish a queue change");
+        let Some(state) = self.notices.get(office) else {
+            return;
+        };
+        let was = state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                Some(if s == NOTICE_IDLE {
+                    NOTICE_SENDING
+                } else {
+                    NOTICE_DIRTY
+                })
+            })
+            .unwrap_or(NOTICE_DIRTY);
+        if was != NOTICE_IDLE {
+            return;
         }
+        let state = state.clone();
+        let hot = self.hot.clone();
+        let office = office.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = hot.publish(&office).await {
+                    tracing::warn!(error = %e, office = %office, "could not publish a queue change");
+                }
+                if state
+                    .compare_exchange(
+                        NOTICE_SENDING,
+                        NOTICE_IDLE,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    )
+                    .is_ok()
+                {
+                    break;
+                }
+                state.store(NOTICE_SENDING, Ordering::Release);
+            }
+        });
     }
 
     // ------------------------------------------------------------ tickets
@@ -394,7 +446,30 @@ impl QueueService {
         let ticket = self
             .issue(office, line, procedure, class, None, None, "kiosk")
             .await?;
-        self.info(ticket, false).await
+        // The place comes from the summary read just before issuing: a walk-in enters
+        // behind everyone of its class and the classes called before it, so this is its
+        // place at that instant (tickets issued in the same millisecond may also be
+        // ahead; the status page reads the live rank). It spares a second read of the
+        // line per ticket at the kiosk rush.
+        let ahead = match class {
+            TicketClass::Priority => summary.reserved + summary.priority,
+            _ => summary.waiting(),
+        };
+        let estimate = self.line_estimate(
+            office,
+            line,
+            &summary.stats,
+            &summary.counters,
+            ahead,
+            reserved_now,
+        );
+        Ok(TicketInfo {
+            ticket,
+            position: Some(ahead + 1),
+            ahead: Some(ahead),
+            estimate,
+            existing: false,
+        })
     }
 
     /// Checks a reservation in on its day: it enters its line as reserved (on time) or
@@ -938,11 +1013,11 @@ impl QueueService {
         reserved_now: u32,
     ) -> Option<WaitEstimate> {
         let serving: Vec<&CounterId> = office.counters_of(&line.id).collect();
+        // Both hot states hand the counters sorted by id; an office may have a hundred.
         let state = |c: &CounterId| {
             counters
-                .iter()
-                .find(|(id, _, _)| id == c)
-                .map(|(_, p, b)| (*p, *b))
+                .binary_search_by(|(id, _, _)| id.cmp(c))
+                .map(|i| (counters[i].1, counters[i].2))
                 .unwrap_or((false, false))
         };
         let mut open = serving.iter().filter(|c| !state(c).0).count() as u32;

@@ -297,7 +297,8 @@ pub struct LineSummary {
     pub normal: u32,
     /// The asked ticket's 0-based rank within its class, if it waits in this line.
     pub rank: Option<u32>,
-    /// Every counter of the office the hot state knows: (id, paused, has a resident).
+    /// Every counter of the office the hot state knows: (id, paused, has a resident),
+    /// sorted by id.
     pub counters: Vec<(CounterId, bool, bool)>,
     pub stats: Vec<(ProcedureId, crate::domain::queue::ServiceStats)>,
 }
