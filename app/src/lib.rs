@@ -7,6 +7,7 @@
 pub mod config;
 pub use madoguchi_core::domain;
 pub mod http;
+pub mod pages;
 pub mod service;
 pub mod startup;
 pub mod store;

@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use madoguchi::config::{Settings, load_municipality, sample_municipality};
 use madoguchi::domain::OfficeId;
-use madoguchi::domain::time::SystemClock;
+use madoguchi::domain::time::{Clock, SystemClock};
 use madoguchi::service::staff::StaffService;
 use madoguchi::startup::{Application, open_stores};
 use madoguchi::store::queue::StaffRole;
@@ -37,6 +37,12 @@ enum Command {
     /// Manage staff bearer tokens (stored hashed; shown once at creation).
     #[command(subcommand)]
     StaffToken(StaffTokenCommand),
+    /// Write a made-up congestion history (demos and browser tests only): snapshots every
+    /// quarter hour of the open hours of the past weeks, following a typical day's curve.
+    DemoHistory {
+        #[arg(long, default_value_t = 8)]
+        weeks: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -67,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
         Command::CheckConfig { file } => check_config(file.or(settings.config)),
         Command::Serve => serve(settings).await,
         Command::StaffToken(command) => staff_token(settings, command).await,
+        Command::DemoHistory { weeks } => demo_history(settings, weeks).await,
     }
 }
 
@@ -102,6 +109,29 @@ fn check_config(file: Option<PathBuf>) -> anyhow::Result<()> {
         }
     }
     println!("ok");
+    Ok(())
+}
+
+async fn demo_history(settings: Settings, weeks: i64) -> anyhow::Result<()> {
+    let municipality = match &settings.config {
+        Some(path) => load_municipality(path)?,
+        None => sample_municipality()?,
+    };
+    let now = match &settings.clock {
+        Some(spec) => madoguchi::domain::time::ScaledClock::parse(spec)
+            .map_err(anyhow::Error::msg)?
+            .now(),
+        None => SystemClock.now(),
+    };
+    let rows = madoguchi::service::demo::demo_snapshots(&municipality, now, weeks);
+    let stores = open_stores(&settings).await?;
+    for chunk in rows.chunks(1000) {
+        stores.queue_ledger.insert_snapshots(chunk).await?;
+    }
+    eprintln!(
+        "wrote {} made-up congestion snapshots ({weeks} weeks)",
+        rows.len()
+    );
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use crate::domain::office::Municipality;
 use crate::domain::time::Clock;
 use crate::http::live::LiveCongestion;
 use crate::http::{self, AppState, observe, openapi, rate_limit::Limiter};
+use crate::pages;
 use crate::service::BookingError;
 use crate::service::booking::{BookingService, BookingTimings};
 use crate::service::keys::{Keys, generate_master_key, parse_master_key};
@@ -20,7 +21,7 @@ use crate::store::queue::{QueueHotState, QueueLedger};
 use crate::store::redis::RedisHotState;
 use crate::store::{HotState, Ledger};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use madoguchi_sqlite::SqliteLedger;
@@ -274,15 +275,11 @@ impl Application {
         let openapi = openapi::ApiDoc::openapi();
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(
-                    DefaultHeaders::new()
-                        .add(("X-Content-Type-Options", "nosniff"))
-                        .add(("Referrer-Policy", "no-referrer"))
-                        .add(("X-Frame-Options", "DENY")),
-                )
+                .wrap(from_fn(pages::security_headers))
                 .wrap(from_fn(observe::observe))
                 .app_data(state.clone())
                 .configure(|cfg| http::configure(cfg, &limiter))
+                .configure(pages::routes)
                 .route("/api/openapi.json", web::get().to(openapi::openapi_json))
                 .service(
                     SwaggerUi::new("/docs/{_:.*}").url("/api/openapi-ui.json", openapi.clone()),

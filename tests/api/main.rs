@@ -16,6 +16,7 @@ mod idempotency;
 mod manage;
 mod offices;
 mod outage;
+mod pages;
 mod privacy;
 mod queue;
 mod queue_model;

@@ -2,6 +2,7 @@
 //! and nothing below them.
 
 pub mod booking;
+pub mod demo;
 pub mod keys;
 pub mod maintenance;
 pub mod queue;

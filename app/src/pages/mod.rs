@@ -1,0 +1,144 @@
+//! The pages people use, rendered on the server from compile-time-checked templates
+//! (askama): the public congestion pages (more to come: booking, kiosk, ticket status,
+//! display, staff console). Little JavaScript, served from `/static`, no inline script,
+//! so the Content-Security-Policy can forbid every script but our own files.
+
+pub mod congestion;
+pub mod heatmap;
+pub mod lang;
+pub mod words;
+
+use crate::http::AppState;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+pub use lang::{PageLang, Tr};
+
+/// The policy of every page: our own scripts, styles and connections only, no framing,
+/// no plugins, forms post only to us. Inline SVG is markup, not script.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+connect-src 'self'; font-src 'self'; media-src 'self'; form-action 'self'; base-uri 'none'; \
+frame-ancestors 'none'";
+
+/// The embeddable widget may be framed by any site (municipal homepages).
+pub const WIDGET_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+base-uri 'none'; form-action 'none'; frame-ancestors *";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/static/{file}").get(asset))
+        .service(web::resource("/congestion").get(congestion::list))
+        .service(web::resource("/congestion/{office_id}").get(congestion::office))
+        .service(web::resource("/congestion/{office_id}/widget").get(congestion::widget));
+}
+
+/// The static files, compiled into the binary: the site needs nothing at run time.
+const ASSETS: &[(&str, &str, &str)] = &[(
+    "app.css",
+    "text/css; charset=utf-8",
+    include_str!("../../static/app.css"),
+)];
+
+async fn asset(path: web::Path<String>) -> HttpResponse {
+    match ASSETS.iter().find(|(name, ..)| *name == path.as_str()) {
+        Some((_, mime, body)) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, *mime))
+            .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+            .body(*body),
+        None => HttpResponse::NotFound()
+            .content_type("text/plain; charset=utf-8")
+            .body("not found"),
+    }
+}
+
+/// Renders a page in its language; remembers a language chosen with `?lang=`.
+pub fn render(t: &impl Template, tr: &Tr, remember: bool) -> HttpResponse {
+    render_with(t, tr, remember, HttpResponse::Ok())
+}
+
+pub fn render_with(
+    t: &impl Template,
+    tr: &Tr,
+    remember: bool,
+    mut response: actix_web::HttpResponseBuilder,
+) -> HttpResponse {
+    match t.render() {
+        Ok(body) => {
+            if remember {
+                response.cookie(tr.lang.cookie());
+            }
+            response
+                .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+                .insert_header((header::CONTENT_LANGUAGE, tr.html_lang()))
+                .body(body)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "a page failed to render");
+            HttpResponse::InternalServerError()
+                .content_type("text/plain; charset=utf-8")
+                .body("エラーが発生しました / Something went wrong")
+        }
+    }
+}
+
+/// The page's language and its path (for the language switch).
+pub fn page_lang(req: &HttpRequest) -> (Tr, bool) {
+    let (lang, remember) = PageLang::of(req);
+    (Tr::new(lang, req.path()), remember)
+}
+
+#[derive(Template)]
+#[template(path = "not_found.html")]
+struct NotFound {
+    tr: Tr,
+}
+
+/// A page that does not exist (an unknown office, ticket or counter).
+pub fn not_found(tr: Tr) -> HttpResponse {
+    render_with(
+        &NotFound { tr: tr.clone() },
+        &tr,
+        false,
+        HttpResponse::NotFound(),
+    )
+}
+
+/// Security headers of every answer: the strict page policy unless the handler set its
+/// own (the widget) or the path is the Swagger UI (which needs its inline script).
+/// `X-Frame-Options: DENY` except for the widget, which homepages frame.
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let swagger = req.path().starts_with("/docs/");
+    let mut res = next.call(req).await?;
+    let widget = res.headers().contains_key(header::CONTENT_SECURITY_POLICY);
+    let headers = res.headers_mut();
+    if !swagger && !widget {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
+    if !widget {
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
+    );
+    Ok(res)
+}
+
+/// Shared state the page handlers read.
+pub type State = web::Data<AppState>;

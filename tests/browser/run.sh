@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The browser end-to-end tests: Debian's Chromium driven by playwright-core, axe-core on
+# every page. Starts Madoguchi on PostgreSQL + Redis (a fresh database), with a simulated
+# clock on a Tuesday morning and a made-up congestion history, then runs tests/browser.
+# Installs Chromium and the two npm packages when they are missing.
+# Screenshots: target/browser/screenshots/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-target/debug}
+OUT=${OUT:-target/browser}
+mkdir -p "$OUT/screenshots"
+
+if ! command -v chromium >/dev/null; then
+  echo "installing Debian's Chromium"
+  apt-get install -y -q chromium >/dev/null
+fi
+# Japanese glyphs for the screenshots (the pages are Japanese first).
+if ! fc-list 2>/dev/null | grep -q "Noto Sans CJK"; then
+  apt-get install -y -q fonts-noto-cjk >/dev/null
+fi
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/axe-core ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+fi
+[ -x "$BIN/madoguchi" ] && [ "${SKIP_BUILD:-}" = 1 ] || cargo build --locked -p madoguchi
+
+export LT_DB=madoguchi_browser LT_PORT=18090
+. loadtest/lib.sh
+trap stop_server EXIT
+CONFIG=app/config/sample-city.toml
+CLOCK=2027-01-12T09:30:00+09:00@1
+start_server "$CONFIG" "$CLOCK"
+MADOGUCHI_CONFIG="$CONFIG" MADOGUCHI_CLOCK="$CLOCK" RUST_LOG=error "$BIN/madoguchi" demo-history --weeks 8
+STAFF_TOKEN=$(MADOGUCHI_CONFIG="$CONFIG" RUST_LOG=error "$BIN/madoguchi" staff-token create --office main --role staff --label browser 2>/dev/null)
+export STAFF_TOKEN MADOGUCHI_URL="$HOST" SCREENSHOTS="$PWD/$OUT/screenshots"
+(cd tests/browser && node --test --test-concurrency=1 --test-reporter=spec ./*.test.js)
