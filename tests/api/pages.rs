@@ -87,9 +87,158 @@ async fn the_widget_may_be_framed_and_is_cached_briefly(backend: Backend) {
     assert!(body.contains("北部出張所"));
 }
 
+/// The kiosk's form: its token cookie and hidden field, as a browser would send them.
+async fn kiosk_form(app: &madoguchi_tests::TestApp, office: &str) -> (String, String) {
+    let response = app.get(&format!("/kiosk/{office}")).await;
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let body = response.text().await.unwrap();
+    let token = body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        pair,
+        format!("csrf={token}"),
+        "the field matches the cookie"
+    );
+    (pair, token)
+}
+
+async fn kiosk_press(
+    app: &madoguchi_tests::TestApp,
+    office: &str,
+    cookie: &str,
+    token: &str,
+    procedure: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/kiosk/{office}")))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={token}&procedure={procedure}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn the_kiosk_issues_a_number_with_its_place_and_a_qr_code(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (cookie, token) = kiosk_form(&app, "main").await;
+    let pressed = kiosk_press(&app, "main", &cookie, &token, "card_pickup").await;
+    assert_eq!(
+        pressed.status(),
+        303,
+        "post, redirect, get: a reload prints nothing"
+    );
+    let location = pressed.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/kiosk/main/ticket/"), "{location}");
+    let (status, headers, body) = html(&app, &location).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(body.contains("A-001"), "the number");
+    assert!(body.contains("data:image/svg+xml;base64,"), "the QR code");
+    assert!(body.contains("/t/"), "the status page link");
+    let again = kiosk_press(&app, "main", &cookie, &token, "card_pickup").await;
+    let (_, _, second) = html(&app, again.headers()["location"].to_str().unwrap()).await;
+    assert!(
+        second.contains("A-002") && second.contains("1人"),
+        "one ahead"
+    );
+
+    // The status page of the first ticket.
+    let id = location
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap();
+    let (status, _, page) = html(&app, &format!("/t/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("A-001") && page.contains("data-status=\"waiting\""));
+    assert!(page.contains("src=\"/static/live.js\""));
+    let (status, _, _) = html(&app, "/t/00000000-0000-4000-8000-000000000000").await;
+    assert_eq!(status, 404);
+    let (status, _, _) = html(&app, "/t/not-a-ticket").await;
+    assert_eq!(status, 404);
+}
+
+async fn the_kiosk_refuses_forged_forms_and_issues_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (cookie, _) = kiosk_form(&app, "main").await;
+    let forged = kiosk_press(
+        &app,
+        "main",
+        &cookie,
+        "x".repeat(43).as_str(),
+        "card_pickup",
+    )
+    .await;
+    assert_eq!(forged.status(), 403);
+    let no_cookie = kiosk_press(&app, "main", "", &"x".repeat(43), "card_pickup").await;
+    assert_eq!(no_cookie.status(), 403);
+    let waiting = app.get("/api/v1/offices/main/congestion").await;
+    let figures: serde_json::Value = waiting.json().await.unwrap();
+    assert_eq!(figures["lines"][0]["waiting"], 0, "nothing was issued");
+}
+
+async fn the_kiosk_says_when_intake_has_closed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (cookie, token) = kiosk_form(&app, "main").await;
+    app.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2026-12-01T16:46:00+09:00")
+            .unwrap()
+            .to_utc(),
+    );
+    let (_, _, page) = html(&app, "/kiosk/main").await;
+    assert!(page.contains("本日の受付は終了しました"));
+    assert!(
+        !page.contains("<button type=\"submit\" name=\"procedure\""),
+        "no buttons"
+    );
+    let pressed = kiosk_press(&app, "main", &cookie, &token, "card_pickup").await;
+    assert_eq!(pressed.status(), 409);
+    let body = pressed.text().await.unwrap();
+    assert!(body.contains("role=\"alert\""), "the refusal is announced");
+}
+
+async fn the_display_shows_calls_per_counter(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app
+        .staff_token("main", madoguchi::store::queue::StaffRole::Staff)
+        .await;
+    app.take_ticket_ok("main", "card_pickup").await;
+    app.call_next(&token, "main", "1").await;
+    let (status, _, page) = html(&app, "/display/main").await;
+    assert_eq!(status, 200);
+    let counter = page.split("data-counter=\"1\"").nth(1).unwrap();
+    let number = counter.split("called-number\">").nth(1).unwrap();
+    assert!(number.starts_with("A-001"), "{number}");
+    assert!(
+        page.contains("aria-live=\"assertive\""),
+        "calls are announced"
+    );
+    assert!(page.contains("<ol id=\"recent\"><li>A-001</li></ol>"));
+}
+
 on_both_backends!(
     congestion_pages_show_live_figures_with_strict_headers,
     pages_speak_english_and_plain_japanese_and_remember_it,
     unknown_offices_get_a_page_not_a_json_error,
     the_widget_may_be_framed_and_is_cached_briefly,
+    the_kiosk_issues_a_number_with_its_place_and_a_qr_code,
+    the_kiosk_refuses_forged_forms_and_issues_nothing,
+    the_kiosk_says_when_intake_has_closed,
+    the_display_shows_calls_per_counter,
 );

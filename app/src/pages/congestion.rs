@@ -237,7 +237,7 @@ fn no_cache(mut response: HttpResponse) -> HttpResponse {
     response
 }
 
-fn unavailable(tr: Tr) -> HttpResponse {
+pub fn unavailable(tr: Tr) -> HttpResponse {
     #[derive(Template)]
     #[template(path = "unavailable.html")]
     struct Unavailable {

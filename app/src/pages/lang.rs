@@ -128,6 +128,23 @@ impl Tr {
         self.lang.code() == code
     }
 
+    /// A place in line: "3番目" / "No. 3".
+    pub fn place(&self, n: u32) -> String {
+        match self.lang {
+            PageLang::En => format!("No. {n}"),
+            PageLang::Ja | PageLang::Easy => format!("{n}番目"),
+        }
+    }
+
+    /// People: "3人" / "3 people".
+    pub fn people(&self, n: u32) -> String {
+        match self.lang {
+            PageLang::En if n == 1 => "1 person".to_owned(),
+            PageLang::En => format!("{n} people"),
+            PageLang::Ja | PageLang::Easy => format!("{n}人"),
+        }
+    }
+
     /// Minutes as words: "約 12 分" / "about 12 min".
     pub fn minutes(&self, m: u32) -> String {
         match self.lang {

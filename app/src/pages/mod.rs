@@ -1,11 +1,13 @@
 //! The pages people use, rendered on the server from compile-time-checked templates
-//! (askama): the public congestion pages (more to come: booking, kiosk, ticket status,
-//! display, staff console). Little JavaScript, served from `/static`, no inline script,
+//! (askama): the public congestion pages, the kiosk, the ticket's status page and the
+//! waiting-room display (booking and the staff console are the next steps). Little JavaScript, served from `/static`, no inline script,
 //! so the Content-Security-Policy can forbid every script but our own files.
 
 pub mod congestion;
+pub mod csrf;
 pub mod heatmap;
 pub mod lang;
+pub mod queue;
 pub mod words;
 
 use crate::http::AppState;
@@ -15,6 +17,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+pub use congestion::unavailable;
 pub use lang::{PageLang, Tr};
 
 /// The policy of every page: our own scripts, styles and connections only, no framing,
@@ -31,15 +34,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/static/{file}").get(asset))
         .service(web::resource("/congestion").get(congestion::list))
         .service(web::resource("/congestion/{office_id}").get(congestion::office))
-        .service(web::resource("/congestion/{office_id}/widget").get(congestion::widget));
+        .service(web::resource("/congestion/{office_id}/widget").get(congestion::widget))
+        .service(
+            web::resource("/kiosk/{office_id}")
+                .get(queue::kiosk)
+                .post(queue::kiosk_issue),
+        )
+        .service(web::resource("/kiosk/{office_id}/ticket/{ticket_id}").get(queue::kiosk_ticket))
+        .service(web::resource("/t/{ticket_id}").get(queue::ticket))
+        .service(web::resource("/display/{office_id}").get(queue::display));
 }
 
 /// The static files, compiled into the binary: the site needs nothing at run time.
-const ASSETS: &[(&str, &str, &str)] = &[(
-    "app.css",
-    "text/css; charset=utf-8",
-    include_str!("../../static/app.css"),
-)];
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("app.css", CSS, include_str!("../../static/app.css")),
+    ("live.js", JS, include_str!("../../static/live.js")),
+    ("kiosk.js", JS, include_str!("../../static/kiosk.js")),
+];
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
 
 async fn asset(path: web::Path<String>) -> HttpResponse {
     match ASSETS.iter().find(|(name, ..)| *name == path.as_str()) {
