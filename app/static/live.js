@@ -24,8 +24,20 @@
   };
 
   const source = new EventSource(`/api/v1/offices/${encodeURIComponent(root.dataset.office)}/congestion/stream`);
-  const onFigures = root.dataset.page === 'ticket' ? ticketPage() : displayPage();
+  const pages = { ticket: ticketPage, display: displayPage, staff: () => updateLines };
+  const onFigures = pages[root.dataset.page]();
   source.addEventListener('congestion', (e) => onFigures(JSON.parse(e.data)));
+
+  // People waiting, wait and level per line (display and staff console).
+  function updateLines(c) {
+    for (const l of c.lines) {
+      const li = document.querySelector(`[data-line="${CSS.escape(l.prefix)}"]`);
+      if (!li) continue;
+      li.querySelector('.line-waiting').textContent = `${l.waiting} ${root.dataset.tPeople}`;
+      li.querySelector('.line-wait').textContent = wait(l.estimated_wait);
+      li.querySelector('.line-level').textContent = `${{ circle: '○', triangle: '△', cross: '×' }[l.icon] ?? ''} ${text(l.label)}`;
+    }
+  }
 
   // The ticket page: refetch the ticket (at most once a second) when the office changes.
   function ticketPage() {
@@ -115,13 +127,7 @@
         return li;
       });
       recent.replaceChildren(...items);
-      for (const l of c.lines) {
-        const li = document.querySelector(`[data-line="${CSS.escape(l.prefix)}"]`);
-        if (!li) continue;
-        li.querySelector('.line-waiting').textContent = `${l.waiting} ${root.dataset.tPeople}`;
-        li.querySelector('.line-wait').textContent = wait(l.estimated_wait);
-        li.querySelector('.line-level').textContent = `${{ circle: '○', triangle: '△', cross: '×' }[l.icon] ?? ''} ${text(l.label)}`;
-      }
+      updateLines(c);
       const updated = new Date(c.updated_at);
       set('updated', updated.toLocaleTimeString('ja-JP', { timeZone: 'Asia/Tokyo', hour12: false }));
       const keys = c.recent_calls.map((r) => `${r.number}@${r.called_at}`);

@@ -232,6 +232,181 @@ async fn the_display_shows_calls_per_counter(backend: Backend) {
     assert!(page.contains("<ol id=\"recent\"><li>A-001</li></ol>"));
 }
 
+async fn post_form(
+    app: &madoguchi_tests::TestApp,
+    path: &str,
+    cookie: &str,
+    body: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The csrf cookie pair and field value of a form page.
+async fn form_token(app: &madoguchi_tests::TestApp, path: &str) -> (String, String, String) {
+    let response = app.get(path).await;
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let body = response.text().await.unwrap();
+    let token = pair.trim_start_matches("csrf=").to_owned();
+    assert!(body.contains(&format!("value=\"{token}\"")));
+    (pair, token, body)
+}
+
+async fn the_staff_console_signs_in_and_runs_the_counter(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = app
+        .staff_token("main", madoguchi::store::queue::StaffRole::Staff)
+        .await;
+    let (status, _, picker) = html(&app, "/staff").await;
+    assert_eq!(status, 200);
+    assert!(
+        picker.contains("href=\"/staff/main/counter/1?lang=ja\""),
+        "the counter picker"
+    );
+    let console = "/staff/main/counter/1";
+    let (csrf, token, sign_in) = form_token(&app, console).await;
+    assert!(sign_in.contains("type=\"password\"") && !sign_in.contains(&staff));
+
+    let wrong = post_form(
+        &app,
+        "/staff/sign-in",
+        &csrf,
+        &format!("csrf={token}&token=nope&next=%2Fstaff%2Fmain%2Fcounter%2F1"),
+    )
+    .await;
+    assert_eq!(wrong.status(), 401);
+    let evil = post_form(
+        &app,
+        "/staff/sign-in",
+        &csrf,
+        &format!("csrf={token}&token={staff}&next=https%3A%2F%2Fevil.example%2F"),
+    )
+    .await;
+    assert_eq!(evil.headers()["location"], "/staff", "no open redirect");
+    let signed = post_form(
+        &app,
+        "/staff/sign-in",
+        &csrf,
+        &format!("csrf={token}&token={staff}&next=%2Fstaff%2Fmain%2Fcounter%2F1"),
+    )
+    .await;
+    assert_eq!(signed.status(), 303);
+    assert_eq!(signed.headers()["location"], console);
+    let set = signed.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/staff"] {
+        assert!(set.contains(part), "{set}");
+    }
+    let cookies = format!("{csrf}; {}", set.split(';').next().unwrap());
+
+    app.take_ticket_ok("main", "card_pickup").await;
+    let forged = post_form(&app, console, &cookies, "csrf=forged&action=call-next").await;
+    assert_eq!(forged.status(), 403);
+    let called = post_form(
+        &app,
+        console,
+        &cookies,
+        &format!("csrf={token}&action=call-next"),
+    )
+    .await;
+    assert_eq!(called.status(), 303);
+    let page = app
+        .client
+        .get(app.url(console))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("id=\"current-number\">A-001<"),
+        "the called number"
+    );
+    let busy = post_form(
+        &app,
+        console,
+        &cookies,
+        &format!("csrf={token}&action=call-next"),
+    )
+    .await;
+    assert_eq!(busy.status(), 409, "finish A-001 first");
+    assert!(
+        busy.text()
+            .await
+            .unwrap()
+            .contains("A-001の対応を終えてから")
+    );
+    for action in ["start", "finish"] {
+        let done = post_form(
+            &app,
+            console,
+            &cookies,
+            &format!("csrf={token}&action={action}"),
+        )
+        .await;
+        assert_eq!(done.status(), 303, "{action}");
+    }
+    let figures: serde_json::Value = app
+        .get("/api/v1/offices/main/congestion")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(figures["counters"][0]["number"], serde_json::Value::Null);
+}
+
+async fn a_token_of_another_office_cannot_run_this_counter(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let north = app
+        .staff_token("north", madoguchi::store::queue::StaffRole::Staff)
+        .await;
+    let (csrf, token, _) = form_token(&app, "/staff/main/counter/1").await;
+    let signed = post_form(
+        &app,
+        "/staff/sign-in",
+        &csrf,
+        &format!("csrf={token}&token={north}&next=%2Fstaff%2Fmain%2Fcounter%2F1"),
+    )
+    .await;
+    let set = signed.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookies = format!("{csrf}; {}", set.split(';').next().unwrap());
+    let page = app
+        .client
+        .get(app.url("/staff/main/counter/1"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 403);
+    app.take_ticket_ok("main", "card_pickup").await;
+    let refused = post_form(
+        &app,
+        "/staff/main/counter/1",
+        &cookies,
+        &format!("csrf={token}&action=call-next"),
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
+    let figures: serde_json::Value = app
+        .get("/api/v1/offices/main/congestion")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(figures["lines"][0]["waiting"], 1, "nobody was called");
+}
+
 on_both_backends!(
     congestion_pages_show_live_figures_with_strict_headers,
     pages_speak_english_and_plain_japanese_and_remember_it,
@@ -241,4 +416,6 @@ on_both_backends!(
     the_kiosk_refuses_forged_forms_and_issues_nothing,
     the_kiosk_says_when_intake_has_closed,
     the_display_shows_calls_per_counter,
+    the_staff_console_signs_in_and_runs_the_counter,
+    a_token_of_another_office_cannot_run_this_counter,
 );

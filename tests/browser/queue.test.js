@@ -14,15 +14,24 @@ async function api(path, init = {}) {
   return r.status === 204 ? null : r.json();
 }
 
-/** Staff call the next resident at a counter that serves `line`. */
-async function callNext(line) {
+/** A free counter that calls from `line`. */
+async function counterFor(line) {
   const congestion = await api('/api/v1/offices/main/congestion');
   const counter = congestion.counters.find((c) => c.lines.includes(line) && !c.number);
   assert.ok(counter, `a free counter for line ${line}`);
-  const called = await api(`/api/v1/offices/main/counters/${counter.counter_id}/call-next`, {
-    method: 'POST', headers: { authorization: `Bearer ${process.env.STAFF_TOKEN}` },
-  });
-  return { called, counter };
+  return counter;
+}
+
+/** Opens the staff console of a counter and signs in with the staff token. */
+async function staffConsole(counter) {
+  const staff = await open(browser, `/staff/main/counter/${counter.counter_id}`, DISPLAY);
+  await staff.page.getByRole('heading', { name: '職員サインイン' }).waitFor();
+  await checkPage(staff.page, 'staff-sign-in');
+  await staff.page.getByLabel('職員用トークン').fill(process.env.STAFF_TOKEN);
+  await staff.page.getByRole('button', { name: '職員サインイン' }).click();
+  await staff.page.getByRole('button', { name: /次の方を呼ぶ/ }).waitFor();
+  assert.doesNotMatch(staff.page.url(), /token|staff_token/i, 'the token is never in a URL');
+  return staff;
 }
 
 test('a number from the kiosk is followed live on the phone and called on the display', async () => {
@@ -55,9 +64,13 @@ test('a number from the kiosk is followed live on the phone and called on the di
   const display = await open(browser, '/display/main', DISPLAY);
   await checkPage(display.page, 'display-before');
 
-  // Staff call it: both pages change without a reload.
+  // Staff call it from the console with the keyboard: both pages change without a reload.
   const ticket = await api(`/api/v1/tickets/${ticketId}`);
-  const { counter } = await callNext(ticket.line_id);
+  const counter = await counterFor(ticket.line_id);
+  const staff = await staffConsole(counter);
+  await checkPage(staff.page, 'staff-console-idle');
+  await staff.page.keyboard.press('n');
+  await staff.page.locator('#current-number', { hasText: number }).waitFor();
   await phone.page.locator('#call').waitFor({ state: 'visible', timeout: 10000 })
     .catch((e) => { throw new Error(`${e.message}; page errors: ${phone.errors.join(' | ')}`); });
   assert.match(await phone.page.locator('#call').innerText(), new RegExp(counter.name.ja));
@@ -68,8 +81,17 @@ test('a number from the kiosk is followed live on the phone and called on the di
   assert.match(await display.page.locator('#recent').innerText(), new RegExp(number));
   await checkPage(display.page, 'display-called');
   await checkPage(phone.page, 'ticket-called-phone');
-  for (const p of [kiosk, phone, display]) assert.deepEqual(p.errors, []);
-  await Promise.all([kiosk.context.close(), phone.context.close(), display.context.close()]);
+  await checkPage(staff.page, 'staff-console-called');
+
+  // The resident arrives, is served, and the ticket page says so.
+  await staff.page.getByRole('button', { name: /対応開始/ }).click();
+  await staff.page.locator('[data-status="serving"]').waitFor();
+  await staff.page.getByRole('button', { name: /対応終了/ }).click();
+  await staff.page.getByText('呼び出し中の方はいません。').waitFor();
+  await phone.page.waitForFunction(() => document.getElementById('status').dataset.status === 'done');
+  assert.equal(await phone.page.locator('#call').isHidden(), true);
+  for (const p of [kiosk, phone, display, staff]) assert.deepEqual(p.errors, []);
+  await Promise.all([kiosk, phone, display, staff].map((p) => p.context.close()));
 });
 
 test('the kiosk refuses a form without its token, and the display fits a phone too', async () => {
@@ -82,5 +104,9 @@ test('the kiosk refuses a form without its token, and the display fits a phone t
   await checkPage(page, 'display-phone');
   const kiosk = await open(browser, '/kiosk/main?lang=easy', PHONE);
   await checkPage(kiosk.page, 'kiosk-phone-easy');
-  await Promise.all([context.close(), kiosk.context.close()]);
+  const staff = await open(browser, '/staff/main/counter/1?lang=en', PHONE);
+  await staff.page.getByLabel('Staff token').fill('not-a-token');
+  await staff.page.getByRole('button', { name: 'Staff sign-in' }).click();
+  await staff.page.getByRole('alert').filter({ hasText: 'The token is wrong' }).waitFor();
+  await Promise.all([context.close(), kiosk.context.close(), staff.context.close()]);
 });

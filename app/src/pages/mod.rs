@@ -1,6 +1,6 @@
 //! The pages people use, rendered on the server from compile-time-checked templates
 //! (askama): the public congestion pages, the kiosk, the ticket's status page and the
-//! waiting-room display (booking and the staff console are the next steps). Little JavaScript, served from `/static`, no inline script,
+//! waiting-room display, the staff console (booking is the next step). Little JavaScript, served from `/static`, no inline script,
 //! so the Content-Security-Policy can forbid every script but our own files.
 
 pub mod congestion;
@@ -8,6 +8,7 @@ pub mod csrf;
 pub mod heatmap;
 pub mod lang;
 pub mod queue;
+pub mod staff;
 pub mod words;
 
 use crate::http::AppState;
@@ -42,7 +43,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/kiosk/{office_id}/ticket/{ticket_id}").get(queue::kiosk_ticket))
         .service(web::resource("/t/{ticket_id}").get(queue::ticket))
-        .service(web::resource("/display/{office_id}").get(queue::display));
+        .service(web::resource("/display/{office_id}").get(queue::display))
+        .service(web::resource("/staff").get(staff::home))
+        .service(web::resource("/staff/sign-in").post(staff::sign_in))
+        .service(web::resource("/staff/sign-out").post(staff::sign_out))
+        .service(
+            web::resource("/staff/{office_id}/counter/{counter_id}")
+                .get(staff::console)
+                .post(staff::act),
+        );
 }
 
 /// The static files, compiled into the binary: the site needs nothing at run time.
@@ -50,6 +59,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("app.css", CSS, include_str!("../../static/app.css")),
     ("live.js", JS, include_str!("../../static/live.js")),
     ("kiosk.js", JS, include_str!("../../static/kiosk.js")),
+    ("staff.js", JS, include_str!("../../static/staff.js")),
 ];
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";

@@ -371,7 +371,7 @@ fn no_store(mut response: HttpResponse) -> HttpResponse {
     response
 }
 
-fn forbidden(tr: Tr) -> HttpResponse {
+pub fn forbidden(tr: Tr) -> HttpResponse {
     #[derive(Template)]
     #[template(path = "forbidden.html")]
     struct Forbidden {

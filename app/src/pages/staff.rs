@@ -1,0 +1,398 @@
+//! The staff console (`/staff/{office}/counter/{counter}`): sign in with the staff token,
+//! call next, recall, start, finish, no-show, transfer, pause/resume; the current
+//! resident and the lines this counter calls from. The token travels once in a form
+//! body and then lives in an HttpOnly, SameSite=Strict cookie scoped to `/staff`: never
+//! in a URL, never logged (access logs carry route patterns only).
+
+use crate::domain::OfficeId;
+use crate::domain::queue::{LineId, TicketClass};
+use crate::http::error::ApiError;
+use crate::pages::congestion::{LineRow, OfficeRow, known_office};
+use crate::pages::csrf::{self, CsrfToken};
+use crate::pages::queue::status_key;
+use crate::pages::{State, Tr, not_found, page_lang, render_with, unavailable};
+use crate::service::queue::QueueError;
+use crate::service::staff::{AuthError, StaffPrincipal};
+use crate::store::queue::TicketAction;
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use askama::Template;
+use serde::Deserialize;
+
+pub const STAFF_COOKIE: &str = "staff_token";
+
+/// The resident at the counter, as the console shows it.
+pub struct CurrentRow {
+    pub number: String,
+    pub procedure: String,
+    /// 予約 / 当日 / 優先
+    pub kind: String,
+    pub status: &'static str,
+    pub status_text: String,
+}
+
+pub struct LineChoice {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff_console.html")]
+struct ConsolePage {
+    tr: Tr,
+    office_id: String,
+    office_name: String,
+    counter_id: String,
+    counter_name: String,
+    paused: bool,
+    current: Option<CurrentRow>,
+    lines: Vec<LineRow>,
+    transfer_to: Vec<LineChoice>,
+    csrf: String,
+    message: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "staff_sign_in.html")]
+struct SignInPage {
+    tr: Tr,
+    next: String,
+    csrf: String,
+    message: Option<String>,
+}
+
+async fn principal(state: &State, req: &HttpRequest) -> Option<StaffPrincipal> {
+    let token = req.cookie(STAFF_COOKIE)?;
+    match state.staff.authenticate(token.value()).await {
+        Ok(p) => Some(p),
+        Err(AuthError::Unauthenticated) => None,
+        Err(AuthError::Store(e)) => {
+            tracing::warn!(error = %e, "staff sign-in check failed");
+            None
+        }
+    }
+}
+
+fn with_csrf(mut response: HttpResponse, token: CsrfToken) -> HttpResponse {
+    if let Some(cookie) = token.new_cookie {
+        let _ = response.add_cookie(&cookie);
+    }
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+fn sign_in_page(
+    req: &HttpRequest,
+    tr: Tr,
+    message: Option<String>,
+    status: HttpResponseBuilder,
+) -> HttpResponse {
+    let token = CsrfToken::of(req);
+    let page = SignInPage {
+        next: req.path().to_owned(),
+        csrf: token.value.clone(),
+        message,
+        tr: tr.clone(),
+    };
+    with_csrf(render_with(&page, &tr, false, status), token)
+}
+
+async fn console_page(
+    state: &State,
+    req: &HttpRequest,
+    tr: Tr,
+    office_id: &OfficeId,
+    counter_id: &str,
+    message: Option<String>,
+    status: HttpResponseBuilder,
+) -> HttpResponse {
+    let Ok(office) = state.queue.office(office_id) else {
+        return not_found(tr);
+    };
+    let Some(counter) = office.counter(counter_id) else {
+        return not_found(tr);
+    };
+    let Ok(figures) = state.queue.congestion(office_id).await else {
+        return unavailable(tr);
+    };
+    let row = OfficeRow::of(&figures, &tr);
+    let here = figures.counters.iter().find(|c| c.id == counter.id);
+    let current = here.and_then(|c| c.current.as_ref()).map(|t| CurrentRow {
+        number: t.display.clone(),
+        procedure: tr.text(&t.procedure.info().name).to_owned(),
+        kind: tr.plain(match t.class {
+            TicketClass::Reserved => "staff.reserved",
+            TicketClass::Priority => "staff.priority",
+            TicketClass::Normal => "staff.walk_in",
+        }),
+        status: t.status.as_str(),
+        status_text: tr.plain(status_key(t.status)),
+    });
+    let lines = figures
+        .lines
+        .iter()
+        .zip(row.lines)
+        .filter(|(l, _)| counter.lines.contains(&l.line.id))
+        .map(|(_, r)| r)
+        .collect();
+    let token = CsrfToken::of(req);
+    let page = ConsolePage {
+        office_id: office_id.to_string(),
+        office_name: row.name,
+        counter_id: counter.id.to_string(),
+        counter_name: tr.text(&counter.name).to_owned(),
+        paused: here.is_some_and(|c| c.paused),
+        current,
+        lines,
+        transfer_to: office
+            .lines
+            .iter()
+            .map(|l| LineChoice {
+                id: l.id.to_string(),
+                name: format!("{} {}", l.prefix, tr.text(&l.name)),
+            })
+            .collect(),
+        csrf: token.value.clone(),
+        message,
+        tr: tr.clone(),
+    };
+    with_csrf(render_with(&page, &tr, false, status), token)
+}
+
+pub async fn console(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (tr, _) = page_lang(&req);
+    let (office, counter) = path.into_inner();
+    let Some(office_id) = known_office(&state, &office) else {
+        return not_found(tr);
+    };
+    match principal(&state, &req).await {
+        Some(p) if p.may_act_for(&office_id) => {
+            console_page(
+                &state,
+                &req,
+                tr,
+                &office_id,
+                &counter,
+                None,
+                HttpResponse::Ok(),
+            )
+            .await
+        }
+        Some(_) => {
+            let message = Some(tr.plain("staff.other_office"));
+            sign_in_page(&req, tr, message, HttpResponse::Forbidden())
+        }
+        None => sign_in_page(&req, tr, None, HttpResponse::Ok()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    csrf: String,
+    token: String,
+    next: String,
+}
+
+/// Checks the token, keeps it in the staff cookie, and goes back to the console.
+pub async fn sign_in(state: State, req: HttpRequest, form: web::Form<SignInForm>) -> HttpResponse {
+    let (tr, _) = page_lang(&req);
+    if !csrf::verify(&req, &form.csrf) {
+        return crate::pages::queue::forbidden(tr);
+    }
+    // Only back to a console page of ours: no open redirect.
+    let next = if form.next.starts_with("/staff/") && !form.next.contains("//") {
+        form.next.clone()
+    } else {
+        "/staff".to_owned()
+    };
+    match state.staff.authenticate(form.token.trim()).await {
+        Ok(_) => {
+            let cookie = Cookie::build(STAFF_COOKIE, form.token.trim().to_owned())
+                .path("/staff")
+                .http_only(true)
+                .same_site(SameSite::Strict)
+                .secure(req.connection_info().scheme() == "https")
+                .max_age(CookieDuration::hours(12))
+                .finish();
+            let mut response = HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, next))
+                .finish();
+            let _ = response.add_cookie(&cookie);
+            response
+        }
+        Err(AuthError::Unauthenticated) => {
+            let message = Some(tr.plain("staff.bad_token"));
+            sign_in_page(&req, tr, message, HttpResponse::Unauthorized())
+        }
+        Err(AuthError::Store(e)) => {
+            tracing::warn!(error = %e, "staff sign-in failed");
+            unavailable(tr)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SignOutForm {
+    csrf: String,
+}
+
+pub async fn sign_out(req: HttpRequest, form: web::Form<SignOutForm>) -> HttpResponse {
+    let (tr, _) = page_lang(&req);
+    if !csrf::verify(&req, &form.csrf) {
+        return crate::pages::queue::forbidden(tr);
+    }
+    let mut gone = Cookie::build(STAFF_COOKIE, "").path("/staff").finish();
+    gone.make_removal();
+    let mut response = HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/staff"))
+        .finish();
+    let _ = response.add_cookie(&gone);
+    response
+}
+
+/// An office and its counters (id, name), for the console picker.
+pub struct OfficeCounters {
+    pub id: String,
+    pub name: String,
+    pub counters: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "staff_home.html")]
+struct StaffHome {
+    tr: Tr,
+    offices: Vec<OfficeCounters>,
+}
+
+/// Which counter are you at? Links to every console.
+pub async fn home(state: State, req: HttpRequest) -> HttpResponse {
+    let (tr, _) = page_lang(&req);
+    let offices = state
+        .booking
+        .municipality()
+        .offices
+        .iter()
+        .map(|o| OfficeCounters {
+            id: o.id.to_string(),
+            name: tr.text(&o.name).to_owned(),
+            counters: o
+                .counters
+                .iter()
+                .map(|c| (c.id.to_string(), tr.text(&c.name).to_owned()))
+                .collect(),
+        })
+        .collect();
+    render_with(
+        &StaffHome {
+            tr: tr.clone(),
+            offices,
+        },
+        &tr,
+        false,
+        HttpResponse::Ok(),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    csrf: String,
+    action: String,
+    #[serde(default)]
+    line_id: Option<String>,
+}
+
+/// One button of the console; back to the console (303) when done, or the console with
+/// the reason when refused.
+pub async fn act(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    form: web::Form<ActionForm>,
+) -> HttpResponse {
+    let (tr, _) = page_lang(&req);
+    let (office, counter) = path.into_inner();
+    let Some(office_id) = known_office(&state, &office) else {
+        return not_found(tr);
+    };
+    if !csrf::verify(&req, &form.csrf) {
+        return crate::pages::queue::forbidden(tr);
+    }
+    let Some(staff) = principal(&state, &req).await else {
+        return sign_in_page(&req, tr, None, HttpResponse::Unauthorized());
+    };
+    let queue = &state.queue;
+    let result: Result<(), QueueError> = match form.action.as_str() {
+        "call-next" => queue
+            .call_next(&staff, &office_id, &counter)
+            .await
+            .map(|_| ()),
+        "pause" | "resume" => {
+            queue
+                .set_paused(&staff, &office_id, &counter, form.action == "pause")
+                .await
+        }
+        other => {
+            let action = match other {
+                "recall" => Some(TicketAction::Recall),
+                "start" => Some(TicketAction::Start),
+                "finish" => Some(TicketAction::Finish),
+                "no-show" => Some(TicketAction::NoShow),
+                "transfer" => form
+                    .line_id
+                    .as_deref()
+                    .and_then(|l| LineId::parse(l).ok())
+                    .map(|to| TicketAction::Transfer {
+                        to,
+                        keep_place: queue
+                            .office(&office_id)
+                            .map(|o| o.queue.transfer_keeps_place)
+                            .unwrap_or(true),
+                    }),
+                _ => None,
+            };
+            match action {
+                Some(a) => queue
+                    .counter_action(&staff, &office_id, &counter, a)
+                    .await
+                    .map(|_| ()),
+                None => Err(QueueError::LineNotFound),
+            }
+        }
+    };
+    match result {
+        Ok(()) => HttpResponse::SeeOther()
+            .insert_header((
+                header::LOCATION,
+                format!("/staff/{office_id}/counter/{counter}?lang={}", tr.code()),
+            ))
+            .finish(),
+        Err(e) => {
+            let refusal = ApiError::from_queue(e, tr.lang.text_lang());
+            let status = refusal.problem.describe().1;
+            let message = Some(tr.text(&refusal.detail).to_owned());
+            let status = if status.is_server_error() {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                status
+            };
+            console_page(
+                &state,
+                &req,
+                tr,
+                &office_id,
+                &counter,
+                message,
+                HttpResponse::build(status),
+            )
+            .await
+        }
+    }
+}
