@@ -407,6 +407,155 @@ async fn a_token_of_another_office_cannot_run_this_counter(backend: Backend) {
     assert_eq!(figures["lines"][0]["waiting"], 1, "nobody was called");
 }
 
+const FORM: &str = "/book/main/cert_renewal/form";
+
+/// Submits the booking form for 2026-12-04 09:00 with the given fields.
+async fn book_by_form(
+    app: &madoguchi_tests::TestApp,
+    csrf: &(String, String),
+    key: &str,
+    fields: &str,
+) -> reqwest::Response {
+    post_form(
+        app,
+        FORM,
+        &csrf.0,
+        &format!(
+            "csrf={}&start=2026-12-04T09%3A00&idempotency_key={key}&{fields}",
+            csrf.1
+        ),
+    )
+    .await
+}
+
+fn between<'a>(page: &'a str, from: &str, to: &str) -> &'a str {
+    page.split(from).nth(1).unwrap().split(to).next().unwrap()
+}
+
+async fn the_booking_pages_lead_from_an_office_to_a_confirmed_slot(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, _, home) = html(&app, "/").await;
+    assert!(home.contains("href=\"/book/main?lang=ja\"") && home.contains("暗証番号"));
+    let (_, _, office) = html(&app, "/book/main").await;
+    assert!(office.contains("href=\"/book/main/cert_renewal?lang=ja\""));
+    let (status, _, calendar) = html(&app, "/book/main/cert_renewal?from=2026-12-04").await;
+    assert_eq!(status, 200);
+    assert!(
+        calendar
+            .contains("href=\"/book/main/cert_renewal/form?start=2026-12-04T09:00&#38;lang=ja\""),
+        "a free slot links to the form"
+    );
+    assert!(calendar.contains("残り2"), "remaining seats");
+
+    let (pair, token, form) = form_token(&app, &format!("{FORM}?start=2026-12-04T09:00")).await;
+    assert!(form.contains("電子証明書の有効期限") && !form.to_lowercase().contains("name=\"pin"));
+    let csrf = (pair, token);
+    let key = "5b0c1f0e-3d0b-4a57-9d8c-2c2f4d1e7a10";
+    let missing = book_by_form(&app, &csrf, key, "name=&email=").await;
+    assert_eq!(missing.status(), 400);
+    let page = missing.text().await.unwrap();
+    assert!(page.contains("id=\"form-errors\"") && page.contains("aria-invalid=\"true\""));
+    assert!(
+        page.contains(&format!("value=\"{key}\"")),
+        "the same key on a retry"
+    );
+
+    let fields = "name=%E5%B1%B1%E7%94%B0+%E8%8A%B1%E5%AD%90&email=hanako%40example.jp&certificate_expiry=2027-01-31";
+    let booked = book_by_form(&app, &csrf, key, fields).await;
+    assert_eq!(booked.status(), 201);
+    assert_eq!(booked.headers()["cache-control"], "no-store");
+    let done = booked.text().await.unwrap();
+    let reference = between(&done, "id=\"reference\">", "<").to_owned();
+    let secret = between(&done, "id=\"secret\">", "<").to_owned();
+    assert!(
+        done.contains("data:text/calendar;charset=utf-8;base64,"),
+        "an .ics file"
+    );
+    assert!(
+        done.contains("openstreetmap.org/search?query="),
+        "a map link"
+    );
+    let again = book_by_form(&app, &csrf, key, fields).await;
+    let replay = again.text().await.unwrap();
+    assert_eq!(
+        between(&replay, "id=\"reference\">", "<"),
+        reference,
+        "no second booking"
+    );
+    let api = app
+        .client
+        .get(app.url(&format!("/api/v1/reservations/{reference}")))
+        .header("x-reservation-secret", &secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 200, "the booking is in the ledger");
+
+    // Manage: view, then cancel, with reference + secret in the form body.
+    let (mpair, mtoken, _) = form_token(&app, "/manage").await;
+    let view = post_form(
+        &app,
+        "/manage",
+        &mpair,
+        &format!("csrf={mtoken}&action=view&reference={reference}&secret={secret}"),
+    )
+    .await;
+    assert_eq!(view.status(), 200);
+    assert!(view.text().await.unwrap().contains("予約済み"));
+    let wrong = post_form(
+        &app,
+        "/manage",
+        &mpair,
+        &format!("csrf={mtoken}&action=view&reference={reference}&secret=wrong"),
+    )
+    .await;
+    assert_eq!(wrong.status(), 404);
+    let cancel = post_form(
+        &app,
+        "/manage",
+        &mpair,
+        &format!("csrf={mtoken}&action=cancel&reference={reference}&secret={secret}"),
+    )
+    .await;
+    assert!(cancel.text().await.unwrap().contains("取消済み"));
+    let after: serde_json::Value = app
+        .client
+        .get(app.url(&format!("/api/v1/reservations/{reference}")))
+        .header("x-reservation-secret", &secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["status"], "cancelled");
+}
+
+async fn a_full_slot_and_a_forged_form_are_refused_on_the_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for email in ["a@example.jp", "b@example.jp"] {
+        app.book_ok(&madoguchi_tests::renewal(
+            "main",
+            "2026-12-04T09:00:00+09:00",
+            email,
+        ))
+        .await;
+    }
+    let (_, _, calendar) = html(&app, "/book/main/cert_renewal?from=2026-12-04").await;
+    assert!(
+        !calendar.contains("start=2026-12-04T09:00&#38;"),
+        "a full slot has no link"
+    );
+    assert!(calendar.contains("満席"));
+    let (pair, token, _) = form_token(&app, &format!("{FORM}?start=2026-12-04T09:00")).await;
+    let fields = "name=X&email=c%40example.jp&certificate_expiry=2027-01-31";
+    let full = book_by_form(&app, &(pair.clone(), token), "k-1", fields).await;
+    assert_eq!(full.status(), 409);
+    assert!(full.text().await.unwrap().contains("role=\"alert\""));
+    let forged = book_by_form(&app, &(pair, "forged".to_owned()), "k-2", fields).await;
+    assert_eq!(forged.status(), 403);
+}
+
 on_both_backends!(
     congestion_pages_show_live_figures_with_strict_headers,
     pages_speak_english_and_plain_japanese_and_remember_it,
@@ -418,4 +567,6 @@ on_both_backends!(
     the_display_shows_calls_per_counter,
     the_staff_console_signs_in_and_runs_the_counter,
     a_token_of_another_office_cannot_run_this_counter,
+    the_booking_pages_lead_from_an_office_to_a_confirmed_slot,
+    a_full_slot_and_a_forged_form_are_refused_on_the_page,
 );

@@ -127,14 +127,30 @@ pub async fn create(
     body: web::Json<BookingBody>,
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang.0;
-    let body = body.into_inner();
+    let idempotency = idempotency(&req, lang)?;
+    let request = book_request(&state, body.into_inner(), idempotency, lang)?;
+    let booked = state
+        .booking
+        .book(request)
+        .await
+        .map_err(|e| ApiError::from_booking(e, lang))?;
+    Ok(created(booked, &state))
+}
+
+/// A booking body parsed into the service's request (shared by the API and the booking
+/// page): every field error at once, then the identity the procedure needs.
+pub fn book_request(
+    state: &AppState,
+    body: BookingBody,
+    idempotency: Option<IdempotencyKey>,
+    lang: Lang,
+) -> Result<BookRequest, ApiError> {
     reject_unknown(&body.unknown, "", lang)?;
     reject_unknown(&body.resident.unknown, "resident.", lang)?;
-    let idempotency = idempotency(&req, lang)?;
     let now = state.booking.clock().now();
     let mut errors = FieldErrors::default();
     let (office, procedure) =
-        office_and_procedure(&body.office_id, &body.procedure, &state, &mut errors);
+        office_and_procedure(&body.office_id, &body.procedure, state, &mut errors);
     let start = errors.optional("start", Some(&body.start), parse_start);
     if body.start.trim().is_empty() {
         errors.push("start", "is required");
@@ -158,23 +174,18 @@ pub async fn create(
     };
     let identity = identity_for(procedure.info().identity, &parts)
         .map_err(|field| ApiError::from_rule(RuleViolation::MissingField(field), lang))?;
-    let booked = state
-        .booking
-        .book(BookRequest {
-            office,
-            procedure,
-            start,
-            resident: ResidentInput {
-                name,
-                identity,
-                proxy: body.proxy,
-            },
-            certificate_expiry,
-            idempotency,
-        })
-        .await
-        .map_err(|e| ApiError::from_booking(e, lang))?;
-    Ok(created(booked, &state))
+    Ok(BookRequest {
+        office,
+        procedure,
+        start,
+        resident: ResidentInput {
+            name,
+            identity,
+            proxy: body.proxy,
+        },
+        certificate_expiry,
+        idempotency,
+    })
 }
 
 /// Holds a seat for the configured minutes while the resident fills in the form. Confirm

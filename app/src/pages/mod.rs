@@ -1,8 +1,9 @@
 //! The pages people use, rendered on the server from compile-time-checked templates
 //! (askama): the public congestion pages, the kiosk, the ticket's status page and the
-//! waiting-room display, the staff console (booking is the next step). Little JavaScript, served from `/static`, no inline script,
+//! waiting-room display, the staff console, and the booking pages. Little JavaScript, served from `/static`, no inline script,
 //! so the Content-Security-Policy can forbid every script but our own files.
 
+pub mod booking;
 pub mod congestion;
 pub mod csrf;
 pub mod heatmap;
@@ -33,6 +34,19 @@ base-uri 'none'; form-action 'none'; frame-ancestors *";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/static/{file}").get(asset))
+        .service(web::resource("/").get(booking::home))
+        .service(
+            web::resource("/manage")
+                .get(booking::manage)
+                .post(booking::manage_submit),
+        )
+        .service(web::resource("/book/{office_id}").get(booking::office))
+        .service(web::resource("/book/{office_id}/{procedure}").get(booking::calendar))
+        .service(
+            web::resource("/book/{office_id}/{procedure}/form")
+                .get(booking::form)
+                .post(booking::submit),
+        )
         .service(web::resource("/congestion").get(congestion::list))
         .service(web::resource("/congestion/{office_id}").get(congestion::office))
         .service(web::resource("/congestion/{office_id}/widget").get(congestion::widget))

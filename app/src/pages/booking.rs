@@ -1,0 +1,895 @@
+//! The booking pages: the home page, an office's bookable procedures, a calendar of
+//! slots (remaining seats, quiet hours from typical congestion), the booking form with
+//! its short eligibility check, the confirmation (reference, secret, what to bring, map
+//! link, hours, an `.ics` file, the PIN warning), and managing a booking (view, cancel,
+//! reschedule) with reference + secret. The form goes through the same parsing as the
+//! JSON API (`reservations::book_request`), so a page cannot accept what the API refuses.
+
+use crate::domain::OfficeId;
+use crate::domain::procedure::{IdentityKind, ProcedureId};
+use crate::domain::queue::Level;
+use crate::domain::time::tokyo_naive;
+use crate::http::congestion::TYPICAL_WEEKS;
+use crate::http::dto::{BookingBody, ResidentBody};
+use crate::http::error::{ApiError, Problem};
+use crate::pages::csrf::{self, CsrfToken};
+use crate::pages::heatmap;
+use crate::pages::{State, Tr, not_found, page_lang, render_with, unavailable};
+use crate::service::booking::{IdempotencyKey, Ownership, RescheduleRequest};
+use crate::store::{Reservation, ReservationStatus};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use askama::Template;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Timelike, Utc};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+fn with_csrf(mut response: HttpResponse, token: CsrfToken) -> HttpResponse {
+    if let Some(cookie) = token.new_cookie {
+        let _ = response.add_cookie(&cookie);
+    }
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+pub struct OfficeLink {
+    pub id: String,
+    pub name: String,
+    pub address: String,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    tr: Tr,
+    offices: Vec<OfficeLink>,
+}
+
+pub async fn home(state: State, req: HttpRequest) -> HttpResponse {
+    let (tr, remember) = page_lang(&req);
+    let offices = state
+        .booking
+        .municipality()
+        .offices
+        .iter()
+        .map(|o| OfficeLink {
+            id: o.id.to_string(),
+            name: tr.text(&o.name).to_owned(),
+            address: tr.text(&o.address).to_owned(),
+        })
+        .collect();
+    render_with(
+        &HomePage {
+            tr: tr.clone(),
+            offices,
+        },
+        &tr,
+        remember,
+        HttpResponse::Ok(),
+    )
+}
+
+pub struct ProcedureLink {
+    pub id: &'static str,
+    pub name: String,
+    pub bookable: bool,
+    pub walk_in: bool,
+}
+
+#[derive(Template)]
+#[template(path = "book_office.html")]
+struct OfficePage {
+    tr: Tr,
+    office: OfficeLink,
+    phone: Option<String>,
+    procedures: Vec<ProcedureLink>,
+}
+
+pub async fn office(state: State, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    let (tr, remember) = page_lang(&req);
+    let Some(o) = OfficeId::parse(&path)
+        .ok()
+        .and_then(|id| state.booking.municipality().office(id.as_str()))
+    else {
+        return not_found(tr);
+    };
+    let procedures = o
+        .procedures
+        .iter()
+        .map(|(id, p)| ProcedureLink {
+            id: id.as_str(),
+            name: tr.text(&id.info().name).to_owned(),
+            bookable: p.bookable,
+            walk_in: p.walk_in,
+        })
+        .collect();
+    let page = OfficePage {
+        office: OfficeLink {
+            id: o.id.to_string(),
+            name: tr.text(&o.name).to_owned(),
+            address: tr.text(&o.address).to_owned(),
+        },
+        phone: o.phone.clone(),
+        procedures,
+        tr: tr.clone(),
+    };
+    render_with(&page, &tr, remember, HttpResponse::Ok())
+}
+
+pub struct SlotCell {
+    pub time: String,
+    /// The form's address, when seats remain.
+    pub href: Option<String>,
+    pub remaining: u16,
+    pub quiet: bool,
+}
+
+pub struct DayColumn {
+    pub label: String,
+    /// Seats left that day, as text ("空き 12" / "12 free").
+    pub free: String,
+    pub slots: Vec<SlotCell>,
+    pub closed: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "book_calendar.html")]
+struct CalendarPage {
+    tr: Tr,
+    office_id: String,
+    office_name: String,
+    procedure_name: String,
+    days: Vec<DayColumn>,
+    earlier: Option<String>,
+    later: Option<String>,
+    window: String,
+}
+
+#[derive(Deserialize)]
+pub struct CalendarQuery {
+    from: Option<String>,
+}
+
+pub fn day_label(tr: &Tr, d: NaiveDate) -> String {
+    let weekday = tr.plain(&format!("weekday.{}", d.weekday().num_days_from_monday()));
+    match tr.lang {
+        crate::pages::PageLang::En => format!("{weekday} {}", d.format("%-d %b")),
+        _ => format!("{}月{}日({weekday})", d.month(), d.day()),
+    }
+}
+
+/// Slots of two weeks, with the quiet hours of the typical week marked.
+pub async fn calendar(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    query: web::Query<CalendarQuery>,
+) -> HttpResponse {
+    let (tr, remember) = page_lang(&req);
+    let (office, procedure) = path.into_inner();
+    let (Some(id), Ok(procedure)) = (
+        OfficeId::parse(&office).ok(),
+        procedure.parse::<ProcedureId>(),
+    ) else {
+        return not_found(tr);
+    };
+    let Some(o) = state.booking.municipality().office(id.as_str()) else {
+        return not_found(tr);
+    };
+    let from = query
+        .from
+        .as_deref()
+        .and_then(|f| NaiveDate::parse_from_str(f, "%Y-%m-%d").ok());
+    let availability = match state
+        .booking
+        .availability(&id, procedure, from, from.map(|f| f + Duration::days(13)))
+        .await
+    {
+        Ok(a) => a,
+        Err(crate::service::BookingError::Rule(_)) => return not_found(tr),
+        Err(e) => {
+            tracing::warn!(error = %e, "availability unavailable for a page");
+            return unavailable(tr);
+        }
+    };
+    let quiet: Vec<(u32, u32)> = state
+        .queue
+        .typical(&id, TYPICAL_WEEKS)
+        .await
+        .map(|cells| {
+            heatmap::office_cells(&cells)
+                .into_iter()
+                .filter(|c| c.level == Level::Quiet)
+                .map(|c| (c.weekday, c.hour))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut days: BTreeMap<NaiveDate, DayColumn> = BTreeMap::new();
+    for s in &availability.slots {
+        let local = tokyo_naive(s.start);
+        let column = days.entry(local.date()).or_insert_with(|| DayColumn {
+            label: day_label(&tr, local.date()),
+            free: String::new(),
+            slots: Vec::new(),
+            closed: None,
+        });
+        column.slots.push(SlotCell {
+            time: local.format("%H:%M").to_string(),
+            href: (s.remaining > 0).then(|| {
+                format!(
+                    "/book/{id}/{procedure}/form?start={}&lang={}",
+                    local.format("%Y-%m-%dT%H:%M"),
+                    tr.code()
+                )
+            }),
+            remaining: s.remaining,
+            quiet: quiet.contains(&(local.date().weekday().num_days_from_monday(), local.hour())),
+        });
+    }
+    for (date, closure) in &availability.closed {
+        days.entry(*date).or_insert_with(|| DayColumn {
+            label: day_label(&tr, *date),
+            free: String::new(),
+            slots: Vec::new(),
+            closed: Some(tr.text(&closure.name).to_owned()),
+        });
+    }
+    for day in days.values_mut() {
+        if day.closed.is_none() {
+            let seats: u32 = day.slots.iter().map(|s| u32::from(s.remaining)).sum();
+            day.free = match tr.lang {
+                crate::pages::PageLang::En => format!("{seats} free"),
+                _ => format!("空き {seats}"),
+            };
+        }
+    }
+    let shown_from = days.keys().next().copied();
+    let shown_to = days.keys().last().copied();
+    let link = |d: NaiveDate| format!("/book/{id}/{procedure}?from={d}&lang={}", tr.code());
+    let page = CalendarPage {
+        office_id: id.to_string(),
+        office_name: tr.text(&o.name).to_owned(),
+        procedure_name: tr.text(&procedure.info().name).to_owned(),
+        earlier: shown_from
+            .filter(|f| *f > availability.window.first)
+            .map(|f| link((f - Duration::days(14)).max(availability.window.first))),
+        later: shown_to
+            .filter(|t| *t < availability.window.last)
+            .map(|t| link(t + Duration::days(1))),
+        window: format!(
+            "{} – {}",
+            day_label(&tr, availability.window.first),
+            day_label(&tr, availability.window.last)
+        ),
+        days: days.into_values().collect(),
+        tr: tr.clone(),
+    };
+    render_with(&page, &tr, remember, HttpResponse::Ok())
+}
+
+/// What the booking form asks, and what the resident typed (kept on a refusal).
+#[derive(Default, Deserialize)]
+pub struct BookingForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    start: String,
+    #[serde(default)]
+    idempotency_key: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    certificate_expiry: String,
+    #[serde(default)]
+    notice_number: String,
+    #[serde(default)]
+    birth_date: String,
+    #[serde(default)]
+    proxy: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "book_form.html")]
+struct FormPage {
+    tr: Tr,
+    action: String,
+    calendar: String,
+    office_name: String,
+    procedure_name: String,
+    slot: String,
+    start: String,
+    needs_expiry: bool,
+    needs_notice: bool,
+    proxy_allowed: bool,
+    form: BookingForm,
+    idempotency_key: String,
+    csrf: String,
+    message: Option<String>,
+    /// Field name → message, shown beside the field and in the summary.
+    errors: Vec<(String, String)>,
+}
+
+impl FormPage {
+    /// The id of a field's input, for the error summary's links.
+    pub fn anchor(&self, field: &str) -> String {
+        format!("f-{}", field.replace('.', "-"))
+    }
+
+    pub fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+#[derive(Deserialize)]
+pub struct FormQuery {
+    start: Option<String>,
+}
+
+fn parse_local(raw: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M").ok()
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of the page, each needed once"
+)]
+fn form_page(
+    state: &State,
+    req: &HttpRequest,
+    tr: Tr,
+    office: &OfficeId,
+    procedure: ProcedureId,
+    form: BookingForm,
+    message: Option<String>,
+    errors: Vec<(String, String)>,
+    status: HttpResponseBuilder,
+) -> HttpResponse {
+    let Some(o) = state.booking.municipality().office(office.as_str()) else {
+        return not_found(tr);
+    };
+    let Some(op) = o.procedures.get(&procedure).filter(|p| p.bookable) else {
+        return not_found(tr);
+    };
+    let Some(start) = parse_local(&form.start) else {
+        return not_found(tr);
+    };
+    let token = CsrfToken::of(req);
+    let key = if form.idempotency_key.is_empty() {
+        uuid::Uuid::new_v4().to_string()
+    } else {
+        form.idempotency_key.clone()
+    };
+    let info = procedure.info();
+    let page = FormPage {
+        action: format!("/book/{office}/{procedure}/form?lang={}", tr.code()),
+        calendar: format!("/book/{office}/{procedure}?lang={}", tr.code()),
+        office_name: tr.text(&o.name).to_owned(),
+        procedure_name: tr.text(&info.name).to_owned(),
+        slot: format!("{} {}", day_label(&tr, start.date()), start.format("%H:%M")),
+        start: form.start.clone(),
+        needs_expiry: info.needs_certificate_expiry,
+        needs_notice: info.identity == IdentityKind::NoticeAndBirthDate,
+        proxy_allowed: op.proxy,
+        idempotency_key: key,
+        csrf: token.value.clone(),
+        form,
+        message,
+        errors,
+        tr: tr.clone(),
+    };
+    with_csrf(render_with(&page, &tr, false, status), token)
+}
+
+fn office_procedure(raw: &(String, String)) -> Option<(OfficeId, ProcedureId)> {
+    Some((OfficeId::parse(&raw.0).ok()?, raw.1.parse().ok()?))
+}
+
+pub async fn form(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    query: web::Query<FormQuery>,
+) -> HttpResponse {
+    let (tr, _) = page_lang(&req);
+    let Some((office, procedure)) = office_procedure(&path) else {
+        return not_found(tr);
+    };
+    let form = BookingForm {
+        start: query.start.clone().unwrap_or_default(),
+        ..BookingForm::default()
+    };
+    form_page(
+        &state,
+        &req,
+        tr,
+        &office,
+        procedure,
+        form,
+        None,
+        Vec::new(),
+        HttpResponse::Ok(),
+    )
+}
+
+/// The page's message for a field the API refused (the API's own text is English).
+fn field_message(tr: &Tr, field: &str, api: &str) -> String {
+    let label = tr.plain(&format!("form.{}", field.trim_start_matches("resident.")));
+    match tr.lang {
+        crate::pages::PageLang::En => format!("{label}: {api}"),
+        _ => format!("{label}: {}", tr.plain("form.check")),
+    }
+}
+
+fn refusal(tr: &Tr, e: &ApiError) -> (Option<String>, Vec<(String, String)>) {
+    let fields: Vec<(String, String)> = e
+        .extensions
+        .get("errors")
+        .and_then(|v| v.as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|item| {
+                    let field = item.get("field")?.as_str()?.to_owned();
+                    let message = item.get("message")?.as_str().unwrap_or("").to_owned();
+                    let shown = field_message(tr, &field, &message);
+                    Some((field, shown))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let message = if fields.is_empty() {
+        Some(tr.text(&e.detail).to_owned())
+    } else {
+        Some(tr.plain("form.fix"))
+    };
+    (message, fields)
+}
+
+pub struct Confirmation {
+    pub reference: String,
+    pub secret: String,
+    pub office_name: String,
+    pub address: String,
+    pub phone: Option<String>,
+    pub map: String,
+    pub procedure_name: String,
+    pub when: String,
+    /// The office's opening hours that day, e.g. "08:30–17:15".
+    pub hours: String,
+    pub bring: Vec<String>,
+    pub ics: String,
+    pub renewal: bool,
+}
+
+#[derive(Template)]
+#[template(path = "book_done.html")]
+struct DonePage {
+    tr: Tr,
+    done: Confirmation,
+}
+
+pub fn when_text(tr: &Tr, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+    let s = tokyo_naive(start);
+    format!(
+        "{} {}–{}",
+        day_label(tr, s.date()),
+        s.format("%H:%M"),
+        tokyo_naive(end).format("%H:%M")
+    )
+}
+
+fn confirmation(state: &State, tr: &Tr, r: &Reservation, secret: String) -> Confirmation {
+    let o = state.booking.municipality().office(r.office_id.as_str());
+    let address = o
+        .map(|o| tr.text(&o.address).to_owned())
+        .unwrap_or_default();
+    let info = r.procedure.info();
+    let bring = if r.proxy {
+        info.bring_proxy
+    } else {
+        info.bring
+    };
+    Confirmation {
+        reference: r.reference.clone(),
+        secret,
+        office_name: o.map(|o| tr.text(&o.name).to_owned()).unwrap_or_default(),
+        map: format!(
+            "https://www.openstreetmap.org/search?query={}",
+            percent(&address)
+        ),
+        address,
+        phone: o.and_then(|o| o.phone.clone()),
+        procedure_name: tr.text(&info.name).to_owned(),
+        when: when_text(tr, r.slot_start, r.slot_end),
+        hours: o
+            .map(|o| {
+                match state
+                    .booking
+                    .municipality()
+                    .day_plan(o, tokyo_naive(r.slot_start).date())
+                {
+                    crate::domain::calendar::DayPlan::Open(plan) => plan
+                        .windows
+                        .iter()
+                        .map(|w| format!("{}–{}", w.start.format("%H:%M"), w.end.format("%H:%M")))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    crate::domain::calendar::DayPlan::Closed(_) => String::new(),
+                }
+            })
+            .unwrap_or_default(),
+        bring: bring.iter().map(|t| tr.text(t).to_owned()).collect(),
+        ics: ics_data_uri(state, tr, r),
+        renewal: r.procedure == ProcedureId::CertRenewal,
+    }
+}
+
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// An iCalendar event (RFC 5545) as a data URI: downloaded from the page itself, so the
+/// secret never travels in a URL. Times in UTC; no personal data in it.
+pub fn ics(
+    summary: &str,
+    location: &str,
+    reference: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> String {
+    let fmt = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+    let escape = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace(';', "\\;")
+            .replace(',', "\\,")
+            .replace('\n', "\\n")
+    };
+    [
+        "BEGIN:VCALENDAR".to_owned(),
+        "VERSION:2.0".to_owned(),
+        "PRODID:-//Madoguchi//Booking//JA".to_owned(),
+        "BEGIN:VEVENT".to_owned(),
+        format!("UID:{reference}@madoguchi"),
+        format!("DTSTAMP:{}", fmt(now)),
+        format!("DTSTART:{}", fmt(start)),
+        format!("DTEND:{}", fmt(end)),
+        format!("SUMMARY:{}", escape(summary)),
+        format!("LOCATION:{}", escape(location)),
+        format!("DESCRIPTION:{}", escape(reference)),
+        "END:VEVENT".to_owned(),
+        "END:VCALENDAR".to_owned(),
+    ]
+    .join("\r\n")
+        + "\r\n"
+}
+
+fn ics_data_uri(state: &State, tr: &Tr, r: &Reservation) -> String {
+    let o = state.booking.municipality().office(r.office_id.as_str());
+    let summary = format!(
+        "{} — {}",
+        tr.text(&r.procedure.info().name),
+        o.map(|o| tr.text(&o.name)).unwrap_or_default()
+    );
+    let location = o.map(|o| tr.text(&o.address)).unwrap_or_default();
+    let body = ics(
+        &summary,
+        location,
+        &r.reference,
+        r.slot_start,
+        r.slot_end,
+        state.booking.clock().now(),
+    );
+    format!(
+        "data:text/calendar;charset=utf-8;base64,{}",
+        data_encoding::BASE64.encode(body.as_bytes())
+    )
+}
+
+/// Books from the form; the confirmation is the answer itself (no redirect: the secret
+/// must not go into a URL). A resubmission carries the same idempotency key, so it shows
+/// the same booking instead of booking twice.
+pub async fn submit(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    form: web::Form<BookingForm>,
+) -> HttpResponse {
+    let (tr, _) = page_lang(&req);
+    let form = form.into_inner();
+    let Some((office, procedure)) = office_procedure(&path) else {
+        return not_found(tr);
+    };
+    if !csrf::verify(&req, &form.csrf) {
+        return crate::pages::queue::forbidden(tr);
+    }
+    let Some(start) = parse_local(&form.start) else {
+        return not_found(tr);
+    };
+    let optional = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+    let body = BookingBody {
+        office_id: office.to_string(),
+        procedure: procedure.as_str().to_owned(),
+        start: format!("{}+09:00", start.format("%Y-%m-%dT%H:%M:00")),
+        resident: ResidentBody {
+            name: form.name.clone(),
+            email: optional(&form.email),
+            phone: optional(&form.phone),
+            unknown: Default::default(),
+        },
+        proxy: form.proxy.is_some(),
+        notice_number: optional(&form.notice_number),
+        birth_date: optional(&form.birth_date),
+        certificate_expiry: optional(&form.certificate_expiry),
+        unknown: Default::default(),
+    };
+    let lang = tr.lang.text_lang();
+    let idempotency = crate::http::parse::parse_idempotency_key(&form.idempotency_key)
+        .ok()
+        .map(IdempotencyKey);
+    let booked = match crate::http::reservations::book_request(&state, body, idempotency, lang) {
+        Ok(request) => state
+            .booking
+            .book(request)
+            .await
+            .map_err(|e| ApiError::from_booking(e, lang)),
+        Err(e) => Err(e),
+    };
+    match booked {
+        Ok(b) => {
+            let page = DonePage {
+                done: confirmation(&state, &tr, &b.reservation, b.secret),
+                tr: tr.clone(),
+            };
+            let mut response = render_with(&page, &tr, false, HttpResponse::Created());
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            response
+        }
+        Err(e)
+            if e.problem == Problem::ServiceUnavailable
+                || e.problem.describe().1.is_server_error() =>
+        {
+            tracing::warn!(error = %e, "a booking from the page failed");
+            unavailable(tr)
+        }
+        Err(e) => {
+            let status = e.problem.describe().1;
+            let (message, errors) = refusal(&tr, &e);
+            form_page(
+                &state,
+                &req,
+                tr,
+                &office,
+                procedure,
+                form,
+                message,
+                errors,
+                HttpResponse::build(status),
+            )
+        }
+    }
+}
+
+// ------------------------------------------------------------------ manage
+
+#[derive(Default, Deserialize)]
+pub struct ManageForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reference: String,
+    #[serde(default)]
+    secret: String,
+    /// view (default), cancel, reschedule
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    start: String,
+}
+
+pub struct ManagedBooking {
+    pub reference: String,
+    pub secret: String,
+    pub status: String,
+    pub active: bool,
+    pub office_name: String,
+    pub procedure_name: String,
+    pub when: String,
+    /// Other free slots of the same office and procedure: (value, label).
+    pub moves: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "manage.html")]
+struct ManagePage {
+    tr: Tr,
+    csrf: String,
+    booking: Option<ManagedBooking>,
+    reference: String,
+    message: Option<String>,
+    done: Option<String>,
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of the page, each needed once"
+)]
+async fn manage_page(
+    state: &State,
+    req: &HttpRequest,
+    tr: Tr,
+    found: Option<(&Reservation, &str)>,
+    reference: String,
+    message: Option<String>,
+    done: Option<String>,
+    status: HttpResponseBuilder,
+) -> HttpResponse {
+    let mut booking = None;
+    if let Some((r, secret)) = found {
+        let active = r.status == ReservationStatus::Confirmed;
+        let mut moves = Vec::new();
+        if active
+            && let Ok(a) = state
+                .booking
+                .availability(&r.office_id, r.procedure, None, None)
+                .await
+        {
+            for s in a
+                .slots
+                .iter()
+                .filter(|s| s.remaining > 0 && s.start != r.slot_start)
+                .take(40)
+            {
+                let local = tokyo_naive(s.start);
+                moves.push((
+                    local.format("%Y-%m-%dT%H:%M").to_string(),
+                    format!("{} {}", day_label(&tr, local.date()), local.format("%H:%M")),
+                ));
+            }
+        }
+        booking = Some(ManagedBooking {
+            reference: r.reference.clone(),
+            secret: secret.to_owned(),
+            status: tr.plain(match r.status {
+                ReservationStatus::Confirmed => "manage.confirmed",
+                ReservationStatus::Cancelled => "manage.cancelled",
+                _ => "manage.other",
+            }),
+            active,
+            office_name: state
+                .booking
+                .municipality()
+                .office(r.office_id.as_str())
+                .map(|o| tr.text(&o.name).to_owned())
+                .unwrap_or_default(),
+            procedure_name: tr.text(&r.procedure.info().name).to_owned(),
+            when: when_text(&tr, r.slot_start, r.slot_end),
+            moves,
+        });
+    }
+    let token = CsrfToken::of(req);
+    let page = ManagePage {
+        csrf: token.value.clone(),
+        booking,
+        reference,
+        message,
+        done,
+        tr: tr.clone(),
+    };
+    with_csrf(render_with(&page, &tr, false, status), token)
+}
+
+pub async fn manage(state: State, req: HttpRequest) -> HttpResponse {
+    let (tr, _) = page_lang(&req);
+    manage_page(
+        &state,
+        &req,
+        tr,
+        None,
+        String::new(),
+        None,
+        None,
+        HttpResponse::Ok(),
+    )
+    .await
+}
+
+/// View, cancel or move a booking; reference and secret come in the form body each time.
+pub async fn manage_submit(
+    state: State,
+    req: HttpRequest,
+    form: web::Form<ManageForm>,
+) -> HttpResponse {
+    let (tr, _) = page_lang(&req);
+    if !csrf::verify(&req, &form.csrf) {
+        return crate::pages::queue::forbidden(tr);
+    }
+    let lang = tr.lang.text_lang();
+    let owner = Ownership {
+        reference: form.reference.trim().to_uppercase(),
+        secret: form.secret.trim().to_owned(),
+    };
+    let result = match form.action.as_str() {
+        "cancel" => state
+            .booking
+            .cancel(&owner)
+            .await
+            .map(|r| (r, Some("manage.done_cancel"))),
+        "reschedule" => match parse_local(&form.start) {
+            Some(start) => state
+                .booking
+                .reschedule(
+                    &owner,
+                    RescheduleRequest {
+                        office: None,
+                        start,
+                        certificate_expiry: None,
+                    },
+                )
+                .await
+                .map(|r| (r, Some("manage.done_move"))),
+            None => state.booking.find(&owner).await.map(|r| (r, None)),
+        },
+        _ => state.booking.find(&owner).await.map(|r| (r, None)),
+    };
+    match result {
+        Ok((r, done)) => {
+            let done = done.map(|k| tr.plain(k));
+            manage_page(
+                &state,
+                &req,
+                tr,
+                Some((&r, &owner.secret)),
+                owner.reference.clone(),
+                None,
+                done,
+                HttpResponse::Ok(),
+            )
+            .await
+        }
+        Err(e) => {
+            let e = ApiError::from_booking(e, lang);
+            if e.problem.describe().1.is_server_error() {
+                return unavailable(tr);
+            }
+            let status = e.problem.describe().1;
+            // A wrong secret and an unknown reference read the same (as in the API).
+            let found = if e.problem == Problem::ReservationNotFound {
+                None
+            } else {
+                state.booking.find(&owner).await.ok()
+            };
+            let message = Some(tr.text(&e.detail).to_owned());
+            manage_page(
+                &state,
+                &req,
+                tr,
+                found.as_ref().map(|r| (r, owner.secret.as_str())),
+                owner.reference.clone(),
+                message,
+                None,
+                HttpResponse::build(status),
+            )
+            .await
+        }
+    }
+}

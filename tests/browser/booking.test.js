@@ -1,0 +1,86 @@
+// Booking in a real browser: pick an office, a procedure and a slot, fill the form
+// (errors are announced and linked), book, see the confirmation, then find the booking
+// with reference + secret and cancel it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, open, checkPage, checkHeaders, BASE, PHONE, DISPLAY } from './lib.js';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test('book a slot, see it on the manage page, cancel it', async () => {
+  const { page, response, errors, context } = await open(browser, '/', PHONE);
+  assert.equal(response.status(), 200);
+  await checkHeaders(response, 'home');
+  await checkPage(page, 'home-phone');
+  await page.locator('.cards a').first().click();
+  await page.waitForURL(/\/book\/main/);
+  await checkPage(page, 'book-office-phone');
+  await page.locator('a.procedure-link[href*="cert_renewal"]').click();
+  await page.waitForURL(/\/book\/main\/cert_renewal/);
+  assert.ok(await page.locator('a.slot').count() > 5, 'free slots with remaining seats');
+  assert.match(await page.locator('a.slot').first().innerText(), /残り\d/);
+  await checkPage(page, 'book-calendar-phone');
+
+  await page.locator('a.slot').first().click();
+  await page.waitForURL(/\/form\?start=/);
+  assert.equal(await page.locator('input[name*="pin" i], input[id*="pin" i]').count(), 0, 'no PIN field');
+  await page.getByText('暗証番号の入力は不要です').waitFor();
+  await checkPage(page, 'book-form-phone');
+
+  // Nothing filled in: the errors are listed, announced, and the fields marked.
+  await page.getByRole('button', { name: '予約する' }).click();
+  await page.locator('#form-errors').waitFor();
+  assert.equal(await page.getByRole('alert').count(), 1);
+  assert.equal(await page.locator('#f-resident-name').getAttribute('aria-invalid'), 'true');
+  await checkPage(page, 'book-form-errors-phone');
+  errors.length = 0; // the browser logs the deliberate 400 answer itself
+
+  const start = await page.locator('input[name="start"]').inputValue();
+  const expiry = new Date(`${start.slice(0, 10)}T00:00:00Z`);
+  expiry.setUTCDate(expiry.getUTCDate() + 30);
+  await page.getByLabel('お名前').fill('山田 花子');
+  await page.getByLabel('メールアドレス').fill('hanako@example.jp');
+  await page.getByLabel('電子証明書の有効期限').fill(expiry.toISOString().slice(0, 10));
+  await page.getByRole('button', { name: '予約する' }).click();
+  await page.getByRole('heading', { name: '予約が完了しました' }).waitFor();
+  const reference = (await page.locator('#reference').innerText()).trim();
+  const secret = (await page.locator('#secret').innerText()).trim();
+  assert.ok(reference.length >= 6 && secret.length >= 8);
+  const ics = await page.getByRole('link', { name: /カレンダーに追加/ }).getAttribute('href');
+  const calendar = Buffer.from(ics.split(',')[1], 'base64').toString('utf8');
+  assert.match(calendar, /BEGIN:VEVENT[\s\S]*DTSTART:\d{8}T\d{6}Z/);
+  assert.doesNotMatch(calendar, /山田|hanako/, 'no personal data in the .ics');
+  await page.getByText('暗証番号(パスワード)をお聞きすることはありません').first().waitFor();
+  await checkPage(page, 'book-done-phone');
+  assert.ok(!page.url().includes(secret), 'the secret is never in a URL');
+
+  // Manage: find it with reference + secret, then cancel.
+  await page.goto(`${BASE}/manage`);
+  await page.getByLabel('予約番号').fill(reference);
+  await page.getByLabel('確認コード').fill(secret);
+  await page.getByRole('button', { name: '予約を表示' }).click();
+  await page.locator('#booking-status', { hasText: '予約済み' }).waitFor();
+  assert.ok(await page.locator('select#start option').count() > 0, 'other slots to move to');
+  await checkPage(page, 'manage-phone');
+  await page.getByRole('button', { name: '予約を取り消す' }).click();
+  await page.locator('#booking-status', { hasText: '取消済み' }).waitFor();
+  const api = await fetch(`${BASE}/api/v1/reservations/${reference}`, { headers: { 'x-reservation-secret': secret } });
+  assert.equal((await api.json()).status, 'cancelled');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('the booking pages fit a large screen and speak English', async () => {
+  const { page, context } = await open(browser, '/book/main/cert_renewal?lang=en', DISPLAY);
+  await page.getByText('Pick a time.').waitFor();
+  await checkPage(page, 'book-calendar-display-en');
+  const wrong = await open(browser, '/manage?lang=en', PHONE);
+  await wrong.page.getByLabel('Booking reference').fill('NOPE1234');
+  await wrong.page.getByLabel('Secret code').fill('wrong-secret');
+  await wrong.page.getByRole('button', { name: 'Show the booking' }).click();
+  await wrong.page.getByRole('alert').waitFor();
+  await checkPage(wrong.page, 'manage-not-found-en');
+  await Promise.all([context.close(), wrong.context.close()]);
+});
