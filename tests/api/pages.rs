@@ -510,6 +510,21 @@ async fn the_booking_pages_lead_from_an_office_to_a_confirmed_slot(backend: Back
     )
     .await;
     assert_eq!(wrong.status(), 404);
+    let moved = post_form(
+        &app,
+        "/manage",
+        &mpair,
+        &format!(
+            "csrf={mtoken}&action=reschedule&reference={reference}&secret={secret}&start=2026-12-04T10%3A00&certificate_expiry=2027-01-31"
+        ),
+    )
+    .await;
+    assert_eq!(moved.status(), 200);
+    let moved = moved.text().await.unwrap();
+    assert!(
+        moved.contains("日時を変更しました") && moved.contains("10:00–10:15"),
+        "moved"
+    );
     let cancel = post_form(
         &app,
         "/manage",

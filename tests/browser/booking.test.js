@@ -64,6 +64,12 @@ test('book a slot, see it on the manage page, cancel it', async () => {
   await page.locator('#booking-status', { hasText: '予約済み' }).waitFor();
   assert.ok(await page.locator('select#start option').count() > 0, 'other slots to move to');
   await checkPage(page, 'manage-phone');
+  const before = await page.locator('#booking-when').innerText();
+  await page.locator('select#start').selectOption({ index: 1 });
+  await page.getByLabel('電子証明書の有効期限').fill(expiry.toISOString().slice(0, 10));
+  await page.getByRole('button', { name: '日時を変更する' }).click();
+  await page.getByText('日時を変更しました。').waitFor();
+  assert.notEqual(await page.locator('#booking-when').innerText(), before, 'moved');
   await page.getByRole('button', { name: '予約を取り消す' }).click();
   await page.locator('#booking-status', { hasText: '取消済み' }).waitFor();
   const api = await fetch(`${BASE}/api/v1/reservations/${reference}`, { headers: { 'x-reservation-secret': secret } });

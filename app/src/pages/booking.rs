@@ -704,6 +704,9 @@ pub struct ManageForm {
     action: String,
     #[serde(default)]
     start: String,
+    /// Renewals check eligibility again for the new date; the expiry is not stored.
+    #[serde(default)]
+    certificate_expiry: String,
 }
 
 pub struct ManagedBooking {
@@ -716,6 +719,8 @@ pub struct ManagedBooking {
     pub when: String,
     /// Other free slots of the same office and procedure: (value, label).
     pub moves: Vec<(String, String)>,
+    /// A move asks for the certificate expiry again (renewals).
+    pub needs_expiry: bool,
 }
 
 #[derive(Template)]
@@ -784,6 +789,7 @@ async fn manage_page(
             procedure_name: tr.text(&r.procedure.info().name).to_owned(),
             when: when_text(&tr, r.slot_start, r.slot_end),
             moves,
+            needs_expiry: r.procedure.info().needs_certificate_expiry,
         });
     }
     let token = CsrfToken::of(req);
@@ -842,7 +848,11 @@ pub async fn manage_submit(
                     RescheduleRequest {
                         office: None,
                         start,
-                        certificate_expiry: None,
+                        certificate_expiry: NaiveDate::parse_from_str(
+                            form.certificate_expiry.trim(),
+                            "%Y-%m-%d",
+                        )
+                        .ok(),
                     },
                 )
                 .await
