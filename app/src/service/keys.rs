@@ -23,6 +23,7 @@ pub struct Keys {
     identity: [u8; 32],
     secret: [u8; 32],
     idempotency: [u8; 32],
+    room: [u8; 32],
 }
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -46,6 +47,7 @@ impl Keys {
             identity: hmac(master, &[b"madoguchi/identity/v1"]),
             secret: hmac(master, &[b"madoguchi/reservation-secret/v1"]),
             idempotency: hmac(master, &[b"madoguchi/idempotency/v1"]),
+            room: hmac(master, &[b"madoguchi/waiting-room/v1"]),
         }
     }
 
@@ -65,6 +67,11 @@ impl Keys {
         let expected = self.reservation_secret(id);
         let given = given.trim().to_ascii_uppercase();
         expected.as_bytes().ct_eq(given.as_bytes()).into()
+    }
+
+    /// The signature of a waiting-room token's body.
+    pub fn room_mac(&self, body: &[u8]) -> [u8; 32] {
+        hmac(&self.room, &[body])
     }
 
     pub fn idempotency_hash(&self, key: &str) -> Digest {

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod keys;
 pub mod maintenance;
 pub mod queue;
+pub mod room_tokens;
 pub mod staff;
 
 pub use booking::{BookingError, BookingService};

@@ -12,6 +12,7 @@ pub mod queue;
 pub mod slots;
 pub mod text;
 pub mod time;
+pub mod waiting_room;
 
 pub use ids::OfficeId;
 pub use procedure::ProcedureId;
