@@ -108,6 +108,17 @@ fn check_config(file: Option<PathBuf>) -> anyhow::Result<()> {
             );
         }
     }
+    for r in &m.waiting_rooms {
+        println!(
+            "  waiting room {} {}: opens {}, {}–{}, {} admissions/min",
+            r.id,
+            r.name.ja,
+            madoguchi::domain::time::to_tokyo_rfc3339(r.opens_at),
+            r.first_date,
+            r.last_date,
+            r.policy.per_minute
+        );
+    }
     println!("ok");
     Ok(())
 }

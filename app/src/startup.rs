@@ -40,6 +40,7 @@ pub struct Stores {
     pub queue_ledger: Arc<dyn QueueLedger>,
     pub hot: Arc<dyn HotState>,
     pub queue_hot: Arc<dyn QueueHotState>,
+    pub rooms: Arc<dyn crate::store::room::RoomStore>,
     /// For the start-up line: which backends are in use.
     pub description: String,
 }
@@ -48,13 +49,14 @@ impl Stores {
     pub fn of<L, H>(ledger: Arc<L>, hot: Arc<H>, description: String) -> Self
     where
         L: Ledger + QueueLedger,
-        H: HotState + QueueHotState,
+        H: HotState + QueueHotState + crate::store::room::RoomStore,
     {
         Stores {
             ledger: ledger.clone(),
             queue_ledger: ledger,
             hot: hot.clone(),
-            queue_hot: hot,
+            queue_hot: hot.clone(),
+            rooms: hot,
             description,
         }
     }
@@ -117,9 +119,14 @@ pub async fn open_stores(settings: &Settings) -> anyhow::Result<Stores> {
         (None, Some(sqlite)) => (sqlite.clone(), sqlite),
         (None, None) => anyhow::bail!("no ledger configured"),
     };
-    let (hot, queue_hot): (Arc<dyn HotState>, Arc<dyn QueueHotState>) = match (redis, memory) {
-        (Some(redis), _) => (redis.clone(), redis),
-        (None, Some(memory)) => (memory.clone(), memory),
+    type Hot = (
+        Arc<dyn HotState>,
+        Arc<dyn QueueHotState>,
+        Arc<dyn crate::store::room::RoomStore>,
+    );
+    let (hot, queue_hot, rooms): Hot = match (redis, memory) {
+        (Some(redis), _) => (redis.clone(), redis.clone(), redis),
+        (None, Some(memory)) => (memory.clone(), memory.clone(), memory),
         (None, None) => anyhow::bail!("no hot state configured"),
     };
     Ok(Stores {
@@ -127,6 +134,7 @@ pub async fn open_stores(settings: &Settings) -> anyhow::Result<Stores> {
         queue_ledger,
         hot,
         queue_hot,
+        rooms,
         description,
     })
 }
@@ -208,12 +216,13 @@ impl Application {
         };
         let municipality = Arc::new(municipality);
         let deadline = chrono::Duration::seconds(settings.claim_deadline_secs as i64);
+        let keys = Arc::new(Keys::derive(&master));
         let booking = Arc::new(BookingService::new(
             municipality.clone(),
             stores.ledger.clone(),
             stores.hot.clone(),
             clock.clone(),
-            Arc::new(Keys::derive(&master)),
+            keys.clone(),
             BookingTimings {
                 claim_deadline: deadline,
             },
@@ -229,6 +238,13 @@ impl Application {
         ));
         let staff = Arc::new(StaffService::new(
             stores.queue_ledger.clone(),
+            clock.clone(),
+        ));
+        let rooms = Arc::new(crate::service::rooms::RoomService::new(
+            municipality.waiting_rooms.clone(),
+            stores.rooms.clone(),
+            booking.clone(),
+            keys,
             clock.clone(),
         ));
         booking
@@ -267,6 +283,7 @@ impl Application {
             booking: booking.clone(),
             queue: queue.clone(),
             staff: staff.clone(),
+            rooms,
             live,
             shutdown: stopped,
             metrics: metrics_handle(),

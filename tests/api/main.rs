@@ -22,3 +22,4 @@ mod queue;
 mod queue_model;
 mod rate_limit;
 mod recovery;
+mod waiting_room;

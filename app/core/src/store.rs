@@ -9,6 +9,7 @@
 
 use crate::domain::OfficeId;
 pub mod queue;
+pub mod room;
 
 use crate::domain::procedure::ProcedureId;
 use crate::domain::slots::SlotRef;

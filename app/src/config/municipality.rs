@@ -75,6 +75,53 @@ struct RawFile {
     #[serde(default)]
     defaults: RawDefaults,
     offices: Vec<RawOffice>,
+    #[serde(default)]
+    waiting_rooms: Vec<RawRoom>,
+}
+
+/// A waiting room in front of a booking release (see docs/WAITING_ROOM.md).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoom {
+    id: String,
+    name: Text,
+    /// Office ids; every office when omitted.
+    #[serde(default)]
+    offices: Vec<String>,
+    procedures: Vec<String>,
+    first_date: String,
+    last_date: String,
+    /// RFC 3339, e.g. 2027-01-12T08:30:00+09:00.
+    opens_at: String,
+    #[serde(default = "default_prequeue")]
+    prequeue_minutes: u32,
+    /// RFC 3339; 12 hours after the opening when omitted.
+    closes_at: Option<String>,
+    #[serde(default = "default_per_minute")]
+    admissions_per_minute: u32,
+    #[serde(default = "default_dropout")]
+    dropout_percent: u32,
+    #[serde(default = "default_admission_minutes")]
+    admission_minutes: u32,
+    #[serde(default = "default_idle_seconds")]
+    idle_seconds: u32,
+    next_release: Option<Text>,
+}
+
+fn default_prequeue() -> u32 {
+    30
+}
+fn default_per_minute() -> u32 {
+    300
+}
+fn default_dropout() -> u32 {
+    130
+}
+fn default_admission_minutes() -> u32 {
+    10
+}
+fn default_idle_seconds() -> u32 {
+    60
 }
 
 #[derive(Debug, Deserialize)]
@@ -291,7 +338,7 @@ impl Validator {
             self.problem("offices", "at least one office is needed");
         }
         let mut seen = HashSet::new();
-        let offices = raw
+        let offices: Vec<Office> = raw
             .offices
             .into_iter()
             .enumerate()
@@ -306,11 +353,141 @@ impl Validator {
                 self.office(&at, o, default_cutoff, default_booking, default_queue)
             })
             .collect();
+        let mut room_ids = HashSet::new();
+        let waiting_rooms = raw
+            .waiting_rooms
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let at = format!("waiting_rooms[{i}]");
+                if !room_ids.insert(r.id.clone()) {
+                    self.problem(
+                        &format!("{at}.id"),
+                        format!("{:?} is used by another room", r.id),
+                    );
+                }
+                self.room(&at, r, &offices)
+            })
+            .collect();
         Municipality {
             name: raw.municipality.name,
             offices,
             system_down,
+            waiting_rooms,
         }
+    }
+
+    fn room(
+        &mut self,
+        at: &str,
+        raw: RawRoom,
+        offices: &[Office],
+    ) -> Option<crate::domain::waiting_room::WaitingRoom> {
+        use crate::domain::waiting_room::{AdmissionPolicy, WaitingRoom};
+        let before = self.problems.len();
+        let id_ok = !raw.id.is_empty()
+            && raw.id.len() <= 64
+            && raw
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !id_ok {
+            self.problem(&format!("{at}.id"), "use 1–64 letters, digits, - or _");
+        }
+        let office_ids: Vec<OfficeId> = if raw.offices.is_empty() {
+            offices.iter().map(|o| o.id.clone()).collect()
+        } else {
+            raw.offices
+                .iter()
+                .filter_map(|o| match offices.iter().find(|x| x.id.as_str() == o) {
+                    Some(x) => Some(x.id.clone()),
+                    None => {
+                        self.problem(&format!("{at}.offices"), format!("no office {o:?}"));
+                        None
+                    }
+                })
+                .collect()
+        };
+        let procedures: Vec<ProcedureId> = raw
+            .procedures
+            .iter()
+            .filter_map(|p| match p.parse::<ProcedureId>() {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    self.problem(&format!("{at}.procedures"), e);
+                    None
+                }
+            })
+            .collect();
+        if procedures.is_empty() {
+            self.problem(&format!("{at}.procedures"), "name at least one procedure");
+        }
+        let date =
+            |v: &mut Self, field: &str, raw: &str| match NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    v.problem(&format!("{at}.{field}"), "use YYYY-MM-DD");
+                    None
+                }
+            };
+        let first = date(self, "first_date", &raw.first_date);
+        let last = date(self, "last_date", &raw.last_date);
+        if let (Some(f), Some(l)) = (first, last)
+            && l < f
+        {
+            self.problem(&format!("{at}.last_date"), "is before first_date");
+        }
+        let instant = |v: &mut Self, field: &str, raw: &str| {
+            match chrono::DateTime::parse_from_rfc3339(raw) {
+                Ok(t) => Some(t.to_utc()),
+                Err(_) => {
+                    v.problem(
+                        &format!("{at}.{field}"),
+                        "use RFC 3339, e.g. 2027-01-12T08:30:00+09:00",
+                    );
+                    None
+                }
+            }
+        };
+        let opens_at = instant(self, "opens_at", &raw.opens_at);
+        let closes_at = match (&raw.closes_at, opens_at) {
+            (Some(c), _) => instant(self, "closes_at", c),
+            (None, Some(o)) => Some(o + chrono::Duration::hours(12)),
+            (None, None) => None,
+        };
+        if let (Some(o), Some(c)) = (opens_at, closes_at)
+            && c <= o
+        {
+            self.problem(&format!("{at}.closes_at"), "must be after opens_at");
+        }
+        if raw.admissions_per_minute == 0 {
+            self.problem(&format!("{at}.admissions_per_minute"), "must be at least 1");
+        }
+        if raw.dropout_percent < 100 {
+            self.problem(&format!("{at}.dropout_percent"), "must be at least 100");
+        }
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(WaitingRoom {
+            id: raw.id,
+            name: raw.name,
+            offices: office_ids,
+            procedures,
+            first_date: first?,
+            last_date: last?,
+            opens_at: opens_at?,
+            prequeue: chrono::Duration::minutes(i64::from(raw.prequeue_minutes)),
+            closes_at: closes_at?,
+            policy: AdmissionPolicy {
+                per_minute: raw.admissions_per_minute,
+                dropout_percent: raw.dropout_percent,
+                admission_ttl: chrono::Duration::minutes(i64::from(raw.admission_minutes.max(1))),
+                idle_after: chrono::Duration::seconds(i64::from(raw.idle_seconds.max(5))),
+            },
+            next_release: raw.next_release,
+        })
     }
 
     fn office(

@@ -63,10 +63,16 @@ pub enum Problem {
     CheckInTooEarly,
     CheckInMissed,
     CheckInOtherDay,
+    WaitingRoomNotFound,
+    WaitingRoomNotOpen,
+    WaitingRoomEnded,
+    InvalidRoomToken,
+    AdmissionRequired,
+    AdmissionUsed,
 }
 
 impl Problem {
-    pub const ALL: [Problem; 45] = [
+    pub const ALL: [Problem; 51] = [
         Problem::MalformedRequest,
         Problem::InvalidField,
         Problem::PinNotAccepted,
@@ -112,6 +118,12 @@ impl Problem {
         Problem::CheckInTooEarly,
         Problem::CheckInMissed,
         Problem::CheckInOtherDay,
+        Problem::WaitingRoomNotFound,
+        Problem::WaitingRoomNotOpen,
+        Problem::WaitingRoomEnded,
+        Problem::InvalidRoomToken,
+        Problem::AdmissionRequired,
+        Problem::AdmissionUsed,
     ];
 
     /// `(slug, status, title)`.
@@ -421,6 +433,48 @@ impl Problem {
                     "Check-in is only on the day of the reservation",
                 ),
             ),
+            Problem::WaitingRoomNotFound => (
+                "waiting-room-not-found",
+                S::NOT_FOUND,
+                Text::new("その待合室はありません", "No such waiting room"),
+            ),
+            Problem::WaitingRoomNotOpen => (
+                "waiting-room-not-open",
+                S::CONFLICT,
+                Text::new(
+                    "待合室はまだ開いていません",
+                    "The waiting room is not open yet",
+                ),
+            ),
+            Problem::WaitingRoomEnded => (
+                "waiting-room-ended",
+                S::CONFLICT,
+                Text::new("待合室は終了しました", "The waiting room has ended"),
+            ),
+            Problem::InvalidRoomToken => (
+                "invalid-room-token",
+                S::UNAUTHORIZED,
+                Text::new(
+                    "待合室の順番券が正しくありません",
+                    "The waiting-room place token is not valid",
+                ),
+            ),
+            Problem::AdmissionRequired => (
+                "admission-required",
+                S::FORBIDDEN,
+                Text::new(
+                    "ただいま予約は待合室の順番にご案内しています",
+                    "Bookings now go through the waiting room",
+                ),
+            ),
+            Problem::AdmissionUsed => (
+                "admission-used",
+                S::FORBIDDEN,
+                Text::new(
+                    "この入室券は使用済みです",
+                    "This admission was already used for a booking",
+                ),
+            ),
         }
     }
 
@@ -705,6 +759,64 @@ impl ApiError {
 
 impl ApiError {
     /// Maps a queue error; unexpected causes are logged here and not sent.
+    pub fn from_room(e: crate::service::rooms::RoomError, lang: Lang) -> Self {
+        use crate::service::rooms::RoomError as R;
+        match e {
+            R::NotFound => ApiError::new(
+                Problem::WaitingRoomNotFound,
+                Text::new(
+                    "待合室のIDを確認してください（GET /api/v1/waiting-rooms）。",
+                    "Check the room id (GET /api/v1/waiting-rooms).",
+                ),
+                lang,
+            ),
+            R::NotYetOpen(at) => ApiError::new(
+                Problem::WaitingRoomNotOpen,
+                Text::owned(
+                    format!("{}から並べます。", crate::domain::time::to_tokyo_rfc3339(at)),
+                    format!("You can join from {}.", crate::domain::time::to_tokyo_rfc3339(at)),
+                ),
+                lang,
+            )
+            .with("joinable_from", crate::domain::time::to_tokyo_rfc3339(at)),
+            R::Ended => ApiError::new(
+                Problem::WaitingRoomEnded,
+                Text::new(
+                    "この受付期間は終了しました。予約は通常どおり行えます。",
+                    "This release is over; book as usual.",
+                ),
+                lang,
+            ),
+            R::Token(_) => ApiError::new(
+                Problem::InvalidRoomToken,
+                Text::new(
+                    "Waiting-Room-Token ヘッダーに、並んだときの順番券を送ってください。",
+                    "Send the place token you got on joining in the Waiting-Room-Token header.",
+                ),
+                lang,
+            ),
+            R::AdmissionRequired(room) => ApiError::new(
+                Problem::AdmissionRequired,
+                Text::new(
+                    "待合室に並び、案内されたら Waiting-Room-Admission ヘッダーに入室券を付けて予約してください。",
+                    "Join the waiting room; when admitted, book with the admission token in the Waiting-Room-Admission header.",
+                ),
+                lang,
+            )
+            .with("waiting_room", format!("/api/v1/waiting-rooms/{room}")),
+            R::AdmissionUsed(room) => ApiError::new(
+                Problem::AdmissionUsed,
+                Text::new(
+                    "入室券1枚で予約できるのは1件です。",
+                    "One admission allows one booking.",
+                ),
+                lang,
+            )
+            .with("waiting_room", format!("/api/v1/waiting-rooms/{room}")),
+            R::Store(e) => ApiError::from_booking(crate::service::BookingError::from(e), lang),
+        }
+    }
+
     pub fn from_queue(e: crate::service::queue::QueueError, lang: Lang) -> Self {
         use crate::service::queue::{QueueError as Q, intake_message, intake_reason};
         match e {

@@ -15,6 +15,7 @@ pub mod queue_dto;
 pub mod rate_limit;
 pub mod reservations;
 pub mod staff;
+pub mod waiting_rooms;
 
 use crate::domain::text::{Lang, Text};
 use crate::http::error::{ApiError, Problem};
@@ -30,6 +31,7 @@ pub struct AppState {
     pub booking: Arc<BookingService>,
     pub queue: Arc<crate::service::queue::QueueService>,
     pub staff: Arc<crate::service::staff::StaffService>,
+    pub rooms: Arc<crate::service::rooms::RoomService>,
     pub live: Arc<live::LiveCongestion>,
     /// Turns true when the server shuts down: long-lived streams end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
@@ -169,6 +171,22 @@ pub fn configure(cfg: &mut web::ServiceConfig, limiter: &rate_limit::Limiter) {
     .app_data(web::PathConfig::default().error_handler(path_error))
     .service(
         web::scope("/api/v1")
+            .service(
+                web::resource("/waiting-rooms")
+                    .get(waiting_rooms::list)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/waiting-rooms/{room_id}/join")
+                    .wrap(limiter.middleware())
+                    .post(waiting_rooms::join)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/waiting-rooms/{room_id}/status")
+                    .get(waiting_rooms::status)
+                    .default_service(web::to(method_not_allowed)),
+            )
             .service(
                 web::resource("/offices")
                     .get(offices::list_offices)

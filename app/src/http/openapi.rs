@@ -3,7 +3,7 @@
 
 use crate::domain::text::Text;
 use crate::http::error::{ApiError, Problem};
-use crate::http::{ClientLang, congestion, health, offices, queue, reservations};
+use crate::http::{ClientLang, congestion, health, offices, queue, reservations, waiting_rooms};
 use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 
@@ -41,6 +41,9 @@ use utoipa::OpenApi;
         congestion::typical,
         congestion::history_csv,
         congestion::history_json,
+        waiting_rooms::list,
+        waiting_rooms::join,
+        waiting_rooms::status,
         health::live,
         health::ready,
         health::metrics,
@@ -52,6 +55,7 @@ use utoipa::OpenApi;
         (name = "queue", description = "Walk-in tickets and check-in"),
         (name = "counters", description = "Counter operations (staff)"),
         (name = "congestion", description = "Live and typical congestion, open data"),
+        (name = "waiting rooms", description = "The fair line in front of a booking release"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

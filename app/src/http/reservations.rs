@@ -129,12 +129,53 @@ pub async fn create(
     let lang = lang.0;
     let idempotency = idempotency(&req, lang)?;
     let request = book_request(&state, body.into_inner(), idempotency, lang)?;
-    let booked = state
-        .booking
-        .book(request)
+    let admitted = through_room(
+        &state,
+        &req,
+        (&request.office, request.procedure, request.start),
+        request.idempotency.as_ref(),
+        lang,
+    )
+    .await?;
+    match state.booking.book(request).await {
+        Ok(booked) => Ok(created(booked, &state)),
+        Err(e) => {
+            if let Some(a) = admitted {
+                state.rooms.restore(&a).await;
+            }
+            Err(ApiError::from_booking(e, lang))
+        }
+    }
+}
+
+/// Lets a booking or hold through the waiting room that gates its release, if any: it
+/// needs a valid admission token, used now (one booking per admission; a retry with the
+/// same Idempotency-Key is the same booking). Given back if the booking then fails.
+pub async fn through_room(
+    state: &AppState,
+    req: &HttpRequest,
+    (office, procedure, start): (&OfficeId, ProcedureId, chrono::NaiveDateTime),
+    idempotency: Option<&IdempotencyKey>,
+    lang: Lang,
+) -> Result<Option<crate::service::rooms::Admitted>, ApiError> {
+    let request_key = match idempotency {
+        Some(k) => data_encoding::HEXLOWER.encode(&crate::service::keys::fingerprint(&[
+            b"waiting-room-use",
+            k.0.as_bytes(),
+        ])),
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    state
+        .rooms
+        .enter(
+            office,
+            procedure,
+            start.date(),
+            crate::http::waiting_rooms::admission_token(req).as_deref(),
+            &request_key,
+        )
         .await
-        .map_err(|e| ApiError::from_booking(e, lang))?;
-    Ok(created(booked, &state))
+        .map_err(|e| ApiError::from_room(e, lang))
 }
 
 /// A booking body parsed into the service's request (shared by the API and the booking
@@ -220,7 +261,15 @@ pub async fn hold(
     let (Some(office), Some(procedure), Some(start)) = (office, procedure, start) else {
         return Err(ApiError::invalid_fields(Vec::new(), lang));
     };
-    let booked = state
+    let admitted = through_room(
+        &state,
+        &req,
+        (&office, procedure, start),
+        idempotency.as_ref(),
+        lang,
+    )
+    .await?;
+    let held = state
         .booking
         .hold(HoldRequest {
             office,
@@ -228,9 +277,16 @@ pub async fn hold(
             start,
             idempotency,
         })
-        .await
-        .map_err(|e| ApiError::from_booking(e, lang))?;
-    Ok(created(booked, &state))
+        .await;
+    match held {
+        Ok(booked) => Ok(created(booked, &state)),
+        Err(e) => {
+            if let Some(a) = admitted {
+                state.rooms.restore(&a).await;
+            }
+            Err(ApiError::from_booking(e, lang))
+        }
+    }
 }
 
 /// Confirms a hold with the resident's details.

@@ -644,11 +644,30 @@ pub async fn submit(
         .ok()
         .map(IdempotencyKey);
     let booked = match crate::http::reservations::book_request(&state, body, idempotency, lang) {
-        Ok(request) => state
-            .booking
-            .book(request)
+        Ok(request) => {
+            // A release behind a waiting room is booked through the room (its page is the
+            // next step); the refusal says so and where to go.
+            match crate::http::reservations::through_room(
+                &state,
+                &req,
+                (&request.office, request.procedure, request.start),
+                request.idempotency.as_ref(),
+                lang,
+            )
             .await
-            .map_err(|e| ApiError::from_booking(e, lang)),
+            {
+                Ok(admitted) => match state.booking.book(request).await {
+                    Ok(b) => Ok(b),
+                    Err(e) => {
+                        if let Some(a) = admitted {
+                            state.rooms.restore(&a).await;
+                        }
+                        Err(ApiError::from_booking(e, lang))
+                    }
+                },
+                Err(e) => Err(e),
+            }
+        }
         Err(e) => Err(e),
     };
     match booked {

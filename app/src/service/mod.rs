@@ -7,6 +7,7 @@ pub mod keys;
 pub mod maintenance;
 pub mod queue;
 pub mod room_tokens;
+pub mod rooms;
 pub mod staff;
 
 pub use booking::{BookingError, BookingService};

@@ -38,6 +38,7 @@ struct OfficeState {
 pub struct MemoryHotState {
     offices: Mutex<HashMap<OfficeId, OfficeState>>,
     queues: Mutex<HashMap<OfficeId, OfficeQueues>>,
+    pub(crate) rooms: Mutex<HashMap<String, crate::store::memory_room::MemRoom>>,
     events: tokio::sync::broadcast::Sender<OfficeId>,
 }
 
@@ -46,6 +47,7 @@ impl Default for MemoryHotState {
         Self {
             offices: Mutex::default(),
             queues: Mutex::default(),
+            rooms: Mutex::default(),
             events: tokio::sync::broadcast::channel(1024).0,
         }
     }

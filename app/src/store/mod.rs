@@ -6,10 +6,12 @@ pub use madoguchi_core::store::*;
 
 pub mod memory;
 pub mod memory_queue;
+pub mod memory_room;
 pub mod postgres;
 pub mod postgres_queue;
 pub mod redis;
 pub mod redis_queue;
+pub mod redis_room;
 
 use data_encoding::HEXLOWER;
 

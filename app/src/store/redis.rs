@@ -239,6 +239,11 @@ impl RedisHotState {
         &self.queue
     }
 
+    /// A waiting room's key: one hash tag per room (a cluster keeps it on one shard).
+    pub(crate) fn room_key(&self, room: &str, rest: &str) -> String {
+        format!("{}:{{r:{room}}}:{rest}", self.prefix)
+    }
+
     pub(crate) fn events_channel(&self) -> String {
         format!("{}:events", self.prefix)
     }

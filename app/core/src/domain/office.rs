@@ -74,6 +74,8 @@ pub struct Municipality {
     pub offices: Vec<Office>,
     /// Days when no card procedure can be done anywhere (national maintenance).
     pub system_down: Vec<ClosureRule>,
+    /// Waiting rooms in front of booking releases.
+    pub waiting_rooms: Vec<crate::domain::waiting_room::WaitingRoom>,
 }
 
 impl Municipality {

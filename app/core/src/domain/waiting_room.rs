@@ -11,6 +11,71 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+/// A waiting room in front of one booking release, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingRoom {
+    /// Letters, digits, `-` and `_` (it goes into tokens and keys).
+    pub id: String,
+    pub name: crate::domain::text::Text,
+    /// The release: these offices' and procedures' slots between these dates.
+    pub offices: Vec<crate::domain::ids::OfficeId>,
+    pub procedures: Vec<crate::domain::procedure::ProcedureId>,
+    pub first_date: chrono::NaiveDate,
+    pub last_date: chrono::NaiveDate,
+    /// Admission starts here; visitors may join `prequeue` earlier (the pre-queue).
+    pub opens_at: DateTime<Utc>,
+    pub prequeue: Duration,
+    /// The room stops gating bookings here (e.g. the evening of the opening day).
+    pub closes_at: DateTime<Utc>,
+    pub policy: AdmissionPolicy,
+    /// Shown when the seats are gone, e.g. "3月分は2月1日 8:30から".
+    pub next_release: Option<crate::domain::text::Text>,
+}
+
+/// Where a room is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomPhase {
+    /// Not yet joinable.
+    Scheduled,
+    /// Joinable; positions are drawn at the opening.
+    Prequeue,
+    /// Admitting in order.
+    Open,
+    /// Over: bookings go straight through again.
+    Ended,
+}
+
+impl WaitingRoom {
+    pub fn phase(&self, now: DateTime<Utc>) -> RoomPhase {
+        if now >= self.closes_at {
+            RoomPhase::Ended
+        } else if now >= self.opens_at {
+            RoomPhase::Open
+        } else if now >= self.opens_at - self.prequeue {
+            RoomPhase::Prequeue
+        } else {
+            RoomPhase::Scheduled
+        }
+    }
+
+    /// Whether a booking of this slot must come through the room.
+    pub fn covers(
+        &self,
+        office: &crate::domain::ids::OfficeId,
+        procedure: crate::domain::procedure::ProcedureId,
+        date: chrono::NaiveDate,
+    ) -> bool {
+        self.offices.contains(office)
+            && self.procedures.contains(&procedure)
+            && (self.first_date..=self.last_date).contains(&date)
+    }
+
+    /// Whether the room gates bookings now (from the pre-queue until it ends).
+    pub fn gates(&self, now: DateTime<Utc>) -> bool {
+        matches!(self.phase(now), RoomPhase::Prequeue | RoomPhase::Open)
+    }
+}
+
 /// The admission settings of a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AdmissionPolicy {

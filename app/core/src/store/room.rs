@@ -1,0 +1,94 @@
+//! The shared state of waiting rooms: the primitive operations the room service builds
+//! on. Redis in production (one hash tag per room, so a cluster keeps a room on one
+//! shard), in process in the embedded mode. Every operation is atomic on its own; the
+//! serving counter changes only by compare-and-set, so instances never admit twice.
+
+use crate::store::HotError;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// The outcome of using an admission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdmissionUse {
+    First,
+    SameRequest,
+    Used,
+}
+
+/// The counters of a room as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredCounters {
+    pub serving: u64,
+    pub rate_since: DateTime<Utc>,
+    /// How many places were handed out before the opening (the pre-queue); 0 until the
+    /// opening draw was made.
+    pub prequeue: u64,
+    /// Whether the opening draw was made.
+    pub opened: bool,
+}
+
+#[async_trait]
+pub trait RoomStore: Send + Sync {
+    /// The next place (1, 2, …) of the room.
+    async fn next_place(&self, room: &str) -> Result<u64, HotError>;
+    /// The last place handed out.
+    async fn places(&self, room: &str) -> Result<u64, HotError>;
+    /// Records a pre-queue place's random draw.
+    async fn add_draw(&self, room: &str, place: u64, draw: u64) -> Result<(), HotError>;
+    /// Every pre-queue place with its draw.
+    async fn draws(&self, room: &str) -> Result<Vec<(u64, u64)>, HotError>;
+    /// The position of a pre-queue place (after the opening draw).
+    async fn position_of(&self, room: &str, place: u64) -> Result<Option<u64>, HotError>;
+    /// Stores the opening draw: (place, position) pairs.
+    async fn set_positions(&self, room: &str, pairs: &[(u64, u64)]) -> Result<(), HotError>;
+    /// The visitor at `position` was seen now.
+    async fn touch(&self, room: &str, position: u64, now: DateTime<Utc>) -> Result<(), HotError>;
+    /// When each of `positions` was last seen (None: never, or forgotten).
+    async fn seen(
+        &self,
+        room: &str,
+        positions: &[u64],
+    ) -> Result<Vec<Option<DateTime<Utc>>>, HotError>;
+    /// The counters (None before the first advance).
+    async fn counters(&self, room: &str) -> Result<Option<StoredCounters>, HotError>;
+    /// Replaces the counters if they still equal `expected` (None: not yet stored).
+    async fn swap_counters(
+        &self,
+        room: &str,
+        expected: Option<StoredCounters>,
+        new: StoredCounters,
+    ) -> Result<bool, HotError>;
+    /// Records an admission of `position`: its nonce and expiry. Returns the admission
+    /// already recorded for that position, if any (it is kept).
+    async fn admit(
+        &self,
+        room: &str,
+        position: u64,
+        nonce: &str,
+        expires: DateTime<Utc>,
+    ) -> Result<Option<(String, DateTime<Utc>)>, HotError>;
+    /// The admission of a position, if any.
+    async fn admission(
+        &self,
+        room: &str,
+        position: u64,
+    ) -> Result<Option<(String, DateTime<Utc>)>, HotError>;
+    /// Admissions neither used nor expired.
+    async fn outstanding(&self, room: &str, now: DateTime<Utc>) -> Result<u32, HotError>;
+    /// Uses an admission for a booking made with the request key `by` (the hashed
+    /// Idempotency-Key, or a fresh value): the first use, a retry of the same request
+    /// (same `by`: the booking service replays its answer), or refused.
+    async fn use_admission(
+        &self,
+        room: &str,
+        nonce: &str,
+        by: &str,
+    ) -> Result<AdmissionUse, HotError>;
+    /// Gives an admission back (the booking it was used for failed).
+    async fn restore_admission(
+        &self,
+        room: &str,
+        nonce: &str,
+        expires: DateTime<Utc>,
+    ) -> Result<(), HotError>;
+}

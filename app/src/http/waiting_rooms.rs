@@ -1,0 +1,213 @@
+//! The waiting rooms' API: list, join, status. The place token travels in the
+//! `Waiting-Room-Token` header or the room's cookie; the admission token, once given, in
+//! the `Waiting-Room-Admission` header of the booking request. See docs/WAITING_ROOM.md.
+
+use crate::domain::text::Text;
+use crate::domain::time::to_tokyo_rfc3339;
+use crate::domain::waiting_room::RoomPhase;
+use crate::http::error::ApiError;
+use crate::http::reservations::ProblemDetails;
+use crate::http::{AppState, ClientLang};
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PLACE_HEADER: &str = "waiting-room-token";
+pub const ADMISSION_HEADER: &str = "waiting-room-admission";
+
+fn cookie_name(room: &str) -> String {
+    format!("wr_{room}")
+}
+
+/// The place token of a request: the header, else the room's cookie.
+pub fn place_token(req: &HttpRequest, room: &str) -> Option<String> {
+    req.headers()
+        .get(PLACE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_owned())
+        .or_else(|| req.cookie(&cookie_name(room)).map(|c| c.value().to_owned()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoomView {
+    pub id: String,
+    pub name: Text,
+    /// scheduled, prequeue, open or ended.
+    pub phase: &'static str,
+    pub joinable_from: String,
+    pub opens_at: String,
+    pub closes_at: String,
+    pub offices: Vec<String>,
+    pub procedures: Vec<String>,
+    pub first_date: String,
+    pub last_date: String,
+    pub next_release: Option<Text>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoomListView {
+    pub rooms: Vec<RoomView>,
+}
+
+fn phase(p: RoomPhase) -> &'static str {
+    match p {
+        RoomPhase::Scheduled => "scheduled",
+        RoomPhase::Prequeue => "prequeue",
+        RoomPhase::Open => "open",
+        RoomPhase::Ended => "ended",
+    }
+}
+
+/// Active and scheduled waiting rooms (ended ones are left out).
+#[utoipa::path(get, path = "/api/v1/waiting-rooms", tag = "waiting rooms",
+    responses((status = 200, body = RoomListView)))]
+pub async fn list(state: web::Data<AppState>) -> HttpResponse {
+    let now = state.rooms.now();
+    let rooms = state
+        .rooms
+        .rooms()
+        .iter()
+        .filter(|r| r.phase(now) != RoomPhase::Ended)
+        .map(|r| RoomView {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            phase: phase(r.phase(now)),
+            joinable_from: to_tokyo_rfc3339(r.opens_at - r.prequeue),
+            opens_at: to_tokyo_rfc3339(r.opens_at),
+            closes_at: to_tokyo_rfc3339(r.closes_at),
+            offices: r.offices.iter().map(|o| o.to_string()).collect(),
+            procedures: r.procedures.iter().map(|p| p.as_str().to_owned()).collect(),
+            first_date: r.first_date.to_string(),
+            last_date: r.last_date.to_string(),
+            next_release: r.next_release.clone(),
+        })
+        .collect();
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=5"))
+        .json(RoomListView { rooms })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JoinView {
+    /// Your place: after the opening, your position in line; before it, your join number
+    /// (the opening draw gives the pre-queue its positions).
+    pub position: u64,
+    /// Your place token: send it in `Waiting-Room-Token` (it is also set as a cookie).
+    pub token: String,
+}
+
+/// Joins the line. A client that already holds a valid place token of this room gets the
+/// same place back (200) instead of a second one.
+#[utoipa::path(post, path = "/api/v1/waiting-rooms/{room_id}/join", tag = "waiting rooms",
+    params(("room_id" = String, Path)),
+    responses(
+        (status = 201, description = "Joined", body = JoinView),
+        (status = 200, description = "Already in line: the same place", body = JoinView),
+        (status = 404, description = "No such room", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Not joinable yet, or ended", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this client", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn join(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    lang: ClientLang,
+) -> Result<HttpResponse, ApiError> {
+    let room = path.into_inner();
+    let existing = place_token(&req, &room);
+    let (place, token, new) = state
+        .rooms
+        .join(&room, existing.as_deref())
+        .await
+        .map_err(|e| ApiError::from_room(e, lang.0))?;
+    let cookie = Cookie::build(cookie_name(&room), token.clone())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .finish();
+    let mut response = if new {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(response
+        .cookie(cookie)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(JoinView {
+            position: place,
+            token,
+        }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StatusView {
+    /// waiting, admitted, closed (every seat taken) or expired (you stopped polling).
+    pub state: &'static str,
+    /// Your position once the line is drawn (null in the pre-queue).
+    pub position: Option<u64>,
+    pub ahead: Option<u64>,
+    pub eta_seconds: Option<u64>,
+    /// Once admitted: send it in `Waiting-Room-Admission` with your booking (one booking).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admission_token: Option<String>,
+    pub opens_at: String,
+    pub remaining_seats: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_release: Option<Text>,
+}
+
+/// Your place, the people ahead and the estimate; the admission token when your turn
+/// comes; "closed" as soon as every seat of the release is taken. Poll every few
+/// seconds: a place that stops polling for a minute is given up.
+#[utoipa::path(get, path = "/api/v1/waiting-rooms/{room_id}/status", tag = "waiting rooms",
+    params(("room_id" = String, Path), ("Waiting-Room-Token" = Option<String>, Header)),
+    responses(
+        (status = 200, body = StatusView),
+        (status = 401, description = "No valid place token", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such room", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn status(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    lang: ClientLang,
+) -> Result<HttpResponse, ApiError> {
+    let room = path.into_inner();
+    let lang = lang.0;
+    let token = place_token(&req, &room).unwrap_or_default();
+    let s = state
+        .rooms
+        .status(&room, &token)
+        .await
+        .map_err(|e| ApiError::from_room(e, lang))?;
+    let next_release = if s.state == "closed" {
+        state
+            .rooms
+            .room(&room)
+            .ok()
+            .and_then(|r| r.next_release.clone())
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok()
+        // Per visitor, and thousands poll: a browser may reuse an answer for 2 s.
+        .insert_header((header::CACHE_CONTROL, "private, max-age=2"))
+        .json(StatusView {
+            state: s.state,
+            position: s.position,
+            ahead: s.ahead,
+            eta_seconds: s.eta_seconds,
+            admission_token: s.admission_token,
+            opens_at: to_tokyo_rfc3339(s.opens_at),
+            remaining_seats: s.remaining_seats,
+            next_release,
+        }))
+}
+
+/// The admission token of a booking request, if any.
+pub fn admission_token(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(ADMISSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_owned())
+}

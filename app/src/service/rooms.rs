@@ -1,0 +1,474 @@
+//! The waiting rooms in front of booking releases (issue 7): joining, the opening draw of
+//! the pre-queue, advancing the serving counter (the rules of
+//! `domain::waiting_room`), status answers, and the gate on the booking endpoints.
+//! The shared state is a `RoomStore` (Redis or in process); see docs/WAITING_ROOM.md.
+
+use crate::domain::OfficeId;
+use crate::domain::procedure::ProcedureId;
+use crate::domain::time::Clock;
+use crate::domain::waiting_room::{
+    MAX_WALK, RoomCounters, RoomPhase, VisitorState, WaitingRoom, advance, prequeue_order,
+    visitor_state,
+};
+use crate::service::booking::BookingService;
+use crate::service::keys::Keys;
+use crate::service::room_tokens::{AdmissionToken, PlaceToken, TokenError};
+use crate::store::HotError;
+use crate::store::room::{AdmissionUse, RoomStore, StoredCounters};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use rand::RngCore;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RoomError {
+    #[error("no such waiting room")]
+    NotFound,
+    #[error("the waiting room opens for joining at {0}")]
+    NotYetOpen(DateTime<Utc>),
+    #[error("the waiting room has ended")]
+    Ended,
+    #[error("the waiting-room token is not valid here: {0}")]
+    Token(TokenError),
+    #[error("bookings of this release go through the waiting room {0}")]
+    AdmissionRequired(String),
+    #[error("this admission was already used for a booking")]
+    AdmissionUsed(String),
+    #[error(transparent)]
+    Store(#[from] HotError),
+}
+
+/// What a visitor is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomStatus {
+    pub state: &'static str,
+    pub position: Option<u64>,
+    pub ahead: Option<u64>,
+    pub eta_seconds: Option<u64>,
+    pub admission_token: Option<String>,
+    pub opens_at: DateTime<Utc>,
+    pub remaining_seats: u32,
+}
+
+/// A used admission, given back if the booking fails.
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    pub room: String,
+    pub nonce: String,
+    pub expires: DateTime<Utc>,
+    /// False for a retry of the request that used it (nothing to give back).
+    pub first: bool,
+}
+
+pub struct RoomService {
+    rooms: Vec<WaitingRoom>,
+    store: Arc<dyn RoomStore>,
+    booking: Arc<BookingService>,
+    keys: Arc<Keys>,
+    clock: Arc<dyn Clock>,
+    /// Remaining seats per room, for one clock second.
+    seats: Mutex<HashMap<String, (i64, u32)>>,
+    /// When this instance last advanced each room (at most once a second).
+    advanced: Mutex<HashMap<String, i64>>,
+}
+
+/// How many positions one advance looks at (their last-seen times in one read).
+const WINDOW: u64 = 2_000;
+
+impl RoomService {
+    pub fn new(
+        rooms: Vec<WaitingRoom>,
+        store: Arc<dyn RoomStore>,
+        booking: Arc<BookingService>,
+        keys: Arc<Keys>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            rooms,
+            store,
+            booking,
+            keys,
+            clock,
+            seats: Mutex::new(HashMap::new()),
+            advanced: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn rooms(&self) -> &[WaitingRoom] {
+        &self.rooms
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn room(&self, id: &str) -> Result<&WaitingRoom, RoomError> {
+        self.rooms
+            .iter()
+            .find(|r| r.id == id)
+            .ok_or(RoomError::NotFound)
+    }
+
+    /// Joins the line: a new place, or the same one for a visitor who already holds a
+    /// valid place token of this room (one place per client token). True when new.
+    pub async fn join(
+        &self,
+        room_id: &str,
+        existing: Option<&str>,
+    ) -> Result<(u64, String, bool), RoomError> {
+        let room = self.room(room_id)?;
+        let now = self.clock.now();
+        match room.phase(now) {
+            RoomPhase::Scheduled => {
+                return Err(RoomError::NotYetOpen(room.opens_at - room.prequeue));
+            }
+            RoomPhase::Ended => return Err(RoomError::Ended),
+            RoomPhase::Prequeue | RoomPhase::Open => {}
+        }
+        if let Some(token) = existing
+            && let Ok(t) = PlaceToken::decode(&self.keys, token, room_id)
+        {
+            return Ok((t.place, token.to_owned(), false));
+        }
+        let place = self.store.next_place(room_id).await?;
+        if room.phase(now) == RoomPhase::Prequeue {
+            self.store
+                .add_draw(room_id, place, rand::rng().next_u64())
+                .await?;
+        } else {
+            self.open(room, now).await?;
+            if let Some(position) = self.position(room_id, place).await? {
+                self.store.touch(room_id, position, now).await?;
+            }
+        }
+        let token = PlaceToken {
+            room: room_id.to_owned(),
+            place,
+            issued_ms: now.timestamp_millis(),
+        }
+        .encode(&self.keys);
+        Ok((place, token, true))
+    }
+
+    /// The opening draw, once: every place handed out before it gets a position in the
+    /// order of its random draw (a place that raced the opening without a draw gets one
+    /// now). Instances race by compare-and-set; only the winner writes positions.
+    async fn open(
+        &self,
+        room: &WaitingRoom,
+        now: DateTime<Utc>,
+    ) -> Result<StoredCounters, RoomError> {
+        let current = self.store.counters(&room.id).await?;
+        if let Some(c) = current
+            && c.opened
+        {
+            return Ok(c);
+        }
+        let prequeue = self.store.places(&room.id).await?;
+        let drawn: HashMap<u64, u64> = self.store.draws(&room.id).await?.into_iter().collect();
+        let entries: Vec<(u64, u64)> = (1..=prequeue)
+            .map(|p| {
+                (
+                    p,
+                    drawn
+                        .get(&p)
+                        .copied()
+                        .unwrap_or_else(|| rand::rng().next_u64()),
+                )
+            })
+            .collect();
+        let opened = StoredCounters {
+            serving: current.map(|c| c.serving).unwrap_or(0),
+            rate_since: room.opens_at.min(now),
+            prequeue,
+            opened: true,
+        };
+        if self.store.swap_counters(&room.id, current, opened).await? {
+            let pairs: Vec<(u64, u64)> = prequeue_order(&entries)
+                .into_iter()
+                .enumerate()
+                .map(|(i, place)| (place, i as u64 + 1))
+                .collect();
+            self.store.set_positions(&room.id, &pairs).await?;
+            // Everyone in the pre-queue counts as present at the opening.
+            for (_, position) in &pairs {
+                self.store.touch(&room.id, *position, now).await?;
+            }
+            return Ok(opened);
+        }
+        Ok(self.store.counters(&room.id).await?.unwrap_or(opened))
+    }
+
+    /// A place's position in line (None for a pre-queue place before the draw).
+    async fn position(&self, room: &str, place: u64) -> Result<Option<u64>, RoomError> {
+        match self.store.counters(room).await? {
+            Some(c) if c.opened && place <= c.prequeue => {
+                Ok(self.store.position_of(room, place).await?)
+            }
+            Some(c) if c.opened => Ok(Some(place)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Seats left in the release (every office, procedure and date it covers that is
+    /// bookable now), for one clock second.
+    pub async fn remaining_seats(&self, room: &WaitingRoom) -> Result<u32, RoomError> {
+        let now = self.clock.now();
+        if let Some((second, seats)) = self
+            .seats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&room.id)
+            && *second == now.timestamp()
+        {
+            return Ok(*seats);
+        }
+        let mut total = 0u32;
+        for office in &room.offices {
+            for procedure in &room.procedures {
+                total = total.saturating_add(
+                    self.seats_of(office, *procedure, room.first_date, room.last_date)
+                        .await?,
+                );
+            }
+        }
+        self.seats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(room.id.clone(), (now.timestamp(), total));
+        Ok(total)
+    }
+
+    async fn seats_of(
+        &self,
+        office: &OfficeId,
+        procedure: ProcedureId,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<u32, RoomError> {
+        let mut total = 0u32;
+        let mut from = first;
+        while from <= last {
+            let to = (from + Duration::days(30)).min(last);
+            match self
+                .booking
+                .availability(office, procedure, Some(from), Some(to))
+                .await
+            {
+                Ok(a) => {
+                    total =
+                        total.saturating_add(a.slots.iter().map(|s| u32::from(s.remaining)).sum());
+                }
+                Err(crate::service::BookingError::Unavailable(m)) => {
+                    return Err(RoomError::Store(HotError::Unavailable(m)));
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "no seats counted for a room's office/procedure");
+                }
+            }
+            from = to + Duration::days(1);
+        }
+        Ok(total)
+    }
+
+    /// Moves the serving counter on (at most once a second per instance).
+    async fn advance(
+        &self,
+        room: &WaitingRoom,
+        now: DateTime<Utc>,
+    ) -> Result<StoredCounters, RoomError> {
+        let current = self.open(room, now).await?;
+        {
+            let mut advanced = self.advanced.lock().unwrap_or_else(|e| e.into_inner());
+            let last = advanced.entry(room.id.clone()).or_insert(i64::MIN);
+            if now.timestamp_millis().saturating_sub(*last) < 1_000 {
+                return Ok(current);
+            }
+            *last = now.timestamp_millis();
+        }
+        let issued = self.store.places(&room.id).await?;
+        let remaining = self.remaining_seats(room).await?;
+        let outstanding = self.store.outstanding(&room.id, now).await?;
+        let last = issued.min(current.serving + WINDOW.min(MAX_WALK));
+        let window: Vec<u64> = (current.serving + 1..=last).collect();
+        let seen = self.store.seen(&room.id, &window).await?;
+        let idle = room.policy.idle_after;
+        let live = |p: u64| {
+            p.checked_sub(current.serving + 1)
+                .and_then(|i| seen.get(usize::try_from(i).ok()?))
+                .and_then(|s| *s)
+                .is_some_and(|t| now - t <= idle)
+        };
+        let counters = RoomCounters {
+            issued: last,
+            serving: current.serving,
+            rate_since: current.rate_since,
+            outstanding,
+        };
+        let step = advance(&counters, &room.policy, remaining, now, live);
+        if step.serving == current.serving && step.rate_since == current.rate_since {
+            return Ok(current);
+        }
+        // Admissions first: a crash before the swap leaves a few recorded early (the
+        // next advance keeps them), never a position passed without one.
+        for position in &step.admitted {
+            let nonce = crate::service::keys::new_reference();
+            self.store
+                .admit(&room.id, *position, &nonce, now + room.policy.admission_ttl)
+                .await?;
+        }
+        let next = StoredCounters {
+            serving: step.serving,
+            rate_since: step.rate_since,
+            ..current
+        };
+        if self
+            .store
+            .swap_counters(&room.id, Some(current), next)
+            .await?
+        {
+            metrics::counter!("madoguchi_room_admissions_total")
+                .increment(step.admitted.len() as u64);
+            Ok(next)
+        } else {
+            Ok(self.store.counters(&room.id).await?.unwrap_or(current))
+        }
+    }
+
+    /// The visitor's state: waiting (place, people ahead, estimate), admitted (with the
+    /// admission token), closed (every seat taken), or expired (they stopped polling).
+    pub async fn status(&self, room_id: &str, token: &str) -> Result<RoomStatus, RoomError> {
+        let room = self.room(room_id)?;
+        let place = PlaceToken::decode(&self.keys, token, room_id).map_err(RoomError::Token)?;
+        let now = self.clock.now();
+        let remaining = self.remaining_seats(room).await?;
+        let mut status = RoomStatus {
+            state: "waiting",
+            position: None,
+            ahead: None,
+            eta_seconds: None,
+            admission_token: None,
+            opens_at: room.opens_at,
+            remaining_seats: remaining,
+        };
+        match room.phase(now) {
+            RoomPhase::Scheduled | RoomPhase::Prequeue => {
+                // The draw at the opening decides the order; until then, how long to wait.
+                status.eta_seconds =
+                    Some(u64::try_from((room.opens_at - now).num_seconds()).unwrap_or(0));
+                if remaining == 0 {
+                    status.state = "closed";
+                }
+                return Ok(status);
+            }
+            RoomPhase::Ended => return Err(RoomError::Ended),
+            RoomPhase::Open => {}
+        }
+        // Present now: seen before the counter moves, so polling never loses the place.
+        let opened = self.open(room, now).await?;
+        let Some(position) = self.position(room_id, place.place).await? else {
+            return Ok(status);
+        };
+        if position > opened.serving {
+            self.store.touch(room_id, position, now).await?;
+        }
+        let counters = self.advance(room, now).await?;
+        status.position = Some(position);
+        let last_seen = now;
+        let c = RoomCounters {
+            issued: self.store.places(room_id).await?,
+            serving: counters.serving,
+            rate_since: counters.rate_since,
+            outstanding: 0,
+        };
+        match visitor_state(position, &c, &room.policy, remaining, last_seen, now) {
+            VisitorState::Closed => status.state = "closed",
+            VisitorState::Expired => status.state = "expired",
+            VisitorState::Waiting { ahead, eta_seconds } => {
+                status.ahead = Some(ahead);
+                status.eta_seconds = Some(eta_seconds);
+            }
+            VisitorState::Admitted => match self.store.admission(room_id, position).await? {
+                Some((nonce, expires)) if expires > now => {
+                    status.state = "admitted";
+                    status.ahead = Some(0);
+                    status.admission_token = Some(
+                        AdmissionToken {
+                            room: room_id.to_owned(),
+                            place: position,
+                            expires_ms: expires.timestamp_millis(),
+                            nonce,
+                        }
+                        .encode(&self.keys),
+                    );
+                }
+                // Passed over while away, or the admission ran out unused.
+                _ => status.state = "expired",
+            },
+        }
+        Ok(status)
+    }
+
+    /// The room that gates a booking of this slot now, if any.
+    pub fn gating(
+        &self,
+        office: &OfficeId,
+        procedure: ProcedureId,
+        date: NaiveDate,
+    ) -> Option<&WaitingRoom> {
+        let now = self.clock.now();
+        self.rooms
+            .iter()
+            .find(|r| r.gates(now) && r.covers(office, procedure, date))
+    }
+
+    /// Lets a booking through a gating room: a valid, unexpired, unused admission token
+    /// is needed; it is used now (one booking per token) and given back by `restore` if
+    /// the booking fails.
+    pub async fn enter(
+        &self,
+        office: &OfficeId,
+        procedure: ProcedureId,
+        date: NaiveDate,
+        token: Option<&str>,
+        request_key: &str,
+    ) -> Result<Option<Admitted>, RoomError> {
+        let Some(room) = self.gating(office, procedure, date) else {
+            return Ok(None);
+        };
+        let Some(token) = token else {
+            return Err(RoomError::AdmissionRequired(room.id.clone()));
+        };
+        let admission = AdmissionToken::decode(&self.keys, token, &room.id, self.clock.now())
+            .map_err(|_| RoomError::AdmissionRequired(room.id.clone()))?;
+        let first = match self
+            .store
+            .use_admission(&room.id, &admission.nonce, request_key)
+            .await?
+        {
+            AdmissionUse::First => true,
+            // A retry of the request that used it: the booking service answers it again.
+            AdmissionUse::SameRequest => false,
+            AdmissionUse::Used => return Err(RoomError::AdmissionUsed(room.id.clone())),
+        };
+        Ok(Some(Admitted {
+            room: room.id.clone(),
+            nonce: admission.nonce,
+            expires: DateTime::from_timestamp_millis(admission.expires_ms).unwrap_or_default(),
+            first,
+        }))
+    }
+
+    pub async fn restore(&self, admitted: &Admitted) {
+        if !admitted.first {
+            return;
+        }
+        if let Err(e) = self
+            .store
+            .restore_admission(&admitted.room, &admitted.nonce, admitted.expires)
+            .await
+        {
+            tracing::warn!(error = %e, "could not give an admission back");
+        }
+    }
+}
