@@ -368,3 +368,64 @@ async fn two_instances_share_one_line() {
     assert_eq!(status(&b, &t1).await["position"], 1);
     assert_eq!(status(&a, &t2).await["position"], 2);
 }
+
+/// The resident page: join with a button, then the page shows the turn and hands the
+/// browser its admission in a cookie the booking form uses.
+async fn the_waiting_room_page_joins_and_carries_the_admission(backend: Backend) {
+    let app = room_app(backend, "2026-12-01T10:00:01+09:00").await;
+    let page = app.get("/wait/dec-release").await;
+    assert_eq!(page.status(), 200);
+    let csrf = page.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let csrf = csrf.split(';').next().unwrap().to_owned();
+    let body = page.text().await.unwrap();
+    assert!(body.contains("順番待ちに並ぶ"));
+    let token = csrf.trim_start_matches("csrf=");
+    let joined = app
+        .client
+        .post(app.url("/wait/dec-release"))
+        .header("cookie", &csrf)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(joined.status(), 303);
+    let place = joined.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        place.starts_with("wr_dec-release=") && place.contains("HttpOnly"),
+        "{place}"
+    );
+    let place = place.split(';').next().unwrap().to_owned();
+    app.clock.advance(Duration::seconds(3));
+    let after = app
+        .client
+        .get(app.url("/wait/dec-release"))
+        .header("cookie", format!("{csrf}; {place}"))
+        .send()
+        .await
+        .unwrap();
+    let cookies: Vec<String> = after
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let admission = cookies
+        .iter()
+        .find(|c| c.starts_with("wra_dec-release="))
+        .expect("the admission cookie");
+    let body = after.text().await.unwrap();
+    assert!(body.contains("data-state=\"admitted\""), "admitted");
+    // The cookie lets a booking through, as the header does.
+    let r = app
+        .client
+        .post(app.url("/api/v1/reservations"))
+        .header("cookie", admission.split(';').next().unwrap())
+        .json(&renewal_at("09:00", "page@example.jp"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
+
+on_both_backends!(the_waiting_room_page_joins_and_carries_the_admission);

@@ -26,7 +26,9 @@ fi
 export LT_DB=madoguchi_browser LT_PORT=18090
 . loadtest/lib.sh
 trap stop_server EXIT
-CONFIG=app/config/sample-city.toml
+# The sample city plus a running waiting room (tests/browser/room.toml).
+CONFIG="$OUT/city.toml"
+cat app/config/sample-city.toml tests/browser/room.toml >"$CONFIG"
 CLOCK=2027-01-12T09:30:00+09:00@1
 start_server "$CONFIG" "$CLOCK"
 MADOGUCHI_CONFIG="$CONFIG" MADOGUCHI_CLOCK="$CLOCK" RUST_LOG=error "$BIN/madoguchi" demo-history --weeks 8

@@ -165,13 +165,18 @@ pub async fn through_room(
         ])),
         None => uuid::Uuid::new_v4().to_string(),
     };
+    // The header (API clients), else the room's admission cookie (the resident pages).
+    let token = state
+        .rooms
+        .gating(office, procedure, start.date())
+        .and_then(|room| crate::http::waiting_rooms::admission_token(req, &room.id));
     state
         .rooms
         .enter(
             office,
             procedure,
             start.date(),
-            crate::http::waiting_rooms::admission_token(req).as_deref(),
+            token.as_deref(),
             &request_key,
         )
         .await

@@ -204,10 +204,42 @@ pub async fn status(
         }))
 }
 
-/// The admission token of a booking request, if any.
-pub fn admission_token(req: &HttpRequest) -> Option<String> {
+/// The admission token of a booking request: the header, else the room's admission
+/// cookie (set by the status answer that admits a browser).
+pub fn admission_token(req: &HttpRequest, room: &str) -> Option<String> {
     req.headers()
         .get(ADMISSION_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.trim().to_owned())
+        .or_else(|| {
+            req.cookie(&admission_cookie_name(room))
+                .map(|c| c.value().to_owned())
+        })
+}
+
+/// A browser carries its admission to the booking form in a cookie (for as long as the
+/// admission is valid).
+pub fn admission_cookie(
+    state: &AppState,
+    room: &str,
+    status: &crate::service::rooms::RoomStatus,
+) -> Option<Cookie<'static>> {
+    let admission = status.admission_token.as_ref()?;
+    let ttl = state
+        .rooms
+        .room(room)
+        .map(|r| r.policy.admission_ttl.num_seconds())
+        .unwrap_or(600);
+    Some(
+        Cookie::build(admission_cookie_name(room), admission.clone())
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .max_age(actix_web::cookie::time::Duration::seconds(ttl))
+            .finish(),
+    )
+}
+
+fn admission_cookie_name(room: &str) -> String {
+    format!("wra_{room}")
 }

@@ -131,6 +131,8 @@ pub struct DayColumn {
     pub label: String,
     /// Seats left that day, as text ("空き 12" / "12 free").
     pub free: String,
+    /// Shown unfolded: the first day with a free seat.
+    pub open: bool,
     pub slots: Vec<SlotCell>,
     pub closed: Option<String>,
 }
@@ -213,6 +215,7 @@ pub async fn calendar(
         let column = days.entry(local.date()).or_insert_with(|| DayColumn {
             label: day_label(&tr, local.date()),
             free: String::new(),
+            open: false,
             slots: Vec::new(),
             closed: None,
         });
@@ -233,6 +236,7 @@ pub async fn calendar(
         days.entry(*date).or_insert_with(|| DayColumn {
             label: day_label(&tr, *date),
             free: String::new(),
+            open: false,
             slots: Vec::new(),
             closed: Some(tr.text(&closure.name).to_owned()),
         });
@@ -245,6 +249,12 @@ pub async fn calendar(
                 _ => format!("空き {seats}"),
             };
         }
+    }
+    if let Some(first) = days
+        .values_mut()
+        .find(|d| d.slots.iter().any(|s| s.href.is_some()))
+    {
+        first.open = true;
     }
     let shown_from = days.keys().next().copied();
     let shown_to = days.keys().last().copied();

@@ -9,6 +9,7 @@ pub mod csrf;
 pub mod heatmap;
 pub mod lang;
 pub mod queue;
+pub mod room;
 pub mod staff;
 pub mod words;
 
@@ -58,6 +59,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/kiosk/{office_id}/ticket/{ticket_id}").get(queue::kiosk_ticket))
         .service(web::resource("/t/{ticket_id}").get(queue::ticket))
         .service(web::resource("/display/{office_id}").get(queue::display))
+        .service(
+            web::resource("/wait/{room_id}")
+                .get(room::page)
+                .post(room::join),
+        )
         .service(web::resource("/staff").get(staff::home))
         .service(web::resource("/staff/sign-in").post(staff::sign_in))
         .service(web::resource("/staff/sign-out").post(staff::sign_out))
@@ -74,6 +80,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("live.js", JS, include_str!("../../static/live.js")),
     ("kiosk.js", JS, include_str!("../../static/kiosk.js")),
     ("staff.js", JS, include_str!("../../static/staff.js")),
+    ("wait.js", JS, include_str!("../../static/wait.js")),
 ];
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
