@@ -7,6 +7,9 @@
                                            SVG plots: requests/s and p99 over time (goose
                                            report, request log when given), queue length
                                            and estimated vs. actual wait over the morning
+  report.py room ACKS.jsonl OPENS_MS SEATS [DIR]
+                                           the waiting room: outcomes, order, how fast the
+                                           waiting learnt the seats were gone, SVG plot
 """
 import csv
 import json
@@ -177,6 +180,75 @@ def plot(report_path, tickets_path, out_dir, requests_path=None):
     )
 
 
+def room(acks_path, opens_at_ms, seats, out_dir=None, name="room"):
+    """The waiting-room run: outcomes, admission order vs arrival order outside the
+    pre-queue, how fast waiting visitors learnt the seats were gone, and a plot."""
+    opens = int(opens_at_ms)
+    seats = int(seats)
+    visitors, bookings = [], 0
+    with open(acks_path) as f:
+        for line in f:
+            a = json.loads(line)
+            if a["kind"] == "visitor":
+                visitors.append(a)
+            elif a["kind"] == "booking":
+                bookings += 1
+    outcomes = {}
+    for v in visitors:
+        outcomes[v["outcome"]] = outcomes.get(v["outcome"], 0) + 1
+    print(f"room visitors {len(visitors)}: " + ", ".join(f"{k} {n}" for k, n in sorted(outcomes.items())))
+    print(f"room bookings acknowledged {bookings} of {seats} seats")
+    admitted = [v for v in visitors if v.get("admitted_ms")]
+    # Admission order against arrival order, for those who joined after the opening
+    # (the pre-queue is drawn at random on purpose). Same-advance ties are not inversions.
+    later = sorted((v for v in admitted if v["joined_ms"] >= opens), key=lambda v: v["joined_ms"])
+    inversions = 0
+    for i, a in enumerate(later):
+        for b in later[i + 1:]:
+            if a["admitted_ms"] > b["admitted_ms"] and a["position"] < b["position"]:
+                inversions += 1
+    by_position = sorted(admitted, key=lambda v: v["position"])
+    position_inversions = sum(
+        1 for i in range(1, len(by_position)) if by_position[i]["admitted_ms"] < by_position[i - 1]["admitted_ms"]
+    )
+    print(f"room admitted {len(admitted)}; joined after the opening {len(later)}; "
+          f"arrival/admission inversions {inversions}; position-order breaks {position_inversions}")
+    booked_at = sorted(v["booked_ms"] for v in visitors if v.get("booked_ms"))
+    told = sorted(v["told_closed_ms"] for v in visitors if v.get("told_closed_ms"))
+    if booked_at and told:
+        sold_out = booked_at[-1]
+        # Those waiting when the last seat went: how long until they were told. Those who
+        # came later: how long from joining to the answer.
+        waiting = sorted(v["told_closed_ms"] - sold_out for v in visitors
+                         if v.get("told_closed_ms") and v["joined_ms"] <= sold_out)
+        later_told = sorted(v["told_closed_ms"] - v["joined_ms"] for v in visitors
+                            if v.get("told_closed_ms") and v["joined_ms"] > sold_out)
+        for label, delays in (("waiting when the last seat went", waiting), ("arriving afterwards", later_told)):
+            if delays:
+                print(f"room told 'all slots taken', {label}: {len(delays)} visitors, "
+                      f"p50 {percentile(delays, 0.5) / 1000:.1f} s, p99 {percentile(delays, 0.99) / 1000:.1f} s, "
+                      f"max {delays[-1] / 1000:.1f} s")
+    if out_dir:
+        t0 = min(v["joined_ms"] for v in visitors)
+        end = max(max(v.get(k) or 0 for k in ("joined_ms", "admitted_ms", "booked_ms", "told_closed_ms")) for v in visitors)
+        series = {"waiting": [], "admitted": [], "remaining seats": []}
+        for second in range(0, (end - t0) // 1000 + 2):
+            t = t0 + second * 1000
+            joined = sum(1 for v in visitors if v["joined_ms"] <= t)
+            adm = sum(1 for v in visitors if v.get("admitted_ms") and v["admitted_ms"] <= t)
+            gone = sum(1 for v in visitors if v.get("told_closed_ms") and v["told_closed_ms"] <= t)
+            booked = sum(1 for b in booked_at if b <= t)
+            series["waiting"].append((second, joined - adm - gone))
+            series["admitted"].append((second, adm))
+            series["remaining seats"].append((second, seats - booked))
+        svg_chart(
+            f"{out_dir}/{name}.svg", "Waiting room: visitors and seats over time (s from the first arrival)", "seconds",
+            [("waiting", "#1f77b4", series["waiting"]), ("admitted", "#2ca02c", series["admitted"]),
+             ("remaining seats", "#d62728", series["remaining seats"])],
+            "visitors / seats",
+        )
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     if command == "summary":
@@ -185,5 +257,7 @@ if __name__ == "__main__":
         pgbench(args)
     elif command == "plot":
         plot(*args)
+    elif command == "room":
+        room(*args)
     else:
         sys.exit(__doc__)

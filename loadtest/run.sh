@@ -2,7 +2,7 @@
 # The benchmark of docs/PERFORMANCE.md: every figure with its baseline measured in the
 # same run (this machine is noisy, so ratios are what we compare). Release binaries:
 #   cargo build --release -p madoguchi -p loadtest && bash loadtest/run.sh [section…]
-# Sections: ceiling refusals bookings naive tickets congestion redis sse rush backends
+# Sections: ceiling refusals bookings naive tickets congestion redis sse rush backends room
 # (default: all).
 # Results: target/loadtest/bench/<section>*.json (goose reports) and summary.txt.
 set -euo pipefail
@@ -14,7 +14,7 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
 mkdir -p "$OUT"
 . loadtest/lib.sh
 trap stop_server EXIT
-SECTIONS=${*:-ceiling refusals bookings naive tickets congestion redis sse rush backends}
+SECTIONS=${*:-ceiling refusals bookings naive tickets congestion redis sse rush backends room}
 SAMPLE=app/config/sample-city.toml
 BENCH=loadtest/config/throughput-city.toml
 # A Tuesday; bookings for 2027-02-26 open that morning at 08:30 (45 days ahead).
@@ -125,6 +125,31 @@ for section in $SECTIONS; do
     "$BIN/loadtest" sse --host "$HOST" --office bench --clients "${SSE_CLIENTS:-10000}" --changes 20 --pid "$SERVER_PID" 2>&1 \
       | tail -5 | tee -a "$OUT/summary.txt" || true
     stop_server ;;
+  room)
+    # ROOM_VISITORS visitors arriving over one minute for the 200 seats of a release that
+    # opens 20 s after the start (the first arrivals form the pre-queue); then the same
+    # visitors booking straight away without a room, as the baseline of the booking p99.
+    visitors=${ROOM_VISITORS:-4000}
+    rate=$(( visitors / 60 + 1 ))
+    room_env=(LOADTEST_ROOM=release LOADTEST_ROOM_OFFICE=hall LOADTEST_ROOM_FROM=2027-01-18 LOADTEST_ROOM_TO=2027-01-22
+      LOADTEST_KIOSK_OFFICE=hall LOADTEST_SPEED=1)
+    # ROOM_START=2027-01-12T08:30:00+09:00 skips the pre-queue (every admission is then
+    # first come, first served, which the report checks); ROOM_VARIANTS picks the runs.
+    for variant in ${ROOM_VARIANTS:-room direct}; do
+      cat loadtest/config/room-city.toml >"$OUT/room-city.toml"
+      [ "$variant" = room ] && cat loadtest/config/room.toml >>"$OUT/room-city.toml"
+      start_server "$OUT/room-city.toml" "${ROOM_START:-2027-01-12T08:29:40+09:00}@1"
+      rm -f "$OUT/acks-room-$variant.jsonl"
+      direct=0; [ "$variant" = direct ] && direct=1
+      env "${room_env[@]}" LOADTEST_ROOM_DIRECT=$direct LOADTEST_ACKS="$OUT/acks-room-$variant.jsonl" \
+        "$BIN/loadtest" --host "$HOST" --scenarios room --users "$visitors" --increase-rate "$rate" \
+        --iterations 1 --quiet --no-print-metrics --report-file "$OUT/room-$variant.json" >>"$OUT/summary.txt"
+      python3 loadtest/report.py summary "$OUT/room-$variant.json" | sed "s/^/room-$variant /" | tee -a "$OUT/summary.txt"
+      "$BIN/loadtest" check --database-url "$DATABASE_URL" --host "$HOST" --acks "$OUT/acks-room-$variant.jsonl" | tee -a "$OUT/summary.txt"
+      stop_server
+    done
+    # 08:30:00 JST in ms, when the room opened.
+    python3 loadtest/report.py room "$OUT/acks-room-room.jsonl" 1799710200000 200 docs/perf "${ROOM_PLOT:-room}" | tee -a "$OUT/summary.txt" ;;
   rush)
     # The simulated morning 08:30–12:00 in 3.5 minutes (speed 60): walk-ins on the hourly
     # curve, 12 counters with service stretching at 10:30, a booking opening on the first

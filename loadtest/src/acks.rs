@@ -18,6 +18,18 @@ pub enum Ack {
         /// The P50 estimate the resident was shown, in minutes.
         estimate_p50: Option<u64>,
     },
+    /// One visitor of the waiting room: when they joined, their position, when the server
+    /// admitted them (from the admission token), and how their visit ended.
+    Visitor {
+        joined_ms: i64,
+        position: u64,
+        admitted_ms: Option<i64>,
+        /// booked, closed (told every seat is taken), expired, gave_up
+        outcome: String,
+        /// When they were told the seats were gone (closed only).
+        told_closed_ms: Option<i64>,
+        booked_ms: Option<i64>,
+    },
 }
 
 fn writer() -> &'static Mutex<Option<BufWriter<std::fs::File>>> {

@@ -350,6 +350,7 @@ async fn check_acks(
                     ));
                 }
             }
+            Ack::Visitor { .. } => report.count("waiting-room visitors", 1),
             Ack::Ticket { id, number, .. } => {
                 report.count("acknowledged tickets", 1);
                 match Uuid::parse_str(id).ok().and_then(|id| ticket_ids.get(&id)) {

@@ -8,6 +8,8 @@
 //!   finish or mark a no-show; service stretches from 15 to 25 minutes mid-morning;
 //! * `public` — visitors load the congestion pages and the open-data feed;
 //! * `tickets` — kiosks issuing as fast as they can (throughput);
+//! * `room` — one visitor each: join the waiting room, poll until admitted or told the
+//!   seats are gone, then book a free slot of the release with the admission;
 //! * `trivial` — `/health/live`, the ceiling of the same server under the same load.
 //!
 //! Every answer is validated (status and body). Configuration comes from `LOADTEST_*`
@@ -606,6 +608,239 @@ async fn serve(user: &mut GooseUser) -> TransactionResult {
     Ok(())
 }
 
+// ------------------------------------------------------------------ waiting room
+
+/// The server's (simulated) time, so that visits line up with admission tokens.
+fn now_ms() -> i64 {
+    sim_now().timestamp_millis()
+}
+
+/// The server's admission time: the token is `a.<room>.<place>.<expires ms>.<nonce>.<mac>`
+/// and an admission lives `LOADTEST_ROOM_ADMISSION_MINUTES` (default 10).
+fn admitted_at(token: &str) -> Option<i64> {
+    let expires: i64 = token.split('.').nth(3)?.parse().ok()?;
+    let minutes: i64 = env("LOADTEST_ROOM_ADMISSION_MINUTES", "10").parse().ok()?;
+    Some(expires - minutes * 60_000)
+}
+
+/// One visitor's whole visit (run with `--iterations 1`).
+async fn visit_room(user: &mut GooseUser) -> TransactionResult {
+    let room = env("LOADTEST_ROOM", "release");
+    let me = resident_address();
+    let joined_ms = now_ms();
+    if env("LOADTEST_ROOM_DIRECT", "0") == "1" {
+        // The baseline: the same visitors booking straight away, with no room.
+        let mut visitor = Ack::Visitor {
+            joined_ms,
+            position: 0,
+            admitted_ms: None,
+            outcome: "gave_up".into(),
+            told_closed_ms: None,
+            booked_ms: None,
+        };
+        book_in_release(user, &me, None, "direct", 0, &mut visitor).await?;
+        acks::record(&visitor);
+        return Ok(());
+    }
+    let join = user
+        .get_request_builder(
+            &GooseMethod::Post,
+            &format!("/api/v1/waiting-rooms/{room}/join"),
+        )?
+        .header("x-forwarded-for", &me);
+    let Some(Answer {
+        mut request,
+        status,
+        body,
+    }) = send(user, join, "POST join").await?
+    else {
+        return Ok(());
+    };
+    let (Some(position), Some(token)) = (body["position"].as_u64(), body["token"].as_str()) else {
+        user.set_failure(&format!("join answered {status}"), &mut request, None, None)?;
+        return Ok(());
+    };
+    let token = token.to_owned();
+    let poll = std::time::Duration::from_millis(
+        env("LOADTEST_ROOM_POLL_MS", "2000").parse().unwrap_or(2000),
+    );
+    let mut visitor = Ack::Visitor {
+        joined_ms,
+        position,
+        admitted_ms: None,
+        outcome: "gave_up".into(),
+        told_closed_ms: None,
+        booked_ms: None,
+    };
+    let admission = loop {
+        tokio::time::sleep(poll).await;
+        let status = user
+            .get_request_builder(
+                &GooseMethod::Get,
+                &format!("/api/v1/waiting-rooms/{room}/status"),
+            )?
+            .header("waiting-room-token", &token)
+            .header("x-forwarded-for", &me);
+        let Some(Answer {
+            mut request,
+            status,
+            body,
+        }) = send(user, status, "GET status").await?
+        else {
+            continue;
+        };
+        // The drawn position replaces the join number once the pre-queue is drawn.
+        if let (Some(p), Ack::Visitor { position, .. }) = (body["position"].as_u64(), &mut visitor)
+        {
+            *position = p;
+        }
+        match (status, body["state"].as_str()) {
+            (200, Some("waiting")) => {}
+            (200, Some("admitted")) => match body["admission_token"].as_str() {
+                Some(a) => break a.to_owned(),
+                None => user.set_failure("admitted without a token", &mut request, None, None)?,
+            },
+            (200, Some("closed")) => {
+                if let Ack::Visitor {
+                    outcome,
+                    told_closed_ms,
+                    ..
+                } = &mut visitor
+                {
+                    *outcome = "closed".into();
+                    *told_closed_ms = Some(now_ms());
+                }
+                acks::record(&visitor);
+                return Ok(());
+            }
+            (200, Some("expired")) => {
+                if let Ack::Visitor { outcome, .. } = &mut visitor {
+                    *outcome = "expired".into();
+                }
+                acks::record(&visitor);
+                return Ok(());
+            }
+            _ => {
+                user.set_failure(
+                    &format!("status answered {status}"),
+                    &mut request,
+                    None,
+                    None,
+                )?;
+                return Ok(());
+            }
+        }
+    };
+    if let Ack::Visitor { admitted_ms, .. } = &mut visitor {
+        *admitted_ms = admitted_at(&admission);
+    }
+    let drawn = match &visitor {
+        Ack::Visitor { position, .. } => *position,
+        _ => position,
+    };
+    book_in_release(user, &me, Some(&admission), &token, drawn, &mut visitor).await?;
+    acks::record(&visitor);
+    Ok(())
+}
+
+/// Picks a free slot of the release and books it (with the admission, if any); a slot
+/// taken meanwhile: another one, up to five tries.
+async fn book_in_release(
+    user: &mut GooseUser,
+    me: &str,
+    admission: Option<&str>,
+    key: &str,
+    position: u64,
+    visitor: &mut Ack,
+) -> TransactionResult {
+    let office = env("LOADTEST_ROOM_OFFICE", "hall");
+    let procedure = env("LOADTEST_ROOM_PROCEDURE", "cert_renewal");
+    let from = env("LOADTEST_ROOM_FROM", "");
+    let to = env("LOADTEST_ROOM_TO", "");
+    let who = if position > 0 {
+        position
+    } else {
+        rand::rng().random_range(1..u64::MAX)
+    };
+    for attempt in 0..5 {
+        let slots = user
+            .get_request_builder(
+                &GooseMethod::Get,
+                &format!("/api/v1/offices/{office}/availability?procedure={procedure}&from={from}&to={to}"),
+            )?
+            .header("x-forwarded-for", me);
+        let Some(Answer { body, .. }) = send(user, slots, "GET availability (room)").await? else {
+            break;
+        };
+        let free: Vec<String> = body["slots"]
+            .as_array()
+            .map(|s| {
+                s.iter()
+                    .filter(|s| s["remaining"].as_u64().unwrap_or(0) > 0)
+                    .filter_map(|s| s["start"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if free.is_empty() {
+            if let Ack::Visitor { outcome, .. } = visitor {
+                *outcome = "no_seat".into();
+            }
+            break;
+        }
+        let start = free[rand::rng().random_range(0..free.len())].clone();
+        let mut book = user
+            .get_request_builder(&GooseMethod::Post, "/api/v1/reservations")?
+            .header("x-forwarded-for", me)
+            .header("idempotency-key", format!("{key}-{who}-{attempt}"));
+        if let Some(a) = admission {
+            book = book.header("waiting-room-admission", a);
+        }
+        let book = book.json(&json!({
+            "office_id": office,
+            "procedure": procedure,
+            "start": start,
+            "resident": { "name": "待合 太郎", "email": format!("v{who}@example.jp") },
+            "certificate_expiry": env("LOADTEST_ROOM_EXPIRY", "2027-03-31"),
+        }));
+        let Some(Answer {
+            mut request,
+            status,
+            body,
+        }) = send(user, book, "POST reservation (room)").await?
+        else {
+            break;
+        };
+        match status {
+            201 => {
+                if let Some(reference) = body["reference"].as_str() {
+                    acks::record(&Ack::Booking {
+                        reference: reference.to_owned(),
+                    });
+                }
+                if let Ack::Visitor {
+                    outcome, booked_ms, ..
+                } = visitor
+                {
+                    *outcome = "booked".into();
+                    *booked_ms = Some(now_ms());
+                }
+                break;
+            }
+            409 => continue,
+            _ => {
+                user.set_failure(
+                    &format!("booking answered {status} {}", body["type"]),
+                    &mut request,
+                    None,
+                    None,
+                )?;
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
 // ------------------------------------------------------------------ public
 
 const OFFICES: [&str; 4] = ["main", "north", "south", "mall"];
@@ -722,6 +957,11 @@ pub async fn run() -> anyhow::Result<()> {
             scenario!("congestion")
                 .set_weight(weight("congestion", 20))?
                 .register_transaction(transaction!(congestion_page)),
+        )
+        .register_scenario(
+            scenario!("room")
+                .set_weight(weight("room", 20))?
+                .register_transaction(transaction!(visit_room)),
         )
         .register_scenario(
             scenario!("trivial")

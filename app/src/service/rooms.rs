@@ -138,7 +138,7 @@ impl RoomService {
         } else {
             self.open(room, now).await?;
             if let Some(position) = self.position(room_id, place).await? {
-                self.store.touch(room_id, position, now).await?;
+                self.store.touch(room_id, &[position], now).await?;
             }
         }
         let token = PlaceToken {
@@ -191,9 +191,8 @@ impl RoomService {
                 .collect();
             self.store.set_positions(&room.id, &pairs).await?;
             // Everyone in the pre-queue counts as present at the opening.
-            for (_, position) in &pairs {
-                self.store.touch(&room.id, *position, now).await?;
-            }
+            let positions: Vec<u64> = pairs.iter().map(|(_, p)| *p).collect();
+            self.store.touch(&room.id, &positions, now).await?;
             return Ok(opened);
         }
         Ok(self.store.counters(&room.id).await?.unwrap_or(opened))
@@ -370,7 +369,7 @@ impl RoomService {
             return Ok(status);
         };
         if position > opened.serving {
-            self.store.touch(room_id, position, now).await?;
+            self.store.touch(room_id, &[position], now).await?;
         }
         let counters = self.advance(room, now).await?;
         status.position = Some(position);

@@ -60,8 +60,13 @@ impl RoomStore for MemoryHotState {
         Ok(())
     }
 
-    async fn touch(&self, room: &str, position: u64, now: DateTime<Utc>) -> Result<(), HotError> {
-        self.room(room, |r| r.seen.insert(position, now));
+    async fn touch(
+        &self,
+        room: &str,
+        positions: &[u64],
+        now: DateTime<Utc>,
+    ) -> Result<(), HotError> {
+        self.room(room, |r| r.seen.extend(positions.iter().map(|p| (*p, now))));
         Ok(())
     }
 

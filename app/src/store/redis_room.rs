@@ -155,11 +155,23 @@ impl RoomStore for RedisHotState {
         Ok(())
     }
 
-    async fn touch(&self, room: &str, position: u64, now: DateTime<Utc>) -> Result<(), HotError> {
+    async fn touch(
+        &self,
+        room: &str,
+        positions: &[u64],
+        now: DateTime<Utc>,
+    ) -> Result<(), HotError> {
+        if positions.is_empty() {
+            return Ok(());
+        }
         let key = self.room_key(room, "seen");
-        let _: (i64, i64) = redis::pipe()
-            .zadd(&key, position, ms(now))
-            .expire(&key, ROOM_TTL_SECS)
+        let mut pipe = redis::pipe();
+        for chunk in positions.chunks(1000) {
+            let members: Vec<(i64, u64)> = chunk.iter().map(|p| (ms(now), *p)).collect();
+            pipe.zadd_multiple(&key, &members).ignore();
+        }
+        pipe.expire(&key, ROOM_TTL_SECS).ignore();
+        let _: () = pipe
             .query_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;

@@ -41,8 +41,14 @@ pub trait RoomStore: Send + Sync {
     async fn position_of(&self, room: &str, place: u64) -> Result<Option<u64>, HotError>;
     /// Stores the opening draw: (place, position) pairs.
     async fn set_positions(&self, room: &str, pairs: &[(u64, u64)]) -> Result<(), HotError>;
-    /// The visitor at `position` was seen now.
-    async fn touch(&self, room: &str, position: u64, now: DateTime<Utc>) -> Result<(), HotError>;
+    /// The visitors at `positions` were seen now (one write for many: the opening draw
+    /// marks the whole pre-queue present).
+    async fn touch(
+        &self,
+        room: &str,
+        positions: &[u64],
+        now: DateTime<Utc>,
+    ) -> Result<(), HotError>;
     /// When each of `positions` was last seen (None: never, or forgotten).
     async fn seen(
         &self,
