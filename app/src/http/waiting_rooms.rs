@@ -51,15 +51,6 @@ pub struct RoomListView {
     pub rooms: Vec<RoomView>,
 }
 
-fn phase(p: RoomPhase) -> &'static str {
-    match p {
-        RoomPhase::Scheduled => "scheduled",
-        RoomPhase::Prequeue => "prequeue",
-        RoomPhase::Open => "open",
-        RoomPhase::Ended => "ended",
-    }
-}
-
 /// Active and scheduled waiting rooms (ended ones are left out).
 #[utoipa::path(get, path = "/api/v1/waiting-rooms", tag = "waiting rooms",
     responses((status = 200, body = RoomListView)))]
@@ -73,7 +64,7 @@ pub async fn list(state: web::Data<AppState>) -> HttpResponse {
         .map(|r| RoomView {
             id: r.id.clone(),
             name: r.name.clone(),
-            phase: phase(r.phase(now)),
+            phase: r.phase(now).as_str(),
             joinable_from: to_tokyo_rfc3339(r.opens_at - r.prequeue),
             opens_at: to_tokyo_rfc3339(r.opens_at),
             closes_at: to_tokyo_rfc3339(r.closes_at),

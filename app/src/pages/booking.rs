@@ -24,17 +24,6 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Timelike, U
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-fn with_csrf(mut response: HttpResponse, token: CsrfToken) -> HttpResponse {
-    if let Some(cookie) = token.new_cookie {
-        let _ = response.add_cookie(&cookie);
-    }
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    response
-}
-
 pub struct OfficeLink {
     pub id: String,
     pub name: String,
@@ -171,11 +160,7 @@ pub async fn calendar(
     query: web::Query<CalendarQuery>,
 ) -> HttpResponse {
     let (tr, remember) = page_lang(&req);
-    let (office, procedure) = path.into_inner();
-    let (Some(id), Ok(procedure)) = (
-        OfficeId::parse(&office).ok(),
-        procedure.parse::<ProcedureId>(),
-    ) else {
+    let Some((id, procedure)) = office_procedure(&path) else {
         return not_found(tr);
     };
     let Some(o) = state.booking.municipality().office(id.as_str()) else {
@@ -397,7 +382,7 @@ fn form_page(
         errors,
         tr: tr.clone(),
     };
-    with_csrf(render_with(&page, &tr, false, status), token)
+    csrf::form_answer(render_with(&page, &tr, false, status), token)
 }
 
 fn office_procedure(raw: &(String, String)) -> Option<(OfficeId, ProcedureId)> {
@@ -830,7 +815,7 @@ async fn manage_page(
         done,
         tr: tr.clone(),
     };
-    with_csrf(render_with(&page, &tr, false, status), token)
+    csrf::form_answer(render_with(&page, &tr, false, status), token)
 }
 
 pub async fn manage(state: State, req: HttpRequest) -> HttpResponse {

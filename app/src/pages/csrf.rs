@@ -50,6 +50,22 @@ fn is_well_formed(v: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// A page with a form: sets the token cookie when the browser had none, and keeps the
+/// page out of caches (it carries the token, and often a resident's details).
+pub fn form_answer(
+    mut response: actix_web::HttpResponse,
+    token: CsrfToken,
+) -> actix_web::HttpResponse {
+    if let Some(cookie) = token.new_cookie {
+        let _ = response.add_cookie(&cookie);
+    }
+    response.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
 /// Whether a submitted form's token matches the browser's cookie.
 pub fn verify(req: &HttpRequest, submitted: &str) -> bool {
     match req.cookie(CSRF_COOKIE) {

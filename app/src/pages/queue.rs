@@ -85,11 +85,7 @@ async fn kiosk_page(
         message,
         tr: tr.clone(),
     };
-    let mut response = render_with(&page, &tr, remember, status);
-    if let Some(cookie) = token.new_cookie {
-        let _ = response.add_cookie(&cookie);
-    }
-    no_store(response)
+    csrf::form_answer(render_with(&page, &tr, remember, status), token)
 }
 
 pub async fn kiosk(state: State, req: HttpRequest, path: web::Path<String>) -> HttpResponse {

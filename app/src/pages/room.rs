@@ -3,7 +3,6 @@
 //! goes on to slot selection by itself; when the seats are gone it says so at once.
 
 use crate::domain::time::tokyo_naive;
-use crate::domain::waiting_room::RoomPhase;
 use crate::http::waiting_rooms::place_token;
 use crate::pages::booking::day_label;
 use crate::pages::csrf::{self, CsrfToken};
@@ -30,15 +29,6 @@ struct WaitPage {
     next_release: Option<String>,
     csrf: String,
     message: Option<String>,
-}
-
-fn phase(p: RoomPhase) -> &'static str {
-    match p {
-        RoomPhase::Scheduled => "scheduled",
-        RoomPhase::Prequeue => "prequeue",
-        RoomPhase::Open => "open",
-        RoomPhase::Ended => "ended",
-    }
 }
 
 pub async fn page(state: State, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
@@ -90,7 +80,7 @@ async fn show(
             let t = tokyo_naive(room.opens_at);
             format!("{} {}", day_label(&tr, t.date()), t.format("%H:%M"))
         },
-        phase: phase(room.phase(now)),
+        phase: room.phase(now).as_str(),
         status,
         next,
         next_release: room.next_release.as_ref().map(|t| tr.text(t).to_owned()),

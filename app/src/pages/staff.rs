@@ -74,17 +74,6 @@ async fn principal(state: &State, req: &HttpRequest) -> Option<StaffPrincipal> {
     }
 }
 
-fn with_csrf(mut response: HttpResponse, token: CsrfToken) -> HttpResponse {
-    if let Some(cookie) = token.new_cookie {
-        let _ = response.add_cookie(&cookie);
-    }
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    response
-}
-
 fn sign_in_page(
     req: &HttpRequest,
     tr: Tr,
@@ -98,7 +87,7 @@ fn sign_in_page(
         message,
         tr: tr.clone(),
     };
-    with_csrf(render_with(&page, &tr, false, status), token)
+    csrf::form_answer(render_with(&page, &tr, false, status), token)
 }
 
 async fn console_page(
@@ -160,7 +149,7 @@ async fn console_page(
         message,
         tr: tr.clone(),
     };
-    with_csrf(render_with(&page, &tr, false, status), token)
+    csrf::form_answer(render_with(&page, &tr, false, status), token)
 }
 
 pub async fn console(

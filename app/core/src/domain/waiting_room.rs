@@ -45,6 +45,17 @@ pub enum RoomPhase {
     Ended,
 }
 
+impl RoomPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomPhase::Scheduled => "scheduled",
+            RoomPhase::Prequeue => "prequeue",
+            RoomPhase::Open => "open",
+            RoomPhase::Ended => "ended",
+        }
+    }
+}
+
 impl WaitingRoom {
     pub fn phase(&self, now: DateTime<Utc>) -> RoomPhase {
         if now >= self.closes_at {
