@@ -35,6 +35,15 @@ admissions_per_minute = 60
 dropout_percent = 100
 idle_seconds = 60
 next_release = { ja = "1月分は12月15日 10:00から", en = "January opens on 15 December at 10:00" }
+
+[[waiting_rooms]]
+id = "pow-room"
+name = { ja = "計算付きの待合室", en = "A room with proof of work" }
+procedures = ["cert_renewal"]
+first_date = "2026-12-08"
+last_date = "2026-12-08"
+opens_at = "2026-12-01T10:00:00+09:00"
+proof_of_work_bits = 8
 "#;
 
 const ROOM: &str = "/api/v1/waiting-rooms/dec-release";
@@ -428,4 +437,74 @@ async fn the_waiting_room_page_joins_and_carries_the_admission(backend: Backend)
     assert_eq!(r.status(), 201);
 }
 
-on_both_backends!(the_waiting_room_page_joins_and_carries_the_admission);
+/// Joining a room with proof of work: a challenge, a Hashcash nonce, one join per
+/// challenge; forged challenges and wrong nonces refused.
+async fn joining_may_need_a_proof_of_work(backend: Backend) {
+    use madoguchi::service::room_tokens::solves;
+    let app = room_app(backend, "2026-12-01T10:00:01+09:00").await;
+    let none: Value = app
+        .get(&format!("{ROOM}/challenge"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["bits"], 0, "the December room asks for none");
+    let join_with = |proof: Option<String>| {
+        let mut r = app
+            .client
+            .post(app.url("/api/v1/waiting-rooms/pow-room/join"));
+        if let Some(p) = proof {
+            r = r.header("waiting-room-proof", p);
+        }
+        r.send()
+    };
+    assert_problem(join_with(None).await.unwrap(), 403, "proof-required").await;
+    let c: Value = app
+        .get("/api/v1/waiting-rooms/pow-room/challenge")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(c["bits"], 8);
+    let challenge = c["challenge"].as_str().unwrap().to_owned();
+    let nonce = (0u64..)
+        .map(|n| n.to_string())
+        .find(|n| solves(&challenge, n, 8))
+        .unwrap();
+    let wrong = (0u64..)
+        .map(|n| n.to_string())
+        .find(|n| !solves(&challenge, n, 8))
+        .unwrap();
+    assert_problem(
+        join_with(Some(format!("{challenge}:{wrong}")))
+            .await
+            .unwrap(),
+        403,
+        "proof-invalid",
+    )
+    .await;
+    let forged = challenge.replacen(".8.", ".0.", 1);
+    assert_problem(
+        join_with(Some(format!("{forged}:{nonce}"))).await.unwrap(),
+        403,
+        "proof-invalid",
+    )
+    .await;
+    let ok = join_with(Some(format!("{challenge}:{nonce}")))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 201);
+    assert_problem(
+        join_with(Some(format!("{challenge}:{nonce}")))
+            .await
+            .unwrap(),
+        403,
+        "proof-invalid",
+    )
+    .await;
+}
+
+on_both_backends!(
+    the_waiting_room_page_joins_and_carries_the_admission,
+    joining_may_need_a_proof_of_work,
+);

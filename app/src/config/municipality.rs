@@ -106,6 +106,9 @@ struct RawRoom {
     #[serde(default = "default_idle_seconds")]
     idle_seconds: u32,
     next_release: Option<Text>,
+    /// Joining needs a Hashcash proof of this many leading zero bits (0: off).
+    #[serde(default)]
+    proof_of_work_bits: u8,
 }
 
 fn default_prequeue() -> u32 {
@@ -464,6 +467,12 @@ impl Validator {
         if raw.admissions_per_minute == 0 {
             self.problem(&format!("{at}.admissions_per_minute"), "must be at least 1");
         }
+        if raw.proof_of_work_bits > 24 {
+            self.problem(
+                &format!("{at}.proof_of_work_bits"),
+                "at most 24 (each bit doubles a phone's work)",
+            );
+        }
         if raw.dropout_percent < 100 {
             self.problem(&format!("{at}.dropout_percent"), "must be at least 100");
         }
@@ -487,6 +496,7 @@ impl Validator {
                 idle_after: chrono::Duration::seconds(i64::from(raw.idle_seconds.max(5))),
             },
             next_release: raw.next_release,
+            proof_bits: raw.proof_of_work_bits,
         })
     }
 

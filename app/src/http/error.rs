@@ -69,10 +69,12 @@ pub enum Problem {
     InvalidRoomToken,
     AdmissionRequired,
     AdmissionUsed,
+    ProofRequired,
+    ProofInvalid,
 }
 
 impl Problem {
-    pub const ALL: [Problem; 51] = [
+    pub const ALL: [Problem; 53] = [
         Problem::MalformedRequest,
         Problem::InvalidField,
         Problem::PinNotAccepted,
@@ -124,6 +126,8 @@ impl Problem {
         Problem::InvalidRoomToken,
         Problem::AdmissionRequired,
         Problem::AdmissionUsed,
+        Problem::ProofRequired,
+        Problem::ProofInvalid,
     ];
 
     /// `(slug, status, title)`.
@@ -475,6 +479,22 @@ impl Problem {
                     "This admission was already used for a booking",
                 ),
             ),
+            Problem::ProofRequired => (
+                "proof-required",
+                S::FORBIDDEN,
+                Text::new(
+                    "並ぶには計算による確認(プルーフ・オブ・ワーク)が必要です",
+                    "Joining needs a proof of work",
+                ),
+            ),
+            Problem::ProofInvalid => (
+                "proof-invalid",
+                S::FORBIDDEN,
+                Text::new(
+                    "確認の計算結果が正しくないか、使用済みです",
+                    "The proof of work is wrong, expired or already used",
+                ),
+            ),
         }
     }
 
@@ -813,6 +833,22 @@ impl ApiError {
                 lang,
             )
             .with("waiting_room", format!("/api/v1/waiting-rooms/{room}")),
+            R::ProofRequired => ApiError::new(
+                Problem::ProofRequired,
+                Text::new(
+                    "GET /api/v1/waiting-rooms/{room_id}/challenge の課題を解き、Waiting-Room-Proof ヘッダーに <challenge>:<nonce> を付けてください。",
+                    "Solve the challenge of GET /api/v1/waiting-rooms/{room_id}/challenge and send <challenge>:<nonce> in the Waiting-Room-Proof header.",
+                ),
+                lang,
+            ),
+            R::ProofInvalid => ApiError::new(
+                Problem::ProofInvalid,
+                Text::new(
+                    "新しい課題を取得して、もう一度計算してください。",
+                    "Fetch a new challenge and solve it again.",
+                ),
+                lang,
+            ),
             R::Store(e) => ApiError::from_booking(crate::service::BookingError::from(e), lang),
         }
     }

@@ -183,6 +183,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, limiter: &rate_limit::Limiter) {
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
+                web::resource("/waiting-rooms/{room_id}/challenge")
+                    .wrap(limiter.middleware())
+                    .get(waiting_rooms::challenge)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
                 web::resource("/waiting-rooms/{room_id}/status")
                     .get(waiting_rooms::status)
                     .default_service(web::to(method_not_allowed)),

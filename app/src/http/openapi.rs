@@ -42,6 +42,7 @@ use utoipa::OpenApi;
         congestion::history_csv,
         congestion::history_json,
         waiting_rooms::list,
+        waiting_rooms::challenge,
         waiting_rooms::join,
         waiting_rooms::status,
         health::live,

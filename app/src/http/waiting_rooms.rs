@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 
 pub const PLACE_HEADER: &str = "waiting-room-token";
 pub const ADMISSION_HEADER: &str = "waiting-room-admission";
+pub const PROOF_HEADER: &str = "waiting-room-proof";
 
 fn cookie_name(room: &str) -> String {
     format!("wr_{room}")
@@ -107,9 +108,14 @@ pub async fn join(
 ) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
     let existing = place_token(&req, &room);
+    let proof = req
+        .headers()
+        .get(PROOF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
     let (place, token, new) = state
         .rooms
-        .join(&room, existing.as_deref())
+        .join(&room, existing.as_deref(), proof)
         .await
         .map_err(|e| ApiError::from_room(e, lang.0))?;
     let cookie = Cookie::build(cookie_name(&room), token.clone())
@@ -129,6 +135,39 @@ pub async fn join(
             position: place,
             token,
         }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChallengeView {
+    /// Find a nonce such that SHA-256(`<challenge>:<nonce>`) starts with `bits` zero
+    /// bits, then join with `Waiting-Room-Proof: <challenge>:<nonce>`. Valid 5 minutes,
+    /// one join. Null when the room asks for no proof.
+    pub challenge: Option<String>,
+    pub bits: u8,
+}
+
+/// A proof-of-work challenge for joining (Hashcash with SHA-256), when the room asks
+/// for one: it makes joining many times from one machine costly, not one visit.
+#[utoipa::path(get, path = "/api/v1/waiting-rooms/{room_id}/challenge", tag = "waiting rooms",
+    params(("room_id" = String, Path)),
+    responses((status = 200, body = ChallengeView),
+              (status = 404, description = "No such room", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn challenge(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    lang: ClientLang,
+) -> Result<HttpResponse, ApiError> {
+    let c = state
+        .rooms
+        .challenge(&path)
+        .map_err(|e| ApiError::from_room(e, lang.0))?;
+    let (challenge, bits) = match c {
+        Some((c, bits)) => (Some(c), bits),
+        None => (None, 0),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ChallengeView { challenge, bits }))
 }
 
 #[derive(Serialize, ToSchema)]

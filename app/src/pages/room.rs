@@ -23,6 +23,8 @@ struct WaitPage {
     release: String,
     opens: String,
     phase: &'static str,
+    /// Zero bits of proof of work joining needs (0: none).
+    proof_bits: u8,
     status: Option<RoomStatus>,
     /// Where an admitted visitor goes: the release's first office and procedure.
     next: String,
@@ -81,6 +83,7 @@ async fn show(
             format!("{} {}", day_label(&tr, t.date()), t.format("%H:%M"))
         },
         phase: room.phase(now).as_str(),
+        proof_bits: room.proof_bits,
         status,
         next,
         next_release: room.next_release.as_ref().map(|t| tr.text(t).to_owned()),
@@ -102,6 +105,9 @@ async fn show(
 #[derive(Deserialize)]
 pub struct JoinForm {
     csrf: String,
+    /// `<challenge>:<nonce>`, filled in by wait.js when the room asks for a proof.
+    #[serde(default)]
+    proof: String,
 }
 
 /// The join button: a place (kept in the room's cookie), then back to the page.
@@ -117,7 +123,8 @@ pub async fn join(
     }
     let room_id = path.into_inner();
     let existing = place_token(&req, &room_id);
-    match state.rooms.join(&room_id, existing.as_deref()).await {
+    let proof = Some(form.proof.as_str()).filter(|p| !p.is_empty());
+    match state.rooms.join(&room_id, existing.as_deref(), proof).await {
         Ok((_, token, _)) => {
             let mut response = HttpResponse::SeeOther()
                 .insert_header((
@@ -135,7 +142,12 @@ pub async fn join(
             response
         }
         Err(RoomError::NotFound) => not_found(tr),
-        Err(e @ (RoomError::NotYetOpen(_) | RoomError::Ended)) => {
+        Err(
+            e @ (RoomError::NotYetOpen(_)
+            | RoomError::Ended
+            | RoomError::ProofRequired
+            | RoomError::ProofInvalid),
+        ) => {
             let message = crate::http::error::ApiError::from_room(e, tr.lang.text_lang());
             let message = tr.text(&message.detail).to_owned();
             show(&state, &req, tr, false, &room_id, Some(message)).await

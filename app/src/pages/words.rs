@@ -830,6 +830,12 @@ pub const WORDS: &[Entry] = &[
         "いまはならべません。",
     ),
     (
+        "wait.proof",
+        "不正な大量アクセスを防ぐため、並ぶ前に端末で短い計算を行います(1秒ほど)。",
+        "To stop automated mass joining, your device does a short calculation first (about a second).",
+        "たくさんの<ruby>不正<rt>ふせい</rt></ruby>なアクセスをふせぐため、<ruby>少<rt>すこ</rt></ruby>し<ruby>計算<rt>けいさん</rt></ruby>します。",
+    ),
+    (
         "notfound.title",
         "ページが見つかりません",
         "Page not found",

@@ -161,6 +161,81 @@ impl AdmissionToken {
     }
 }
 
+/// A proof-of-work challenge (Hashcash): `c.<room>.<bits>.<expires ms>.<id>.<mac>`. The
+/// client finds a nonce such that SHA-256(`<challenge>:<nonce>`) starts with `bits` zero
+/// bits; each challenge serves one join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    pub room: String,
+    pub bits: u8,
+    pub expires_ms: i64,
+    pub id: String,
+}
+
+impl Challenge {
+    pub fn new(room: &str, bits: u8, expires: DateTime<Utc>) -> Self {
+        Self {
+            room: room.to_owned(),
+            bits,
+            expires_ms: expires.timestamp_millis(),
+            id: crate::service::keys::new_reference(),
+        }
+    }
+
+    pub fn encode(&self, keys: &Keys) -> String {
+        let body = format!(
+            "c.{}.{}.{}.{}",
+            self.room, self.bits, self.expires_ms, self.id
+        );
+        let mac = sign(keys, &body);
+        format!("{body}.{mac}")
+    }
+
+    pub fn decode(
+        keys: &Keys,
+        token: &str,
+        room: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TokenError> {
+        let (body, mac) = split(token)?;
+        check(keys, body, mac)?;
+        let mut parts = body.split('.');
+        let (Some("c"), Some(r), Some(bits), Some(expires), Some(id), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(TokenError::Invalid);
+        };
+        if r != room {
+            return Err(TokenError::OtherRoom);
+        }
+        let expires_ms: i64 = expires.parse().map_err(|_| TokenError::Invalid)?;
+        if now.timestamp_millis() >= expires_ms {
+            return Err(TokenError::Expired);
+        }
+        Ok(Self {
+            room: r.to_owned(),
+            bits: bits.parse().map_err(|_| TokenError::Invalid)?,
+            expires_ms,
+            id: id.to_owned(),
+        })
+    }
+}
+
+/// Whether `nonce` solves the challenge `token` for `bits` zero bits.
+pub fn solves(token: &str, nonce: &str, bits: u8) -> bool {
+    use sha2::{Digest, Sha256};
+    if nonce.is_empty() || nonce.len() > 64 {
+        return false;
+    }
+    let digest = Sha256::digest(format!("{token}:{nonce}").as_bytes());
+    crate::domain::waiting_room::has_leading_zero_bits(&digest, bits)
+}
+
 /// Whether a room id is acceptable in tokens and keys.
 pub fn is_room_id(room: &str) -> bool {
     room_ok(room)
@@ -230,6 +305,28 @@ mod tests {
         for junk in ["", ".", "p.r.1.2", "a.r.1.2.3.4", &"x".repeat(600)] {
             assert!(PlaceToken::decode(&k, junk, "r").is_err(), "{junk}");
         }
+    }
+
+    #[test]
+    fn a_challenge_is_solved_by_searching_a_nonce() {
+        let k = keys(1);
+        let c = Challenge::new("r", 8, now() + Duration::minutes(5));
+        let token = c.encode(&k);
+        assert_eq!(Challenge::decode(&k, &token, "r", now()), Ok(c));
+        let nonce = (0u64..)
+            .map(|n| n.to_string())
+            .find(|n| solves(&token, n, 8))
+            .unwrap();
+        assert!(solves(&token, &nonce, 8));
+        assert!(!solves(&token, "", 8));
+        assert_eq!(
+            Challenge::decode(&k, &token, "r", now() + Duration::minutes(5)),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            Challenge::decode(&keys(2), &token, "r", now()),
+            Err(TokenError::Invalid)
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::domain::waiting_room::{
 };
 use crate::service::booking::BookingService;
 use crate::service::keys::Keys;
-use crate::service::room_tokens::{AdmissionToken, PlaceToken, TokenError};
+use crate::service::room_tokens::{AdmissionToken, Challenge, PlaceToken, TokenError, solves};
 use crate::store::HotError;
 use crate::store::room::{AdmissionUse, RoomStore, StoredCounters};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -34,6 +34,10 @@ pub enum RoomError {
     AdmissionRequired(String),
     #[error("this admission was already used for a booking")]
     AdmissionUsed(String),
+    #[error("joining this room needs a proof of work")]
+    ProofRequired,
+    #[error("the proof of work is not valid")]
+    ProofInvalid,
     #[error(transparent)]
     Store(#[from] HotError),
 }
@@ -109,12 +113,53 @@ impl RoomService {
             .ok_or(RoomError::NotFound)
     }
 
+    /// A proof-of-work challenge for joining (None when the room asks for none): valid
+    /// five minutes, good for one join.
+    pub fn challenge(&self, room_id: &str) -> Result<Option<(String, u8)>, RoomError> {
+        let room = self.room(room_id)?;
+        if room.proof_bits == 0 {
+            return Ok(None);
+        }
+        let c = Challenge::new(
+            room_id,
+            room.proof_bits,
+            self.clock.now() + Duration::minutes(5),
+        );
+        Ok(Some((c.encode(&self.keys), room.proof_bits)))
+    }
+
+    /// Checks `<challenge>:<nonce>` and uses the challenge up.
+    async fn check_proof(&self, room: &WaitingRoom, proof: Option<&str>) -> Result<(), RoomError> {
+        if room.proof_bits == 0 {
+            return Ok(());
+        }
+        let Some((token, nonce)) = proof.and_then(|p| p.rsplit_once(':')) else {
+            return Err(RoomError::ProofRequired);
+        };
+        let now = self.clock.now();
+        let c = Challenge::decode(&self.keys, token, &room.id, now)
+            .map_err(|_| RoomError::ProofInvalid)?;
+        if c.bits < room.proof_bits || !solves(token, nonce, room.proof_bits) {
+            return Err(RoomError::ProofInvalid);
+        }
+        let expires = DateTime::from_timestamp_millis(c.expires_ms).unwrap_or(now);
+        if !self
+            .store
+            .use_challenge(&room.id, &c.id, now, expires)
+            .await?
+        {
+            return Err(RoomError::ProofInvalid);
+        }
+        Ok(())
+    }
+
     /// Joins the line: a new place, or the same one for a visitor who already holds a
     /// valid place token of this room (one place per client token). True when new.
     pub async fn join(
         &self,
         room_id: &str,
         existing: Option<&str>,
+        proof: Option<&str>,
     ) -> Result<(u64, String, bool), RoomError> {
         let room = self.room(room_id)?;
         let now = self.clock.now();
@@ -130,6 +175,7 @@ impl RoomService {
         {
             return Ok((t.place, token.to_owned(), false));
         }
+        self.check_proof(room, proof).await?;
         let place = self.store.next_place(room_id).await?;
         if room.phase(now) == RoomPhase::Prequeue {
             self.store

@@ -20,6 +20,8 @@ pub struct MemRoom {
     open_admissions: HashMap<String, DateTime<Utc>>,
     /// nonce → the request that used it
     used: HashMap<String, String>,
+    /// proof-of-work challenges used, until they expire
+    challenges: HashMap<String, DateTime<Utc>>,
 }
 
 impl MemoryHotState {
@@ -147,6 +149,19 @@ impl RoomStore for MemoryHotState {
             } else {
                 AdmissionUse::Used
             }
+        }))
+    }
+
+    async fn use_challenge(
+        &self,
+        room: &str,
+        id: &str,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<bool, HotError> {
+        Ok(self.room(room, |r| {
+            r.challenges.retain(|_, until| *until >= now);
+            r.challenges.insert(id.to_owned(), expires).is_none()
         }))
     }
 

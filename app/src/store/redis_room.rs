@@ -291,6 +291,26 @@ impl RoomStore for RedisHotState {
         })
     }
 
+    async fn use_challenge(
+        &self,
+        room: &str,
+        id: &str,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<bool, HotError> {
+        let ttl_ms = (ms(expires) - ms(now)).max(1_000);
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.room_key(room, &format!("challenge:{id}")))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async(&mut self.connection().await?)
+            .await
+            .map_err(hot_error)?;
+        Ok(set.is_some())
+    }
+
     async fn restore_admission(
         &self,
         room: &str,

@@ -30,6 +30,8 @@ pub struct WaitingRoom {
     pub policy: AdmissionPolicy,
     /// Shown when the seats are gone, e.g. "3月分は2月1日 8:30から".
     pub next_release: Option<crate::domain::text::Text>,
+    /// Joining needs a proof of work of this many leading zero bits (0: none).
+    pub proof_bits: u8,
 }
 
 /// Where a room is in its life.
@@ -250,6 +252,16 @@ pub fn visitor_state(
     }
 }
 
+/// Whether `SHA-256(challenge ":" nonce)` (given as its digest) starts with `bits` zero
+/// bits: the Hashcash condition.
+pub fn has_leading_zero_bits(digest: &[u8], bits: u8) -> bool {
+    let full = usize::from(bits / 8);
+    let rest = bits % 8;
+    digest.len() >= full + usize::from(rest > 0)
+        && digest[..full].iter().all(|b| *b == 0)
+        && (rest == 0 || digest[full] >> (8 - rest) == 0)
+}
+
 /// The pre-queue: visitors who joined before the opening get their positions in the
 /// order of a random draw made when they joined (ties broken by their id), so arriving
 /// at 08:29:59 is worth no more than arriving at 08:00. Returns the ids in position
@@ -379,6 +391,16 @@ mod tests {
             visitor_state(50, &c, &p, 10, t(0), t(61)),
             VisitorState::Expired
         );
+    }
+
+    #[test]
+    fn leading_zero_bits_are_counted_exactly() {
+        assert!(has_leading_zero_bits(&[0, 0x0f, 0xff], 12));
+        assert!(!has_leading_zero_bits(&[0, 0x1f, 0xff], 12));
+        assert!(has_leading_zero_bits(&[0, 0, 0x80], 16));
+        assert!(!has_leading_zero_bits(&[0, 1], 16));
+        assert!(has_leading_zero_bits(&[0xff], 0));
+        assert!(!has_leading_zero_bits(&[0], 9), "too short");
     }
 
     #[test]

@@ -90,6 +90,14 @@ pub trait RoomStore: Send + Sync {
         nonce: &str,
         by: &str,
     ) -> Result<AdmissionUse, HotError>;
+    /// Uses a proof-of-work challenge: true the first time only (kept until it expires).
+    async fn use_challenge(
+        &self,
+        room: &str,
+        id: &str,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<bool, HotError>;
     /// Gives an admission back (the booking it was used for failed).
     async fn restore_admission(
         &self,
