@@ -44,6 +44,16 @@ first_date = "2026-12-08"
 last_date = "2026-12-08"
 opens_at = "2026-12-01T10:00:00+09:00"
 proof_of_work_bits = 8
+
+[[waiting_rooms]]
+id = "surge"
+name = { ja = "混雑時のみの待合室", en = "A room for surges" }
+procedures = ["cert_renewal"]
+first_date = "2026-12-15"
+last_date = "2026-12-15"
+opens_at = "2026-12-01T00:00:00+09:00"
+closes_at = "2026-12-31T00:00:00+09:00"
+trigger_per_minute = 3
 "#;
 
 const ROOM: &str = "/api/v1/waiting-rooms/dec-release";
@@ -504,7 +514,74 @@ async fn joining_may_need_a_proof_of_work(backend: Backend) {
     .await;
 }
 
+/// A room that switches on by itself when booking attempts pass its rate.
+async fn a_room_switches_on_when_attempts_pass_its_rate(backend: Backend) {
+    let app = room_app(backend, "2026-12-01T10:00:01+09:00").await;
+    let phase = |rooms: &Value| {
+        rooms["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == "surge")
+            .map(|r| r["phase"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    let rooms: Value = app.get("/api/v1/waiting-rooms").await.json().await.unwrap();
+    assert_eq!(phase(&rooms), "scheduled", "on standby");
+    let body = |time: &str, n: usize| {
+        json!({
+            "office_id": "desk", "procedure": "cert_renewal",
+            "start": format!("2026-12-15T{time}:00+09:00"),
+            "resident": { "name": "急増 太郎", "email": format!("s{n}@example.jp") },
+            "certificate_expiry": "2027-01-31"
+        })
+    };
+    for (n, time) in ["09:00", "09:15", "09:30"].iter().enumerate() {
+        assert_eq!(
+            app.book(&body(time, n)).await.status(),
+            201,
+            "under the rate"
+        );
+    }
+    assert_problem(app.book(&body("09:45", 3)).await, 403, "admission-required").await;
+    let rooms: Value = app.get("/api/v1/waiting-rooms").await.json().await.unwrap();
+    assert_eq!(phase(&rooms), "open", "switched on");
+    // The line works as any other: join, be admitted, book with the admission.
+    let r = app
+        .client
+        .post(app.url("/api/v1/waiting-rooms/surge/join"))
+        .send()
+        .await
+        .unwrap();
+    let joined = r.status();
+    assert_eq!(joined, 201, "{}", r.text().await.unwrap());
+    let token = r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.clock.advance(Duration::seconds(3));
+    let s: Value = app
+        .client
+        .get(app.url("/api/v1/waiting-rooms/surge/status"))
+        .header("waiting-room-token", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["state"], "admitted", "{s}");
+    let admission = s["admission_token"].as_str().unwrap();
+    assert_eq!(
+        book_with(&app, &body("09:45", 3), admission, "surge-1")
+            .await
+            .status(),
+        201
+    );
+}
+
 on_both_backends!(
     the_waiting_room_page_joins_and_carries_the_admission,
     joining_may_need_a_proof_of_work,
+    a_room_switches_on_when_attempts_pass_its_rate,
 );

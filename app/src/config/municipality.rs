@@ -109,6 +109,9 @@ struct RawRoom {
     /// Joining needs a Hashcash proof of this many leading zero bits (0: off).
     #[serde(default)]
     proof_of_work_bits: u8,
+    /// Switch on by itself when booking attempts exceed this many a minute (from
+    /// opens_at until closes_at) instead of opening at opens_at.
+    trigger_per_minute: Option<u32>,
 }
 
 fn default_prequeue() -> u32 {
@@ -467,6 +470,9 @@ impl Validator {
         if raw.admissions_per_minute == 0 {
             self.problem(&format!("{at}.admissions_per_minute"), "must be at least 1");
         }
+        if raw.trigger_per_minute == Some(0) {
+            self.problem(&format!("{at}.trigger_per_minute"), "must be at least 1");
+        }
         if raw.proof_of_work_bits > 24 {
             self.problem(
                 &format!("{at}.proof_of_work_bits"),
@@ -487,7 +493,12 @@ impl Validator {
             first_date: first?,
             last_date: last?,
             opens_at: opens_at?,
-            prequeue: chrono::Duration::minutes(i64::from(raw.prequeue_minutes)),
+            // A room that switches on by itself has no pre-queue: nobody knew it would open.
+            prequeue: if raw.trigger_per_minute.is_some() {
+                chrono::Duration::zero()
+            } else {
+                chrono::Duration::minutes(i64::from(raw.prequeue_minutes))
+            },
             closes_at: closes_at?,
             policy: AdmissionPolicy {
                 per_minute: raw.admissions_per_minute,
@@ -497,6 +508,7 @@ impl Validator {
             },
             next_release: raw.next_release,
             proof_bits: raw.proof_of_work_bits,
+            trigger_per_minute: raw.trigger_per_minute,
         })
     }
 

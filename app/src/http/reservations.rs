@@ -166,19 +166,10 @@ pub async fn through_room(
         None => uuid::Uuid::new_v4().to_string(),
     };
     // The header (API clients), else the room's admission cookie (the resident pages).
-    let token = state
-        .rooms
-        .gating(office, procedure, start.date())
-        .and_then(|room| crate::http::waiting_rooms::admission_token(req, &room.id));
+    let token_for = |room: &str| crate::http::waiting_rooms::admission_token(req, room);
     state
         .rooms
-        .enter(
-            office,
-            procedure,
-            start.date(),
-            token.as_deref(),
-            &request_key,
-        )
+        .enter(office, procedure, start.date(), &token_for, &request_key)
         .await
         .map_err(|e| ApiError::from_room(e, lang))
 }

@@ -45,6 +45,9 @@ pub struct RoomView {
     pub first_date: String,
     pub last_date: String,
     pub next_release: Option<Text>,
+    /// Set for a room that switches on by itself past this many booking attempts a
+    /// minute (its phase stays "scheduled" until then).
+    pub trigger_per_minute: Option<u32>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -55,30 +58,36 @@ pub struct RoomListView {
 /// Active and scheduled waiting rooms (ended ones are left out).
 #[utoipa::path(get, path = "/api/v1/waiting-rooms", tag = "waiting rooms",
     responses((status = 200, body = RoomListView)))]
-pub async fn list(state: web::Data<AppState>) -> HttpResponse {
+pub async fn list(state: web::Data<AppState>, lang: ClientLang) -> Result<HttpResponse, ApiError> {
     let now = state.rooms.now();
-    let rooms = state
-        .rooms
-        .rooms()
-        .iter()
-        .filter(|r| r.phase(now) != RoomPhase::Ended)
-        .map(|r| RoomView {
+    let mut rooms = Vec::new();
+    for r in state.rooms.rooms() {
+        let (phase, opened) = state
+            .rooms
+            .phase_of(r, now)
+            .await
+            .map_err(|e| ApiError::from_room(e, lang.0))?;
+        if phase == RoomPhase::Ended {
+            continue;
+        }
+        rooms.push(RoomView {
             id: r.id.clone(),
             name: r.name.clone(),
-            phase: r.phase(now).as_str(),
-            joinable_from: to_tokyo_rfc3339(r.opens_at - r.prequeue),
-            opens_at: to_tokyo_rfc3339(r.opens_at),
+            phase: phase.as_str(),
+            joinable_from: to_tokyo_rfc3339(opened - r.prequeue),
+            opens_at: to_tokyo_rfc3339(opened),
             closes_at: to_tokyo_rfc3339(r.closes_at),
             offices: r.offices.iter().map(|o| o.to_string()).collect(),
             procedures: r.procedures.iter().map(|p| p.as_str().to_owned()).collect(),
             first_date: r.first_date.to_string(),
             last_date: r.last_date.to_string(),
             next_release: r.next_release.clone(),
-        })
-        .collect();
-    HttpResponse::Ok()
+            trigger_per_minute: r.trigger_per_minute,
+        });
+    }
+    Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=5"))
-        .json(RoomListView { rooms })
+        .json(RoomListView { rooms }))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -50,6 +50,13 @@ async fn show(
         return not_found(tr);
     };
     let now = state.rooms.now();
+    let (phase, opened) = match state.rooms.phase_of(room, now).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "waiting-room phase unavailable for a page");
+            return unavailable(tr);
+        }
+    };
     let token = place_token(req, room_id);
     let status = match &token {
         Some(t) => match state.rooms.status(room_id, t).await {
@@ -79,10 +86,10 @@ async fn show(
             day_label(&tr, room.last_date)
         ),
         opens: {
-            let t = tokyo_naive(room.opens_at);
+            let t = tokyo_naive(opened);
             format!("{} {}", day_label(&tr, t.date()), t.format("%H:%M"))
         },
-        phase: room.phase(now).as_str(),
+        phase: phase.as_str(),
         proof_bits: room.proof_bits,
         status,
         next,

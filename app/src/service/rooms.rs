@@ -113,6 +113,55 @@ impl RoomService {
             .ok_or(RoomError::NotFound)
     }
 
+    /// The room's phase now, and when admission starts (or started): the scheduled
+    /// opening, or the moment a room that switches on by itself did.
+    pub async fn phase_of(
+        &self,
+        room: &WaitingRoom,
+        now: DateTime<Utc>,
+    ) -> Result<(RoomPhase, DateTime<Utc>), RoomError> {
+        if room.trigger_per_minute.is_none() {
+            return Ok((room.phase(now), room.opens_at));
+        }
+        let opened = self
+            .store
+            .activation(&room.id)
+            .await?
+            .filter(|at| *at >= room.opens_at && *at < room.closes_at);
+        Ok((
+            room.phase_with(opened, now),
+            opened.unwrap_or(room.opens_at),
+        ))
+    }
+
+    /// Counts a booking attempt towards the rooms that switch on by themselves, and
+    /// switches one on when the minute's attempts pass its threshold.
+    async fn count_arrival(
+        &self,
+        office: &OfficeId,
+        procedure: ProcedureId,
+        date: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<(), RoomError> {
+        for room in self.rooms.iter().filter(|r| {
+            r.trigger_per_minute.is_some()
+                && r.covers(office, procedure, date)
+                && now >= r.opens_at
+                && now < r.closes_at
+        }) {
+            if self.store.activation(&room.id).await?.is_some() {
+                continue;
+            }
+            let arrivals = self.store.arrive(&room.id, now.timestamp() / 60).await?;
+            if arrivals > u64::from(room.trigger_per_minute.unwrap_or(u32::MAX)) {
+                let at = self.store.activate(&room.id, now).await?;
+                tracing::warn!(room = %room.id, at = %at, arrivals, "waiting room switched on by the booking rate");
+                metrics::counter!("madoguchi_room_triggered_total").increment(1);
+            }
+        }
+        Ok(())
+    }
+
     /// A proof-of-work challenge for joining (None when the room asks for none): valid
     /// five minutes, good for one join.
     pub fn challenge(&self, room_id: &str) -> Result<Option<(String, u8)>, RoomError> {
@@ -163,9 +212,10 @@ impl RoomService {
     ) -> Result<(u64, String, bool), RoomError> {
         let room = self.room(room_id)?;
         let now = self.clock.now();
-        match room.phase(now) {
+        let (phase, opened) = self.phase_of(room, now).await?;
+        match phase {
             RoomPhase::Scheduled => {
-                return Err(RoomError::NotYetOpen(room.opens_at - room.prequeue));
+                return Err(RoomError::NotYetOpen(opened - room.prequeue));
             }
             RoomPhase::Ended => return Err(RoomError::Ended),
             RoomPhase::Prequeue | RoomPhase::Open => {}
@@ -177,7 +227,7 @@ impl RoomService {
         }
         self.check_proof(room, proof).await?;
         let place = self.store.next_place(room_id).await?;
-        if room.phase(now) == RoomPhase::Prequeue {
+        if self.phase_of(room, now).await?.0 == RoomPhase::Prequeue {
             self.store
                 .add_draw(room_id, place, rand::rng().next_u64())
                 .await?;
@@ -225,7 +275,7 @@ impl RoomService {
             .collect();
         let opened = StoredCounters {
             serving: current.map(|c| c.serving).unwrap_or(0),
-            rate_since: room.opens_at.min(now),
+            rate_since: self.phase_of(room, now).await?.1.min(now),
             prequeue,
             opened: true,
         };
@@ -396,11 +446,12 @@ impl RoomService {
             opens_at: room.opens_at,
             remaining_seats: remaining,
         };
-        match room.phase(now) {
+        let (phase, opened) = self.phase_of(room, now).await?;
+        status.opens_at = opened;
+        match phase {
             RoomPhase::Scheduled | RoomPhase::Prequeue => {
                 // The draw at the opening decides the order; until then, how long to wait.
-                status.eta_seconds =
-                    Some(u64::try_from((room.opens_at - now).num_seconds()).unwrap_or(0));
+                status.eta_seconds = Some(u64::try_from((opened - now).num_seconds()).unwrap_or(0));
                 if remaining == 0 {
                     status.state = "closed";
                 }
@@ -455,16 +506,26 @@ impl RoomService {
     }
 
     /// The room that gates a booking of this slot now, if any.
-    pub fn gating(
+    pub async fn gating(
         &self,
         office: &OfficeId,
         procedure: ProcedureId,
         date: NaiveDate,
-    ) -> Option<&WaitingRoom> {
+    ) -> Result<Option<&WaitingRoom>, RoomError> {
         let now = self.clock.now();
-        self.rooms
+        for room in self
+            .rooms
             .iter()
-            .find(|r| r.gates(now) && r.covers(office, procedure, date))
+            .filter(|r| r.covers(office, procedure, date))
+        {
+            if matches!(
+                self.phase_of(room, now).await?.0,
+                RoomPhase::Prequeue | RoomPhase::Open
+            ) {
+                return Ok(Some(room));
+            }
+        }
+        Ok(None)
     }
 
     /// Lets a booking through a gating room: a valid, unexpired, unused admission token
@@ -475,16 +536,18 @@ impl RoomService {
         office: &OfficeId,
         procedure: ProcedureId,
         date: NaiveDate,
-        token: Option<&str>,
+        token_for: &dyn Fn(&str) -> Option<String>,
         request_key: &str,
     ) -> Result<Option<Admitted>, RoomError> {
-        let Some(room) = self.gating(office, procedure, date) else {
+        self.count_arrival(office, procedure, date, self.clock.now())
+            .await?;
+        let Some(room) = self.gating(office, procedure, date).await? else {
             return Ok(None);
         };
-        let Some(token) = token else {
+        let Some(token) = token_for(&room.id) else {
             return Err(RoomError::AdmissionRequired(room.id.clone()));
         };
-        let admission = AdmissionToken::decode(&self.keys, token, &room.id, self.clock.now())
+        let admission = AdmissionToken::decode(&self.keys, &token, &room.id, self.clock.now())
             .map_err(|_| RoomError::AdmissionRequired(room.id.clone()))?;
         let first = match self
             .store

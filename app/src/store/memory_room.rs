@@ -22,6 +22,9 @@ pub struct MemRoom {
     used: HashMap<String, String>,
     /// proof-of-work challenges used, until they expire
     challenges: HashMap<String, DateTime<Utc>>,
+    /// booking attempts per epoch minute (the last two kept)
+    arrivals: HashMap<i64, u64>,
+    activated: Option<DateTime<Utc>>,
 }
 
 impl MemoryHotState {
@@ -163,6 +166,23 @@ impl RoomStore for MemoryHotState {
             r.challenges.retain(|_, until| *until >= now);
             r.challenges.insert(id.to_owned(), expires).is_none()
         }))
+    }
+
+    async fn arrive(&self, room: &str, minute: i64) -> Result<u64, HotError> {
+        Ok(self.room(room, |r| {
+            r.arrivals.retain(|m, _| *m >= minute - 1);
+            let n = r.arrivals.entry(minute).or_insert(0);
+            *n += 1;
+            *n
+        }))
+    }
+
+    async fn activation(&self, room: &str) -> Result<Option<DateTime<Utc>>, HotError> {
+        Ok(self.room(room, |r| r.activated))
+    }
+
+    async fn activate(&self, room: &str, at: DateTime<Utc>) -> Result<DateTime<Utc>, HotError> {
+        Ok(self.room(room, |r| *r.activated.get_or_insert(at)))
     }
 
     async fn restore_admission(

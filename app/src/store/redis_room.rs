@@ -311,6 +311,44 @@ impl RoomStore for RedisHotState {
         Ok(set.is_some())
     }
 
+    async fn arrive(&self, room: &str, minute: i64) -> Result<u64, HotError> {
+        let key = self.room_key(room, &format!("arrivals:{minute}"));
+        let (n, _): (u64, i64) = redis::pipe()
+            .atomic()
+            .incr(&key, 1)
+            .expire(&key, 120)
+            .query_async(&mut self.connection().await?)
+            .await
+            .map_err(hot_error)?;
+        Ok(n)
+    }
+
+    async fn activation(&self, room: &str) -> Result<Option<DateTime<Utc>>, HotError> {
+        let at: Option<i64> = redis::cmd("GET")
+            .arg(self.room_key(room, "active"))
+            .query_async(&mut self.connection().await?)
+            .await
+            .map_err(hot_error)?;
+        Ok(at.map(from_ms))
+    }
+
+    async fn activate(&self, room: &str, at: DateTime<Utc>) -> Result<DateTime<Utc>, HotError> {
+        let key = self.room_key(room, "active");
+        let (_, now): (Option<String>, i64) = redis::pipe()
+            .atomic()
+            .cmd("SET")
+            .arg(&key)
+            .arg(ms(at))
+            .arg("NX")
+            .arg("EX")
+            .arg(ROOM_TTL_SECS)
+            .get(&key)
+            .query_async(&mut self.connection().await?)
+            .await
+            .map_err(hot_error)?;
+        Ok(from_ms(now))
+    }
+
     async fn restore_admission(
         &self,
         room: &str,

@@ -32,6 +32,9 @@ pub struct WaitingRoom {
     pub next_release: Option<crate::domain::text::Text>,
     /// Joining needs a proof of work of this many leading zero bits (0: none).
     pub proof_bits: u8,
+    /// Switches on by itself when more booking attempts than this arrive in a minute
+    /// (between `opens_at` and `closes_at`); None: it opens at `opens_at`.
+    pub trigger_per_minute: Option<u32>,
 }
 
 /// Where a room is in its life.
@@ -59,15 +62,21 @@ impl RoomPhase {
 }
 
 impl WaitingRoom {
+    /// The phase of a scheduled room (a triggered one is on standby until it fires).
     pub fn phase(&self, now: DateTime<Utc>) -> RoomPhase {
-        if now >= self.closes_at {
-            RoomPhase::Ended
-        } else if now >= self.opens_at {
-            RoomPhase::Open
-        } else if now >= self.opens_at - self.prequeue {
-            RoomPhase::Prequeue
-        } else {
-            RoomPhase::Scheduled
+        self.phase_with(
+            self.trigger_per_minute.is_none().then_some(self.opens_at),
+            now,
+        )
+    }
+
+    /// The phase given when admission started (or starts): `opened`, if known.
+    pub fn phase_with(&self, opened: Option<DateTime<Utc>>, now: DateTime<Utc>) -> RoomPhase {
+        match opened {
+            _ if now >= self.closes_at => RoomPhase::Ended,
+            Some(o) if now >= o => RoomPhase::Open,
+            Some(o) if now >= o - self.prequeue => RoomPhase::Prequeue,
+            _ => RoomPhase::Scheduled,
         }
     }
 

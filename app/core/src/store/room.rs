@@ -98,6 +98,12 @@ pub trait RoomStore: Send + Sync {
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> Result<bool, HotError>;
+    /// Counts a booking attempt in the minute `minute` (epoch minutes); the count so far.
+    async fn arrive(&self, room: &str, minute: i64) -> Result<u64, HotError>;
+    /// When a room that switches on by itself did (None: not yet).
+    async fn activation(&self, room: &str) -> Result<Option<DateTime<Utc>>, HotError>;
+    /// Switches the room on at `at` unless it already is; when it did.
+    async fn activate(&self, room: &str, at: DateTime<Utc>) -> Result<DateTime<Utc>, HotError>;
     /// Gives an admission back (the booking it was used for failed).
     async fn restore_admission(
         &self,
