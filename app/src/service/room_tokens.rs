@@ -71,6 +71,41 @@ fn split(token: &str) -> Result<(&str, &str), TokenError> {
     token.rsplit_once('.').ok_or(TokenError::Invalid)
 }
 
+/// Verifies a token's signature and splits its body: the `kind`, the room (which must
+/// be `room`), then exactly `n` more fields.
+fn fields<'a>(
+    keys: &Keys,
+    token: &'a str,
+    kind: &str,
+    room: &str,
+    n: usize,
+) -> Result<Vec<&'a str>, TokenError> {
+    let (body, mac) = split(token)?;
+    check(keys, body, mac)?;
+    let mut parts = body.split('.');
+    if parts.next() != Some(kind) {
+        return Err(TokenError::Invalid);
+    }
+    let of = parts.next().ok_or(TokenError::Invalid)?;
+    let rest: Vec<&str> = parts.collect();
+    if rest.len() != n {
+        return Err(TokenError::Invalid);
+    }
+    if of != room {
+        return Err(TokenError::OtherRoom);
+    }
+    Ok(rest)
+}
+
+/// An expiry field, refused once passed.
+fn unexpired(raw: &str, now: DateTime<Utc>) -> Result<i64, TokenError> {
+    let expires_ms: i64 = raw.parse().map_err(|_| TokenError::Invalid)?;
+    if now.timestamp_millis() >= expires_ms {
+        return Err(TokenError::Expired);
+    }
+    Ok(expires_ms)
+}
+
 impl PlaceToken {
     pub fn encode(&self, keys: &Keys) -> String {
         let body = format!("p.{}.{}.{}", self.room, self.place, self.issued_ms);
@@ -79,25 +114,11 @@ impl PlaceToken {
     }
 
     pub fn decode(keys: &Keys, token: &str, room: &str) -> Result<Self, TokenError> {
-        let (body, mac) = split(token)?;
-        check(keys, body, mac)?;
-        let mut parts = body.split('.');
-        let (Some("p"), Some(r), Some(place), Some(issued), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(TokenError::Invalid);
-        };
-        if r != room {
-            return Err(TokenError::OtherRoom);
-        }
+        let f = fields(keys, token, "p", room, 2)?;
         Ok(Self {
-            room: r.to_owned(),
-            place: place.parse().map_err(|_| TokenError::Invalid)?,
-            issued_ms: issued.parse().map_err(|_| TokenError::Invalid)?,
+            room: room.to_owned(),
+            place: f[0].parse().map_err(|_| TokenError::Invalid)?,
+            issued_ms: f[1].parse().map_err(|_| TokenError::Invalid)?,
         })
     }
 }
@@ -132,31 +153,12 @@ impl AdmissionToken {
         room: &str,
         now: DateTime<Utc>,
     ) -> Result<Self, TokenError> {
-        let (body, mac) = split(token)?;
-        check(keys, body, mac)?;
-        let mut parts = body.split('.');
-        let (Some("a"), Some(r), Some(place), Some(expires), Some(nonce), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(TokenError::Invalid);
-        };
-        if r != room {
-            return Err(TokenError::OtherRoom);
-        }
-        let expires_ms: i64 = expires.parse().map_err(|_| TokenError::Invalid)?;
-        if now.timestamp_millis() >= expires_ms {
-            return Err(TokenError::Expired);
-        }
+        let f = fields(keys, token, "a", room, 3)?;
         Ok(Self {
-            room: r.to_owned(),
-            place: place.parse().map_err(|_| TokenError::Invalid)?,
-            expires_ms,
-            nonce: nonce.to_owned(),
+            room: room.to_owned(),
+            place: f[0].parse().map_err(|_| TokenError::Invalid)?,
+            expires_ms: unexpired(f[1], now)?,
+            nonce: f[2].to_owned(),
         })
     }
 }
@@ -197,31 +199,12 @@ impl Challenge {
         room: &str,
         now: DateTime<Utc>,
     ) -> Result<Self, TokenError> {
-        let (body, mac) = split(token)?;
-        check(keys, body, mac)?;
-        let mut parts = body.split('.');
-        let (Some("c"), Some(r), Some(bits), Some(expires), Some(id), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(TokenError::Invalid);
-        };
-        if r != room {
-            return Err(TokenError::OtherRoom);
-        }
-        let expires_ms: i64 = expires.parse().map_err(|_| TokenError::Invalid)?;
-        if now.timestamp_millis() >= expires_ms {
-            return Err(TokenError::Expired);
-        }
+        let f = fields(keys, token, "c", room, 3)?;
         Ok(Self {
-            room: r.to_owned(),
-            bits: bits.parse().map_err(|_| TokenError::Invalid)?,
-            expires_ms,
-            id: id.to_owned(),
+            room: room.to_owned(),
+            bits: f[0].parse().map_err(|_| TokenError::Invalid)?,
+            expires_ms: unexpired(f[1], now)?,
+            id: f[2].to_owned(),
         })
     }
 }
