@@ -580,7 +580,42 @@ async fn a_room_switches_on_when_attempts_pass_its_rate(backend: Backend) {
     );
 }
 
+/// A line lost with the hot state: old tokens are refused (they join again) instead of
+/// sharing positions with the new line.
+async fn a_lost_line_refuses_its_old_tokens(backend: Backend) {
+    let mut app = room_app(backend, "2026-12-01T10:00:01+09:00").await;
+    let (_, old) = join(&app).await;
+    app.clock.advance(Duration::seconds(2));
+    app.lose_hot_state().await;
+    app.clock.advance(Duration::seconds(2));
+    let (first, fresh) = join(&app).await;
+    assert_eq!(first, 1, "a new line");
+    assert_problem(
+        app.client
+            .get(app.url(&format!("{ROOM}/status")))
+            .header("waiting-room-token", &old)
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "invalid-room-token",
+    )
+    .await;
+    assert_eq!(status(&app, &fresh).await["position"], 1);
+    // Joining again with the old token gives a new place, not the old one.
+    let again = app
+        .client
+        .post(app.url(&format!("{ROOM}/join")))
+        .header("waiting-room-token", &old)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.json::<Value>().await.unwrap()["position"], 2);
+}
+
 on_both_backends!(
+    a_lost_line_refuses_its_old_tokens,
     the_waiting_room_page_joins_and_carries_the_admission,
     joining_may_need_a_proof_of_work,
     a_room_switches_on_when_attempts_pass_its_rate,

@@ -220,8 +220,10 @@ impl RoomService {
             RoomPhase::Ended => return Err(RoomError::Ended),
             RoomPhase::Prequeue | RoomPhase::Open => {}
         }
+        let began = self.store.began(room_id, now).await?;
         if let Some(token) = existing
             && let Ok(t) = PlaceToken::decode(&self.keys, token, room_id)
+            && t.issued_ms >= began.timestamp_millis()
         {
             return Ok((t.place, token.to_owned(), false));
         }
@@ -436,6 +438,10 @@ impl RoomService {
         let room = self.room(room_id)?;
         let place = PlaceToken::decode(&self.keys, token, room_id).map_err(RoomError::Token)?;
         let now = self.clock.now();
+        // A token from before the line's state began belongs to a line that was lost.
+        if place.issued_ms < self.store.began(room_id, now).await?.timestamp_millis() {
+            return Err(RoomError::Token(TokenError::Invalid));
+        }
         let remaining = self.remaining_seats(room).await?;
         let mut status = RoomStatus {
             state: "waiting",

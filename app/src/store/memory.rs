@@ -82,6 +82,7 @@ impl MemoryHotState {
     pub fn clear(&self) {
         self.lock().clear();
         self.queues().clear();
+        self.rooms.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     /// Forgets seats of a slot, as a drifted hot state would (for tests).

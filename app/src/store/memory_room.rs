@@ -25,6 +25,7 @@ pub struct MemRoom {
     /// booking attempts per epoch minute (the last two kept)
     arrivals: HashMap<i64, u64>,
     activated: Option<DateTime<Utc>>,
+    began: Option<DateTime<Utc>>,
 }
 
 impl MemoryHotState {
@@ -36,6 +37,10 @@ impl MemoryHotState {
 
 #[async_trait]
 impl RoomStore for MemoryHotState {
+    async fn began(&self, room: &str, at: DateTime<Utc>) -> Result<DateTime<Utc>, HotError> {
+        Ok(self.room(room, |r| *r.began.get_or_insert(at)))
+    }
+
     async fn next_place(&self, room: &str) -> Result<u64, HotError> {
         Ok(self.room(room, |r| {
             r.places += 1;

@@ -82,6 +82,25 @@ fn admission(s: &str) -> Option<(String, DateTime<Utc>)> {
     Some((nonce.to_owned(), from_ms(expires.parse().ok()?)))
 }
 
+impl RedisHotState {
+    /// Sets `key` to `at` unless it is set (a week's expiry); the value it holds.
+    async fn set_once(&self, key: &str, at: DateTime<Utc>) -> Result<DateTime<Utc>, HotError> {
+        let (_, held): (Option<String>, i64) = redis::pipe()
+            .atomic()
+            .cmd("SET")
+            .arg(key)
+            .arg(ms(at))
+            .arg("NX")
+            .arg("EX")
+            .arg(ROOM_TTL_SECS)
+            .get(key)
+            .query_async(&mut self.connection().await?)
+            .await
+            .map_err(hot_error)?;
+        Ok(from_ms(held))
+    }
+}
+
 #[async_trait]
 impl RoomStore for RedisHotState {
     async fn next_place(&self, room: &str) -> Result<u64, HotError> {
@@ -332,21 +351,12 @@ impl RoomStore for RedisHotState {
         Ok(at.map(from_ms))
     }
 
+    async fn began(&self, room: &str, at: DateTime<Utc>) -> Result<DateTime<Utc>, HotError> {
+        self.set_once(&self.room_key(room, "began"), at).await
+    }
+
     async fn activate(&self, room: &str, at: DateTime<Utc>) -> Result<DateTime<Utc>, HotError> {
-        let key = self.room_key(room, "active");
-        let (_, now): (Option<String>, i64) = redis::pipe()
-            .atomic()
-            .cmd("SET")
-            .arg(&key)
-            .arg(ms(at))
-            .arg("NX")
-            .arg("EX")
-            .arg(ROOM_TTL_SECS)
-            .get(&key)
-            .query_async(&mut self.connection().await?)
-            .await
-            .map_err(hot_error)?;
-        Ok(from_ms(now))
+        self.set_once(&self.room_key(room, "active"), at).await
     }
 
     async fn restore_admission(

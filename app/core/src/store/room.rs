@@ -29,6 +29,10 @@ pub struct StoredCounters {
 
 #[async_trait]
 pub trait RoomStore: Send + Sync {
+    /// When the room's shared state began: set to `at` by the first call, the same after.
+    /// A place token issued before it belongs to a line that was lost (Redis restarted
+    /// empty) and is refused, so two visitors never share a position.
+    async fn began(&self, room: &str, at: DateTime<Utc>) -> Result<DateTime<Utc>, HotError>;
     /// The next place (1, 2, …) of the room.
     async fn next_place(&self, room: &str) -> Result<u64, HotError>;
     /// The last place handed out.
