@@ -129,16 +129,28 @@ pub async fn create(
     let lang = lang.0;
     let idempotency = idempotency(&req, lang)?;
     let request = book_request(&state, body.into_inner(), idempotency, lang)?;
+    let booked = book_through_room(&state, &req, request, lang).await?;
+    Ok(created(booked, &state))
+}
+
+/// Books through the waiting room that gates the slot's release, if any (the API and
+/// the booking page): the admission is used, and given back if the booking fails.
+pub async fn book_through_room(
+    state: &AppState,
+    req: &HttpRequest,
+    request: BookRequest,
+    lang: Lang,
+) -> Result<Booked, ApiError> {
     let admitted = through_room(
-        &state,
-        &req,
+        state,
+        req,
         (&request.office, request.procedure, request.start),
         request.idempotency.as_ref(),
         lang,
     )
     .await?;
     match state.booking.book(request).await {
-        Ok(booked) => Ok(created(booked, &state)),
+        Ok(booked) => Ok(booked),
         Err(e) => {
             if let Some(a) = admitted {
                 state.rooms.restore(&a).await;
@@ -158,18 +170,17 @@ pub async fn through_room(
     idempotency: Option<&IdempotencyKey>,
     lang: Lang,
 ) -> Result<Option<crate::service::rooms::Admitted>, ApiError> {
-    let request_key = match idempotency {
-        Some(k) => data_encoding::HEXLOWER.encode(&crate::service::keys::fingerprint(&[
-            b"waiting-room-use",
-            k.0.as_bytes(),
-        ])),
-        None => uuid::Uuid::new_v4().to_string(),
-    };
     // The header (API clients), else the room's admission cookie (the resident pages).
     let token_for = |room: &str| crate::http::waiting_rooms::admission_token(req, room);
     state
         .rooms
-        .enter(office, procedure, start.date(), &token_for, &request_key)
+        .enter(
+            office,
+            procedure,
+            start.date(),
+            &token_for,
+            idempotency.map(|k| k.0.as_str()),
+        )
         .await
         .map_err(|e| ApiError::from_room(e, lang))
 }

@@ -638,30 +638,10 @@ pub async fn submit(
     let idempotency = crate::http::parse::parse_idempotency_key(&form.idempotency_key)
         .ok()
         .map(IdempotencyKey);
+    // A release behind a waiting room is booked through the room; the refusal says so.
     let booked = match crate::http::reservations::book_request(&state, body, idempotency, lang) {
         Ok(request) => {
-            // A release behind a waiting room is booked through the room (its page is the
-            // next step); the refusal says so and where to go.
-            match crate::http::reservations::through_room(
-                &state,
-                &req,
-                (&request.office, request.procedure, request.start),
-                request.idempotency.as_ref(),
-                lang,
-            )
-            .await
-            {
-                Ok(admitted) => match state.booking.book(request).await {
-                    Ok(b) => Ok(b),
-                    Err(e) => {
-                        if let Some(a) = admitted {
-                            state.rooms.restore(&a).await;
-                        }
-                        Err(ApiError::from_booking(e, lang))
-                    }
-                },
-                Err(e) => Err(e),
-            }
+            crate::http::reservations::book_through_room(&state, &req, request, lang).await
         }
         Err(e) => Err(e),
     };

@@ -543,7 +543,7 @@ impl RoomService {
         procedure: ProcedureId,
         date: NaiveDate,
         token_for: &dyn Fn(&str) -> Option<String>,
-        request_key: &str,
+        idempotency_key: Option<&str>,
     ) -> Result<Option<Admitted>, RoomError> {
         self.count_arrival(office, procedure, date, self.clock.now())
             .await?;
@@ -555,9 +555,17 @@ impl RoomService {
         };
         let admission = AdmissionToken::decode(&self.keys, &token, &room.id, self.clock.now())
             .map_err(|_| RoomError::AdmissionRequired(room.id.clone()))?;
+        // Which request used it: a retry with the same Idempotency-Key is the same one.
+        let request_key = match idempotency_key {
+            Some(k) => data_encoding::HEXLOWER.encode(&crate::service::keys::fingerprint(&[
+                b"waiting-room-use",
+                k.as_bytes(),
+            ])),
+            None => uuid::Uuid::new_v4().to_string(),
+        };
         let first = match self
             .store
-            .use_admission(&room.id, &admission.nonce, request_key)
+            .use_admission(&room.id, &admission.nonce, &request_key)
             .await?
         {
             AdmissionUse::First => true,
