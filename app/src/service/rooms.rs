@@ -234,8 +234,8 @@ impl RoomService {
                 .add_draw(room_id, place, rand::rng().next_u64())
                 .await?;
         } else {
-            self.open(room, now).await?;
-            if let Some(position) = self.position(room_id, place).await? {
+            let opened = self.open(room, now).await?;
+            if let Some(position) = self.position(room_id, place, &opened).await? {
                 self.store.touch(room_id, &[position], now).await?;
             }
         }
@@ -297,12 +297,15 @@ impl RoomService {
     }
 
     /// A place's position in line (None for a pre-queue place before the draw).
-    async fn position(&self, room: &str, place: u64) -> Result<Option<u64>, RoomError> {
-        match self.store.counters(room).await? {
-            Some(c) if c.opened && place <= c.prequeue => {
-                Ok(self.store.position_of(room, place).await?)
-            }
-            Some(c) if c.opened => Ok(Some(place)),
+    async fn position(
+        &self,
+        room: &str,
+        place: u64,
+        counters: &StoredCounters,
+    ) -> Result<Option<u64>, RoomError> {
+        match counters {
+            c if c.opened && place <= c.prequeue => Ok(self.store.position_of(room, place).await?),
+            c if c.opened => Ok(Some(place)),
             _ => Ok(None),
         }
     }
@@ -369,12 +372,14 @@ impl RoomService {
     }
 
     /// Moves the serving counter on (at most once a second per instance).
+    /// `opened`: the counters as `open` just read them.
     async fn advance(
         &self,
         room: &WaitingRoom,
+        opened: &StoredCounters,
         now: DateTime<Utc>,
     ) -> Result<StoredCounters, RoomError> {
-        let current = self.open(room, now).await?;
+        let current = *opened;
         {
             let mut advanced = self.advanced.lock().unwrap_or_else(|e| e.into_inner());
             let last = advanced.entry(room.id.clone()).or_insert(i64::MIN);
@@ -443,17 +448,16 @@ impl RoomService {
             return Err(RoomError::Token(TokenError::Invalid));
         }
         let remaining = self.remaining_seats(room).await?;
+        let (phase, opened) = self.phase_of(room, now).await?;
         let mut status = RoomStatus {
             state: "waiting",
             position: None,
             ahead: None,
             eta_seconds: None,
             admission_token: None,
-            opens_at: room.opens_at,
+            opens_at: opened,
             remaining_seats: remaining,
         };
-        let (phase, opened) = self.phase_of(room, now).await?;
-        status.opens_at = opened;
         match phase {
             RoomPhase::Scheduled | RoomPhase::Prequeue => {
                 // The draw at the opening decides the order; until then, how long to wait.
@@ -468,22 +472,24 @@ impl RoomService {
         }
         // Present now: seen before the counter moves, so polling never loses the place.
         let opened = self.open(room, now).await?;
-        let Some(position) = self.position(room_id, place.place).await? else {
+        let Some(position) = self.position(room_id, place.place, &opened).await? else {
             return Ok(status);
         };
         if position > opened.serving {
             self.store.touch(room_id, &[position], now).await?;
         }
-        let counters = self.advance(room, now).await?;
+        let counters = self.advance(room, &opened, now).await?;
         status.position = Some(position);
-        let last_seen = now;
-        let c = RoomCounters {
-            issued: self.store.places(room_id).await?,
-            serving: counters.serving,
-            rate_since: counters.rate_since,
-            outstanding: 0,
-        };
-        match visitor_state(position, &c, &room.policy, remaining, last_seen, now) {
+        // Seen now (touched above), so a waiting visitor is never told "expired" here:
+        // a place is lost only by being skipped while away.
+        match visitor_state(
+            position,
+            counters.serving,
+            &room.policy,
+            remaining,
+            now,
+            now,
+        ) {
             VisitorState::Closed => status.state = "closed",
             VisitorState::Expired => status.state = "expired",
             VisitorState::Waiting { ahead, eta_seconds } => {

@@ -238,7 +238,7 @@ pub enum VisitorState {
 /// this one (abandoned ones included: an upper bound, honest rather than flattering).
 pub fn visitor_state(
     position: u64,
-    counters: &RoomCounters,
+    serving: u64,
     policy: &AdmissionPolicy,
     remaining_seats: u32,
     last_seen: DateTime<Utc>,
@@ -247,13 +247,13 @@ pub fn visitor_state(
     if remaining_seats == 0 {
         return VisitorState::Closed;
     }
-    if position <= counters.serving {
+    if position <= serving {
         return VisitorState::Admitted;
     }
     if now - last_seen > policy.idle_after {
         return VisitorState::Expired;
     }
-    let ahead = position - counters.serving - 1;
+    let ahead = position - serving - 1;
     let per_minute = u64::from(policy.per_minute.max(1));
     VisitorState::Waiting {
         ahead,
@@ -382,22 +382,22 @@ mod tests {
         let p = policy(60);
         let c = counters(100, 40, 0);
         assert_eq!(
-            visitor_state(50, &c, &p, 10, t(0), t(5)),
+            visitor_state(50, c.serving, &p, 10, t(0), t(5)),
             VisitorState::Waiting {
                 ahead: 9,
                 eta_seconds: 10
             }
         );
         assert_eq!(
-            visitor_state(40, &c, &p, 10, t(0), t(5)),
+            visitor_state(40, c.serving, &p, 10, t(0), t(5)),
             VisitorState::Admitted
         );
         assert_eq!(
-            visitor_state(50, &c, &p, 0, t(0), t(5)),
+            visitor_state(50, c.serving, &p, 0, t(0), t(5)),
             VisitorState::Closed
         );
         assert_eq!(
-            visitor_state(50, &c, &p, 10, t(0), t(61)),
+            visitor_state(50, c.serving, &p, 10, t(0), t(61)),
             VisitorState::Expired
         );
     }
