@@ -41,6 +41,7 @@ pub struct Stores {
     pub hot: Arc<dyn HotState>,
     pub queue_hot: Arc<dyn QueueHotState>,
     pub rooms: Arc<dyn crate::store::room::RoomStore>,
+    pub room_ledger: Arc<dyn crate::store::room::RoomLedger>,
     /// For the start-up line: which backends are in use.
     pub description: String,
 }
@@ -48,12 +49,13 @@ pub struct Stores {
 impl Stores {
     pub fn of<L, H>(ledger: Arc<L>, hot: Arc<H>, description: String) -> Self
     where
-        L: Ledger + QueueLedger,
+        L: Ledger + QueueLedger + crate::store::room::RoomLedger,
         H: HotState + QueueHotState + crate::store::room::RoomStore,
     {
         Stores {
             ledger: ledger.clone(),
-            queue_ledger: ledger,
+            queue_ledger: ledger.clone(),
+            room_ledger: ledger,
             hot: hot.clone(),
             queue_hot: hot.clone(),
             rooms: hot,
@@ -114,9 +116,14 @@ pub async fn open_stores(settings: &Settings) -> anyhow::Result<Stores> {
         }
     };
     let description = format!("{ledger_name} + {hot_name}");
-    let (ledger, queue_ledger): (Arc<dyn Ledger>, Arc<dyn QueueLedger>) = match (pg, sqlite) {
-        (Some(pg), _) => (pg.clone(), pg),
-        (None, Some(sqlite)) => (sqlite.clone(), sqlite),
+    type Durable = (
+        Arc<dyn Ledger>,
+        Arc<dyn QueueLedger>,
+        Arc<dyn crate::store::room::RoomLedger>,
+    );
+    let (ledger, queue_ledger, room_ledger): Durable = match (pg, sqlite) {
+        (Some(pg), _) => (pg.clone(), pg.clone(), pg),
+        (None, Some(sqlite)) => (sqlite.clone(), sqlite.clone(), sqlite),
         (None, None) => anyhow::bail!("no ledger configured"),
     };
     type Hot = (
@@ -132,6 +139,7 @@ pub async fn open_stores(settings: &Settings) -> anyhow::Result<Stores> {
     Ok(Stores {
         ledger,
         queue_ledger,
+        room_ledger,
         hot,
         queue_hot,
         rooms,
@@ -242,11 +250,16 @@ impl Application {
         ));
         let rooms = Arc::new(crate::service::rooms::RoomService::new(
             municipality.waiting_rooms.clone(),
+            stores.room_ledger.clone(),
             stores.rooms.clone(),
             booking.clone(),
             keys,
             clock.clone(),
         ));
+        rooms
+            .reload()
+            .await
+            .context("loading the waiting rooms defined through the admin API")?;
         booking
             .rebuild_all(true)
             .await
@@ -258,6 +271,7 @@ impl Application {
         let maintenance = Arc::new(Maintenance::new(
             booking.clone(),
             queue.clone(),
+            rooms.clone(),
             settings.retention_days,
         ));
         let (stop, stopped) = watch::channel(false);
@@ -267,7 +281,12 @@ impl Application {
             live.clone().run(queue.clone(), stopped.clone()),
         )];
         if settings.maintenance_interval_secs > 0 {
-            let loop_ = Maintenance::new(booking.clone(), queue.clone(), settings.retention_days);
+            let loop_ = Maintenance::new(
+                booking.clone(),
+                queue.clone(),
+                rooms.clone(),
+                settings.retention_days,
+            );
             background.push(tokio::spawn(loop_.run(
                 std::time::Duration::from_secs(settings.maintenance_interval_secs),
                 std::time::Duration::from_secs(settings.reconcile_interval_secs.max(1)),

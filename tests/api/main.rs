@@ -22,4 +22,5 @@ mod queue;
 mod queue_model;
 mod rate_limit;
 mod recovery;
+mod room_admin;
 mod waiting_room;

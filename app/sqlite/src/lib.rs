@@ -26,6 +26,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 mod queue;
+mod room;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 

@@ -61,7 +61,7 @@ pub fn parse_municipality(text: &str, origin: &str) -> Result<Municipality, Muni
     } else {
         Err(MunicipalityError::Invalid {
             origin: origin.to_owned(),
-            problems: v.problems,
+            problems: v.into_lines(),
         })
     }
 }
@@ -76,42 +76,75 @@ struct RawFile {
     defaults: RawDefaults,
     offices: Vec<RawOffice>,
     #[serde(default)]
-    waiting_rooms: Vec<RawRoom>,
+    waiting_rooms: Vec<RoomDefinition>,
 }
 
-/// A waiting room in front of a booking release (see docs/WAITING_ROOM.md).
-#[derive(Debug, Deserialize)]
+/// A waiting room in front of a booking release (see docs/WAITING_ROOM.md): an entry of
+/// `[[waiting_rooms]]` in the municipality file, or the body of the admin API's
+/// `PUT /api/v1/waiting-rooms/{room_id}` (where the path gives the id). Both are
+/// validated by the same code into a `WaitingRoom`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RawRoom {
-    id: String,
-    name: Text,
-    /// Office ids; every office when omitted.
+pub struct RoomDefinition {
+    /// 1–64 letters, digits, `-` or `_`. Required in the file; in the API the path gives
+    /// it (a body id must match).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub name: Text,
+    /// Office ids; in the file every office when omitted, in the API the admin's office.
     #[serde(default)]
-    offices: Vec<String>,
-    procedures: Vec<String>,
-    first_date: String,
-    last_date: String,
+    pub offices: Vec<String>,
+    /// Procedure ids, e.g. `cert_renewal`.
+    pub procedures: Vec<String>,
+    /// The release's slot dates, `YYYY-MM-DD`.
+    pub first_date: String,
+    pub last_date: String,
     /// RFC 3339, e.g. 2027-01-12T08:30:00+09:00.
-    opens_at: String,
+    pub opens_at: String,
     #[serde(default = "default_prequeue")]
-    prequeue_minutes: u32,
+    pub prequeue_minutes: u32,
     /// RFC 3339; 12 hours after the opening when omitted.
-    closes_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closes_at: Option<String>,
     #[serde(default = "default_per_minute")]
-    admissions_per_minute: u32,
+    pub admissions_per_minute: u32,
     #[serde(default = "default_dropout")]
-    dropout_percent: u32,
+    pub dropout_percent: u32,
     #[serde(default = "default_admission_minutes")]
-    admission_minutes: u32,
+    pub admission_minutes: u32,
     #[serde(default = "default_idle_seconds")]
-    idle_seconds: u32,
-    next_release: Option<Text>,
+    pub idle_seconds: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_release: Option<Text>,
     /// Joining needs a Hashcash proof of this many leading zero bits (0: off).
     #[serde(default)]
-    proof_of_work_bits: u8,
+    pub proof_of_work_bits: u8,
     /// Switch on by itself when booking attempts exceed this many a minute (from
     /// opens_at until closes_at) instead of opening at opens_at.
-    trigger_per_minute: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_per_minute: Option<u32>,
+}
+
+/// Validates one room definition against the municipality's offices (the admin API's
+/// path: field names without a prefix). Every problem is returned with its field.
+pub fn validate_room(
+    def: RoomDefinition,
+    offices: &[Office],
+) -> Result<crate::domain::waiting_room::WaitingRoom, Vec<(String, String)>> {
+    let mut v = Validator::default();
+    match v.room("", def, offices) {
+        Some(room) if v.problems.is_empty() => Ok(room),
+        _ => Err(v.problems),
+    }
+}
+
+/// Room ids go into tokens, cookies and hot-state keys.
+pub fn room_id_ok(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn default_prequeue() -> u32 {
@@ -312,14 +345,22 @@ const DEFAULT_BOOKING: BookingPolicy = BookingPolicy {
     hold_minutes: 30,
 };
 
+/// Collects every problem of a file (or of one room definition) with its field path.
 #[derive(Default)]
 struct Validator {
-    problems: Vec<String>,
+    problems: Vec<(String, String)>,
 }
 
 impl Validator {
     fn problem(&mut self, field: &str, message: impl std::fmt::Display) {
-        self.problems.push(format!("{field}: {message}"));
+        self.problems.push((field.to_owned(), message.to_string()));
+    }
+
+    fn into_lines(self) -> Vec<String> {
+        self.problems
+            .into_iter()
+            .map(|(field, message)| format!("{field}: {message}"))
+            .collect()
     }
 
     fn file(&mut self, raw: RawFile) -> Municipality {
@@ -366,10 +407,12 @@ impl Validator {
             .enumerate()
             .filter_map(|(i, r)| {
                 let at = format!("waiting_rooms[{i}]");
-                if !room_ids.insert(r.id.clone()) {
+                if let Some(id) = &r.id
+                    && !room_ids.insert(id.clone())
+                {
                     self.problem(
                         &format!("{at}.id"),
-                        format!("{:?} is used by another room", r.id),
+                        format!("{id:?} is used by another room"),
                     );
                 }
                 self.room(&at, r, &offices)
@@ -386,19 +429,22 @@ impl Validator {
     fn room(
         &mut self,
         at: &str,
-        raw: RawRoom,
+        raw: RoomDefinition,
         offices: &[Office],
     ) -> Option<crate::domain::waiting_room::WaitingRoom> {
         use crate::domain::waiting_room::{AdmissionPolicy, WaitingRoom};
         let before = self.problems.len();
-        let id_ok = !raw.id.is_empty()
-            && raw.id.len() <= 64
-            && raw
-                .id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !id_ok {
-            self.problem(&format!("{at}.id"), "use 1–64 letters, digits, - or _");
+        // `at` is empty for a definition on its own (the admin API): bare field names.
+        let field = |name: &str| {
+            if at.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{at}.{name}")
+            }
+        };
+        let id = raw.id.clone().unwrap_or_default();
+        if !room_id_ok(&id) {
+            self.problem(&field("id"), "use 1–64 letters, digits, - or _");
         }
         let office_ids: Vec<OfficeId> = if raw.offices.is_empty() {
             offices.iter().map(|o| o.id.clone()).collect()
@@ -408,7 +454,7 @@ impl Validator {
                 .filter_map(|o| match offices.iter().find(|x| x.id.as_str() == o) {
                     Some(x) => Some(x.id.clone()),
                     None => {
-                        self.problem(&format!("{at}.offices"), format!("no office {o:?}"));
+                        self.problem(&field("offices"), format!("no office {o:?}"));
                         None
                     }
                 })
@@ -420,73 +466,79 @@ impl Validator {
             .filter_map(|p| match p.parse::<ProcedureId>() {
                 Ok(p) => Some(p),
                 Err(e) => {
-                    self.problem(&format!("{at}.procedures"), e);
+                    self.problem(&field("procedures"), e);
                     None
                 }
             })
             .collect();
         if procedures.is_empty() {
-            self.problem(&format!("{at}.procedures"), "name at least one procedure");
+            self.problem(&field("procedures"), "name at least one procedure");
         }
-        let date =
-            |v: &mut Self, field: &str, raw: &str| match NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-            {
-                Ok(d) => Some(d),
-                Err(_) => {
-                    v.problem(&format!("{at}.{field}"), "use YYYY-MM-DD");
-                    None
-                }
-            };
+        let date = |v: &mut Self, name: &str, raw: &str| match NaiveDate::parse_from_str(
+            raw, "%Y-%m-%d",
+        ) {
+            Ok(d) => Some(d),
+            Err(_) => {
+                v.problem(&field(name), "use YYYY-MM-DD");
+                None
+            }
+        };
         let first = date(self, "first_date", &raw.first_date);
         let last = date(self, "last_date", &raw.last_date);
         if let (Some(f), Some(l)) = (first, last)
             && l < f
         {
-            self.problem(&format!("{at}.last_date"), "is before first_date");
+            self.problem(&field("last_date"), "is before first_date");
         }
-        let instant = |v: &mut Self, field: &str, raw: &str| {
-            match chrono::DateTime::parse_from_rfc3339(raw) {
+        let instant =
+            |v: &mut Self, name: &str, raw: &str| match chrono::DateTime::parse_from_rfc3339(raw) {
                 Ok(t) => Some(t.to_utc()),
                 Err(_) => {
-                    v.problem(
-                        &format!("{at}.{field}"),
-                        "use RFC 3339, e.g. 2027-01-12T08:30:00+09:00",
-                    );
+                    v.problem(&field(name), "use RFC 3339, e.g. 2027-01-12T08:30:00+09:00");
                     None
                 }
-            }
-        };
+            };
         let opens_at = instant(self, "opens_at", &raw.opens_at);
         let closes_at = match (&raw.closes_at, opens_at) {
             (Some(c), _) => instant(self, "closes_at", c),
             (None, Some(o)) => Some(o + chrono::Duration::hours(12)),
             (None, None) => None,
         };
+        // A room may end before its opening (an operator cancelling it during the
+        // pre-queue), but not before anyone could join it.
+        let prequeue = if raw.trigger_per_minute.is_some() {
+            chrono::Duration::zero()
+        } else {
+            chrono::Duration::minutes(i64::from(raw.prequeue_minutes))
+        };
         if let (Some(o), Some(c)) = (opens_at, closes_at)
-            && c <= o
+            && c <= o - prequeue
         {
-            self.problem(&format!("{at}.closes_at"), "must be after opens_at");
+            self.problem(
+                &field("closes_at"),
+                "must be after the room becomes joinable (opens_at − prequeue_minutes)",
+            );
         }
         if raw.admissions_per_minute == 0 {
-            self.problem(&format!("{at}.admissions_per_minute"), "must be at least 1");
+            self.problem(&field("admissions_per_minute"), "must be at least 1");
         }
         if raw.trigger_per_minute == Some(0) {
-            self.problem(&format!("{at}.trigger_per_minute"), "must be at least 1");
+            self.problem(&field("trigger_per_minute"), "must be at least 1");
         }
         if raw.proof_of_work_bits > 24 {
             self.problem(
-                &format!("{at}.proof_of_work_bits"),
+                &field("proof_of_work_bits"),
                 "at most 24 (each bit doubles a phone's work)",
             );
         }
         if raw.dropout_percent < 100 {
-            self.problem(&format!("{at}.dropout_percent"), "must be at least 100");
+            self.problem(&field("dropout_percent"), "must be at least 100");
         }
         if self.problems.len() > before {
             return None;
         }
         Some(WaitingRoom {
-            id: raw.id,
+            id,
             name: raw.name,
             offices: office_ids,
             procedures,
@@ -494,11 +546,7 @@ impl Validator {
             last_date: last?,
             opens_at: opens_at?,
             // A room that switches on by itself has no pre-queue: nobody knew it would open.
-            prequeue: if raw.trigger_per_minute.is_some() {
-                chrono::Duration::zero()
-            } else {
-                chrono::Duration::minutes(i64::from(raw.prequeue_minutes))
-            },
+            prequeue,
             closes_at: closes_at?,
             policy: AdmissionPolicy {
                 per_minute: raw.admissions_per_minute,
@@ -953,8 +1001,9 @@ impl Validator {
         let mut date = |s: &str, field: &str| {
             NaiveDate::parse_from_str(s, "%Y-%m-%d")
                 .map_err(|_| {
-                    self.problems.push(format!(
-                        "{at}.{field}: {s:?} is not a date like \"2026-12-29\""
+                    self.problems.push((
+                        format!("{at}.{field}"),
+                        format!("{s:?} is not a date like \"2026-12-29\""),
                     ))
                 })
                 .ok()
@@ -1244,5 +1293,36 @@ mod tests {
             e.contains("offices[0].hours.mon: time windows overlap"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_room_may_end_during_its_prequeue_but_not_before_anyone_could_join() {
+        let city = sample_municipality().unwrap();
+        let def = |closes: &str| RoomDefinition {
+            id: Some("r1".into()),
+            name: Text::new("部屋", "Room"),
+            offices: vec!["main".into()],
+            procedures: vec!["cert_renewal".into()],
+            first_date: "2027-03-01".into(),
+            last_date: "2027-03-31".into(),
+            opens_at: "2027-01-15T08:30:00+09:00".into(),
+            prequeue_minutes: 30,
+            closes_at: Some(closes.into()),
+            admissions_per_minute: 300,
+            dropout_percent: 130,
+            admission_minutes: 10,
+            idle_seconds: 60,
+            next_release: None,
+            proof_of_work_bits: 0,
+            trigger_per_minute: None,
+        };
+        let room = validate_room(def("2027-01-15T08:10:00+09:00"), &city.offices).unwrap();
+        assert_eq!(room.prequeue, chrono::Duration::minutes(30));
+        let problems = validate_room(def("2027-01-15T08:00:00+09:00"), &city.offices).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].0, "closes_at", "bare field names: {problems:?}");
+        let mut bad_id = def("2027-01-15T12:00:00+09:00");
+        bad_id.id = Some("a b".into());
+        assert_eq!(validate_room(bad_id, &city.offices).unwrap_err()[0].0, "id");
     }
 }

@@ -71,10 +71,13 @@ pub enum Problem {
     AdmissionUsed,
     ProofRequired,
     ProofInvalid,
+    WaitingRoomRunning,
+    WaitingRoomInFile,
+    WaitingRoomIdUsed,
 }
 
 impl Problem {
-    pub const ALL: [Problem; 53] = [
+    pub const ALL: [Problem; 56] = [
         Problem::MalformedRequest,
         Problem::InvalidField,
         Problem::PinNotAccepted,
@@ -128,6 +131,9 @@ impl Problem {
         Problem::AdmissionUsed,
         Problem::ProofRequired,
         Problem::ProofInvalid,
+        Problem::WaitingRoomRunning,
+        Problem::WaitingRoomInFile,
+        Problem::WaitingRoomIdUsed,
     ];
 
     /// `(slug, status, title)`.
@@ -495,6 +501,30 @@ impl Problem {
                     "The proof of work is wrong, expired or already used",
                 ),
             ),
+            Problem::WaitingRoomRunning => (
+                "waiting-room-running",
+                S::CONFLICT,
+                Text::new(
+                    "待合室の列が始まっているため変更できません",
+                    "The waiting room's line has begun",
+                ),
+            ),
+            Problem::WaitingRoomInFile => (
+                "waiting-room-in-file",
+                S::CONFLICT,
+                Text::new(
+                    "この待合室は設定ファイルで定義されています",
+                    "This waiting room is defined in the municipality file",
+                ),
+            ),
+            Problem::WaitingRoomIdUsed => (
+                "waiting-room-id-used",
+                S::CONFLICT,
+                Text::new(
+                    "このIDは削除された待合室で使われていました",
+                    "This id belonged to a deleted waiting room",
+                ),
+            ),
         }
     }
 
@@ -850,6 +880,69 @@ impl ApiError {
                 lang,
             ),
             R::Store(e) => ApiError::from_booking(crate::service::BookingError::from(e), lang),
+        }
+    }
+
+    pub fn from_room_admin(e: crate::service::rooms::RoomAdminError, lang: Lang) -> Self {
+        use crate::service::rooms::RoomAdminError as A;
+        match e {
+            A::NotFound => ApiError::from_room(crate::service::rooms::RoomError::NotFound, lang),
+            A::Forbidden => ApiError::new(
+                Problem::Forbidden,
+                Text::new(
+                    "待合室の定義には、対象の窓口すべての管理者用トークンが必要です。",
+                    "Defining a waiting room needs an admin token of every office it covers.",
+                ),
+                lang,
+            ),
+            A::DefinedInFile => ApiError::new(
+                Problem::WaitingRoomInFile,
+                Text::new(
+                    "設定ファイルの待合室は、ファイルを編集して変更してください。",
+                    "Change a room of the municipality file by editing the file.",
+                ),
+                lang,
+            ),
+            A::Running(fields) => ApiError::new(
+                Problem::WaitingRoomRunning,
+                Text::owned(
+                    format!(
+                        "列が始まった待合室では次の項目を変更できません: {}。受付のペース、終了時刻、表示文は変更できます。",
+                        fields.join(", ")
+                    ),
+                    format!(
+                        "Once the line has begun these fields cannot change: {}. The pace, closes_at and the texts can.",
+                        fields.join(", ")
+                    ),
+                ),
+                lang,
+            )
+            .with("fields", fields),
+            A::StillRunning => ApiError::new(
+                Problem::WaitingRoomRunning,
+                Text::new(
+                    "列が進行中の待合室は削除できません。先に closes_at を現在時刻にして終了してください。",
+                    "A room whose line is running cannot be deleted; end it first by setting closes_at to now.",
+                ),
+                lang,
+            ),
+            A::IdUsed => ApiError::new(
+                Problem::WaitingRoomIdUsed,
+                Text::new(
+                    "待合室の状態はIDで管理されるため、別のIDを使ってください。",
+                    "A room's line is kept under its id: choose another id.",
+                ),
+                lang,
+            ),
+            A::Invalid(problems) => ApiError::invalid_fields(
+                problems
+                    .into_iter()
+                    .map(|(field, message)| FieldError { field, message })
+                    .collect(),
+                lang,
+            ),
+            A::Ledger(e) => ApiError::from_booking(BookingError::from(e), lang),
+            A::Hot(e) => ApiError::from_booking(BookingError::from(e), lang),
         }
     }
 

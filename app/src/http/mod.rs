@@ -177,6 +177,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, limiter: &rate_limit::Limiter) {
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
+                web::resource("/waiting-rooms/{room_id}")
+                    .get(waiting_rooms::get)
+                    .put(waiting_rooms::put)
+                    .delete(waiting_rooms::delete)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
                 web::resource("/waiting-rooms/{room_id}/join")
                     .wrap(limiter.middleware())
                     .post(waiting_rooms::join)

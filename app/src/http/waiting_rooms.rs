@@ -2,11 +2,13 @@
 //! `Waiting-Room-Token` header or the room's cookie; the admission token, once given, in
 //! the `Waiting-Room-Admission` header of the booking request. See docs/WAITING_ROOM.md.
 
-use crate::domain::text::Text;
+use crate::config::municipality::RoomDefinition;
+use crate::domain::text::{Lang, Text};
 use crate::domain::time::to_tokyo_rfc3339;
-use crate::domain::waiting_room::RoomPhase;
+use crate::domain::waiting_room::{RoomPhase, WaitingRoom};
 use crate::http::error::ApiError;
 use crate::http::reservations::ProblemDetails;
+use crate::http::staff::Staff;
 use crate::http::{AppState, ClientLang};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
@@ -55,39 +57,133 @@ pub struct RoomListView {
     pub rooms: Vec<RoomView>,
 }
 
+/// A room as the API shows it, in its phase now.
+async fn room_view(state: &AppState, r: &WaitingRoom, lang: Lang) -> Result<RoomView, ApiError> {
+    let (phase, opened) = state
+        .rooms
+        .phase_of(r, state.rooms.now())
+        .await
+        .map_err(|e| ApiError::from_room(e, lang))?;
+    Ok(RoomView {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        phase: phase.as_str(),
+        joinable_from: to_tokyo_rfc3339(opened - r.prequeue),
+        opens_at: to_tokyo_rfc3339(opened),
+        closes_at: to_tokyo_rfc3339(r.closes_at),
+        offices: r.offices.iter().map(|o| o.to_string()).collect(),
+        procedures: r.procedures.iter().map(|p| p.as_str().to_owned()).collect(),
+        first_date: r.first_date.to_string(),
+        last_date: r.last_date.to_string(),
+        next_release: r.next_release.clone(),
+        trigger_per_minute: r.trigger_per_minute,
+    })
+}
+
 /// Active and scheduled waiting rooms (ended ones are left out).
 #[utoipa::path(get, path = "/api/v1/waiting-rooms", tag = "waiting rooms",
     responses((status = 200, body = RoomListView)))]
 pub async fn list(state: web::Data<AppState>, lang: ClientLang) -> Result<HttpResponse, ApiError> {
-    let now = state.rooms.now();
     let mut rooms = Vec::new();
-    for r in state.rooms.rooms() {
-        let (phase, opened) = state
-            .rooms
-            .phase_of(r, now)
-            .await
-            .map_err(|e| ApiError::from_room(e, lang.0))?;
-        if phase == RoomPhase::Ended {
-            continue;
+    for r in state.rooms.rooms().iter() {
+        let view = room_view(&state, r, lang.0).await?;
+        if view.phase != RoomPhase::Ended.as_str() {
+            rooms.push(view);
         }
-        rooms.push(RoomView {
-            id: r.id.clone(),
-            name: r.name.clone(),
-            phase: phase.as_str(),
-            joinable_from: to_tokyo_rfc3339(opened - r.prequeue),
-            opens_at: to_tokyo_rfc3339(opened),
-            closes_at: to_tokyo_rfc3339(r.closes_at),
-            offices: r.offices.iter().map(|o| o.to_string()).collect(),
-            procedures: r.procedures.iter().map(|p| p.as_str().to_owned()).collect(),
-            first_date: r.first_date.to_string(),
-            last_date: r.last_date.to_string(),
-            next_release: r.next_release.clone(),
-            trigger_per_minute: r.trigger_per_minute,
-        });
     }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=5"))
         .json(RoomListView { rooms }))
+}
+
+/// One waiting room, ended ones included.
+#[utoipa::path(get, path = "/api/v1/waiting-rooms/{room_id}", tag = "waiting rooms",
+    params(("room_id" = String, Path)),
+    responses((status = 200, body = RoomView),
+              (status = 404, description = "No such room", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn get(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    lang: ClientLang,
+) -> Result<HttpResponse, ApiError> {
+    let room = state
+        .rooms
+        .room(&path)
+        .map_err(|e| ApiError::from_room(e, lang.0))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=5"))
+        .json(room_view(&state, &room, lang.0).await?))
+}
+
+/// Defines a waiting room, or changes one defined here before (administrators; a room
+/// may cover only the token's office, which it covers when `offices` is omitted). The
+/// body has the fields of a `[[waiting_rooms]]` entry of the municipality file, checked
+/// by the same rules. Once the room's line has begun, its release (offices, procedures,
+/// dates, opening, pre-queue, trigger) is fixed; its pace, `closes_at` (end it early),
+/// texts and proof of work may still change. Every instance picks the change up within
+/// one maintenance interval (5 s by default); this one at once.
+#[utoipa::path(put, path = "/api/v1/waiting-rooms/{room_id}", tag = "waiting rooms",
+    params(("room_id" = String, Path)),
+    request_body = RoomDefinition,
+    security(("staff_token" = [])),
+    responses(
+        (status = 201, description = "Created", body = RoomView),
+        (status = 200, description = "Replaced", body = RoomView),
+        (status = 400, description = "Invalid definition (every field listed)", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "No valid staff token", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator of every office the room covers", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Defined in the municipality file, its line has begun (fields listed), or the id belonged to a deleted room", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn put(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    body: web::Json<RoomDefinition>,
+    lang: ClientLang,
+) -> Result<HttpResponse, ApiError> {
+    let (room, created) = state
+        .rooms
+        .define(&staff.0, &path, body.into_inner())
+        .await
+        .map_err(|e| ApiError::from_room_admin(e, lang.0))?;
+    let view = room_view(&state, &room, lang.0).await?;
+    let mut response = if created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/waiting-rooms/{}", room.id),
+        ))
+        .json(view))
+}
+
+/// Deletes a room defined through this API (administrators of its office). A room whose
+/// line is running is not deleted: end it first by setting `closes_at`. Its id is never
+/// given to another room.
+#[utoipa::path(delete, path = "/api/v1/waiting-rooms/{room_id}", tag = "waiting rooms",
+    params(("room_id" = String, Path)),
+    security(("staff_token" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid staff token", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator of the room's office", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such room", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Defined in the municipality file, or its line is running", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    lang: ClientLang,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .rooms
+        .remove(&staff.0, &path)
+        .await
+        .map_err(|e| ApiError::from_room_admin(e, lang.0))?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Serialize, ToSchema)]

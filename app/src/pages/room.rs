@@ -50,7 +50,7 @@ async fn show(
         return not_found(tr);
     };
     let now = state.rooms.now();
-    let (phase, opened) = match state.rooms.phase_of(room, now).await {
+    let (phase, opened) = match state.rooms.phase_of(&room, now).await {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!(error = %e, "waiting-room phase unavailable for a page");

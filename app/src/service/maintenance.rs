@@ -6,10 +6,13 @@
 //! * hold expiry: holds that ran out are expired and their seats return;
 //! * lapsing: confirmed bookings whose slot has ended stop counting as active;
 //! * retention: residents' names are removed after the retention period;
-//! * watchdog: an office whose hot state vanished (Redis restarted empty) is rebuilt.
+//! * watchdog: an office whose hot state vanished (Redis restarted empty) is rebuilt;
+//! * waiting rooms: the rooms defined through the admin API are read again, so a change
+//!   made on one instance reaches every instance within one pass.
 
 use crate::service::booking::{BookingError, BookingService};
 use crate::service::queue::QueueService;
+use crate::service::rooms::RoomService;
 use crate::store::SeatRelease;
 use chrono::Duration;
 use std::sync::Arc;
@@ -33,6 +36,7 @@ pub struct MaintenanceReport {
 pub struct Maintenance {
     booking: Arc<BookingService>,
     queue: Arc<QueueService>,
+    rooms: Arc<RoomService>,
     retention: Duration,
 }
 
@@ -40,11 +44,13 @@ impl Maintenance {
     pub fn new(
         booking: Arc<BookingService>,
         queue: Arc<QueueService>,
+        rooms: Arc<RoomService>,
         retention_days: u32,
     ) -> Self {
         Self {
             booking,
             queue,
+            rooms,
             retention: Duration::days(i64::from(retention_days)),
         }
     }
@@ -101,6 +107,7 @@ impl Maintenance {
             .map_err(|e| BookingError::Unexpected(anyhow::anyhow!(e)))?;
         report.queues_rebuilt = rebuilt;
         report.tickets_dropped = dropped;
+        self.rooms.reload().await?;
         if report != MaintenanceReport::default() {
             tracing::debug!(?report, "maintenance pass");
         }

@@ -3,6 +3,7 @@
 //! `domain::waiting_room`), status answers, and the gate on the booking endpoints.
 //! The shared state is a `RoomStore` (Redis or in process); see docs/WAITING_ROOM.md.
 
+use crate::config::municipality::{RoomDefinition, validate_room};
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
 use crate::domain::time::Clock;
@@ -13,12 +14,14 @@ use crate::domain::waiting_room::{
 use crate::service::booking::BookingService;
 use crate::service::keys::Keys;
 use crate::service::room_tokens::{AdmissionToken, Challenge, PlaceToken, TokenError, solves};
-use crate::store::HotError;
-use crate::store::room::{AdmissionUse, RoomStore, StoredCounters};
+use crate::service::staff::StaffPrincipal;
+use crate::store::queue::StaffRole;
+use crate::store::room::{AdmissionUse, RoomLedger, RoomStore, StoredCounters, StoredRoom};
+use crate::store::{HotError, StoreError};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rand::RngCore;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RoomError {
@@ -40,6 +43,46 @@ pub enum RoomError {
     ProofInvalid,
     #[error(transparent)]
     Store(#[from] HotError),
+}
+
+/// Why defining or deleting a room through the admin API was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RoomAdminError {
+    #[error("no such waiting room")]
+    NotFound,
+    #[error("only an administrator of every office the room covers may change it")]
+    Forbidden,
+    #[error("the room is defined in the municipality file")]
+    DefinedInFile,
+    #[error("the room's line has begun; these fields cannot change: {0:?}")]
+    Running(Vec<&'static str>),
+    #[error("the room's line is running: end it with closes_at before deleting it")]
+    StillRunning,
+    #[error("a deleted room's id is not given to another room")]
+    IdUsed,
+    #[error("the room definition is not valid")]
+    Invalid(Vec<(String, String)>),
+    #[error(transparent)]
+    Ledger(#[from] StoreError),
+    #[error(transparent)]
+    Hot(#[from] HotError),
+}
+
+impl From<RoomError> for RoomAdminError {
+    fn from(e: RoomError) -> Self {
+        match e {
+            RoomError::NotFound => RoomAdminError::NotFound,
+            RoomError::Store(e) => RoomAdminError::Hot(e),
+            other => RoomAdminError::Ledger(StoreError::Unexpected(anyhow::anyhow!("{other}"))),
+        }
+    }
+}
+
+/// A room as the service knows it: where it was defined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomSource {
+    File,
+    Api,
 }
 
 /// What a visitor is told.
@@ -65,7 +108,11 @@ pub struct Admitted {
 }
 
 pub struct RoomService {
-    rooms: Vec<WaitingRoom>,
+    /// Rooms of the municipality file, then those of the ledger (the admin API); replaced
+    /// as a whole by `reload`, so a reader always sees one consistent list.
+    rooms: RwLock<Arc<Vec<Arc<WaitingRoom>>>>,
+    file_rooms: Vec<Arc<WaitingRoom>>,
+    ledger: Arc<dyn RoomLedger>,
     store: Arc<dyn RoomStore>,
     booking: Arc<BookingService>,
     keys: Arc<Keys>,
@@ -80,15 +127,20 @@ pub struct RoomService {
 const WINDOW: u64 = 2_000;
 
 impl RoomService {
+    /// The service with the municipality file's rooms; `reload` adds the ledger's.
     pub fn new(
-        rooms: Vec<WaitingRoom>,
+        file_rooms: Vec<WaitingRoom>,
+        ledger: Arc<dyn RoomLedger>,
         store: Arc<dyn RoomStore>,
         booking: Arc<BookingService>,
         keys: Arc<Keys>,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let file_rooms: Vec<Arc<WaitingRoom>> = file_rooms.into_iter().map(Arc::new).collect();
         Self {
-            rooms,
+            rooms: RwLock::new(Arc::new(file_rooms.clone())),
+            file_rooms,
+            ledger,
             store,
             booking,
             keys,
@@ -98,18 +150,177 @@ impl RoomService {
         }
     }
 
-    pub fn rooms(&self) -> &[WaitingRoom] {
-        &self.rooms
+    /// Every room (file and admin API), as one consistent list.
+    pub fn rooms(&self) -> Arc<Vec<Arc<WaitingRoom>>> {
+        self.rooms.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Where a room was defined (None: no such room).
+    pub fn source(&self, id: &str) -> Option<RoomSource> {
+        if self.file_rooms.iter().any(|r| r.id == id) {
+            Some(RoomSource::File)
+        } else {
+            self.rooms()
+                .iter()
+                .any(|r| r.id == id)
+                .then_some(RoomSource::Api)
+        }
+    }
+
+    /// Reads the rooms defined through the admin API again (every instance does so on
+    /// each maintenance pass, so a change reaches all of them within seconds). A stored
+    /// definition the municipality no longer accepts (an office removed from the file,
+    /// say) is left out with a warning.
+    pub async fn reload(&self) -> Result<usize, StoreError> {
+        let stored = self.ledger.stored_rooms().await?;
+        let mut rooms = self.file_rooms.clone();
+        for s in stored.iter().filter(|s| s.deleted_at.is_none()) {
+            if self.file_rooms.iter().any(|r| r.id == s.id) {
+                tracing::warn!(room = %s.id, "a stored waiting room has the id of a file room; the file's is used");
+                continue;
+            }
+            match self.parse_stored(s) {
+                Ok(room) => rooms.push(Arc::new(room)),
+                Err(problems) => {
+                    tracing::warn!(room = %s.id, ?problems, "a stored waiting room is no longer valid; left out");
+                }
+            }
+        }
+        let count = rooms.len() - self.file_rooms.len();
+        *self.rooms.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rooms);
+        Ok(count)
+    }
+
+    fn parse_stored(&self, s: &StoredRoom) -> Result<WaitingRoom, Vec<(String, String)>> {
+        let def: RoomDefinition = serde_json::from_str(&s.definition)
+            .map_err(|e| vec![("definition".to_owned(), e.to_string())])?;
+        validate_room(def, &self.booking.municipality().offices)
+    }
+
+    /// Creates or replaces a room through the admin API; true when created. Once a room's
+    /// line has begun, its release (offices, procedures, dates, opening, pre-queue,
+    /// trigger) is fixed — the line's order and the admissions already given depend on
+    /// it — while its pace, closing time, texts and proof of work may still change (an
+    /// operator slowing admission down, or ending the room early with `closes_at`).
+    pub async fn define(
+        &self,
+        by: &StaffPrincipal,
+        id: &str,
+        mut def: RoomDefinition,
+    ) -> Result<(Arc<WaitingRoom>, bool), RoomAdminError> {
+        if by.role != StaffRole::Admin {
+            return Err(RoomAdminError::Forbidden);
+        }
+        if def.id.as_deref().is_some_and(|body| body != id) {
+            return Err(RoomAdminError::Invalid(vec![(
+                "id".to_owned(),
+                "must match the room id of the path".to_owned(),
+            )]));
+        }
+        def.id = Some(id.to_owned());
+        if def.offices.is_empty() {
+            def.offices = vec![by.office.to_string()];
+        }
+        let room = validate_room(def.clone(), &self.booking.municipality().offices)
+            .map_err(RoomAdminError::Invalid)?;
+        if room.offices.iter().any(|o| !by.may_act_for(o)) {
+            return Err(RoomAdminError::Forbidden);
+        }
+        if self.file_rooms.iter().any(|r| r.id == id) {
+            return Err(RoomAdminError::DefinedInFile);
+        }
+        let now = self.clock.now();
+        let existing = self
+            .ledger
+            .stored_rooms()
+            .await?
+            .into_iter()
+            .find(|s| s.id == id);
+        if let Some(old) = &existing {
+            if old.deleted_at.is_some() {
+                return Err(RoomAdminError::IdUsed);
+            }
+            let old_room = self.parse_stored(old).ok();
+            if let Some(old_room) = old_room {
+                self.check_offices(&old_room, &by.office)?;
+                if self.phase_of(&old_room, now).await?.0 != RoomPhase::Scheduled {
+                    let fixed = fixed_fields_changed(&old_room, &room);
+                    if !fixed.is_empty() {
+                        return Err(RoomAdminError::Running(fixed));
+                    }
+                }
+            }
+        }
+        let definition =
+            serde_json::to_string(&def).map_err(|e| StoreError::Unexpected(anyhow::anyhow!(e)))?;
+        let actor = by.actor();
+        self.ledger
+            .put_room(&StoredRoom {
+                id: id.to_owned(),
+                definition,
+                created_by: existing
+                    .as_ref()
+                    .map_or_else(|| actor.clone(), |e| e.created_by.clone()),
+                created_at: existing.as_ref().map_or(now, |e| e.created_at),
+                updated_by: actor,
+                updated_at: now,
+                deleted_at: None,
+            })
+            .await?;
+        self.reload().await?;
+        tracing::info!(room = %id, by = %by.actor(), created = existing.is_none(), "waiting room defined through the admin API");
+        let room = self.room(id).map_err(|_| {
+            RoomAdminError::Ledger(StoreError::Unexpected(anyhow::anyhow!(
+                "room {id} vanished after it was stored"
+            )))
+        })?;
+        Ok((room, existing.is_none()))
+    }
+
+    /// An admin may change only rooms that cover nothing but their own office.
+    fn check_offices(&self, room: &WaitingRoom, office: &OfficeId) -> Result<(), RoomAdminError> {
+        if room.offices.iter().any(|o| o != office) {
+            return Err(RoomAdminError::Forbidden);
+        }
+        Ok(())
+    }
+
+    /// Deletes a room defined through the admin API. A room whose line is running
+    /// (pre-queue or open) is not deleted — its visitors would lose their place without
+    /// a word; end it with `closes_at` first. The id is never given to another room.
+    pub async fn remove(&self, by: &StaffPrincipal, id: &str) -> Result<(), RoomAdminError> {
+        if by.role != StaffRole::Admin {
+            return Err(RoomAdminError::Forbidden);
+        }
+        if self.file_rooms.iter().any(|r| r.id == id) {
+            return Err(RoomAdminError::DefinedInFile);
+        }
+        let room = self.room(id).map_err(|_| RoomAdminError::NotFound)?;
+        self.check_offices(&room, &by.office)?;
+        let now = self.clock.now();
+        if matches!(
+            self.phase_of(&room, now).await?.0,
+            RoomPhase::Prequeue | RoomPhase::Open
+        ) {
+            return Err(RoomAdminError::StillRunning);
+        }
+        if !self.ledger.delete_room(id, &by.actor(), now).await? {
+            return Err(RoomAdminError::NotFound);
+        }
+        self.reload().await?;
+        tracing::info!(room = %id, by = %by.actor(), "waiting room deleted through the admin API");
+        Ok(())
     }
 
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
 
-    pub fn room(&self, id: &str) -> Result<&WaitingRoom, RoomError> {
-        self.rooms
+    pub fn room(&self, id: &str) -> Result<Arc<WaitingRoom>, RoomError> {
+        self.rooms()
             .iter()
             .find(|r| r.id == id)
+            .cloned()
             .ok_or(RoomError::NotFound)
     }
 
@@ -143,7 +354,7 @@ impl RoomService {
         date: NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<(), RoomError> {
-        for room in self.rooms.iter().filter(|r| {
+        for room in self.rooms().iter().filter(|r| {
             r.trigger_per_minute.is_some()
                 && r.covers(office, procedure, date)
                 && now >= r.opens_at
@@ -211,6 +422,7 @@ impl RoomService {
         proof: Option<&str>,
     ) -> Result<(u64, String, bool), RoomError> {
         let room = self.room(room_id)?;
+        let room: &WaitingRoom = &room;
         let now = self.clock.now();
         let (phase, opened) = self.phase_of(room, now).await?;
         match phase {
@@ -441,6 +653,7 @@ impl RoomService {
     /// admission token), closed (every seat taken), or expired (they stopped polling).
     pub async fn status(&self, room_id: &str, token: &str) -> Result<RoomStatus, RoomError> {
         let room = self.room(room_id)?;
+        let room: &WaitingRoom = &room;
         let place = PlaceToken::decode(&self.keys, token, room_id).map_err(RoomError::Token)?;
         let now = self.clock.now();
         // A token from before the line's state began belongs to a line that was lost.
@@ -523,10 +736,10 @@ impl RoomService {
         office: &OfficeId,
         procedure: ProcedureId,
         date: NaiveDate,
-    ) -> Result<Option<&WaitingRoom>, RoomError> {
+    ) -> Result<Option<Arc<WaitingRoom>>, RoomError> {
         let now = self.clock.now();
         for room in self
-            .rooms
+            .rooms()
             .iter()
             .filter(|r| r.covers(office, procedure, date))
         {
@@ -534,7 +747,7 @@ impl RoomService {
                 self.phase_of(room, now).await?.0,
                 RoomPhase::Prequeue | RoomPhase::Open
             ) {
-                return Ok(Some(room));
+                return Ok(Some(room.clone()));
             }
         }
         Ok(None)
@@ -599,4 +812,25 @@ impl RoomService {
             tracing::warn!(error = %e, "could not give an admission back");
         }
     }
+}
+
+/// The fields of a room's release that may not change once its line has begun.
+fn fixed_fields_changed(old: &WaitingRoom, new: &WaitingRoom) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    let mut check = |name, same: bool| {
+        if !same {
+            changed.push(name);
+        }
+    };
+    check("offices", old.offices == new.offices);
+    check("procedures", old.procedures == new.procedures);
+    check("first_date", old.first_date == new.first_date);
+    check("last_date", old.last_date == new.last_date);
+    check("opens_at", old.opens_at == new.opens_at);
+    check("prequeue_minutes", old.prequeue == new.prequeue);
+    check(
+        "trigger_per_minute",
+        old.trigger_per_minute == new.trigger_per_minute,
+    );
+    changed
 }

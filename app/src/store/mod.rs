@@ -9,6 +9,7 @@ pub mod memory_queue;
 pub mod memory_room;
 pub mod postgres;
 pub mod postgres_queue;
+pub mod postgres_room;
 pub mod redis;
 pub mod redis_queue;
 pub mod redis_room;

@@ -116,3 +116,36 @@ pub trait RoomStore: Send + Sync {
         expires: DateTime<Utc>,
     ) -> Result<(), HotError>;
 }
+
+/// A waiting room defined through the admin API, as the ledger keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRoom {
+    pub id: String,
+    /// The definition as JSON (the fields of a municipality-file entry); validated again
+    /// against the municipality whenever it is loaded.
+    pub definition: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_by: String,
+    pub updated_at: DateTime<Utc>,
+    /// Deleted rooms keep their row: the id keys the line's hot state, so it is never
+    /// given to another room.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// The durable definitions of waiting rooms made through the admin API (rooms of the
+/// municipality file are not stored). A handful of rows: every instance reloads them all.
+#[async_trait]
+pub trait RoomLedger: Send + Sync {
+    /// Every stored room, deleted ones included.
+    async fn stored_rooms(&self) -> Result<Vec<StoredRoom>, crate::store::StoreError>;
+    /// Creates or replaces a room (its `created_*` fields are kept on a replace).
+    async fn put_room(&self, room: &StoredRoom) -> Result<(), crate::store::StoreError>;
+    /// Marks a room deleted; false when there was no live room of that id.
+    async fn delete_room(
+        &self,
+        id: &str,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, crate::store::StoreError>;
+}
