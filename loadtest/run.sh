@@ -101,7 +101,7 @@ for section in $SECTIONS; do
     (pgbench -n -f loadtest/naive/insert.sql -c "$USERS" -j 2 -T "$SECONDS_PER_RUN" postgres://postgres@127.0.0.1:5432/naive 2>&1 \
       | grep -E "^(tps|latency)" | sed 's/^/insert-only /') | tee -a "$OUT/summary.txt" ;;
   tickets)
-    for mode in shared pooled; do
+    for mode in ${TICKET_MODES:-shared pooled}; do
       extra=()
       [ "$mode" = pooled ] && extra=(MADOGUCHI_REDIS_POOL_SIZE=16)
       start_server "$BENCH" "$MORNING@1" "${extra[@]}"

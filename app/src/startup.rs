@@ -73,7 +73,11 @@ fn is_postgres(url: &str) -> bool {
 pub async fn open_stores(settings: &Settings) -> anyhow::Result<Stores> {
     let (pg, sqlite, ledger_name) = match &settings.database_url {
         Some(url) if is_postgres(url.expose()) => {
-            let pg = PgLedger::connect_lazy(url.expose(), settings.database_pool_size)?;
+            let pg = PgLedger::connect_lazy(
+                url.expose(),
+                settings.database_pool_size,
+                settings.ledger_writers,
+            )?;
             if settings.migrate {
                 pg.migrate().await?;
             }

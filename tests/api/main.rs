@@ -9,6 +9,7 @@ mod booking;
 mod concurrency;
 mod congestion;
 mod errors;
+mod group_commit;
 mod health;
 mod holds;
 mod hot_state_model;

@@ -61,6 +61,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     /// Connections to PostgreSQL per instance.
     pub database_pool_size: u32,
+    /// Writer tasks per kind of new row (bookings, tickets) that group concurrent inserts
+    /// into one commit (PostgreSQL; docs/PERFORMANCE.md).
+    pub ledger_writers: usize,
     /// Unset: the Redis hot path shares one multiplexed connection (the default, see
     /// docs/PERFORMANCE.md); a number: a deadpool pool of that size instead.
     pub redis_pool_size: Option<usize>,
@@ -124,6 +127,7 @@ impl Default for Settings {
             rate_limit: RateLimit::default(),
             trusted_proxies: Vec::new(),
             database_pool_size: 16,
+            ledger_writers: 2,
             redis_pool_size: None,
             clock: None,
             redis_timeout_ms: 2_000,

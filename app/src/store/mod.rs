@@ -4,6 +4,7 @@
 
 pub use madoguchi_core::store::*;
 
+pub mod group_commit;
 pub mod memory;
 pub mod memory_queue;
 pub mod memory_room;

@@ -6,6 +6,8 @@ use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
 use crate::domain::slots::SlotRef;
 use crate::domain::time::tokyo_naive;
+use crate::store::group_commit::{BatchWriter, GroupCommit};
+use crate::store::queue::{Ticket, TicketWriteError};
 use crate::store::{
     ActiveSeat, Actor, Digest, IdempotencyRecord, Ledger, NewReservation, Placement, Reservation,
     ReservationStatus, ResidentRecord, StoreError, WriteError,
@@ -17,6 +19,7 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -30,22 +33,48 @@ const IDEMPOTENCY_KEY: &str = "reservations_idempotency_key";
 #[derive(Clone)]
 pub struct PgLedger {
     pool: PgPool,
+    /// New reservations and tickets are written in groups (see `group_commit`).
+    reservations: Arc<GroupCommit<NewReservation, WriteError>>,
+    pub(crate) tickets: Arc<GroupCommit<(Ticket, String), TicketWriteError>>,
 }
+
+fn writer_stopped() -> StoreError {
+    StoreError::Unavailable("the ledger's writer stopped".into())
+}
+
+/// How many writes one group commit takes at most.
+const MAX_BATCH: usize = 256;
 
 impl PgLedger {
     /// A lazily connecting pool: the service starts even if the database is slow to.
-    pub fn connect_lazy(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+    /// `writers` tasks per kind of write group concurrent inserts into one commit; they
+    /// run on the calling runtime, so call this from the service's main runtime.
+    pub fn connect_lazy(url: &str, max_connections: u32, writers: usize) -> anyhow::Result<Self> {
         let options = PgConnectOptions::from_str(url)
             .context("DATABASE_URL is not a valid PostgreSQL URL")?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(3))
             .connect_lazy_with(options);
-        Ok(Self { pool })
-    }
-
-    pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        let runtime = tokio::runtime::Handle::try_current()
+            .context("the PostgreSQL ledger needs a Tokio runtime for its writers")?;
+        Ok(Self {
+            reservations: Arc::new(GroupCommit::start(
+                ReservationWriter(pool.clone()),
+                writers,
+                MAX_BATCH,
+                &runtime,
+                || WriteError::Store(writer_stopped()),
+            )),
+            tickets: Arc::new(GroupCommit::start(
+                crate::store::postgres_queue::TicketWriter(pool.clone()),
+                writers,
+                MAX_BATCH,
+                &runtime,
+                || TicketWriteError::Store(writer_stopped()),
+            )),
+            pool,
+        })
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -81,6 +110,188 @@ fn write_error(e: sqlx::Error) -> WriteError {
         }
     }
     WriteError::Store(store_error(e))
+}
+
+/// Writes new reservations (bookings and holds) with their audit events, many per
+/// statement. A row the ledger refuses (a seat, resident or idempotency key taken, or
+/// any check) is written again on its own, so that its caller gets the exact refusal.
+struct ReservationWriter(PgPool);
+
+fn status_of(new: &NewReservation) -> (ReservationStatus, &'static str) {
+    if new.resident.is_some() {
+        (ReservationStatus::Confirmed, "booked")
+    } else {
+        (ReservationStatus::Held, "held")
+    }
+}
+
+#[async_trait]
+impl BatchWriter for ReservationWriter {
+    type Item = NewReservation;
+    type Error = WriteError;
+
+    async fn write_batch(&self, items: Vec<NewReservation>) -> Vec<Result<(), WriteError>> {
+        if items.len() == 1 {
+            return vec![insert_one(&self.0, &items[0]).await];
+        }
+        let written = match insert_many(&self.0, &items).await {
+            Ok(ids) => ids,
+            // A check failed for some row (the whole statement is refused): one by one.
+            Err(sqlx::Error::Database(_)) => Vec::new(),
+            Err(e) => {
+                let e = store_error(e);
+                return items
+                    .iter()
+                    .map(|_| Err(WriteError::Store(same_error(&e))))
+                    .collect();
+            }
+        };
+        let mut results = Vec::with_capacity(items.len());
+        for new in &items {
+            results.push(if written.contains(&new.id) {
+                Ok(())
+            } else {
+                insert_one(&self.0, new).await
+            });
+        }
+        results
+    }
+}
+
+/// A store error for each caller of a failed batch.
+pub(crate) fn same_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        StoreError::Unexpected(e) => StoreError::Unexpected(anyhow!("{e:#}")),
+    }
+}
+
+/// The rows of a batch that were written (those that met a unique key were skipped).
+async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<Vec<Uuid>, sqlx::Error> {
+    let n = items.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut references = Vec::with_capacity(n);
+    let mut offices = Vec::with_capacity(n);
+    let mut procedures = Vec::with_capacity(n);
+    let mut starts = Vec::with_capacity(n);
+    let mut ends = Vec::with_capacity(n);
+    let mut seats = Vec::with_capacity(n);
+    let mut capacities = Vec::with_capacity(n);
+    let mut statuses = Vec::with_capacity(n);
+    let mut names = Vec::with_capacity(n);
+    let mut hashes = Vec::with_capacity(n);
+    let mut proxies = Vec::with_capacity(n);
+    let mut keys = Vec::with_capacity(n);
+    let mut fingerprints = Vec::with_capacity(n);
+    let mut hold_expiries = Vec::with_capacity(n);
+    let mut nows = Vec::with_capacity(n);
+    let mut kinds = Vec::with_capacity(n);
+    for new in items {
+        let p = &new.placement;
+        let (status, kind) = status_of(new);
+        ids.push(new.id);
+        references.push(new.reference.clone());
+        offices.push(p.slot.office.as_str().to_owned());
+        procedures.push(p.slot.procedure.as_str());
+        starts.push(p.start);
+        ends.push(p.end);
+        seats.push(i32::from(p.seat));
+        capacities.push(i32::from(p.capacity));
+        statuses.push(status.as_str());
+        names.push(new.resident.as_ref().map(|r| r.name.clone()));
+        hashes.push(new.resident.as_ref().map(|r| r.identity_hash.to_vec()));
+        proxies.push(new.resident.as_ref().is_some_and(|r| r.proxy));
+        keys.push(new.idempotency_key_hash.map(|h| h.to_vec()));
+        fingerprints.push(new.request_fingerprint.map(|h| h.to_vec()));
+        hold_expiries.push(new.hold_expires_at);
+        nows.push(new.now);
+        kinds.push(kind);
+    }
+    sqlx::query_scalar!(
+        r#"
+        WITH inserted AS (
+            INSERT INTO reservations (
+                id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
+                status, resident_name, resident_hash, proxy, idempotency_key_hash,
+                request_fingerprint, hold_expires_at, created_at, updated_at)
+            SELECT id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
+                   status, resident_name, resident_hash, proxy, idempotency_key_hash,
+                   request_fingerprint, hold_expires_at, created_at, created_at
+            FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+                        $6::timestamptz[], $7::int[], $8::int[], $9::text[], $10::text[],
+                        $11::bytea[], $12::bool[], $13::bytea[], $14::bytea[],
+                        $15::timestamptz[], $16::timestamptz[])
+                 AS r(id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
+                      status, resident_name, resident_hash, proxy, idempotency_key_hash,
+                      request_fingerprint, hold_expires_at, created_at)
+            ON CONFLICT DO NOTHING
+            RETURNING id, created_at
+        )
+        INSERT INTO reservation_events (reservation_id, kind, actor, at)
+        SELECT inserted.id, k.kind, 'resident', inserted.created_at
+        FROM inserted JOIN UNNEST($1::uuid[], $17::text[]) AS k(id, kind) ON k.id = inserted.id
+        RETURNING reservation_id AS "id!"
+        "#,
+        &ids,
+        &references,
+        &offices,
+        &procedures as &[&str],
+        &starts,
+        &ends,
+        &seats,
+        &capacities,
+        &statuses as &[&str],
+        &names as &[Option<String>],
+        &hashes as &[Option<Vec<u8>>],
+        &proxies,
+        &keys as &[Option<Vec<u8>>],
+        &fingerprints as &[Option<Vec<u8>>],
+        &hold_expiries as &[Option<DateTime<Utc>>],
+        &nows,
+        &kinds as &[&str],
+    )
+    .fetch_all(pool)
+    .await
+}
+
+async fn insert_one(pool: &PgPool, new: &NewReservation) -> Result<(), WriteError> {
+    let p = &new.placement;
+    let (status, kind) = status_of(new);
+    sqlx::query!(
+        r#"
+        WITH inserted AS (
+            INSERT INTO reservations (
+                id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
+                status, resident_name, resident_hash, proxy, idempotency_key_hash,
+                request_fingerprint, hold_expires_at, created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)
+            RETURNING id, created_at
+        )
+        INSERT INTO reservation_events (reservation_id, kind, actor, at)
+        SELECT id, $17, 'resident', created_at FROM inserted
+        "#,
+        new.id,
+        new.reference,
+        p.slot.office.as_str(),
+        p.slot.procedure.as_str(),
+        p.start,
+        p.end,
+        i32::from(p.seat),
+        i32::from(p.capacity),
+        status.as_str(),
+        new.resident.as_ref().map(|r| r.name.as_str()),
+        new.resident.as_ref().map(|r| r.identity_hash.as_slice()),
+        new.resident.as_ref().is_some_and(|r| r.proxy),
+        new.idempotency_key_hash.as_ref().map(|h| h.as_slice()),
+        new.request_fingerprint.as_ref().map(|h| h.as_slice()),
+        new.hold_expires_at,
+        new.now,
+        kind,
+    )
+    .execute(pool)
+    .await
+    .map(|_| ())
+    .map_err(write_error)
 }
 
 fn digest(raw: Option<Vec<u8>>) -> Result<Option<Digest>, StoreError> {
@@ -185,52 +396,7 @@ impl Ledger for PgLedger {
     }
 
     async fn insert_reservation(&self, new: &NewReservation) -> Result<(), WriteError> {
-        let p = &new.placement;
-        let status = if new.resident.is_some() {
-            ReservationStatus::Confirmed
-        } else {
-            ReservationStatus::Held
-        };
-        let kind = if new.resident.is_some() {
-            "booked"
-        } else {
-            "held"
-        };
-        sqlx::query!(
-            r#"
-            WITH inserted AS (
-                INSERT INTO reservations (
-                    id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
-                    status, resident_name, resident_hash, proxy, idempotency_key_hash,
-                    request_fingerprint, hold_expires_at, created_at, updated_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)
-                RETURNING id, created_at
-            )
-            INSERT INTO reservation_events (reservation_id, kind, actor, at)
-            SELECT id, $17, 'resident', created_at FROM inserted
-            "#,
-            new.id,
-            new.reference,
-            p.slot.office.as_str(),
-            p.slot.procedure.as_str(),
-            p.start,
-            p.end,
-            i32::from(p.seat),
-            i32::from(p.capacity),
-            status.as_str(),
-            new.resident.as_ref().map(|r| r.name.as_str()),
-            new.resident.as_ref().map(|r| r.identity_hash.as_slice()),
-            new.resident.as_ref().is_some_and(|r| r.proxy),
-            new.idempotency_key_hash.as_ref().map(|h| h.as_slice()),
-            new.request_fingerprint.as_ref().map(|h| h.as_slice()),
-            new.hold_expires_at,
-            new.now,
-            kind,
-        )
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
-        .map_err(write_error)
+        self.reservations.submit(new.clone()).await
     }
 
     async fn reservation_by_reference(

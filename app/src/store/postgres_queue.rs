@@ -3,7 +3,8 @@
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
 use crate::domain::queue::{CounterId, Level, LineId, TicketClass, TicketStatus};
-use crate::store::postgres::{PgLedger, store_error};
+use crate::store::group_commit::BatchWriter;
+use crate::store::postgres::{PgLedger, same_error, store_error};
 use crate::store::queue::{
     AuditEntry, CongestionSnapshot, QueueEvent, QueueLedger, ServiceTime, StaffRole, StaffToken,
     Ticket, TicketWriteError,
@@ -24,6 +25,155 @@ fn parsed<T>(
     parse: impl FnOnce(&str) -> Option<T>,
 ) -> Result<T, StoreError> {
     parse(raw).ok_or_else(|| bad(what, raw))
+}
+
+/// Writes new tickets with their "issued" events, many per statement (group commit, see
+/// `store::group_commit`). A ticket the ledger refuses (its number or its reservation's
+/// check-in is taken) is written again on its own, so its caller gets the exact refusal.
+pub(crate) struct TicketWriter(pub(crate) sqlx::PgPool);
+
+#[async_trait]
+impl BatchWriter for TicketWriter {
+    type Item = (Ticket, String);
+    type Error = TicketWriteError;
+
+    async fn write_batch(&self, items: Vec<(Ticket, String)>) -> Vec<Result<(), TicketWriteError>> {
+        if items.len() == 1 {
+            return vec![insert_one(&self.0, &items[0].0, &items[0].1).await];
+        }
+        let written = match insert_many(&self.0, &items).await {
+            Ok(ids) => ids,
+            Err(sqlx::Error::Database(_)) => Vec::new(),
+            Err(e) => {
+                let e = store_error(e);
+                return items
+                    .iter()
+                    .map(|_| Err(TicketWriteError::Store(same_error(&e))))
+                    .collect();
+            }
+        };
+        let mut results = Vec::with_capacity(items.len());
+        for (ticket, actor) in &items {
+            results.push(if written.contains(&ticket.id) {
+                Ok(())
+            } else {
+                insert_one(&self.0, ticket, actor).await
+            });
+        }
+        results
+    }
+}
+
+/// The tickets of a batch that were written (those that met a unique key were skipped).
+async fn insert_many(
+    pool: &sqlx::PgPool,
+    items: &[(Ticket, String)],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let n = items.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut offices = Vec::with_capacity(n);
+    let mut lines = Vec::with_capacity(n);
+    let mut dates = Vec::with_capacity(n);
+    let mut numbers = Vec::with_capacity(n);
+    let mut displays = Vec::with_capacity(n);
+    let mut procedures = Vec::with_capacity(n);
+    let mut classes = Vec::with_capacity(n);
+    let mut reservations = Vec::with_capacity(n);
+    let mut statuses = Vec::with_capacity(n);
+    let mut counters = Vec::with_capacity(n);
+    let mut orders = Vec::with_capacity(n);
+    let mut issued = Vec::with_capacity(n);
+    let mut actors = Vec::with_capacity(n);
+    for (t, actor) in items {
+        ids.push(t.id);
+        offices.push(t.office_id.as_str());
+        lines.push(t.line_id.as_str());
+        dates.push(t.service_date);
+        numbers.push(t.number as i32);
+        displays.push(t.display.as_str());
+        procedures.push(t.procedure.as_str());
+        classes.push(t.class.as_str());
+        reservations.push(t.reservation_id);
+        statuses.push(t.status.as_str());
+        counters.push(t.counter_id.as_ref().map(|c| c.as_str()));
+        orders.push(t.order_key);
+        issued.push(t.issued_at);
+        actors.push(actor.as_str());
+    }
+    sqlx::query_scalar!(
+        r#"
+        WITH inserted AS (
+            INSERT INTO tickets (id, office_id, line_id, service_date, number, display, procedure,
+                                 class, reservation_id, status, counter_id, order_key, issued_at)
+            SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::date[], $5::int[],
+                                 $6::text[], $7::text[], $8::text[], $9::uuid[], $10::text[],
+                                 $11::text[], $12::bigint[], $13::timestamptz[])
+            ON CONFLICT DO NOTHING
+            RETURNING id, office_id, issued_at
+        )
+        INSERT INTO queue_events (office_id, ticket_id, kind, actor, at)
+        SELECT inserted.office_id, inserted.id, 'issued', a.actor, inserted.issued_at
+        FROM inserted JOIN UNNEST($1::uuid[], $14::text[]) AS a(id, actor) ON a.id = inserted.id
+        RETURNING ticket_id AS "id!"
+        "#,
+        &ids,
+        &offices as &[&str],
+        &lines as &[&str],
+        &dates,
+        &numbers,
+        &displays as &[&str],
+        &procedures as &[&str],
+        &classes as &[&str],
+        &reservations as &[Option<Uuid>],
+        &statuses as &[&str],
+        &counters as &[Option<&str>],
+        &orders,
+        &issued,
+        &actors as &[&str],
+    )
+    .fetch_all(pool)
+    .await
+}
+
+async fn insert_one(pool: &sqlx::PgPool, t: &Ticket, actor: &str) -> Result<(), TicketWriteError> {
+    let result = sqlx::query!(
+        r#"
+        WITH inserted AS (
+            INSERT INTO tickets (id, office_id, line_id, service_date, number, display, procedure,
+                                 class, reservation_id, status, counter_id, order_key, issued_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+            RETURNING id, office_id, issued_at
+        )
+        INSERT INTO queue_events (office_id, ticket_id, kind, actor, at)
+        SELECT office_id, id, 'issued', $14, issued_at FROM inserted
+        "#,
+        t.id,
+        t.office_id.as_str(),
+        t.line_id.as_str(),
+        t.service_date,
+        t.number as i32,
+        t.display,
+        t.procedure.as_str(),
+        t.class.as_str(),
+        t.reservation_id,
+        t.status.as_str(),
+        t.counter_id.as_ref().map(|c| c.as_str()),
+        t.order_key,
+        t.issued_at,
+        actor,
+    )
+    .execute(pool)
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(db)) if db.constraint() == Some("tickets_number_key") => {
+            Err(TicketWriteError::NumberTaken)
+        }
+        Err(sqlx::Error::Database(db)) if db.constraint() == Some("tickets_reservation_key") => {
+            Err(TicketWriteError::AlreadyCheckedIn)
+        }
+        Err(e) => Err(TicketWriteError::Store(store_error(e))),
+    }
 }
 
 struct TicketRow {
@@ -105,46 +255,7 @@ impl TryFrom<TokenRow> for StaffToken {
 #[async_trait]
 impl QueueLedger for PgLedger {
     async fn insert_ticket(&self, t: &Ticket, actor: &str) -> Result<(), TicketWriteError> {
-        let result = sqlx::query!(
-            r#"
-            WITH inserted AS (
-                INSERT INTO tickets (id, office_id, line_id, service_date, number, display, procedure,
-                                     class, reservation_id, status, counter_id, order_key, issued_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                RETURNING id, office_id, issued_at
-            )
-            INSERT INTO queue_events (office_id, ticket_id, kind, actor, at)
-            SELECT office_id, id, 'issued', $14, issued_at FROM inserted
-            "#,
-            t.id,
-            t.office_id.as_str(),
-            t.line_id.as_str(),
-            t.service_date,
-            t.number as i32,
-            t.display,
-            t.procedure.as_str(),
-            t.class.as_str(),
-            t.reservation_id,
-            t.status.as_str(),
-            t.counter_id.as_ref().map(|c| c.as_str()),
-            t.order_key,
-            t.issued_at,
-            actor,
-        )
-        .execute(self.pool())
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(db)) if db.constraint() == Some("tickets_number_key") => {
-                Err(TicketWriteError::NumberTaken)
-            }
-            Err(sqlx::Error::Database(db))
-                if db.constraint() == Some("tickets_reservation_key") =>
-            {
-                Err(TicketWriteError::AlreadyCheckedIn)
-            }
-            Err(e) => Err(TicketWriteError::Store(store_error(e))),
-        }
+        self.tickets.submit((t.clone(), actor.to_owned())).await
     }
 
     async fn ticket(&self, id: Uuid) -> Result<Option<Ticket>, StoreError> {

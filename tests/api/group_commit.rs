@@ -1,0 +1,186 @@
+//! Group commit on PostgreSQL: many concurrent inserts share statements and commits, and
+//! each caller still gets the exact answer a write of its own would have got — success,
+//! the seat, resident or idempotency key taken, a ticket number taken, a check refused.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use madoguchi::domain::OfficeId;
+use madoguchi::domain::procedure::ProcedureId;
+use madoguchi::domain::queue::{LineId, TicketClass, TicketStatus};
+use madoguchi::domain::slots::SlotRef;
+use madoguchi::store::postgres::PgLedger;
+use madoguchi::store::queue::{QueueLedger, Ticket, TicketWriteError};
+use madoguchi::store::{Ledger, NewReservation, Placement, ResidentRecord, WriteError};
+use madoguchi_tests::TestDb;
+use std::sync::Arc;
+use uuid::Uuid;
+
+fn now() -> DateTime<Utc> {
+    "2026-12-01T01:00:00Z".parse().unwrap()
+}
+
+async fn ledger(writers: usize) -> (PgLedger, TestDb) {
+    let db = TestDb::create().await;
+    let ledger = PgLedger::connect_lazy(&db.url, 8, writers).unwrap();
+    ledger.migrate().await.unwrap();
+    (ledger, db)
+}
+
+/// A booking of `seat` (of 4) at 09:00 on 4 December by resident `who`.
+fn booking(seat: u16, who: u8, key: Option<u8>) -> NewReservation {
+    let start: DateTime<Utc> = "2026-12-04T00:00:00Z".parse().unwrap();
+    NewReservation {
+        id: Uuid::new_v4(),
+        reference: Uuid::new_v4().simple().to_string(),
+        placement: Placement {
+            slot: SlotRef {
+                office: OfficeId::parse("desk").unwrap(),
+                procedure: ProcedureId::CertRenewal,
+                date: NaiveDate::from_ymd_opt(2026, 12, 4).unwrap(),
+                start: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+            },
+            start,
+            end: start + Duration::minutes(15),
+            seat,
+            capacity: 4,
+        },
+        resident: Some(ResidentRecord {
+            name: format!("住民 {who}"),
+            identity_hash: [who; 32],
+            proxy: false,
+        }),
+        hold_expires_at: None,
+        idempotency_key_hash: key.map(|k| [k; 32]),
+        request_fingerprint: key.map(|k| [k; 32]),
+        now: now(),
+    }
+}
+
+fn kind(r: &Result<(), WriteError>) -> &'static str {
+    match r {
+        Ok(()) => "ok",
+        Err(WriteError::SeatTaken) => "seat",
+        Err(WriteError::ResidentHasBooking) => "resident",
+        Err(WriteError::IdempotencyKeyUsed) => "key",
+        Err(WriteError::Store(_)) => "store",
+    }
+}
+
+/// Writes all at once (so they meet in batches) and returns each one's answer.
+async fn write_all(ledger: &Arc<PgLedger>, items: Vec<NewReservation>) -> Vec<&'static str> {
+    let calls: Vec<_> = items
+        .into_iter()
+        .map(|item| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move { kind(&ledger.insert_reservation(&item).await) })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for call in calls {
+        answers.push(call.await.unwrap());
+    }
+    answers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_write_of_a_group_gets_its_own_answer() {
+    let (ledger, _db) = ledger(1).await;
+    let ledger = Arc::new(ledger);
+    // Seats 0-3 by residents 1-4, then every kind of refusal, all at once:
+    // seat 0 again (another resident), resident 1 again (another seat… all are taken, so
+    // seat 3 is reused with a fresh resident too), key 7 twice, a seat past the capacity.
+    let mut items: Vec<NewReservation> = (0..4).map(|s| booking(s, s as u8 + 1, None)).collect();
+    items.push(booking(0, 9, None));
+    items.push(booking(5, 10, None)); // seat 5 of 4: the ledger's check refuses it
+    let mut answers = write_all(&ledger, items).await;
+    let refused_seat = answers.remove(4);
+    let past_capacity = answers.remove(4);
+    assert_eq!(answers, vec!["ok"; 4]);
+    assert_eq!(refused_seat, "seat");
+    assert_eq!(past_capacity, "store", "a check is never written");
+
+    // The same resident cannot hold two bookings; a reused idempotency key is caught.
+    let mut again = booking(1, 1, None);
+    again.placement.start += Duration::hours(1);
+    again.placement.end += Duration::hours(1);
+    again.placement.slot.start = NaiveTime::from_hms_opt(10, 0, 0).unwrap();
+    let mut first_key = booking(2, 20, Some(7));
+    first_key.placement.start += Duration::hours(2);
+    first_key.placement.end += Duration::hours(2);
+    first_key.placement.slot.start = NaiveTime::from_hms_opt(11, 0, 0).unwrap();
+    let mut second_key = first_key.clone();
+    second_key.id = Uuid::new_v4();
+    second_key.reference = Uuid::new_v4().simple().to_string();
+    second_key.placement.seat = 3;
+    second_key.resident = Some(ResidentRecord {
+        name: "住民 21".into(),
+        identity_hash: [21; 32],
+        proxy: false,
+    });
+    let answers = write_all(&ledger, vec![again, first_key, second_key]).await;
+    assert_eq!(answers[0], "resident");
+    let mut keys = vec![answers[1], answers[2]];
+    keys.sort_unstable();
+    assert_eq!(keys, vec!["key", "ok"], "one of two requests with one key");
+
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM reservations")
+        .fetch_one(ledger.pool())
+        .await
+        .unwrap();
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM reservation_events")
+        .fetch_one(ledger.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        (rows, events),
+        (5, 5),
+        "one event for each row written, nothing else"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hundreds_of_concurrent_tickets_share_commits_and_numbers_stay_unique() {
+    let (ledger, _db) = ledger(2).await;
+    let ledger = Arc::new(ledger);
+    let ticket = |number: u32| Ticket {
+        id: Uuid::new_v4(),
+        office_id: OfficeId::parse("desk").unwrap(),
+        line_id: LineId::parse("a").unwrap(),
+        service_date: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        number,
+        display: format!("A-{number:03}"),
+        procedure: ProcedureId::CertRenewal,
+        class: TicketClass::Normal,
+        reservation_id: None,
+        status: TicketStatus::Waiting,
+        counter_id: None,
+        order_key: i64::from(number),
+        issued_at: now(),
+        called_at: None,
+        started_at: None,
+        finished_at: None,
+        recalls: 0,
+    };
+    // 300 numbers, 20 of them twice.
+    let tickets: Vec<Ticket> = (1..=300).chain(1..=20).map(ticket).collect();
+    let calls: Vec<_> = tickets
+        .into_iter()
+        .map(|t| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move { ledger.insert_ticket(&t, "kiosk").await })
+        })
+        .collect();
+    let (mut ok, mut taken) = (0, 0);
+    for call in calls {
+        match call.await.unwrap() {
+            Ok(()) => ok += 1,
+            Err(TicketWriteError::NumberTaken) => taken += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!((ok, taken), (300, 20));
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM queue_events WHERE kind = 'issued'")
+        .fetch_one(ledger.pool())
+        .await
+        .unwrap();
+    assert_eq!(events, 300);
+}
