@@ -109,7 +109,7 @@ impl LiveCongestion {
                         }
                         for office in offices {
                             // The change may come from another instance: drop cached figures.
-                            queue.invalidate(&office);
+                            queue.changed_elsewhere(&office);
                             self.refresh(&queue, &office).await;
                         }
                         allowed = next_refresh(began);
@@ -118,7 +118,7 @@ impl LiveCongestion {
                         tokio::time::sleep_until(allowed).await;
                         let began = tokio::time::Instant::now();
                         for office in self.channels.keys() {
-                            queue.invalidate(office);
+                            queue.changed_elsewhere(office);
                             self.refresh(&queue, office).await;
                         }
                         allowed = next_refresh(began);

@@ -218,6 +218,68 @@ struct CachedCongestion {
     figures: Arc<OfficeCongestion>,
 }
 
+/// How many counters serve a line, how many of them are open, how many have a resident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct CounterLoad {
+    serving: u32,
+    open: u32,
+    busy: u32,
+}
+
+/// What estimates need besides the people waiting: the counters serving each line and the
+/// learnt service times. They change a few times a minute (staff actions), while tickets
+/// arrive by the thousand, so tickets read them from a cache (`office_state`).
+#[derive(Debug, Clone, Default)]
+struct OfficeState {
+    stats: Vec<(ProcedureId, ServiceStats)>,
+    loads: Vec<(LineId, CounterLoad)>,
+}
+
+impl OfficeState {
+    fn of(office: &Office, view: &QueueView) -> Self {
+        // Both hot states hand the counters sorted by id; an office may have a hundred.
+        let state = |c: &CounterId| {
+            view.counters
+                .binary_search_by(|v| v.id.cmp(c))
+                .map(|i| (view.counters[i].paused, view.counters[i].current.is_some()))
+                .unwrap_or((false, false))
+        };
+        let loads = office
+            .lines
+            .iter()
+            .map(|line| {
+                let mut load = CounterLoad::default();
+                for c in office.counters_of(&line.id) {
+                    let (paused, busy) = state(c);
+                    load.serving += 1;
+                    load.open += u32::from(!paused);
+                    load.busy += u32::from(busy);
+                }
+                (line.id.clone(), load)
+            })
+            .collect();
+        OfficeState {
+            stats: view.stats.clone(),
+            loads,
+        }
+    }
+
+    fn load(&self, line: &LineId) -> CounterLoad {
+        self.loads
+            .iter()
+            .find(|(l, _)| l == line)
+            .map(|(_, load)| *load)
+            .unwrap_or_default()
+    }
+}
+
+struct CachedState {
+    generation: u64,
+    second: i64,
+    date: NaiveDate,
+    state: Arc<OfficeState>,
+}
+
 const NOTICE_IDLE: u8 = 0;
 const NOTICE_SENDING: u8 = 1;
 const NOTICE_DIRTY: u8 = 2;
@@ -239,6 +301,12 @@ pub struct QueueService {
     notices: HashMap<OfficeId, Arc<AtomicU8>>,
     /// Congestion figures by office, valid for one generation and one clock second.
     congestion_cache: Mutex<HashMap<OfficeId, CachedCongestion>>,
+    /// Bumped when an office's counters or service times change (a staff action here,
+    /// or any change seen from elsewhere); tickets alone do not bump it.
+    counter_generations: HashMap<OfficeId, AtomicU64>,
+    /// Counter loads and service times by office, for one counter generation and one
+    /// clock second (so a change missed from elsewhere lasts a second at most).
+    state_cache: Mutex<HashMap<OfficeId, CachedState>>,
     /// Seats booked for the slot under way, by office and line, for one clock second.
     reserved_cache: Mutex<HashMap<(OfficeId, LineId), (i64, u32)>>,
 }
@@ -263,6 +331,11 @@ impl QueueService {
             .iter()
             .map(|o| (o.id.clone(), Arc::new(AtomicU8::new(NOTICE_IDLE))))
             .collect();
+        let counter_generations = municipality
+            .offices
+            .iter()
+            .map(|o| (o.id.clone(), AtomicU64::new(0)))
+            .collect();
         let rebuild_locks = municipality
             .offices
             .iter()
@@ -282,6 +355,8 @@ impl QueueService {
             locations: Mutex::new(HashMap::new()),
             congestion_cache: Mutex::new(HashMap::new()),
             reserved_cache: Mutex::new(HashMap::new()),
+            counter_generations,
+            state_cache: Mutex::new(HashMap::new()),
         }
     }
 
@@ -290,6 +365,27 @@ impl QueueService {
         if let Some(g) = self.generations.get(office) {
             g.fetch_add(1, Ordering::SeqCst);
         }
+    }
+
+    /// Marks an office's counter states stale (a staff action, a rebuild, or a change
+    /// seen from another instance).
+    fn counters_changed(&self, office: &OfficeId) {
+        if let Some(g) = self.counter_generations.get(office) {
+            g.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counter_generation(&self, office: &OfficeId) -> u64 {
+        self.counter_generations
+            .get(office)
+            .map_or(0, |g| g.load(Ordering::SeqCst))
+    }
+
+    /// A change seen on the events channel (possibly from another instance): every
+    /// cached figure of the office is stale.
+    pub fn changed_elsewhere(&self, office: &OfficeId) {
+        self.invalidate(office);
+        self.counters_changed(office);
     }
 
     fn generation(&self, office: &OfficeId) -> u64 {
@@ -424,17 +520,11 @@ impl QueueService {
         if !op.walk_in {
             return Err(QueueError::IntakeClosed(IntakeClosed::NotWalkIn));
         }
+        let state = self.office_state(office, date).await?;
         let summary = self.summary(office, line, date, None).await?;
         let reserved_now = self.reserved_now(office, line).await?;
-        let estimate = self.line_estimate(
-            office,
-            line,
-            &summary.stats,
-            &summary.counters,
-            summary.waiting(),
-            reserved_now,
-        );
-        let mean = Self::stats_in(&summary.stats, procedure).mean_minutes;
+        let estimate = self.line_estimate(line, &state, summary.waiting(), reserved_now);
+        let mean = Self::stats_in(&state.stats, procedure).mean_minutes;
         let forecast = estimate.map(|e| f64::from(e.p50_minutes) + mean);
         intake(&plan, tokyo_naive(now).time(), &office.queue, forecast)
             .map_err(QueueError::IntakeClosed)?;
@@ -455,14 +545,7 @@ impl QueueService {
             TicketClass::Priority => summary.reserved + summary.priority,
             _ => summary.waiting(),
         };
-        let estimate = self.line_estimate(
-            office,
-            line,
-            &summary.stats,
-            &summary.counters,
-            ahead,
-            reserved_now,
-        );
+        let estimate = self.line_estimate(line, &state, ahead, reserved_now);
         Ok(TicketInfo {
             ticket,
             position: Some(ahead + 1),
@@ -681,19 +764,13 @@ impl QueueService {
             .line(ticket.line_id.as_str())
             .ok_or(QueueError::LineNotFound)?;
         let date = ticket.service_date;
+        let state = self.office_state(office, date).await?;
         let summary = self
             .summary(office, line, date, Some((ticket.id, ticket.class)))
             .await?;
         let index = summary.ahead_of(ticket.class).unwrap_or(summary.waiting());
         let reserved_now = self.reserved_now(office, line).await?;
-        let estimate = self.line_estimate(
-            office,
-            line,
-            &summary.stats,
-            &summary.counters,
-            index,
-            reserved_now,
-        );
+        let estimate = self.line_estimate(line, &state, index, reserved_now);
         Ok(TicketInfo {
             ticket,
             position: Some(index + 1),
@@ -874,6 +951,7 @@ impl QueueService {
             detail,
         };
         self.ledger.update_ticket(t, &event).await?;
+        self.counters_changed(&t.office_id);
         self.publish(&t.office_id).await;
         Ok(())
     }
@@ -903,6 +981,7 @@ impl QueueService {
             detail: None,
         };
         self.ledger.set_counter_paused(paused, &event).await?;
+        self.counters_changed(office_id);
         self.publish(office_id).await;
         Ok(())
     }
@@ -916,6 +995,55 @@ impl QueueService {
             self.hot.queue_view(&office.id, date, &lines)
         })
         .await
+    }
+
+    /// The office's counter loads and service times (see `OfficeState`), read from the
+    /// hot state at most once per counter generation and clock second.
+    async fn office_state(
+        &self,
+        office: &Office,
+        date: NaiveDate,
+    ) -> Result<Arc<OfficeState>, QueueError> {
+        let generation = self.counter_generation(&office.id);
+        let second = self.clock.now().timestamp();
+        if let Some(c) = self
+            .state_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&office.id)
+            && c.generation == generation
+            && c.second == second
+            && c.date == date
+        {
+            return Ok(c.state.clone());
+        }
+        let view = self.view(office).await?;
+        Ok(self.keep_state(office, date, generation, second, &view))
+    }
+
+    /// Caches the state of a view read at `generation` and `second`.
+    fn keep_state(
+        &self,
+        office: &Office,
+        date: NaiveDate,
+        generation: u64,
+        second: i64,
+        view: &QueueView,
+    ) -> Arc<OfficeState> {
+        let state = Arc::new(OfficeState::of(office, view));
+        self.state_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                office.id.clone(),
+                CachedState {
+                    generation,
+                    second,
+                    date,
+                    state: state.clone(),
+                },
+            );
+        state
     }
 
     fn stats_in(stats: &[(ProcedureId, ServiceStats)], procedure: ProcedureId) -> ServiceStats {
@@ -1005,40 +1133,31 @@ impl QueueService {
     /// residents take theirs.
     fn line_estimate(
         &self,
-        office: &Office,
         line: &ServiceLine,
-        stats: &[(ProcedureId, ServiceStats)],
-        counters: &[(CounterId, bool, bool)],
+        state: &OfficeState,
         ahead: u32,
         reserved_now: u32,
     ) -> Option<WaitEstimate> {
-        let serving: Vec<&CounterId> = office.counters_of(&line.id).collect();
-        // Both hot states hand the counters sorted by id; an office may have a hundred.
-        let state = |c: &CounterId| {
-            counters
-                .binary_search_by(|(id, _, _)| id.cmp(c))
-                .map(|i| (counters[i].1, counters[i].2))
-                .unwrap_or((false, false))
+        let load = state.load(&line.id);
+        // Every counter paused (e.g. lunch): assume they reopen rather than say nothing.
+        let open = if load.open == 0 {
+            load.serving
+        } else {
+            load.open
         };
-        let mut open = serving.iter().filter(|c| !state(c).0).count() as u32;
-        if open == 0 {
-            // Every counter paused (e.g. lunch): assume they reopen rather than say nothing.
-            open = serving.len() as u32;
-        }
-        let busy = serving.iter().filter(|c| state(c).1).count() as u32;
         // Reserved residents under way hold counters; walk-ins keep at least one.
         let open = open.saturating_sub(reserved_now).max(1);
         let n = line.procedures.len().max(1) as f64;
         let line_mean = line
             .procedures
             .iter()
-            .map(|p| Self::stats_in(stats, *p).mean_minutes)
+            .map(|p| Self::stats_in(&state.stats, *p).mean_minutes)
             .sum::<f64>()
             / n;
         let line_variance = line
             .procedures
             .iter()
-            .map(|p| Self::stats_in(stats, *p).variance)
+            .map(|p| Self::stats_in(&state.stats, *p).variance)
             .sum::<f64>()
             / n;
         let ahead = f64::from(ahead);
@@ -1046,7 +1165,7 @@ impl QueueService {
             work_ahead_minutes: ahead * line_mean,
             variance_ahead: ahead * line_variance,
             open_counters: open,
-            busy_counters: busy.min(open),
+            busy_counters: load.busy.min(open),
             mean_service_minutes: line_mean,
         })
     }
@@ -1058,31 +1177,12 @@ impl QueueService {
         plan: &DayPlan,
         now: DateTime<Utc>,
         view: &QueueView,
+        state: &OfficeState,
     ) -> Result<LineCongestion, QueueError> {
-        let waiting: Vec<&Ticket> = view
-            .waiting
-            .iter()
-            .filter(|t| t.line_id == line.id)
-            .collect();
+        let waiting = view.waiting_in(&line.id);
         let reserved_now = self.reserved_now(office, line).await?;
-        let counters: Vec<(CounterId, bool, bool)> = view
-            .counters
-            .iter()
-            .map(|c| (c.id.clone(), c.paused, c.current.is_some()))
-            .collect();
-        let estimate = self.line_estimate(
-            office,
-            line,
-            &view.stats,
-            &counters,
-            waiting.len() as u32,
-            reserved_now,
-        );
-        let serving: Vec<&CounterId> = office.counters_of(&line.id).collect();
-        let counters_open = serving
-            .iter()
-            .filter(|c| !view.counters.iter().any(|v| &&v.id == *c && v.paused))
-            .count() as u32;
+        let estimate = self.line_estimate(line, state, waiting, reserved_now);
+        let counters_open = state.load(&line.id).open;
         let now_calling = view
             .counters
             .iter()
@@ -1090,10 +1190,10 @@ impl QueueService {
             .filter(|t| t.line_id == line.id)
             .map(|t| t.display.clone())
             .collect();
-        let level = office.queue.thresholds.level(
-            waiting.len() as u32,
-            estimate.map(|e| e.p50_minutes).unwrap_or(0),
-        );
+        let level = office
+            .queue
+            .thresholds
+            .level(waiting, estimate.map(|e| e.p50_minutes).unwrap_or(0));
         let walk_in = line
             .procedures
             .iter()
@@ -1113,7 +1213,7 @@ impl QueueService {
         };
         Ok(LineCongestion {
             line: line.clone(),
-            waiting: waiting.len() as u32,
+            waiting,
             now_calling,
             counters_open,
             service_minutes: line
@@ -1171,10 +1271,16 @@ impl QueueService {
     ) -> Result<OfficeCongestion, QueueError> {
         let office = self.office(office_id)?;
         let plan = self.municipality.day_plan(office, tokyo_date(now));
+        let generation = self.counter_generation(office_id);
         let view = self.view(office).await?;
+        // Fresh anyway: tickets issued next can use it.
+        let state = self.keep_state(office, self.today(), generation, now.timestamp(), &view);
         let mut lines = Vec::new();
         for line in &office.lines {
-            lines.push(self.line_from_view(office, line, &plan, now, &view).await?);
+            lines.push(
+                self.line_from_view(office, line, &plan, now, &view, &state)
+                    .await?,
+            );
         }
         let counters = office
             .counters
@@ -1374,6 +1480,7 @@ impl QueueService {
             now,
         };
         self.hot.load_queue(&snapshot).await?;
+        self.counters_changed(office_id);
         metrics::counter!("madoguchi_queue_rebuilds_total").increment(1);
         tracing::info!(office = %office_id, tickets = snapshot.tickets.len(), "queues loaded from the ledger");
         Ok(())

@@ -332,25 +332,21 @@ impl QueueHotState for MemoryHotState {
     ) -> Result<QueueView, HotError> {
         let mut queues = self.queues();
         let day = self.day(&mut queues, office, date)?;
-        let mut waiting = Vec::new();
-        for line in lines {
-            for class in [
-                TicketClass::Reserved,
-                TicketClass::Priority,
-                TicketClass::Normal,
-            ] {
-                for (_, id) in day
-                    .waiting
-                    .get(&(line.clone(), class))
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(t) = id.parse().ok().and_then(|id: Uuid| day.tickets.get(&id)) {
-                        waiting.push(t.clone());
-                    }
-                }
-            }
-        }
+        let waiting = lines
+            .iter()
+            .map(|line| {
+                let n = [
+                    TicketClass::Reserved,
+                    TicketClass::Priority,
+                    TicketClass::Normal,
+                ]
+                .into_iter()
+                .filter_map(|class| day.waiting.get(&(line.clone(), class)))
+                .map(|queue| queue.len() as u32)
+                .sum();
+                (line.clone(), n)
+            })
+            .collect();
         let counters = day
             .counters
             .iter()
@@ -415,25 +411,12 @@ impl QueueHotState for MemoryHotState {
                 .position(|(_, m)| *m == member)
                 .map(|r| r as u32)
         });
-        let counters = day
-            .counters
-            .iter()
-            .map(|(id, (paused, current))| (id.clone(), *paused, current.is_some()))
-            .collect();
-        let summary = LineSummary {
+        Ok(LineSummary {
             reserved: count(TicketClass::Reserved),
             priority: count(TicketClass::Priority),
             normal: count(TicketClass::Normal),
             rank,
-            counters,
-            stats: Vec::new(),
-        };
-        let mut stats: Vec<(ProcedureId, ServiceStats)> = queues
-            .get(office)
-            .map(|q| q.stats.iter().map(|(p, s)| (*p, *s)).collect())
-            .unwrap_or_default();
-        stats.sort_by_key(|(p, _)| *p);
-        Ok(LineSummary { stats, ..summary })
+        })
     }
 
     async fn due_tickets(

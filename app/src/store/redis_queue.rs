@@ -490,10 +490,12 @@ impl QueueHotState for RedisHotState {
             other => return Err(unexpected(&format!("{other:?}"))),
         }
         let part = |i: usize| reply.get(i).map(texts).unwrap_or_default();
-        let waiting = part(1)
+        let per_queue: Vec<u32> = part(1).iter().map(|n| n.parse().unwrap_or(0)).collect();
+        let waiting = lines
             .iter()
-            .map(|j| parse_ticket(j))
-            .collect::<Result<Vec<_>, _>>()?;
+            .zip(per_queue.chunks(CLASSES.len()))
+            .map(|(line, counts)| (line.clone(), counts.iter().sum()))
+            .collect();
         let states = part(2);
         let currents = part(3);
         let mut counters = Vec::new();
@@ -562,70 +564,39 @@ impl QueueHotState for RedisHotState {
         ticket: Option<(Uuid, TicketClass)>,
     ) -> Result<LineSummary, HotError> {
         let class_key = ticket.map(|(_, class)| match class {
-            TicketClass::Reserved => "4",
-            TicketClass::Priority => "5",
-            TicketClass::Normal => "6",
+            TicketClass::Reserved => "2",
+            TicketClass::Priority => "3",
+            TicketClass::Normal => "4",
         });
         let mut invocation = self.queue_scripts().line.prepare_invoke();
-        invocation
-            .key(self.day(office, date, "loaded"))
-            .key(self.day(office, date, "counters"))
-            .key(self.office_key(office, "stats"));
+        invocation.key(self.day(office, date, "loaded"));
         for class in CLASSES {
             invocation.key(self.queue_key(office, date, line, class));
         }
-        let reply: Vec<Value> = invocation
+        let reply: Vec<i64> = match invocation
             .arg(ticket.map(|(id, _)| id.to_string()).unwrap_or_default())
             .arg(class_key.unwrap_or(""))
-            .invoke_async(&mut self.connection().await?)
+            .invoke_async::<Vec<Value>>(&mut self.connection().await?)
             .await
-            .map_err(hot_error)?;
-        match reply.first().and_then(text).as_deref() {
-            Some("OK") => {}
-            Some("REBUILD") => return Err(HotError::NeedsRebuild(office.clone())),
+            .map_err(hot_error)?
+            .as_slice()
+        {
+            [status, counts @ ..] if text(status).as_deref() == Some("OK") => counts
+                .iter()
+                .map(|v| redis::from_redis_value(v.clone()).unwrap_or(0))
+                .collect(),
+            [status, ..] if text(status).as_deref() == Some("REBUILD") => {
+                return Err(HotError::NeedsRebuild(office.clone()));
+            }
             other => return Err(unexpected(&format!("{other:?}"))),
-        }
-        let number = |i: usize| {
-            reply
-                .get(i)
-                .and_then(text)
-                .and_then(|t| t.parse::<i64>().ok())
-                .unwrap_or(0)
         };
-        let mut counters: Vec<(CounterId, bool, bool)> = reply
-            .get(5)
-            .map(texts)
-            .unwrap_or_default()
-            .chunks(2)
-            .filter_map(|pair| match pair {
-                [id, state] => Some((
-                    CounterId::parse(id).ok()?,
-                    state.starts_with('1'),
-                    !state.ends_with('|'),
-                )),
-                _ => None,
-            })
-            .collect();
-        counters.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut stats: Vec<(ProcedureId, ServiceStats)> = reply
-            .get(6)
-            .map(texts)
-            .unwrap_or_default()
-            .chunks(2)
-            .filter_map(|pair| match pair {
-                [p, v] => Some((p.parse().ok()?, parse_stats(v)?)),
-                _ => None,
-            })
-            .collect();
-        stats.sort_by_key(|(p, _)| *p);
-        let rank = number(4);
+        let number = |i: usize| reply.get(i).copied().unwrap_or(0);
+        let rank = number(3);
         Ok(LineSummary {
-            reserved: number(1) as u32,
-            priority: number(2) as u32,
-            normal: number(3) as u32,
+            reserved: number(0) as u32,
+            priority: number(1) as u32,
+            normal: number(2) as u32,
             rank: (rank >= 0 && ticket.is_some()).then_some(rank as u32),
-            counters,
-            stats,
         })
     }
 

@@ -278,11 +278,12 @@ pub struct CounterView {
     pub current: Option<Ticket>,
 }
 
-/// Everything estimates and displays need about one office's queues on one day.
+/// Everything estimates and displays need about one office's queues on one day, read in
+/// time proportional to the lines and counters (never to the people waiting).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct QueueView {
-    /// Waiting tickets, each line in call order within its class.
-    pub waiting: Vec<Ticket>,
+    /// How many wait in each line asked for, in the order asked.
+    pub waiting: Vec<(LineId, u32)>,
     pub counters: Vec<CounterView>,
     pub stats: Vec<(ProcedureId, crate::domain::queue::ServiceStats)>,
     /// The most recently called tickets, newest first (for displays).
@@ -297,10 +298,16 @@ pub struct LineSummary {
     pub normal: u32,
     /// The asked ticket's 0-based rank within its class, if it waits in this line.
     pub rank: Option<u32>,
-    /// Every counter of the office the hot state knows: (id, paused, has a resident),
-    /// sorted by id.
-    pub counters: Vec<(CounterId, bool, bool)>,
-    pub stats: Vec<(ProcedureId, crate::domain::queue::ServiceStats)>,
+}
+
+impl QueueView {
+    /// How many wait in `line`.
+    pub fn waiting_in(&self, line: &LineId) -> u32 {
+        self.waiting
+            .iter()
+            .find(|(l, _)| l == line)
+            .map_or(0, |(_, n)| *n)
+    }
 }
 
 impl LineSummary {

@@ -1,7 +1,8 @@
--- One line's queue in constant time: counts per class, a ticket's rank in its class,
--- the counters (paused/current) and the learnt service times.
--- KEYS: 1 loaded, 2 counters, 3 service stats, 4 reserved, 5 priority, 6 normal queues
--- ARGV: 1 ticket id or '', 2 its class queue index (4, 5 or 6) or ''
+-- One line's queue in constant time: counts per class and a ticket's rank in its class.
+-- (Counter states and service times change a few times a minute: the service reads them
+-- with the office's view, not with every ticket.)
+-- KEYS: 1 loaded, 2 reserved, 3 priority, 4 normal queues
+-- ARGV: 1 ticket id or '', 2 its class queue index (2, 3 or 4) or ''
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'REBUILD'}
 end
@@ -12,5 +13,4 @@ if ARGV[1] ~= '' then
     rank = r
   end
 end
-return {'OK', redis.call('ZCARD', KEYS[4]), redis.call('ZCARD', KEYS[5]), redis.call('ZCARD', KEYS[6]), rank,
-        redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3])}
+return {'OK', redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3]), redis.call('ZCARD', KEYS[4]), rank}

@@ -1,18 +1,15 @@
--- Read an office's queues for a day in one consistent step.
+-- Read an office's queues for a day in one consistent step, in time proportional to its
+-- lines and counters (never to the people waiting).
 -- KEYS: 1 loaded, 2 tickets, 3 counters, 4 recent calls, 5 service stats,
 --       then per line: reserved, priority, normal queues
--- Returns: {'OK', waiting JSONs, counters {id, state, ...}, recent JSONs, stats {proc, value, ...}}
+-- Returns: {'OK', waiting count per queue key, counters {id, state, ...}, current ticket
+--           JSONs, recent JSONs, stats {proc, value, ...}}
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'REBUILD'}
 end
 local waiting = {}
 for i = 6, #KEYS do
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
-    local raw = redis.call('HGET', KEYS[2], id)
-    if raw then
-      table.insert(waiting, raw)
-    end
-  end
+  table.insert(waiting, redis.call('ZCARD', KEYS[i]))
 end
 local counters = redis.call('HGETALL', KEYS[3])
 local current = {}
