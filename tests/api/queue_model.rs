@@ -172,7 +172,8 @@ async fn run(ops: Vec<Op>) {
                     deadline: now + Duration::seconds(60),
                 };
                 let (a, b) = (redis.issue(&req).await, model.issue(&req).await);
-                if let Ok(t) = &b {
+                if let Ok(issued) = &b {
+                    let t = &issued.ticket;
                     ledger.insert(t.id, t.clone());
                     order.push(t.id);
                 }

@@ -171,6 +171,42 @@ pub fn configure(cfg: &mut web::ServiceConfig, limiter: &rate_limit::Limiter) {
     .app_data(web::PathConfig::default().error_handler(path_error))
     .service(
         web::scope("/api/v1")
+            // actix tries resources in order, matching each dynamic path with a regex:
+            // the paths of the morning rush come first.
+            .service(
+                web::resource("/reservations")
+                    .wrap(limiter.middleware())
+                    .post(reservations::create)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/offices/{office_id}/tickets")
+                    .wrap(limiter.middleware())
+                    .post(queue::issue)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/tickets/{ticket_id}")
+                    .wrap(limiter.middleware())
+                    .get(queue::get_ticket)
+                    .delete(queue::cancel_ticket)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/offices/{office_id}/congestion")
+                    .get(congestion::office_congestion)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/congestion")
+                    .get(congestion::all_congestion)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/waiting-rooms/{room_id}/status")
+                    .get(waiting_rooms::status)
+                    .default_service(web::to(method_not_allowed)),
+            )
             .service(
                 web::resource("/waiting-rooms")
                     .get(waiting_rooms::list)
@@ -196,11 +232,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, limiter: &rate_limit::Limiter) {
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
-                web::resource("/waiting-rooms/{room_id}/status")
-                    .get(waiting_rooms::status)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
                 web::resource("/offices")
                     .get(offices::list_offices)
                     .default_service(web::to(method_not_allowed)),
@@ -218,12 +249,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, limiter: &rate_limit::Limiter) {
             .service(
                 web::resource("/procedures")
                     .get(offices::list_procedures)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/reservations")
-                    .wrap(limiter.middleware())
-                    .post(reservations::create)
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
@@ -258,19 +283,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, limiter: &rate_limit::Limiter) {
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
-                web::resource("/offices/{office_id}/tickets")
-                    .wrap(limiter.middleware())
-                    .post(queue::issue)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/tickets/{ticket_id}")
-                    .wrap(limiter.middleware())
-                    .get(queue::get_ticket)
-                    .delete(queue::cancel_ticket)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
                 web::resource("/offices/{office_id}/audit")
                     .get(queue::audit)
                     .default_service(web::to(method_not_allowed)),
@@ -291,11 +303,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, limiter: &rate_limit::Limiter) {
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
-                web::resource("/offices/{office_id}/congestion")
-                    .get(congestion::office_congestion)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
                 web::resource("/offices/{office_id}/congestion/stream")
                     .get(congestion::stream)
                     .default_service(web::to(method_not_allowed)),
@@ -303,11 +310,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, limiter: &rate_limit::Limiter) {
             .service(
                 web::resource("/offices/{office_id}/congestion/typical")
                     .get(congestion::typical)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/congestion")
-                    .get(congestion::all_congestion)
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

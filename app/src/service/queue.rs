@@ -20,7 +20,7 @@ use crate::domain::time::{Clock, from_tokyo, tokyo_date, tokyo_naive};
 use crate::service::booking::BookingService;
 use crate::service::staff::StaffPrincipal;
 use crate::store::queue::{
-    ActOutcome, ActRequest, CallOutcome, CallRequest, CongestionSnapshot, IssueRequest,
+    ActOutcome, ActRequest, CallOutcome, CallRequest, CongestionSnapshot, IssueRequest, Issued,
     LineSummary, QueueEvent, QueueHotState, QueueLedger, QueueSnapshot, QueueView, Ticket,
     TicketAction, TicketWriteError,
 };
@@ -307,6 +307,9 @@ pub struct QueueService {
     /// Counter loads and service times by office, for one counter generation and one
     /// clock second (so a change missed from elsewhere lasts a second at most).
     state_cache: Mutex<HashMap<OfficeId, CachedState>>,
+    /// The people waiting per line for the kiosk's intake forecast: kept current by the
+    /// tickets issued here, read again after a call, a change elsewhere, or a second.
+    counts_cache: Mutex<HashMap<(OfficeId, LineId), (u64, i64, LineSummary)>>,
     /// Seats booked for the slot under way, by office and line, for one clock second.
     reserved_cache: Mutex<HashMap<(OfficeId, LineId), (i64, u32)>>,
 }
@@ -357,6 +360,7 @@ impl QueueService {
             reserved_cache: Mutex::new(HashMap::new()),
             counter_generations,
             state_cache: Mutex::new(HashMap::new()),
+            counts_cache: Mutex::new(HashMap::new()),
         }
     }
 
@@ -521,9 +525,9 @@ impl QueueService {
             return Err(QueueError::IntakeClosed(IntakeClosed::NotWalkIn));
         }
         let state = self.office_state(office, date).await?;
-        let summary = self.summary(office, line, date, None).await?;
+        let counts = self.line_counts(office, line, date).await?;
         let reserved_now = self.reserved_now(office, line).await?;
-        let estimate = self.line_estimate(line, &state, summary.waiting(), reserved_now);
+        let estimate = self.line_estimate(line, &state, counts.waiting(), reserved_now);
         let mean = Self::stats_in(&state.stats, procedure).mean_minutes;
         let forecast = estimate.map(|e| f64::from(e.p50_minutes) + mean);
         intake(&plan, tokyo_naive(now).time(), &office.queue, forecast)
@@ -533,17 +537,15 @@ impl QueueService {
         } else {
             TicketClass::Normal
         };
-        let ticket = self
+        let Issued { ticket, before } = self
             .issue(office, line, procedure, class, None, None, "kiosk")
             .await?;
-        // The place comes from the summary read just before issuing: a walk-in enters
-        // behind everyone of its class and the classes called before it, so this is its
-        // place at that instant (tickets issued in the same millisecond may also be
-        // ahead; the status page reads the live rank). It spares a second read of the
-        // line per ticket at the kiosk rush.
+        // The hot state counted the line as the ticket joined: a walk-in enters behind
+        // everyone of its class and the classes called before it (the status page reads
+        // the live rank later).
         let ahead = match class {
-            TicketClass::Priority => summary.reserved + summary.priority,
-            _ => summary.waiting(),
+            TicketClass::Priority => before.reserved + before.priority,
+            _ => before.waiting(),
         };
         let estimate = self.line_estimate(line, &state, ahead, reserved_now);
         Ok(TicketInfo {
@@ -598,7 +600,7 @@ impl QueueService {
             )
             .await
         {
-            Ok(ticket) => self.info(ticket, false).await,
+            Ok(issued) => self.info(issued.ticket, false).await,
             Err(QueueError::AlreadyCheckedIn) => {
                 match self.ledger.ticket_for_reservation(reservation.id).await? {
                     Some(existing) => self.existing(existing).await,
@@ -634,9 +636,11 @@ impl QueueService {
         reservation_id: Option<Uuid>,
         slot_start_ms: Option<i64>,
         actor: &str,
-    ) -> Result<Ticket, QueueError> {
+    ) -> Result<Issued, QueueError> {
         let now = self.clock.now();
         let date = tokyo_date(now);
+        // Read before issuing: a call meanwhile makes the counts below stale, not current.
+        let generation = self.counter_generation(&office.id);
         for _ in 0..3 {
             let req = IssueRequest {
                 ticket_id: Uuid::new_v4(),
@@ -651,21 +655,23 @@ impl QueueService {
                 now,
                 deadline: now + self.deadline,
             };
-            let ticket = self
+            let issued = self
                 .hot_op(&office.id, date, || self.hot.issue(&req))
                 .await?;
-            match self.ledger.insert_ticket(&ticket, actor).await {
+            let ticket = &issued.ticket;
+            match self.ledger.insert_ticket(ticket, actor).await {
                 Ok(()) => {
                     metrics::counter!("madoguchi_tickets_total", "class" => class.as_str())
                         .increment(1);
-                    self.remember(&ticket);
+                    self.remember(ticket);
+                    self.counted(office, line, (generation, now), &issued);
                     self.publish(&office.id).await;
-                    return Ok(ticket);
+                    return Ok(issued);
                 }
                 Err(TicketWriteError::NumberTaken) => {
                     metrics::counter!("madoguchi_hot_state_corrections_total").increment(1);
                     tracing::warn!(office = %office.id, line = %line.id, "ledger refused a ticket number; raising the counter");
-                    self.forget_quietly(&ticket).await;
+                    self.forget_quietly(ticket).await;
                     let max = self
                         .ledger
                         .tickets_of_day(&office.id, date)
@@ -681,11 +687,11 @@ impl QueueService {
                     .await?;
                 }
                 Err(TicketWriteError::AlreadyCheckedIn) => {
-                    self.forget_quietly(&ticket).await;
+                    self.forget_quietly(ticket).await;
                     return Err(QueueError::AlreadyCheckedIn);
                 }
                 Err(TicketWriteError::Store(e)) => {
-                    self.forget_quietly(&ticket).await;
+                    self.forget_quietly(ticket).await;
                     return Err(e.into());
                 }
             }
@@ -1019,6 +1025,58 @@ impl QueueService {
         }
         let view = self.view(office).await?;
         Ok(self.keep_state(office, date, generation, second, &view))
+    }
+
+    /// How many wait in a line, for the intake forecast (see `counts_cache`).
+    async fn line_counts(
+        &self,
+        office: &Office,
+        line: &ServiceLine,
+        date: NaiveDate,
+    ) -> Result<LineSummary, QueueError> {
+        let generation = self.counter_generation(&office.id);
+        let second = self.clock.now().timestamp();
+        let key = (office.id.clone(), line.id.clone());
+        if let Some((g, s, counts)) = self
+            .counts_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            && *g == generation
+            && *s == second
+        {
+            return Ok(counts.clone());
+        }
+        let counts = self.summary(office, line, date, None).await?;
+        self.counts_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, (generation, second, counts.clone()));
+        Ok(counts)
+    }
+
+    /// A ticket joined `line`: the counts it saw, plus itself, are the line's as of the
+    /// counter generation and time read before it was issued.
+    fn counted(
+        &self,
+        office: &Office,
+        line: &ServiceLine,
+        (generation, at): (u64, DateTime<Utc>),
+        issued: &Issued,
+    ) {
+        let mut counts = issued.before.clone();
+        match issued.ticket.class {
+            TicketClass::Reserved => counts.reserved += 1,
+            TicketClass::Priority => counts.priority += 1,
+            TicketClass::Normal => counts.normal += 1,
+        }
+        self.counts_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                (office.id.clone(), line.id.clone()),
+                (generation, at.timestamp(), counts),
+            );
     }
 
     /// Caches the state of a view read at `generation` and `second`.

@@ -10,8 +10,8 @@ use crate::domain::queue::{
 use crate::store::HotError;
 use crate::store::memory::MemoryHotState;
 use crate::store::queue::{
-    ActOutcome, ActRequest, CallOutcome, CallRequest, CounterView, IssueRequest, LineSummary,
-    PendingTicket, QueueHotState, QueueSnapshot, QueueView, Ticket, TicketAction,
+    ActOutcome, ActRequest, CallOutcome, CallRequest, CounterView, IssueRequest, Issued,
+    LineSummary, PendingTicket, QueueHotState, QueueSnapshot, QueueView, Ticket, TicketAction,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -91,7 +91,7 @@ impl MemoryHotState {
 
 #[async_trait]
 impl QueueHotState for MemoryHotState {
-    async fn issue(&self, req: &IssueRequest) -> Result<Ticket, HotError> {
+    async fn issue(&self, req: &IssueRequest) -> Result<Issued, HotError> {
         let mut queues = self.queues();
         let day = self.day(&mut queues, &req.office, req.date)?;
         let number = day.numbers.entry(req.line.clone()).or_insert(0);
@@ -123,6 +123,17 @@ impl QueueHotState for MemoryHotState {
             finished_at: None,
             recalls: 0,
         };
+        let count = |class| {
+            day.waiting
+                .get(&(req.line.clone(), class))
+                .map_or(0, |q| q.len() as u32)
+        };
+        let before = LineSummary {
+            reserved: count(TicketClass::Reserved),
+            priority: count(TicketClass::Priority),
+            normal: count(TicketClass::Normal),
+            rank: None,
+        };
         day.enqueue(&ticket);
         day.tickets.insert(ticket.id, ticket.clone());
         let pending = PendingTicket {
@@ -135,7 +146,7 @@ impl QueueHotState for MemoryHotState {
                 pending,
             );
         }
-        Ok(ticket)
+        Ok(Issued { ticket, before })
     }
 
     async fn forget_ticket(

@@ -10,8 +10,8 @@ use crate::domain::procedure::ProcedureId;
 use crate::domain::queue::{CounterId, LineId, ServiceStats, TicketClass, TicketStatus, issued_by};
 use crate::store::HotError;
 use crate::store::queue::{
-    ActOutcome, ActRequest, CallOutcome, CallRequest, CounterView, IssueRequest, LineSummary,
-    PendingTicket, QueueHotState, QueueSnapshot, QueueView, Ticket, TicketAction,
+    ActOutcome, ActRequest, CallOutcome, CallRequest, CounterView, IssueRequest, Issued,
+    LineSummary, PendingTicket, QueueHotState, QueueSnapshot, QueueView, Ticket, TicketAction,
 };
 use crate::store::redis::{RedisHotState, hot_error};
 use anyhow::anyhow;
@@ -250,7 +250,7 @@ impl RedisHotState {
 
 #[async_trait]
 impl QueueHotState for RedisHotState {
-    async fn issue(&self, req: &IssueRequest) -> Result<Ticket, HotError> {
+    async fn issue(&self, req: &IssueRequest) -> Result<Issued, HotError> {
         let template = HotTicket {
             id: req.ticket_id,
             office: req.office.to_string(),
@@ -276,15 +276,17 @@ impl QueueHotState for RedisHotState {
             date: req.date,
             ticket_id: req.ticket_id,
         };
-        let reply: Vec<Value> = self
-            .queue_scripts()
-            .issue
+        let mut invocation = self.queue_scripts().issue.prepare_invoke();
+        invocation
             .key(self.day(&req.office, req.date, "loaded"))
             .key(self.day(&req.office, req.date, &format!("num:{}", req.line)))
             .key(self.day(&req.office, req.date, "seq"))
             .key(self.day(&req.office, req.date, "tickets"))
-            .key(self.queue_key(&req.office, req.date, &req.line, req.class))
-            .key(self.office_key(&req.office, "qpending"))
+            .key(self.office_key(&req.office, "qpending"));
+        for class in CLASSES {
+            invocation.key(self.queue_key(&req.office, req.date, &req.line, class));
+        }
+        let reply: Vec<Value> = invocation
             .arg(template)
             .arg(&req.prefix)
             .arg(match (req.class, req.slot_start_ms) {
@@ -294,16 +296,37 @@ impl QueueHotState for RedisHotState {
             .arg(pending_member(&pending))
             .arg(ms(req.deadline))
             .arg(day_ttl(req.date, req.now))
+            .arg(match req.class {
+                TicketClass::Reserved => "6",
+                TicketClass::Priority => "7",
+                TicketClass::Normal => "8",
+            })
             .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         match reply.first().and_then(text).as_deref() {
-            Some("OK") => parse_ticket(
-                &reply
-                    .get(1)
-                    .and_then(text)
-                    .ok_or_else(|| unexpected("no ticket"))?,
-            ),
+            Some("OK") => {
+                let count = |i: usize| {
+                    reply
+                        .get(i)
+                        .and_then(|v| redis::from_redis_value::<u32>(v.clone()).ok())
+                        .unwrap_or(0)
+                };
+                Ok(Issued {
+                    ticket: parse_ticket(
+                        &reply
+                            .get(1)
+                            .and_then(text)
+                            .ok_or_else(|| unexpected("no ticket"))?,
+                    )?,
+                    before: LineSummary {
+                        reserved: count(2),
+                        priority: count(3),
+                        normal: count(4),
+                        rank: None,
+                    },
+                })
+            }
             Some("REBUILD") => Err(HotError::NeedsRebuild(req.office.clone())),
             other => Err(unexpected(&format!("{other:?}"))),
         }

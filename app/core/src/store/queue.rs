@@ -194,6 +194,13 @@ pub struct IssueRequest {
     pub deadline: DateTime<Utc>,
 }
 
+/// A ticket just issued, and its line's counts the moment before it joined (no rank).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issued {
+    pub ticket: Ticket,
+    pub before: LineSummary,
+}
+
 /// A counter asks for its next resident.
 #[derive(Debug, Clone)]
 pub struct CallRequest<'a> {
@@ -352,7 +359,9 @@ pub struct PendingTicket {
 
 #[async_trait]
 pub trait QueueHotState: Send + Sync + 'static {
-    async fn issue(&self, req: &IssueRequest) -> Result<Ticket, crate::store::HotError>;
+    /// Issues a ticket; also says how many waited in its line just before it joined, so
+    /// the kiosk's answer needs no second read.
+    async fn issue(&self, req: &IssueRequest) -> Result<Issued, crate::store::HotError>;
     /// Removes a ticket entirely (its ledger insert failed, or it never reached the ledger).
     async fn forget_ticket(
         &self,

@@ -1,8 +1,10 @@
 -- Issue a ticket: next number of its line, its place, and a pending entry for the reaper.
--- KEYS: 1 loaded, 2 number counter of the line, 3 issue sequence, 4 tickets, 5 its queue,
---       6 pending issues
+-- KEYS: 1 loaded, 2 number counter of the line, 3 issue sequence, 4 tickets,
+--       5 pending issues, 6-8 the line's reserved, priority and normal queues
 -- ARGV: 1 ticket JSON (without number, display, order), 2 prefix, 3 slot start ms for a
---       reserved ticket or '', 4 pending member, 5 deadline ms, 6 TTL (s)
+--       reserved ticket or '', 4 pending member, 5 deadline ms, 6 TTL (s),
+--       7 the index (6, 7 or 8) of its class's queue
+-- Returns {'OK', ticket JSON, reserved, priority, normal waiting before it joined}
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'REBUILD'}
 end
@@ -15,11 +17,14 @@ if ARGV[3] ~= '' then
 else
   t.order = redis.call('INCR', KEYS[3])
 end
+local before = {redis.call('ZCARD', KEYS[6]), redis.call('ZCARD', KEYS[7]), redis.call('ZCARD', KEYS[8])}
 local json = cjson.encode(t)
+local queue = KEYS[tonumber(ARGV[7])]
 redis.call('HSET', KEYS[4], t.id, json)
-redis.call('ZADD', KEYS[5], t.order, t.id)
-redis.call('ZADD', KEYS[6], ARGV[5], ARGV[4])
-for i = 2, 5 do
+redis.call('ZADD', queue, t.order, t.id)
+redis.call('ZADD', KEYS[5], ARGV[5], ARGV[4])
+for i = 2, 4 do
   redis.call('EXPIRE', KEYS[i], ARGV[6])
 end
-return {'OK', json}
+redis.call('EXPIRE', queue, ARGV[6])
+return {'OK', json, before[1], before[2], before[3]}
