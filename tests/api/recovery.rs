@@ -34,10 +34,10 @@ async fn a_claim_that_never_reached_the_ledger_is_returned_by_the_reaper(backend
         deadline: now + Duration::seconds(60),
         now,
     };
-    assert_eq!(
+    assert!(matches!(
         app.booking.hot().claim(&claim).await.unwrap(),
-        ClaimOutcome::Claimed { seat: 0 }
-    );
+        ClaimOutcome::Claimed { seat } if seat < 2
+    ));
     assert_eq!(app.remaining_at("main", "cert_renewal", NINE).await, 1);
     // A live booking made meanwhile must keep its seat.
     app.book_ok(&renewal("main", NINE, "alive@example.jp"))

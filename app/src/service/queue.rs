@@ -273,6 +273,9 @@ impl OfficeState {
     }
 }
 
+/// A line's counts as of a counter generation and a clock second.
+type CachedCounts = (u64, i64, LineSummary);
+
 struct CachedState {
     generation: u64,
     second: i64,
@@ -309,7 +312,7 @@ pub struct QueueService {
     state_cache: Mutex<HashMap<OfficeId, CachedState>>,
     /// The people waiting per line for the kiosk's intake forecast: kept current by the
     /// tickets issued here, read again after a call, a change elsewhere, or a second.
-    counts_cache: Mutex<HashMap<(OfficeId, LineId), (u64, i64, LineSummary)>>,
+    counts_cache: Mutex<HashMap<(OfficeId, LineId), CachedCounts>>,
     /// Seats booked for the slot under way, by office and line, for one clock second.
     reserved_cache: Mutex<HashMap<(OfficeId, LineId), (i64, u32)>>,
 }

@@ -170,7 +170,10 @@ impl HotState for MemoryHotState {
             .seats
             .entry((c.slot.procedure, c.slot.date))
             .or_default();
-        let Some(seat) = (0..c.capacity).find(|s| !map.contains_key(&(c.slot.start, *s))) else {
+        let Some(seat) = c
+            .seat_order()
+            .find(|s| !map.contains_key(&(c.slot.start, *s)))
+        else {
             return Ok(ClaimOutcome::Full);
         };
         map.insert((c.slot.start, seat), c.claim_id);

@@ -25,6 +25,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use data_encoding::HEXLOWER;
 use redis::aio::ConnectionManager;
 use redis::{Script, Value};
+use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 use uuid::Uuid;
 
@@ -52,10 +53,22 @@ pub(crate) struct QueueScripts {
 /// How the hot path reaches Redis (measured in docs/PERFORMANCE.md).
 #[derive(Clone)]
 enum Connections {
-    /// One multiplexed connection shared by every request (reconnects by itself).
-    Shared(ConnectionManager),
+    /// One multiplexed connection (reconnecting by itself) per thread that uses the hot
+    /// state: each actix worker and the main thread. A connection's driver runs on the
+    /// runtime of the thread that first used it, so a command and its reply never wake
+    /// another thread (docs/PERFORMANCE.md: that wake-up cost more than the command).
+    PerThread(Box<PerThread>),
     /// A deadpool pool: a checkout per operation (and a PING per checkout).
     Pooled(deadpool_redis::Pool),
+}
+
+/// What each thread's connection is made from, and the connections made so far.
+#[derive(Clone)]
+struct PerThread {
+    client: redis::Client,
+    config: redis::aio::ConnectionManagerConfig,
+    /// Dropped with the hot state (tests run many in one process).
+    by_thread: std::sync::Arc<std::sync::Mutex<HashMap<std::thread::ThreadId, ConnectionManager>>>,
 }
 
 /// A connection for one operation, whichever the mode.
@@ -173,10 +186,16 @@ impl RedisHotState {
             .set_connection_timeout(Some(timeout))
             .set_number_of_retries(2);
         let conn = match pool_size {
-            None => Connections::Shared(
-                ConnectionManager::new_lazy_with_config(client.clone(), config)
-                    .context("creating the Redis connection manager")?,
-            ),
+            None => {
+                // Checks the settings once, as the connections of every thread will use them.
+                ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+                    .context("creating the Redis connection manager")?;
+                Connections::PerThread(Box::new(PerThread {
+                    client: client.clone(),
+                    config,
+                    by_thread: Default::default(),
+                }))
+            }
             Some(size) => {
                 let mut cfg = deadpool_redis::Config::from_url(url);
                 cfg.pool = Some(deadpool_redis::PoolConfig::new(size.max(1)));
@@ -226,7 +245,24 @@ impl RedisHotState {
 
     pub(crate) async fn connection(&self) -> Result<HotConnection, HotError> {
         match &self.conn {
-            Connections::Shared(c) => Ok(HotConnection::Shared(c.clone())),
+            Connections::PerThread(made) => {
+                let PerThread {
+                    client,
+                    config,
+                    by_thread,
+                } = &**made;
+                let mut by_thread = by_thread.lock().unwrap_or_else(|e| e.into_inner());
+                let c = match by_thread.entry(std::thread::current().id()) {
+                    std::collections::hash_map::Entry::Occupied(c) => c.get().clone(),
+                    std::collections::hash_map::Entry::Vacant(v) => v
+                        .insert(
+                            ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+                                .map_err(hot_error)?,
+                        )
+                        .clone(),
+                };
+                Ok(HotConnection::Shared(c))
+            }
             Connections::Pooled(pool) => pool
                 .get()
                 .await
@@ -442,6 +478,7 @@ impl HotState for RedisHotState {
             .arg(c.resident.map(|r| r.until.timestamp()).unwrap_or(0))
             .arg(c.now.timestamp())
             .arg(seat_map_ttl(c.slot.date, c.now))
+            .arg(c.first_seat())
             .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;

@@ -3,7 +3,7 @@
 -- ARGV: 1 claim id, 2 slot HHMM, 3 capacity, 4 pending member head, 5 pending member tail,
 --       6 deadline (ms), 7 fingerprint hex or '', 8 idempotency TTL (s),
 --       9 resident field or '', 10 resident mark until (unix s), 11 now (unix s),
---       12 seat map TTL (s)
+--       12 seat map TTL (s), 13 the seat to try first (the scan wraps around)
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'REBUILD'}
 end
@@ -27,7 +27,9 @@ if ARGV[9] ~= '' then
   end
 end
 local capacity = tonumber(ARGV[3])
-for seat = 0, capacity - 1 do
+local first = tonumber(ARGV[13])
+for i = 0, capacity - 1 do
+  local seat = (first + i) % capacity
   if redis.call('HSETNX', KEYS[2], ARGV[2] .. ':' .. seat, claim) == 1 then
     redis.call('EXPIRE', KEYS[2], ARGV[12])
     redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4] .. seat .. ARGV[5])
