@@ -326,6 +326,8 @@ impl Application {
                 )
                 .default_service(web::to(http::not_found))
         })
+        // Streams send events in pieces that fit the first write buffer (see PIECE).
+        .h1_write_buffer_size(crate::http::congestion::STREAM_WRITE_BUFFER)
         .listen(listener)?
         // Signals are handled by the caller (see `shutdown_handle`), so that live streams
         // end before the server waits for in-flight requests.

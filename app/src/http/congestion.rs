@@ -14,7 +14,6 @@ use crate::service::BookingError;
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use chrono::{Duration, NaiveDate};
-use std::sync::Arc;
 use tokio::sync::watch;
 
 /// Displays hear a comment this often, so proxies keep the connection open.
@@ -86,9 +85,15 @@ pub async fn all_congestion(
         .json(CongestionListView { offices }))
 }
 
-fn event(json: &str) -> Bytes {
-    Bytes::from(format!("event: congestion\ndata: {json}\n\n"))
-}
+/// Streams hand an event to actix in pieces of at most this size: the HTTP/1 writer
+/// buffers pieces up to `STREAM_WRITE_BUFFER` before writing, so a connection's buffer
+/// never grows to hold a whole event (12 KiB for an office of a hundred counters), which
+/// it would then keep for as long as the display stays connected.
+const PIECE: usize = 2048;
+
+/// The HTTP/1 write buffer size of the server (see `PIECE`): a piece is appended while
+/// the buffer holds less than this, so it stays within its initial 8 KiB.
+pub const STREAM_WRITE_BUFFER: usize = 4096;
 
 /// Server-sent events: the office's congestion (the same JSON as the congestion
 /// endpoint) at once and on every change, from any instance; a keep-alive comment every
@@ -119,30 +124,38 @@ pub async fn stream(
         shutdown: state.shutdown.clone(),
         keep_alive,
         first: true,
+        rest: Bytes::new(),
         _guard: guard,
     };
     let body = futures_util::stream::unfold(initial, |mut s| async move {
+        if !s.rest.is_empty() {
+            let piece = s.rest.split_to(s.rest.len().min(PIECE));
+            return Some((Ok::<_, actix_web::Error>(piece), s));
+        }
         if *s.shutdown.borrow() {
             return None;
         }
-        if s.first {
+        let next = if s.first {
             s.first = false;
-            let current: Option<Arc<str>> = s.figures.borrow_and_update().clone();
-            let bytes = current
-                .map(|j| event(&j))
-                .unwrap_or_else(|| Bytes::from_static(b": waiting\n\n"));
-            return Some((Ok::<_, actix_web::Error>(bytes), s));
-        }
-        tokio::select! {
-            changed = s.figures.changed() => {
-                changed.ok()?;
-                let current: Option<Arc<str>> = s.figures.borrow_and_update().clone();
-                let bytes = current.map(|j| event(&j)).unwrap_or_else(|| Bytes::from_static(b": waiting\n\n"));
-                Some((Ok(bytes), s))
+            Some(s.figures.borrow_and_update().clone())
+        } else {
+            tokio::select! {
+                changed = s.figures.changed() => {
+                    changed.ok()?;
+                    Some(s.figures.borrow_and_update().clone())
+                }
+                _ = s.keep_alive.tick() => None,
+                _ = s.shutdown.changed() => return None,
             }
-            _ = s.keep_alive.tick() => Some((Ok(Bytes::from_static(b": keep-alive\n\n")), s)),
-            _ = s.shutdown.changed() => None,
-        }
+        };
+        let bytes = match next {
+            Some(Some(event)) => event,
+            Some(None) => Bytes::from_static(b": waiting\n\n"),
+            None => Bytes::from_static(b": keep-alive\n\n"),
+        };
+        s.rest = bytes;
+        let piece = s.rest.split_to(s.rest.len().min(PIECE));
+        Some((Ok(piece), s))
     });
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
@@ -152,10 +165,12 @@ pub async fn stream(
 }
 
 struct State {
-    figures: watch::Receiver<Option<Arc<str>>>,
+    figures: watch::Receiver<Option<Bytes>>,
     shutdown: watch::Receiver<bool>,
     keep_alive: tokio::time::Interval,
     first: bool,
+    /// What is left of the event being sent (a shared slice, not a copy).
+    rest: Bytes,
     _guard: ClientGuard,
 }
 

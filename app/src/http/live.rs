@@ -17,10 +17,9 @@ use tokio::sync::{broadcast, watch};
 /// Even without changes, figures are refreshed this often (estimates age with time).
 pub const REFRESH: Duration = Duration::from_secs(15);
 
-/// At most this often per instance the figures are recomputed after changes: computing
-/// them reads every waiting ticket of the office (one Redis script that blocks Redis
-/// meanwhile), so under a rush of tickets the changes of this interval share one
-/// computation. Displays see a change within this interval plus the computation.
+/// At most this often per instance the figures are recomputed after changes: under a rush
+/// of tickets the changes of this interval share one computation (and one event to every
+/// display). Displays see a change within this interval plus the computation.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(250);
 
 /// When the next refresh after changes may start: [`MIN_INTERVAL`] after the last one
@@ -32,7 +31,9 @@ fn next_refresh(began: tokio::time::Instant) -> tokio::time::Instant {
 }
 
 pub struct LiveCongestion {
-    channels: HashMap<OfficeId, watch::Sender<Option<Arc<str>>>>,
+    /// The latest figures of each office as a whole server-sent event, built once per
+    /// change and shared (reference-counted) by every stream.
+    channels: HashMap<OfficeId, watch::Sender<Option<Bytes>>>,
     /// The JSON of the figures last served per office: the service hands out the same
     /// `Arc` until the figures change, so a page read serialises only after a change.
     served: Mutex<HashMap<OfficeId, (Arc<OfficeCongestion>, Bytes)>>,
@@ -49,7 +50,7 @@ impl LiveCongestion {
         })
     }
 
-    pub fn watch(&self, office: &OfficeId) -> Option<watch::Receiver<Option<Arc<str>>>> {
+    pub fn watch(&self, office: &OfficeId) -> Option<watch::Receiver<Option<Bytes>>> {
         self.channels.get(office).map(|c| c.subscribe())
     }
 
@@ -74,7 +75,9 @@ impl LiveCongestion {
         match queue.congestion(office).await {
             Ok(c) => match serde_json::to_string(&CongestionView::of(&c)) {
                 Ok(json) => {
-                    channel.send_replace(Some(Arc::from(json)));
+                    channel.send_replace(Some(Bytes::from(format!(
+                        "event: congestion\ndata: {json}\n\n"
+                    ))));
                 }
                 Err(e) => tracing::error!(error = %e, "cannot serialise congestion"),
             },
