@@ -308,10 +308,15 @@ impl Application {
             staff: staff.clone(),
             rooms,
             live,
-            shutdown: stopped,
+            shutdown: stopped.clone(),
             metrics: metrics_handle(),
         });
         let limiter = Limiter::new(settings.rate_limit, settings.trusted_proxies.clone())?;
+        background.push(tokio::spawn(
+            limiter
+                .clone()
+                .forget_idle_every(std::time::Duration::from_secs(60), stopped),
+        ));
         let openapi = openapi::ApiDoc::openapi();
         let mut server = HttpServer::new(move || {
             App::new()

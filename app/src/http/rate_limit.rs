@@ -104,6 +104,35 @@ impl Limiter {
     pub fn middleware(&self) -> Governor<ClientKey, NoOpMiddleware<QuantaInstant>> {
         Governor::new(&self.0)
     }
+
+    /// Forgets the clients whose budget is full again (they would start afresh anyway);
+    /// returns how many are still remembered. Without it, every address that ever wrote
+    /// stays in memory: millions on the morning of a booking opening.
+    pub fn forget_idle(&self) -> usize {
+        let limiter = self.0.limiter();
+        limiter.retain_recent();
+        limiter.shrink_to_fit();
+        limiter.len()
+    }
+
+    /// Calls `forget_idle` every `every` until `stop` turns true.
+    pub async fn forget_idle_every(
+        self,
+        every: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = tick.tick() => {
+                    let remembered = self.forget_idle();
+                    metrics::gauge!("madoguchi_rate_limit_clients").set(remembered as f64);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -122,5 +151,40 @@ mod tests {
         // A direct client cannot choose its key with the header.
         assert_eq!(key.client_ip(Some(client), Some("198.51.100.1")), client);
         assert_eq!(key.client_ip(Some(proxy), None), proxy);
+    }
+
+    fn clients(limiter: &Limiter, n: u8) {
+        let governor = limiter.0.limiter();
+        for i in 0..n {
+            let _ = governor.check_key(&IpAddr::from([10, 0, 0, i]));
+        }
+    }
+
+    #[test]
+    fn clients_are_forgotten_once_their_budget_is_full_again() {
+        // One request a minute, no burst: a client that wrote is remembered for a minute.
+        let slow = Limiter::new(
+            RateLimit {
+                per_minute: 1,
+                burst: 1,
+            },
+            Vec::new(),
+        )
+        .unwrap();
+        clients(&slow, 50);
+        assert_eq!(slow.forget_idle(), 50);
+        // Billions a minute: a budget is full again within nanoseconds.
+        let fast = Limiter::new(
+            RateLimit {
+                per_minute: u32::MAX,
+                burst: 1,
+            },
+            Vec::new(),
+        )
+        .unwrap();
+        clients(&fast, 50);
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_micros(1) {}
+        assert_eq!(fast.forget_idle(), 0);
     }
 }
