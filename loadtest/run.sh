@@ -129,15 +129,20 @@ for section in $SECTIONS; do
     # ROOM_VISITORS visitors arriving over one minute for the 200 seats of a release that
     # opens 20 s after the start (the first arrivals form the pre-queue); then the same
     # visitors booking straight away without a room, as the baseline of the booking p99.
+    # ROOM_CAPACITY seats per slot (100 slots): 2 gives 200 seats, 10 the 1,000.
     visitors=${ROOM_VISITORS:-4000}
+    capacity=${ROOM_CAPACITY:-2}
+    seats=$(( capacity * 100 ))
     rate=$(( visitors / 60 + 1 ))
     room_env=(LOADTEST_ROOM=release LOADTEST_ROOM_OFFICE=hall LOADTEST_ROOM_FROM=2027-01-18 LOADTEST_ROOM_TO=2027-01-22
       LOADTEST_KIOSK_OFFICE=hall LOADTEST_SPEED=1)
     # ROOM_START=2027-01-12T08:30:00+09:00 skips the pre-queue (every admission is then
     # first come, first served, which the report checks); ROOM_VARIANTS picks the runs.
     for variant in ${ROOM_VARIANTS:-room direct}; do
-      cat loadtest/config/room-city.toml >"$OUT/room-city.toml"
-      [ "$variant" = room ] && cat loadtest/config/room.toml >>"$OUT/room-city.toml"
+      sed -e "s/^counters = 4$/counters = $(( capacity > 4 ? capacity : 4 ))/" \
+        -e "s/capacity = 2,/capacity = $capacity,/" loadtest/config/room-city.toml >"$OUT/room-city.toml"
+      [ "$variant" = room ] && sed "s/^admissions_per_minute = 600$/admissions_per_minute = ${ROOM_RATE:-600}/" \
+        loadtest/config/room.toml >>"$OUT/room-city.toml"
       start_server "$OUT/room-city.toml" "${ROOM_START:-2027-01-12T08:29:40+09:00}@1"
       rm -f "$OUT/acks-room-$variant.jsonl"
       direct=0; [ "$variant" = direct ] && direct=1
@@ -149,7 +154,7 @@ for section in $SECTIONS; do
       stop_server
     done
     # 08:30:00 JST in ms, when the room opened.
-    python3 loadtest/report.py room "$OUT/acks-room-room.jsonl" 1799710200000 200 docs/perf "${ROOM_PLOT:-room}" | tee -a "$OUT/summary.txt" ;;
+    python3 loadtest/report.py room "$OUT/acks-room-room.jsonl" 1799710200000 "$seats" docs/perf "${ROOM_PLOT:-room}" | tee -a "$OUT/summary.txt" ;;
   rush)
     # The simulated morning 08:30–12:00 in 3.5 minutes (speed 60): walk-ins on the hourly
     # curve, 12 counters with service stretching at 10:30, a booking opening on the first

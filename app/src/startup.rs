@@ -333,6 +333,9 @@ impl Application {
         })
         // Streams send events in pieces that fit the first write buffer (see PIECE).
         .h1_write_buffer_size(crate::http::congestion::STREAM_WRITE_BUFFER)
+        .keep_alive(std::time::Duration::from_secs(
+            settings.keep_alive_secs.max(1),
+        ))
         .listen(listener)?
         // Signals are handled by the caller (see `shutdown_handle`), so that live streams
         // end before the server waits for in-flight requests.

@@ -882,7 +882,11 @@ async fn book_in_release(
                 }
                 break;
             }
-            409 => continue,
+            // Another visitor took that seat since the availability was read: try another.
+            409 => {
+                user.set_success(&mut request)?;
+                continue;
+            }
             _ => {
                 user.set_failure(
                     &format!("booking answered {status} {}", body["type"]),

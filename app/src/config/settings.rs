@@ -61,6 +61,10 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     /// Connections to PostgreSQL per instance.
     pub database_pool_size: u32,
+    /// How long an idle HTTP/1.1 connection is kept open. Longer than any page's polling
+    /// interval (the waiting room polls every 3 s), so a poll delayed by a rush does not
+    /// race the server closing its connection.
+    pub keep_alive_secs: u64,
     /// Writer tasks per kind of new row (bookings, tickets) that group concurrent inserts
     /// into one commit (PostgreSQL; docs/PERFORMANCE.md).
     pub ledger_writers: usize,
@@ -128,6 +132,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             database_pool_size: 16,
             ledger_writers: 2,
+            keep_alive_secs: 30,
             redis_pool_size: None,
             clock: None,
             redis_timeout_ms: 2_000,
