@@ -303,7 +303,12 @@ pub async fn spawn_with(options: Options) -> TestApp {
                 .expect("connect to the test database");
             let redis = redis::Client::open(redis_url())
                 .expect("redis url")
-                .get_multiplexed_async_connection()
+                // A loaded CI machine runs many tests at once: the 500 ms default would
+                // fail a test on a slow answer, not on a wrong one.
+                .get_multiplexed_async_connection_with_config(
+                    &redis::AsyncConnectionConfig::new()
+                        .set_response_timeout(Some(std::time::Duration::from_secs(10))),
+                )
                 .await
                 .expect("connect to redis");
             let prefix = keys.prefix.clone();
