@@ -44,7 +44,10 @@ struct TicketRow {
     started_at: Option<i64>,
     finished_at: Option<i64>,
     recalls: i64,
-    #[expect(dead_code, reason = "read by the audit trail's query, not with the ticket")]
+    #[expect(
+        dead_code,
+        reason = "read by the audit trail's query, not with the ticket"
+    )]
     issued_by: String,
 }
 

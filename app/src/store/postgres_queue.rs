@@ -185,7 +185,10 @@ struct TicketRow {
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
     recalls: i32,
-    #[expect(dead_code, reason = "read by the audit trail's query, not with the ticket")]
+    #[expect(
+        dead_code,
+        reason = "read by the audit trail's query, not with the ticket"
+    )]
     issued_by: String,
 }
 

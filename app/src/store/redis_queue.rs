@@ -251,27 +251,31 @@ impl RedisHotState {
 #[async_trait]
 impl QueueHotState for RedisHotState {
     async fn issue(&self, req: &IssueRequest) -> Result<Issued, HotError> {
-        let template = HotTicket {
+        let mut ticket = Ticket {
             id: req.ticket_id,
-            office: req.office.to_string(),
-            line: req.line.to_string(),
-            date: req.date,
-            number: None,
-            display: None,
-            procedure: req.procedure.as_str().to_owned(),
-            class: req.class.as_str().to_owned(),
-            reservation: req.reservation_id,
-            status: TicketStatus::Waiting.as_str().to_owned(),
-            counter: None,
-            order: None,
-            issued: ms(req.now),
-            called: None,
-            started: None,
-            finished: None,
+            office_id: req.office.clone(),
+            line_id: req.line.clone(),
+            service_date: req.date,
+            number: 0,
+            display: String::new(),
+            procedure: req.procedure,
+            class: req.class,
+            reservation_id: req.reservation_id,
+            status: TicketStatus::Waiting,
+            counter_id: None,
+            order_key: 0,
+            issued_at: req.now,
+            called_at: None,
+            started_at: None,
+            finished_at: None,
             recalls: 0,
         };
-        let template =
-            serde_json::to_string(&template).map_err(|e| HotError::Unexpected(anyhow!(e)))?;
+        // The script appends number, display and order and the closing brace.
+        let mut hot = HotTicket::of(&ticket);
+        (hot.number, hot.display, hot.order) = (None, None, None);
+        let mut template =
+            serde_json::to_string(&hot).map_err(|e| HotError::Unexpected(anyhow!(e)))?;
+        template.pop();
         let pending = PendingTicket {
             date: req.date,
             ticket_id: req.ticket_id,
@@ -301,28 +305,28 @@ impl QueueHotState for RedisHotState {
                 TicketClass::Priority => "7",
                 TicketClass::Normal => "8",
             })
+            .arg(req.ticket_id.to_string())
             .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         match reply.first().and_then(text).as_deref() {
             Some("OK") => {
-                let count = |i: usize| {
+                let int = |i: usize| {
                     reply
                         .get(i)
-                        .and_then(|v| redis::from_redis_value::<u32>(v.clone()).ok())
-                        .unwrap_or(0)
+                        .and_then(|v| redis::from_redis_value::<i64>(v.clone()).ok())
+                        .ok_or_else(|| unexpected("a malformed issue reply"))
                 };
+                let count = |i: usize| int(i).map(|n| u32::try_from(n).unwrap_or(0));
+                ticket.number = u32::try_from(int(1)?).map_err(|_| unexpected("a bad number"))?;
+                ticket.display = crate::domain::queue::ticket_number(&req.prefix, ticket.number);
+                ticket.order_key = int(2)?;
                 Ok(Issued {
-                    ticket: parse_ticket(
-                        &reply
-                            .get(1)
-                            .and_then(text)
-                            .ok_or_else(|| unexpected("no ticket"))?,
-                    )?,
+                    ticket,
                     before: LineSummary {
-                        reserved: count(2),
-                        priority: count(3),
-                        normal: count(4),
+                        reserved: count(3)?,
+                        priority: count(4)?,
+                        normal: count(5)?,
                         rank: None,
                     },
                 })
