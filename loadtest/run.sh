@@ -2,8 +2,8 @@
 # The benchmark of docs/PERFORMANCE.md: every figure with its baseline measured in the
 # same run (this machine is noisy, so ratios are what we compare). Release binaries:
 #   cargo build --release -p madoguchi -p loadtest && bash loadtest/run.sh [section…]
-# Sections: ceiling refusals bookings naive tickets congestion redis sse rush backends room
-# (default: all).
+# Sections: ceiling refusals bookings naive latency tickets congestion redis sse rush
+# backends room (default: all).
 # Results: target/loadtest/bench/<section>*.json (goose reports) and summary.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
 mkdir -p "$OUT"
 . loadtest/lib.sh
 trap stop_server EXIT
-SECTIONS=${*:-ceiling refusals bookings naive tickets congestion redis sse rush backends room}
+SECTIONS=${*:-ceiling refusals bookings naive latency tickets congestion redis sse rush backends room}
 SAMPLE=app/config/sample-city.toml
 BENCH=loadtest/config/throughput-city.toml
 # A Tuesday; bookings for 2027-02-26 open that morning at 08:30 (45 days ahead).
@@ -57,10 +57,11 @@ goose() {
 # naive CLIENTS SLOTS — the naive FOR UPDATE design in pgbench, latencies logged for p99.
 naive() {
   local clients=$1 slots=$2 name="naive-c$1-s$2"
+  local threads=$(( clients < 2 ? 1 : 2 ))
   psql "$PG_ADMIN" -qAt -c "DROP DATABASE IF EXISTS naive WITH (FORCE)" -c "CREATE DATABASE naive" >/dev/null
   psql postgres://postgres@127.0.0.1:5432/naive -q -f loadtest/naive/schema.sql 2>/dev/null
   rm -f "$OUT/$name".*
-  (cd "$OUT" && pgbench -n -f "$OLDPWD/loadtest/naive/book.sql" -D slots="$slots" -c "$clients" -j 2 \
+  (cd "$OUT" && pgbench -n -f "$OLDPWD/loadtest/naive/book.sql" -D slots="$slots" -c "$clients" -j "$threads" \
     -T "$SECONDS_PER_RUN" -l --log-prefix="$name" postgres://postgres@127.0.0.1:5432/naive 2>&1 \
     | grep -E "^(tps|latency|number of failed)") | tee -a "$OUT/summary.txt"
   python3 loadtest/report.py pgbench "$OUT/$name".* | tee -a "$OUT/summary.txt"
@@ -100,6 +101,18 @@ for section in $SECTIONS; do
     # The durable floor: a bare INSERT and commit per transaction.
     (pgbench -n -f loadtest/naive/insert.sql -c "$USERS" -j 2 -T "$SECONDS_PER_RUN" postgres://postgres@127.0.0.1:5432/naive 2>&1 \
       | grep -E "^(tps|latency)" | sed 's/^/insert-only /') | tee -a "$OUT/summary.txt" ;;
+  latency)
+    # The booking p99 at the loads where the naive design's p99 passes 40 ms: both at
+    # LATENCY_CLIENTS concurrent clients, on one and on ten hot slots.
+    for clients in ${LATENCY_CLIENTS:-4 8 16 32}; do
+      for hot in 1 10; do
+        naive "$clients" "$hot"
+        start_server "$BENCH" "$MORNING@1"
+        LOADTEST_BOOKING_OFFICE=bench LOADTEST_BOOKING_DAY=2027-01-14 LOADTEST_BOOKING_TO=2027-02-10 \
+          LOADTEST_HOT_SLOTS=$hot LOADTEST_MOVE_ON=1 goose "latency-c$clients-hot$hot" booking "$clients"
+        stop_server
+      done
+    done ;;
   tickets)
     for mode in ${TICKET_MODES:-shared pooled}; do
       extra=()
