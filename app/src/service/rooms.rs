@@ -78,13 +78,6 @@ impl From<RoomError> for RoomAdminError {
     }
 }
 
-/// A room as the service knows it: where it was defined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoomSource {
-    File,
-    Api,
-}
-
 /// What a visitor is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomStatus {
@@ -155,18 +148,6 @@ impl RoomService {
         self.rooms.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Where a room was defined (None: no such room).
-    pub fn source(&self, id: &str) -> Option<RoomSource> {
-        if self.file_rooms.iter().any(|r| r.id == id) {
-            Some(RoomSource::File)
-        } else {
-            self.rooms()
-                .iter()
-                .any(|r| r.id == id)
-                .then_some(RoomSource::Api)
-        }
-    }
-
     /// Reads the rooms defined through the admin API again (every instance does so on
     /// each maintenance pass, so a change reaches all of them within seconds). A stored
     /// definition the municipality no longer accepts (an office removed from the file,
@@ -223,9 +204,7 @@ impl RoomService {
         }
         let room = validate_room(def.clone(), &self.booking.municipality().offices)
             .map_err(RoomAdminError::Invalid)?;
-        if room.offices.iter().any(|o| !by.may_act_for(o)) {
-            return Err(RoomAdminError::Forbidden);
-        }
+        may_manage(by, &room)?;
         if self.file_rooms.iter().any(|r| r.id == id) {
             return Err(RoomAdminError::DefinedInFile);
         }
@@ -240,9 +219,8 @@ impl RoomService {
             if old.deleted_at.is_some() {
                 return Err(RoomAdminError::IdUsed);
             }
-            let old_room = self.parse_stored(old).ok();
-            if let Some(old_room) = old_room {
-                self.check_offices(&old_room, &by.office)?;
+            if let Ok(old_room) = self.parse_stored(old) {
+                may_manage(by, &old_room)?;
                 if self.phase_of(&old_room, now).await?.0 != RoomPhase::Scheduled {
                     let fixed = fixed_fields_changed(&old_room, &room);
                     if !fixed.is_empty() {
@@ -277,14 +255,6 @@ impl RoomService {
         Ok((room, existing.is_none()))
     }
 
-    /// An admin may change only rooms that cover nothing but their own office.
-    fn check_offices(&self, room: &WaitingRoom, office: &OfficeId) -> Result<(), RoomAdminError> {
-        if room.offices.iter().any(|o| o != office) {
-            return Err(RoomAdminError::Forbidden);
-        }
-        Ok(())
-    }
-
     /// Deletes a room defined through the admin API. A room whose line is running
     /// (pre-queue or open) is not deleted — its visitors would lose their place without
     /// a word; end it with `closes_at` first. The id is never given to another room.
@@ -296,7 +266,7 @@ impl RoomService {
             return Err(RoomAdminError::DefinedInFile);
         }
         let room = self.room(id).map_err(|_| RoomAdminError::NotFound)?;
-        self.check_offices(&room, &by.office)?;
+        may_manage(by, &room)?;
         let now = self.clock.now();
         if matches!(
             self.phase_of(&room, now).await?.0,
@@ -812,6 +782,14 @@ impl RoomService {
             tracing::warn!(error = %e, "could not give an admission back");
         }
     }
+}
+
+/// An administrator may manage only rooms that cover nothing but their own office.
+fn may_manage(by: &StaffPrincipal, room: &WaitingRoom) -> Result<(), RoomAdminError> {
+    if by.role != StaffRole::Admin || room.offices.iter().any(|o| !by.may_act_for(o)) {
+        return Err(RoomAdminError::Forbidden);
+    }
+    Ok(())
 }
 
 /// The fields of a room's release that may not change once its line has begun.
