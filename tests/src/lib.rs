@@ -303,10 +303,12 @@ pub async fn spawn_with(options: Options) -> TestApp {
                 .expect("connect to the test database");
             let redis = redis::Client::open(redis_url())
                 .expect("redis url")
-                // A loaded CI machine runs many tests at once: the 500 ms default would
-                // fail a test on a slow answer, not on a wrong one.
+                // A loaded CI machine runs many tests at once: the defaults (1 s to
+                // connect, 500 ms to answer) would fail a test on a slow machine, not on
+                // a wrong answer.
                 .get_multiplexed_async_connection_with_config(
                     &redis::AsyncConnectionConfig::new()
+                        .set_connection_timeout(Some(std::time::Duration::from_secs(10)))
                         .set_response_timeout(Some(std::time::Duration::from_secs(10))),
                 )
                 .await

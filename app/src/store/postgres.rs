@@ -131,35 +131,58 @@ impl BatchWriter for ReservationWriter {
     type Error = WriteError;
 
     async fn write_batch(&self, items: Vec<NewReservation>) -> Vec<Result<(), WriteError>> {
-        if items.len() == 1 {
-            return vec![insert_one(&self.0, &items[0]).await];
-        }
-        let written = match insert_many(&self.0, &items).await {
-            Ok(ids) => ids,
-            // A check failed for some row (the whole statement is refused): one by one.
-            Err(sqlx::Error::Database(_)) => Vec::new(),
-            Err(e) => {
-                let e = store_error(e);
-                return items
-                    .iter()
-                    .map(|_| Err(WriteError::Store(same_error(&e))))
-                    .collect();
-            }
-        };
-        let mut results = Vec::with_capacity(items.len());
-        for new in &items {
-            results.push(if written.contains(&new.id) {
-                Ok(())
-            } else {
-                insert_one(&self.0, new).await
-            });
-        }
-        results
+        together_then_alone(
+            &items,
+            |new| new.id,
+            || insert_many(&self.0, &items),
+            |new| insert_one(&self.0, new),
+            WriteError::Store,
+        )
+        .await
     }
 }
 
+/// Writes `items` with one statement (`together`: the ids it wrote, skipping rows a
+/// unique key refused), then each item it did not write on its own (`alone`), so every
+/// caller gets exactly the answer a write of its own would have got. A statement the
+/// database refused as a whole (a check failed for some row) falls back to `alone` for
+/// every item; a failure to reach the database fails them all. A single item is written
+/// alone straight away.
+pub(crate) async fn together_then_alone<'a, I, E, Many, One>(
+    items: &'a [I],
+    id: impl Fn(&I) -> Uuid,
+    together: impl FnOnce() -> Many,
+    alone: impl Fn(&'a I) -> One,
+    failed: impl Fn(StoreError) -> E,
+) -> Vec<Result<(), E>>
+where
+    Many: std::future::Future<Output = Result<Vec<Uuid>, sqlx::Error>>,
+    One: std::future::Future<Output = Result<(), E>>,
+{
+    if let [item] = items {
+        return vec![alone(item).await];
+    }
+    let written = match together().await {
+        Ok(ids) => ids,
+        Err(sqlx::Error::Database(_)) => Vec::new(),
+        Err(e) => {
+            let e = store_error(e);
+            return items.iter().map(|_| Err(failed(same_error(&e)))).collect();
+        }
+    };
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        results.push(if written.contains(&id(item)) {
+            Ok(())
+        } else {
+            alone(item).await
+        });
+    }
+    results
+}
+
 /// A store error for each caller of a failed batch.
-pub(crate) fn same_error(e: &StoreError) -> StoreError {
+fn same_error(e: &StoreError) -> StoreError {
     match e {
         StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
         StoreError::Unexpected(e) => StoreError::Unexpected(anyhow!("{e:#}")),

@@ -4,7 +4,7 @@ use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
 use crate::domain::queue::{CounterId, Level, LineId, TicketClass, TicketStatus};
 use crate::store::group_commit::BatchWriter;
-use crate::store::postgres::{PgLedger, same_error, store_error};
+use crate::store::postgres::{PgLedger, store_error, together_then_alone};
 use crate::store::queue::{
     AuditEntry, CongestionSnapshot, QueueEvent, QueueLedger, ServiceTime, StaffRole, StaffToken,
     Ticket, TicketWriteError,
@@ -28,8 +28,9 @@ fn parsed<T>(
 }
 
 /// Writes new tickets (each with who issued it: the audit trail's "issued" entry), many
-/// per statement (group commit, see `store::group_commit`). A ticket the ledger refuses (its number or its reservation's
-/// check-in is taken) is written again on its own, so its caller gets the exact refusal.
+/// per statement (group commit, see `store::group_commit`). A ticket the ledger refuses
+/// (its number or its reservation's check-in is taken) is written again on its own, so
+/// its caller gets the exact refusal.
 pub(crate) struct TicketWriter(pub(crate) sqlx::PgPool);
 
 #[async_trait]
@@ -38,29 +39,14 @@ impl BatchWriter for TicketWriter {
     type Error = TicketWriteError;
 
     async fn write_batch(&self, items: Vec<(Ticket, String)>) -> Vec<Result<(), TicketWriteError>> {
-        if items.len() == 1 {
-            return vec![insert_one(&self.0, &items[0].0, &items[0].1).await];
-        }
-        let written = match insert_many(&self.0, &items).await {
-            Ok(ids) => ids,
-            Err(sqlx::Error::Database(_)) => Vec::new(),
-            Err(e) => {
-                let e = store_error(e);
-                return items
-                    .iter()
-                    .map(|_| Err(TicketWriteError::Store(same_error(&e))))
-                    .collect();
-            }
-        };
-        let mut results = Vec::with_capacity(items.len());
-        for (ticket, actor) in &items {
-            results.push(if written.contains(&ticket.id) {
-                Ok(())
-            } else {
-                insert_one(&self.0, ticket, actor).await
-            });
-        }
-        results
+        together_then_alone(
+            &items,
+            |(ticket, _)| ticket.id,
+            || insert_many(&self.0, &items),
+            |(ticket, actor)| insert_one(&self.0, ticket, actor),
+            TicketWriteError::Store,
+        )
+        .await
     }
 }
 
