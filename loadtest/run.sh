@@ -3,7 +3,7 @@
 # same run (this machine is noisy, so ratios are what we compare). Release binaries:
 #   cargo build --release -p madoguchi -p loadtest && bash loadtest/run.sh [section…]
 # Sections: ceiling refusals bookings naive latency tickets congestion redis sse rush
-# backends room (default: all).
+# backends room roomstatus (default: all).
 # Results: target/loadtest/bench/<section>*.json (goose reports) and summary.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
 mkdir -p "$OUT"
 . loadtest/lib.sh
 trap stop_server EXIT
-SECTIONS=${*:-ceiling refusals bookings naive latency tickets congestion redis sse rush backends room}
+SECTIONS=${*:-ceiling refusals bookings naive latency tickets congestion redis sse rush backends room roomstatus}
 SAMPLE=app/config/sample-city.toml
 BENCH=loadtest/config/throughput-city.toml
 # A Tuesday; bookings for 2027-02-26 open that morning at 08:30 (45 days ahead).
@@ -168,6 +168,18 @@ for section in $SECTIONS; do
     done
     # 08:30:00 JST in ms, when the room opened.
     python3 loadtest/report.py room "$OUT/acks-room-room.jsonl" 1799710200000 "$seats" docs/perf "${ROOM_PLOT:-room}" | tee -a "$OUT/summary.txt" ;;
+  roomstatus)
+    # The cost of a waiting-room status answer: USERS visitors join the release's room in
+    # its pre-queue (the clock starts 3 s before the opening), then poll without pause
+    # through the opening draw; admission is slowed to one a minute so that (nearly)
+    # every answer is "waiting" with a drawn position. The trivial endpoint of the same
+    # server follows as the ceiling.
+    cp loadtest/config/room-city.toml "$OUT/room-city.toml"
+    sed "s/^admissions_per_minute = 600$/admissions_per_minute = 1/" loadtest/config/room.toml >>"$OUT/room-city.toml"
+    start_server "$OUT/room-city.toml" "2027-01-12T08:29:57+09:00@1"
+    LOADTEST_ROOM=release goose roomstatus roomstatus
+    goose roomstatus-trivial trivial
+    stop_server ;;
   rush)
     # The simulated morning 08:30–12:00 in 3.5 minutes (speed 60): walk-ins on the hourly
     # curve, 12 counters with service stretching at 10:30, a booking opening on the first

@@ -10,6 +10,8 @@
 //! * `tickets` — kiosks issuing as fast as they can (throughput);
 //! * `room` — one visitor each: join the waiting room, poll until admitted or told the
 //!   seats are gone, then book a free slot of the release with the admission;
+//! * `roomstatus` — visitors who joined the waiting room poll their status without pause
+//!   (the cost of a status answer, against the trivial endpoint);
 //! * `trivial` — `/health/live`, the ceiling of the same server under the same load.
 //!
 //! Every answer is validated (status and body). Configuration comes from `LOADTEST_*`
@@ -113,6 +115,7 @@ struct Fields {
     token: Option<Value>,
     state: Option<Value>,
     admission_token: Option<Value>,
+    ahead: Option<Value>,
     #[serde(skip)]
     raw: Vec<u8>,
 }
@@ -141,6 +144,7 @@ impl std::ops::Index<&str> for Fields {
             "token" => &self.token,
             "state" => &self.state,
             "admission_token" => &self.admission_token,
+            "ahead" => &self.ahead,
             _ => &ABSENT,
         };
         field.as_ref().unwrap_or(&NULL)
@@ -958,6 +962,79 @@ async fn all_congestion(user: &mut GooseUser) -> TransactionResult {
     read_json(user, "/api/v1/congestion", "GET all congestion", "offices").await
 }
 
+/// A `roomstatus` visitor's place token and address.
+#[derive(Clone)]
+struct Place {
+    token: String,
+    address: String,
+}
+
+/// Joins the waiting room once (the `roomstatus` scenario's start).
+async fn join_room(user: &mut GooseUser) -> TransactionResult {
+    let room = env("LOADTEST_ROOM", "release");
+    let address = resident_address();
+    let join = user
+        .get_request_builder(
+            &GooseMethod::Post,
+            &format!("/api/v1/waiting-rooms/{room}/join"),
+        )?
+        .header("x-forwarded-for", &address);
+    let Some(Answer {
+        mut request,
+        status,
+        body,
+    }) = send(user, join, "POST join").await?
+    else {
+        return Ok(());
+    };
+    match body["token"].as_str() {
+        Some(token) if status == 201 => user.set_session_data(Place {
+            token: token.to_owned(),
+            address,
+        }),
+        _ => user.set_failure(&format!("join answered {status}"), &mut request, None, None)?,
+    }
+    Ok(())
+}
+
+/// One status poll; any state the room may be in is a valid answer, a wrong one is not.
+async fn poll_room(user: &mut GooseUser) -> TransactionResult {
+    let room = env("LOADTEST_ROOM", "release");
+    let Some(Place { token, address }) = user.get_session_data::<Place>().cloned() else {
+        return Ok(());
+    };
+    let poll = user
+        .get_request_builder(
+            &GooseMethod::Get,
+            &format!("/api/v1/waiting-rooms/{room}/status"),
+        )?
+        .header("waiting-room-token", &token)
+        .header("x-forwarded-for", &address);
+    let Some(Answer {
+        mut request,
+        status,
+        body,
+    }) = send(user, poll, "GET status").await?
+    else {
+        return Ok(());
+    };
+    let valid = match (status, body["state"].as_str()) {
+        (200, Some("waiting")) => body["ahead"].as_u64().is_some() || body["position"].is_null(),
+        (200, Some("admitted")) => body["admission_token"].as_str().is_some(),
+        (200, Some("closed" | "expired")) => true,
+        _ => false,
+    };
+    if !valid {
+        user.set_failure(
+            &format!("status answered {status}"),
+            &mut request,
+            None,
+            None,
+        )?;
+    }
+    Ok(())
+}
+
 async fn open_data(user: &mut GooseUser) -> TransactionResult {
     let request = GooseRequest::builder()
         .method(GooseMethod::Get)
@@ -1030,6 +1107,12 @@ pub async fn run() -> anyhow::Result<()> {
             scenario!("room")
                 .set_weight(weight("room", 20))?
                 .register_transaction(transaction!(visit_room)),
+        )
+        .register_scenario(
+            scenario!("roomstatus")
+                .set_weight(weight("roomstatus", 20))?
+                .register_transaction(transaction!(join_room).set_on_start())
+                .register_transaction(transaction!(poll_room)),
         )
         .register_scenario(
             scenario!("trivial")
