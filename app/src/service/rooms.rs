@@ -16,7 +16,7 @@ use crate::service::keys::Keys;
 use crate::service::room_tokens::{AdmissionToken, Challenge, PlaceToken, TokenError, solves};
 use crate::service::staff::StaffPrincipal;
 use crate::store::queue::StaffRole;
-use crate::store::room::{AdmissionUse, RoomLedger, RoomStore, StoredCounters, StoredRoom};
+use crate::store::room::{AdmissionUse, Poll, RoomLedger, RoomStore, StoredCounters, StoredRoom};
 use crate::store::{HotError, StoreError};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rand::RngCore;
@@ -626,8 +626,11 @@ impl RoomService {
         let room: &WaitingRoom = &room;
         let place = PlaceToken::decode(&self.keys, token, room_id).map_err(RoomError::Token)?;
         let now = self.clock.now();
+        let issued = DateTime::from_timestamp_millis(place.issued_ms).unwrap_or_default();
+        // One round trip for what most polls need (the visitor is marked seen in it).
+        let polled = self.store.poll(room_id, place.place, issued, now).await?;
         // A token from before the line's state began belongs to a line that was lost.
-        if place.issued_ms < self.store.began(room_id, now).await?.timestamp_millis() {
+        if polled == Poll::Lost {
             return Err(RoomError::Token(TokenError::Invalid));
         }
         let remaining = self.remaining_seats(room).await?;
@@ -654,13 +657,23 @@ impl RoomService {
             RoomPhase::Open => {}
         }
         // Present now: seen before the counter moves, so polling never loses the place.
-        let opened = self.open(room, now).await?;
-        let Some(position) = self.position(room_id, place.place, &opened).await? else {
+        let (opened, position) = match polled {
+            Poll::Open { counters, position } => (counters, position),
+            // The first poll after the opening makes the draw.
+            _ => {
+                let opened = self.open(room, now).await?;
+                let position = self.position(room_id, place.place, &opened).await?;
+                if let Some(p) = position
+                    && p > opened.serving
+                {
+                    self.store.touch(room_id, &[p], now).await?;
+                }
+                (opened, position)
+            }
+        };
+        let Some(position) = position else {
             return Ok(status);
         };
-        if position > opened.serving {
-            self.store.touch(room_id, &[position], now).await?;
-        }
         let counters = self.advance(room, &opened, now).await?;
         status.position = Some(position);
         // Seen now (touched above), so a waiting visitor is never told "expired" here:

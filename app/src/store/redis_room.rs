@@ -6,7 +6,7 @@
 
 use crate::store::HotError;
 use crate::store::redis::{RedisHotState, hot_error};
-use crate::store::room::{AdmissionUse, RoomStore, StoredCounters};
+use crate::store::room::{AdmissionUse, Poll, RoomStore, StoredCounters};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use redis::Script;
@@ -36,6 +36,8 @@ redis.call('EXPIRE', KEYS[2], ARGV[4])
 return false",
     )
 });
+
+static POLL: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/room_poll.lua")));
 
 static USE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -373,5 +375,32 @@ impl RoomStore for RedisHotState {
             .await
             .map_err(hot_error)?;
         Ok(())
+    }
+
+    async fn poll(
+        &self,
+        room: &str,
+        place: u64,
+        issued: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Poll, HotError> {
+        let (outcome, counters, position): (u8, Option<String>, Option<u64>) = POLL
+            .key(self.room_key(room, "began"))
+            .key(self.room_key(room, "counters"))
+            .key(self.room_key(room, "positions"))
+            .key(self.room_key(room, "seen"))
+            .arg(ms(now))
+            .arg(ms(issued))
+            .arg(place)
+            .arg(ROOM_TTL_SECS)
+            .invoke_async(&mut self.connection().await?)
+            .await
+            .map_err(hot_error)?;
+        let counters = counters.as_deref().and_then(decode);
+        Ok(match (outcome, counters) {
+            (0, _) => Poll::Lost,
+            (2, Some(counters)) => Poll::Open { counters, position },
+            (_, counters) => Poll::NotOpened(counters),
+        })
     }
 }

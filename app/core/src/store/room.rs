@@ -27,6 +27,23 @@ pub struct StoredCounters {
     pub opened: bool,
 }
 
+/// What one status poll reads, and the mark it leaves (`RoomStore::poll`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Poll {
+    /// The place was issued before the line's state began: the line it belonged to was
+    /// lost. Nothing was marked.
+    Lost,
+    /// The opening draw is not made yet: the counters as stored. Nothing was marked.
+    NotOpened(Option<StoredCounters>),
+    /// After the opening draw: the counters and the place's position (None: a pre-queue
+    /// place whose position is not written yet). A position still waiting (after the
+    /// serving counter) was marked seen.
+    Open {
+        counters: StoredCounters,
+        position: Option<u64>,
+    },
+}
+
 #[async_trait]
 pub trait RoomStore: Send + Sync {
     /// When the room's shared state began: set to `at` by the first call, the same after.
@@ -115,6 +132,37 @@ pub trait RoomStore: Send + Sync {
         nonce: &str,
         expires: DateTime<Utc>,
     ) -> Result<(), HotError>;
+
+    /// A visitor's poll of place `place` (issued at `issued`): `began`, the counters,
+    /// the place's position, and the visitor marked seen while still waiting. Thousands
+    /// of visitors poll every few seconds, so a shared store does it in one round trip;
+    /// this default composes the primitives above.
+    async fn poll(
+        &self,
+        room: &str,
+        place: u64,
+        issued: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Poll, HotError> {
+        if issued < self.began(room, now).await? {
+            return Ok(Poll::Lost);
+        }
+        let counters = match self.counters(room).await? {
+            Some(c) if c.opened => c,
+            other => return Ok(Poll::NotOpened(other)),
+        };
+        let position = if place <= counters.prequeue {
+            self.position_of(room, place).await?
+        } else {
+            Some(place)
+        };
+        if let Some(p) = position
+            && p > counters.serving
+        {
+            self.touch(room, &[p], now).await?;
+        }
+        Ok(Poll::Open { counters, position })
+    }
 }
 
 /// A waiting room defined through the admin API, as the ledger keeps it.
