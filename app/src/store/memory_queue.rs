@@ -42,7 +42,7 @@ pub(crate) struct OfficeQueues {
 }
 
 fn pending_member(p: &PendingTicket) -> String {
-    format!("{}|{}", p.date.format("%Y%m%d"), p.ticket_id)
+    format!("{}|{}", crate::domain::slots::DateKey(p.date), p.ticket_id)
 }
 
 impl DayQueue {

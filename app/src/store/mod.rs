@@ -29,7 +29,7 @@ pub(crate) fn pending_member(claim: &PendingClaim) -> String {
         "{}|{}|{}|{}|{}|{}|{}",
         claim.claim_id,
         claim.slot.procedure.as_str(),
-        claim.slot.date.format("%Y%m%d"),
+        crate::domain::slots::DateKey(claim.slot.date),
         claim.slot.time_key(),
         claim.seat,
         hex(&claim.resident),

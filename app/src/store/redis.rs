@@ -14,7 +14,7 @@
 
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
-use crate::domain::slots::{SlotRef, parse_time_key, time_key};
+use crate::domain::slots::{DateKey, SlotRef, parse_time_key, time_key};
 use crate::store::{
     ClaimOutcome, Digest, HotError, HotState, OfficeSnapshot, PendingClaim, ResidentMark,
     SeatClaim, SeatRelease, TakenSeats, pending_member,
@@ -131,7 +131,7 @@ fn unhex(s: &str) -> Option<Digest> {
 }
 
 fn day_key(date: NaiveDate) -> String {
-    date.format("%Y%m%d").to_string()
+    DateKey(date).to_string()
 }
 
 /// Seat maps of a day expire two days after it, so old days clean themselves up. The TTL
@@ -237,6 +237,10 @@ impl RedisHotState {
 
     fn key(&self, office: &OfficeId, rest: &str) -> String {
         format!("{}:{{o:{}}}:{rest}", self.prefix, office)
+    }
+
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     pub(crate) fn office_key(&self, office: &OfficeId, rest: &str) -> String {

@@ -8,6 +8,7 @@
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
 use crate::domain::queue::{CounterId, LineId, ServiceStats, TicketClass, TicketStatus, issued_by};
+use crate::domain::slots::DateKey;
 use crate::store::HotError;
 use crate::store::queue::{
     ActOutcome, ActRequest, CallOutcome, CallRequest, CounterView, IssueRequest, Issued,
@@ -162,7 +163,7 @@ const CLASSES: [TicketClass; 3] = [
 ];
 
 fn pending_member(p: &PendingTicket) -> String {
-    format!("{}|{}", p.date.format("%Y%m%d"), p.ticket_id)
+    format!("{}|{}", DateKey(p.date), p.ticket_id)
 }
 
 fn parse_stats(raw: &str) -> Option<ServiceStats> {
@@ -175,8 +176,14 @@ fn parse_stats(raw: &str) -> Option<ServiceStats> {
 }
 
 impl RedisHotState {
-    fn day(&self, office: &OfficeId, date: NaiveDate, rest: &str) -> String {
-        self.office_key(office, &format!("q:{}:{rest}", date.format("%Y%m%d")))
+    /// A key of the office's day: one string written once (the kiosk path builds eight).
+    fn day(&self, office: &OfficeId, date: NaiveDate, rest: impl std::fmt::Display) -> String {
+        format!(
+            "{}:{{o:{}}}:q:{}:{rest}",
+            self.prefix(),
+            office,
+            DateKey(date)
+        )
     }
 
     fn queue_key(
@@ -186,7 +193,11 @@ impl RedisHotState {
         line: &LineId,
         class: TicketClass,
     ) -> String {
-        self.day(office, date, &format!("w:{}:{}", line, class_suffix(class)))
+        self.day(
+            office,
+            date,
+            format_args!("w:{}:{}", line, class_suffix(class)),
+        )
     }
 
     fn all_queues(&self, office: &OfficeId, date: NaiveDate, lines: &[LineId]) -> Vec<String> {
@@ -283,7 +294,7 @@ impl QueueHotState for RedisHotState {
         let mut invocation = self.queue_scripts().issue.prepare_invoke();
         invocation
             .key(self.day(&req.office, req.date, "loaded"))
-            .key(self.day(&req.office, req.date, &format!("num:{}", req.line)))
+            .key(self.day(&req.office, req.date, format_args!("num:{}", req.line)))
             .key(self.day(&req.office, req.date, "seq"))
             .key(self.day(&req.office, req.date, "tickets"))
             .key(self.office_key(&req.office, "qpending"));
@@ -359,7 +370,7 @@ impl QueueHotState for RedisHotState {
         );
         let reply: String = script
             .key(self.day(office, date, "loaded"))
-            .key(self.day(office, date, &format!("num:{line}")))
+            .key(self.day(office, date, format!("num:{line}")))
             .arg(above)
             .invoke_async(&mut self.connection().await?)
             .await
@@ -677,7 +688,7 @@ impl QueueHotState for RedisHotState {
             .key(self.day(office, date, "streak"))
             .key(self.office_key(office, "stats"));
         for line in &s.lines {
-            invocation.key(self.day(office, date, &format!("num:{line}")));
+            invocation.key(self.day(office, date, format_args!("num:{line}")));
             for class in CLASSES {
                 invocation.key(self.queue_key(office, date, line, class));
             }
