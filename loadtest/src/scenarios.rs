@@ -683,6 +683,35 @@ fn admitted_at(token: &str) -> Option<i64> {
     Some(expires - minutes * 60_000)
 }
 
+/// Joins `room` from `address`: the place and its token, or None (a failure counted).
+async fn join_line(
+    user: &mut GooseUser,
+    room: &str,
+    address: &str,
+) -> Result<Option<(u64, String)>, Box<TransactionError>> {
+    let join = user
+        .get_request_builder(
+            &GooseMethod::Post,
+            &format!("/api/v1/waiting-rooms/{room}/join"),
+        )?
+        .header("x-forwarded-for", address);
+    let Some(Answer {
+        mut request,
+        status,
+        body,
+    }) = send(user, join, "POST join").await?
+    else {
+        return Ok(None);
+    };
+    match (status, body["position"].as_u64(), body["token"].as_str()) {
+        (201, Some(position), Some(token)) => Ok(Some((position, token.to_owned()))),
+        _ => {
+            user.set_failure(&format!("join answered {status}"), &mut request, None, None)?;
+            Ok(None)
+        }
+    }
+}
+
 /// One visitor's whole visit (run with `--iterations 1`).
 async fn visit_room(user: &mut GooseUser) -> TransactionResult {
     let room = env("LOADTEST_ROOM", "release");
@@ -702,25 +731,9 @@ async fn visit_room(user: &mut GooseUser) -> TransactionResult {
         acks::record(&visitor);
         return Ok(());
     }
-    let join = user
-        .get_request_builder(
-            &GooseMethod::Post,
-            &format!("/api/v1/waiting-rooms/{room}/join"),
-        )?
-        .header("x-forwarded-for", &me);
-    let Some(Answer {
-        mut request,
-        status,
-        body,
-    }) = send(user, join, "POST join").await?
-    else {
+    let Some((position, token)) = join_line(user, &room, &me).await? else {
         return Ok(());
     };
-    let (Some(position), Some(token)) = (body["position"].as_u64(), body["token"].as_str()) else {
-        user.set_failure(&format!("join answered {status}"), &mut request, None, None)?;
-        return Ok(());
-    };
-    let token = token.to_owned();
     let poll = std::time::Duration::from_millis(
         env("LOADTEST_ROOM_POLL_MS", "2000").parse().unwrap_or(2000),
     );
@@ -973,26 +986,8 @@ struct Place {
 async fn join_room(user: &mut GooseUser) -> TransactionResult {
     let room = env("LOADTEST_ROOM", "release");
     let address = resident_address();
-    let join = user
-        .get_request_builder(
-            &GooseMethod::Post,
-            &format!("/api/v1/waiting-rooms/{room}/join"),
-        )?
-        .header("x-forwarded-for", &address);
-    let Some(Answer {
-        mut request,
-        status,
-        body,
-    }) = send(user, join, "POST join").await?
-    else {
-        return Ok(());
-    };
-    match body["token"].as_str() {
-        Some(token) if status == 201 => user.set_session_data(Place {
-            token: token.to_owned(),
-            address,
-        }),
-        _ => user.set_failure(&format!("join answered {status}"), &mut request, None, None)?,
+    if let Some((_, token)) = join_line(user, &room, &address).await? {
+        user.set_session_data(Place { token, address });
     }
     Ok(())
 }
