@@ -712,6 +712,23 @@ async fn join_line(
     }
 }
 
+/// One status request of the visitor holding `token`.
+async fn ask_status(
+    user: &mut GooseUser,
+    room: &str,
+    token: &str,
+    address: &str,
+) -> Result<Option<Answer>, Box<TransactionError>> {
+    let status = user
+        .get_request_builder(
+            &GooseMethod::Get,
+            &format!("/api/v1/waiting-rooms/{room}/status"),
+        )?
+        .header("waiting-room-token", token)
+        .header("x-forwarded-for", address);
+    send(user, status, "GET status").await
+}
+
 /// One visitor's whole visit (run with `--iterations 1`).
 async fn visit_room(user: &mut GooseUser) -> TransactionResult {
     let room = env("LOADTEST_ROOM", "release");
@@ -747,18 +764,11 @@ async fn visit_room(user: &mut GooseUser) -> TransactionResult {
     };
     let admission = loop {
         tokio::time::sleep(poll).await;
-        let status = user
-            .get_request_builder(
-                &GooseMethod::Get,
-                &format!("/api/v1/waiting-rooms/{room}/status"),
-            )?
-            .header("waiting-room-token", &token)
-            .header("x-forwarded-for", &me);
         let Some(Answer {
             mut request,
             status,
             body,
-        }) = send(user, status, "GET status").await?
+        }) = ask_status(user, &room, &token, &me).await?
         else {
             continue;
         };
@@ -998,18 +1008,11 @@ async fn poll_room(user: &mut GooseUser) -> TransactionResult {
     let Some(Place { token, address }) = user.get_session_data::<Place>().cloned() else {
         return Ok(());
     };
-    let poll = user
-        .get_request_builder(
-            &GooseMethod::Get,
-            &format!("/api/v1/waiting-rooms/{room}/status"),
-        )?
-        .header("waiting-room-token", &token)
-        .header("x-forwarded-for", &address);
     let Some(Answer {
         mut request,
         status,
         body,
-    }) = send(user, poll, "GET status").await?
+    }) = ask_status(user, &room, &token, &address).await?
     else {
         return Ok(());
     };
