@@ -1087,20 +1087,16 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let (slug, status, title) = self.problem.describe();
-        let mut body = Map::new();
-        body.insert("type".into(), Value::String(format!("/problems/{slug}")));
-        body.insert(
-            "title".into(),
-            Value::String(title.get(self.lang).to_owned()),
-        );
-        body.insert("status".into(), Value::from(status.as_u16()));
-        body.insert(
-            "detail".into(),
-            Value::String(self.detail.get(self.lang).to_owned()),
-        );
-        for (k, v) in &self.extensions {
-            body.insert(k.clone(), v.clone());
-        }
+        // Written straight from borrowed fields (refusals are the booking opening's most
+        // common answer): no map of copied values built first.
+        let body = serde_json::to_string(&ProblemBody {
+            kind: format_args!("/problems/{slug}"),
+            title: title.get(self.lang),
+            status: status.as_u16(),
+            detail: self.detail.get(self.lang),
+            extensions: &self.extensions,
+        })
+        .unwrap_or_default();
         let mut response = HttpResponse::build(status);
         response
             .insert_header((
@@ -1120,8 +1116,24 @@ impl ResponseError for ApiError {
         if self.problem == Problem::Unauthenticated {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        response.body(Value::Object(body).to_string())
+        response.body(body)
     }
+}
+
+/// An RFC 9457 body: the standard members, then the problem's own.
+#[derive(serde::Serialize)]
+struct ProblemBody<'a, K: fmt::Display> {
+    #[serde(rename = "type", serialize_with = "display")]
+    kind: K,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    #[serde(flatten)]
+    extensions: &'a Map<String, Value>,
+}
+
+fn display<S: serde::Serializer>(v: &impl fmt::Display, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
 }
 
 /// One invalid field of a request.
