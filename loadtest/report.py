@@ -7,6 +7,9 @@
                                            SVG plots: requests/s and p99 over time (goose
                                            report, request log when given), queue length
                                            and estimated vs. actual wait over the morning
+  report.py ratio BASE.json RUN.json [BASE.json RUN.json …]
+                                           each run's rate over its baseline's, and the
+                                           median of the pairs
   report.py room ACKS.jsonl OPENS_MS SEATS [DIR]
                                            the waiting room: outcomes, order, how fast the
                                            waiting learnt the seats were gone, SVG plot
@@ -40,6 +43,23 @@ def summary(path):
         )
     statuses = "; ".join(f"{s['name']}: {s['status_codes']}" for s in report["status_code_metrics"])
     print(f"{name:<24} status codes: {statuses}")
+
+
+def rate(path):
+    """Requests a second of a goose report, all request names together."""
+    report = json.load(open(path))
+    return sum(
+        r["requests_per_second"] for r in report["raw_request_metrics"] if r["name"] != "Aggregated"
+    )
+
+
+def ratio(paths):
+    pairs = [(rate(b), rate(r)) for b, r in zip(paths[0::2], paths[1::2])]
+    ratios = sorted(r / b for b, r in pairs if b > 0)
+    name = paths[1].rsplit("/", 1)[-1].removesuffix(".json")
+    listed = ", ".join(f"{r:.0f}/{b:.0f} = {r / b:.2f}" for b, r in pairs if b > 0)
+    median = ratios[len(ratios) // 2] if len(ratios) % 2 else sum(ratios[len(ratios) // 2 - 1 : len(ratios) // 2 + 1]) / 2
+    print(f"{name:<24} ratio to the baseline: median {median:.2f} of {len(ratios)} ({listed})")
 
 
 def pgbench(paths):
@@ -257,6 +277,8 @@ if __name__ == "__main__":
         pgbench(args)
     elif command == "plot":
         plot(*args)
+    elif command == "ratio":
+        ratio(args)
     elif command == "room":
         room(*args)
     else:

@@ -5,6 +5,8 @@
 # Sections: ceiling refusals bookings naive latency tickets congestion redis sse rush
 # backends room roomstatus (default: all).
 # Results: target/loadtest/bench/<section>*.json (goose reports) and summary.txt.
+# REPEAT=N alternates the trivial baseline and the measured scenario N times for the
+# refusals, tickets and congestion ratios and reports the median (SECONDS_PER_RUN each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release}
@@ -54,6 +56,21 @@ goose() {
     | tee -a "$OUT/summary.txt"
 }
 
+# paired NAME SCENARIO [VAR=value…] — the trivial endpoint and SCENARIO on the same
+# server, alternately, REPEAT times (default 1), then the median ratio of their rates:
+# this machine's speed drifts by tens of percent within minutes, so one pair can mislead.
+paired() {
+  local name=$1 scenario=$2 i suffix reports=()
+  shift 2
+  for i in $(seq 1 "${REPEAT:-1}"); do
+    suffix=""; [ "${REPEAT:-1}" -gt 1 ] && suffix="-$i"
+    goose "$name-trivial$suffix" trivial
+    (export "$@"; goose "$name$suffix" "$scenario")
+    reports+=("$OUT/$name-trivial$suffix.json" "$OUT/$name$suffix.json")
+  done
+  python3 loadtest/report.py ratio "${reports[@]}" | tee -a "$OUT/summary.txt"
+}
+
 # naive CLIENTS SLOTS — the naive FOR UPDATE design in pgbench, latencies logged for p99.
 naive() {
   local clients=$1 slots=$2 name="naive-c$1-s$2"
@@ -81,8 +98,7 @@ for section in $SECTIONS; do
     start_server "$SAMPLE" "$MORNING@1"
     slot=$FULL_SLOT
     fill_slot
-    goose refusals-trivial trivial
-    LOADTEST_FULL_SLOT=$slot LOADTEST_BOOKING_OFFICE=main goose refusals refusals
+    paired refusals refusals LOADTEST_FULL_SLOT=$slot LOADTEST_BOOKING_OFFICE=main
     stop_server ;;
   bookings)
     # Successful durable bookings with contention on 1 and on 10 slots at a time (a slot
@@ -119,16 +135,14 @@ for section in $SECTIONS; do
       [ "$mode" = pooled ] && extra=(MADOGUCHI_REDIS_POOL_SIZE=16)
       start_server "$BENCH" "$MORNING@1" "${extra[@]}"
       rm -f "$OUT/acks-tickets-$mode.jsonl"
-      LOADTEST_TICKET_OFFICE=bench LOADTEST_ACKS="$OUT/acks-tickets-$mode.jsonl" goose "tickets-$mode" tickets
+      paired "tickets-$mode" tickets LOADTEST_TICKET_OFFICE=bench LOADTEST_ACKS="$OUT/acks-tickets-$mode.jsonl"
       "$BIN/loadtest" check --database-url "$DATABASE_URL" --host "$HOST" --acks "$OUT/acks-tickets-$mode.jsonl" | tee -a "$OUT/summary.txt"
-      goose "tickets-$mode-trivial" trivial
       stop_server
     done ;;
   congestion)
     # The main office of the sample city (3 lines, 6 counters): a realistic page size.
     start_server "$SAMPLE" "$MORNING@1"
-    goose congestion-trivial trivial
-    LOADTEST_KIOSK_OFFICE=main goose congestion congestion
+    paired congestion congestion LOADTEST_KIOSK_OFFICE=main
     stop_server ;;
   redis)
     # The raw operations under the same 2 cores: Redis round trips and PostgreSQL commits.
@@ -177,6 +191,7 @@ for section in $SECTIONS; do
     cp loadtest/config/room-city.toml "$OUT/room-city.toml"
     sed "s/^admissions_per_minute = 600$/admissions_per_minute = 1/" loadtest/config/room.toml >>"$OUT/room-city.toml"
     start_server "$OUT/room-city.toml" "2027-01-12T08:29:57+09:00@1"
+    # Not `paired`: the visitors must join before the opening, so the status runs first.
     LOADTEST_ROOM=release goose roomstatus roomstatus
     goose roomstatus-trivial trivial
     stop_server ;;
