@@ -5,7 +5,7 @@
 # compared A/B. Counts cover every thread of the server (handlers, group-commit writers,
 # Redis and PostgreSQL drivers, the once-a-second maintenance); not Redis or PostgreSQL.
 #   cargo build --release -p madoguchi -p loadtest
-#   bash loadtest/instructions.sh [tickets|refusals|trivial] [REQUESTS]
+#   bash loadtest/instructions.sh [tickets|booking|refusals|trivial] [REQUESTS]
 # BIN=<folder> picks the binaries (e.g. two builds side by side).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,9 @@ case $WHAT in
     scenario=(LOADTEST_TICKET_OFFICE=bench) ;;
   refusals) config=app/config/sample-city.toml
     scenario=(LOADTEST_FULL_SLOT=2027-02-26T09:00:00+09:00 LOADTEST_BOOKING_OFFICE=main) ;;
+  booking) config=loadtest/config/throughput-city.toml
+    scenario=(LOADTEST_BOOKING_OFFICE=bench LOADTEST_BOOKING_DAY=2027-01-14 LOADTEST_BOOKING_TO=2027-02-10
+      LOADTEST_HOT_SLOTS=10 LOADTEST_MOVE_ON=1) ;;
   trivial) config=loadtest/config/throughput-city.toml; scenario=() ;;
   *) echo "unknown workload: $WHAT"; exit 2 ;;
 esac
