@@ -411,15 +411,15 @@ impl RoomService {
         }
         self.check_proof(room, proof).await?;
         let place = self.store.next_place(room_id).await?;
-        if self.phase_of(room, now).await?.0 == RoomPhase::Prequeue {
+        if phase == RoomPhase::Prequeue {
             self.store
                 .add_draw(room_id, place, rand::rng().next_u64())
                 .await?;
         } else {
-            let opened = self.open(room, now).await?;
-            if let Some(position) = self.position(room_id, place, &opened).await? {
-                self.store.touch(room_id, &[position], now).await?;
-            }
+            // After the draw (made here if this is the first visitor since the opening),
+            // the new place is marked present like any poll does.
+            self.open(room, now).await?;
+            self.store.poll(room_id, place, now, now).await?;
         }
         let token = PlaceToken {
             room: room_id.to_owned(),
@@ -476,20 +476,6 @@ impl RoomService {
             return Ok(opened);
         }
         Ok(self.store.counters(&room.id).await?.unwrap_or(opened))
-    }
-
-    /// A place's position in line (None for a pre-queue place before the draw).
-    async fn position(
-        &self,
-        room: &str,
-        place: u64,
-        counters: &StoredCounters,
-    ) -> Result<Option<u64>, RoomError> {
-        match counters {
-            c if c.opened && place <= c.prequeue => Ok(self.store.position_of(room, place).await?),
-            c if c.opened => Ok(Some(place)),
-            _ => Ok(None),
-        }
     }
 
     /// Seats left in the release (every office, procedure and date it covers that is
@@ -657,21 +643,19 @@ impl RoomService {
             RoomPhase::Open => {}
         }
         // Present now: seen before the counter moves, so polling never loses the place.
-        let (opened, position) = match polled {
-            Poll::Open { counters, position } => (counters, position),
-            // The first poll after the opening makes the draw.
+        let polled = match polled {
+            Poll::Open { .. } => polled,
+            // The first poll after the opening makes the draw, then reads the place again.
             _ => {
-                let opened = self.open(room, now).await?;
-                let position = self.position(room_id, place.place, &opened).await?;
-                if let Some(p) = position
-                    && p > opened.serving
-                {
-                    self.store.touch(room_id, &[p], now).await?;
-                }
-                (opened, position)
+                self.open(room, now).await?;
+                self.store.poll(room_id, place.place, issued, now).await?
             }
         };
-        let Some(position) = position else {
+        let Poll::Open {
+            counters: opened,
+            position: Some(position),
+        } = polled
+        else {
             return Ok(status);
         };
         let counters = self.advance(room, &opened, now).await?;
