@@ -130,10 +130,6 @@ fn unhex(s: &str) -> Option<Digest> {
     HEXLOWER.decode(s.as_bytes()).ok()?.try_into().ok()
 }
 
-fn day_key(date: NaiveDate) -> String {
-    DateKey(date).to_string()
-}
-
 /// Seat maps of a day expire two days after it, so old days clean themselves up. The TTL
 /// is counted from the service's clock (not an absolute EXPIREAT), so a driven clock
 /// ahead of or behind the wall clock never makes Redis drop live seats.
@@ -153,7 +149,8 @@ fn seat_field(slot: &SlotRef, seat: u16) -> String {
     format!("{}:{seat}", slot.time_key())
 }
 
-fn text(v: &Value) -> Option<String> {
+/// A reply element as text (bulk, simple or integer).
+pub(crate) fn text(v: &Value) -> Option<String> {
     match v {
         Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
         Value::SimpleString(s) => Some(s.clone()),
@@ -235,15 +232,11 @@ impl RedisHotState {
         })
     }
 
-    fn key(&self, office: &OfficeId, rest: &str) -> String {
+    fn key(&self, office: &OfficeId, rest: impl std::fmt::Display) -> String {
         format!("{}:{{o:{}}}:{rest}", self.prefix, office)
     }
 
-    pub(crate) fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
-    pub(crate) fn office_key(&self, office: &OfficeId, rest: &str) -> String {
+    pub(crate) fn office_key(&self, office: &OfficeId, rest: impl std::fmt::Display) -> String {
         self.key(office, rest)
     }
 
@@ -299,7 +292,7 @@ impl RedisHotState {
     fn seats_key(&self, office: &OfficeId, procedure: ProcedureId, date: NaiveDate) -> String {
         self.key(
             office,
-            &format!("seats:{}:{}", procedure.as_str(), day_key(date)),
+            format_args!("seats:{}:{}", procedure.as_str(), DateKey(date)),
         )
     }
 
@@ -311,7 +304,7 @@ impl RedisHotState {
         // Scripts always receive the key; "-" stands for "no key" and is never written.
         self.key(
             office,
-            &format!("idem:{}", hash.map(hex).unwrap_or_else(|| "-".into())),
+            format!("idem:{}", hash.map(hex).unwrap_or_else(|| "-".into())),
         )
     }
 
@@ -446,7 +439,7 @@ impl HotState for RedisHotState {
             "{}|{}|{}|{}|",
             c.claim_id,
             c.slot.procedure.as_str(),
-            day_key(c.slot.date),
+            DateKey(c.slot.date),
             c.slot.time_key()
         );
         let tail = format!(

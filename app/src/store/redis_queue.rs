@@ -14,7 +14,7 @@ use crate::store::queue::{
     ActOutcome, ActRequest, CallOutcome, CallRequest, CounterView, IssueRequest, Issued,
     LineSummary, PendingTicket, QueueHotState, QueueSnapshot, QueueView, Ticket, TicketAction,
 };
-use crate::store::redis::{RedisHotState, hot_error};
+use crate::store::redis::{RedisHotState, hot_error, text};
 use anyhow::anyhow;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -123,15 +123,6 @@ fn parse_ticket(json: &str) -> Result<Ticket, HotError> {
         .into_ticket()
 }
 
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
-        Value::SimpleString(s) => Some(s.clone()),
-        Value::Int(i) => Some(i.to_string()),
-        _ => None,
-    }
-}
-
 fn texts(v: &Value) -> Vec<String> {
     match v {
         Value::Array(items) => items.iter().filter_map(text).collect(),
@@ -178,12 +169,7 @@ fn parse_stats(raw: &str) -> Option<ServiceStats> {
 impl RedisHotState {
     /// A key of the office's day: one string written once (the kiosk path builds eight).
     fn day(&self, office: &OfficeId, date: NaiveDate, rest: impl std::fmt::Display) -> String {
-        format!(
-            "{}:{{o:{}}}:q:{}:{rest}",
-            self.prefix(),
-            office,
-            DateKey(date)
-        )
+        self.office_key(office, format_args!("q:{}:{rest}", DateKey(date)))
     }
 
     fn queue_key(
@@ -330,14 +316,18 @@ impl QueueHotState for RedisHotState {
                 };
                 let count = |i: usize| int(i).map(|n| u32::try_from(n).unwrap_or(0));
                 ticket.number = u32::try_from(int(1)?).map_err(|_| unexpected("a bad number"))?;
-                ticket.display = crate::domain::queue::ticket_number(&req.prefix, ticket.number);
                 ticket.order_key = int(2)?;
+                // As the script stored it: the answer and the hot ticket never differ.
+                ticket.display = reply
+                    .get(3)
+                    .and_then(text)
+                    .ok_or_else(|| unexpected("an issue reply without a display"))?;
                 Ok(Issued {
                     ticket,
                     before: LineSummary {
-                        reserved: count(3)?,
-                        priority: count(4)?,
-                        normal: count(5)?,
+                        reserved: count(4)?,
+                        priority: count(5)?,
+                        normal: count(6)?,
                         rank: None,
                     },
                 })

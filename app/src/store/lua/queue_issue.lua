@@ -6,7 +6,8 @@
 --       (1-2 capital letters), 3 slot start ms for a reserved ticket or '', 4 pending
 --       member, 5 deadline ms, 6 TTL (s), 7 the index (6, 7 or 8) of its class's queue,
 --       8 ticket id
--- Returns {'OK', number, order, reserved, priority, normal waiting before it joined}
+-- Returns {'OK', number, order, display, reserved, priority, normal waiting before it
+-- joined}
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'REBUILD'}
 end
@@ -26,4 +27,4 @@ for i = 2, 4 do
   redis.call('EXPIRE', KEYS[i], ARGV[6])
 end
 redis.call('EXPIRE', queue, ARGV[6])
-return {'OK', n, tonumber(order), before[1], before[2], before[3]}
+return {'OK', n, tonumber(order), display, before[1], before[2], before[3]}
