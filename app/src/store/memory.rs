@@ -33,6 +33,8 @@ struct OfficeState {
     idempotency: HashMap<Digest, (Uuid, Digest, i64)>,
     /// (procedure, identity hash) → (holder, valid until, unix s)
     residents: HashMap<(ProcedureId, Digest), (Uuid, i64)>,
+    /// Where the next claim of a slot starts, as the Redis seat map's "HHMM:next" field.
+    next_seat: HashMap<(ProcedureId, NaiveDate, NaiveTime), u16>,
 }
 
 pub struct MemoryHotState {
@@ -112,6 +114,9 @@ fn release_in(state: &mut OfficeState, r: &SeatRelease) -> bool {
         && map.get(&(r.slot.start, seat)) == Some(&r.holder)
     {
         map.remove(&(r.slot.start, seat));
+        state
+            .next_seat
+            .insert((r.slot.procedure, r.slot.date, r.slot.start), seat);
         released = true;
     }
     if let Some(key) = &r.idempotency
@@ -170,13 +175,15 @@ impl HotState for MemoryHotState {
             .seats
             .entry((c.slot.procedure, c.slot.date))
             .or_default();
+        let hint_key = (c.slot.procedure, c.slot.date, c.slot.start);
         let Some(seat) = c
-            .seat_order()
+            .seat_order(state.next_seat.get(&hint_key).copied())
             .find(|s| !map.contains_key(&(c.slot.start, *s)))
         else {
             return Ok(ClaimOutcome::Full);
         };
         map.insert((c.slot.start, seat), c.claim_id);
+        state.next_seat.insert(hint_key, (seat + 1) % c.capacity);
         let pending = PendingClaim {
             claim_id: c.claim_id,
             slot: c.slot.clone(),
@@ -325,6 +332,9 @@ impl HotState for MemoryHotState {
     async fn load_office(&self, s: &OfficeSnapshot) -> Result<(), HotError> {
         let mut offices = self.lock();
         let state = offices.entry(s.office.clone()).or_default();
+        state
+            .next_seat
+            .retain(|(p, d, _), _| !(s.procedures.contains(p) && s.days.contains(d)));
         for procedure in &s.procedures {
             for day in &s.days {
                 let map: SeatMap = s

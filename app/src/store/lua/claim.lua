@@ -3,7 +3,8 @@
 -- ARGV: 1 claim id, 2 slot HHMM, 3 capacity, 4 pending member head, 5 pending member tail,
 --       6 deadline (ms), 7 fingerprint hex or '', 8 idempotency TTL (s),
 --       9 resident field or '', 10 resident mark until (unix s), 11 now (unix s),
---       12 seat map TTL (s), 13 the seat to try first (the scan wraps around)
+--       12 seat map TTL (s), 13 the seat to try first when the slot has no hint (the
+--       scan wraps around)
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'REBUILD'}
 end
@@ -27,10 +28,21 @@ if ARGV[9] ~= '' then
   end
 end
 local capacity = tonumber(ARGV[3])
-local first = tonumber(ARGV[13])
+-- Two hints per slot beside its seats: "HHMM:full" (the capacity at which every seat was
+-- found taken; release.lua removes it with any seat of the slot) and "HHMM:next" (where
+-- the next claim starts). A refusal then costs one lookup instead of a probe of every
+-- seat, and a claim finds a free seat at the first try. Neither is needed for
+-- correctness: without them the scan starts at ARGV[13] and walks every seat.
+local full_field, next_field = ARGV[2] .. ':full', ARGV[2] .. ':next'
+local hints = redis.call('HMGET', KEYS[2], full_field, next_field)
+if hints[1] == ARGV[3] then
+  return {'FULL'}
+end
+local first = tonumber(hints[2]) or tonumber(ARGV[13])
 for i = 0, capacity - 1 do
   local seat = (first + i) % capacity
   if redis.call('HSETNX', KEYS[2], ARGV[2] .. ':' .. seat, claim) == 1 then
+    redis.call('HSET', KEYS[2], next_field, (seat + 1) % capacity)
     redis.call('EXPIRE', KEYS[2], ARGV[12])
     redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4] .. seat .. ARGV[5])
     if ARGV[7] ~= '' then
@@ -42,4 +54,5 @@ for i = 0, capacity - 1 do
     return {'OK', seat}
   end
 end
+redis.call('HSET', KEYS[2], full_field, ARGV[3])
 return {'FULL'}

@@ -12,6 +12,12 @@ end
 local released = 0
 if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], ARGV[2]) == ARGV[1] then
   redis.call('HDEL', KEYS[1], ARGV[2])
+  -- The slot has a free seat again: drop its "full" hint, start the next claim here.
+  local time, seat = string.match(ARGV[2], '^([^:]+):(%d+)$')
+  if time then
+    redis.call('HDEL', KEYS[1], time .. ':full')
+    redis.call('HSET', KEYS[1], time .. ':next', seat)
+  end
   released = 1
 end
 local owned = ARGV[1] .. '|'
