@@ -52,7 +52,8 @@ goose() {
     --report-file "$OUT/$name.json" >>"$OUT/summary.txt"; } 2>&1 | tail -1)
   python3 loadtest/report.py summary "$OUT/$name.json" | tee -a "$OUT/summary.txt"
   local hz; hz=$(getconf CLK_TCK)
-  echo "$name cpu seconds: server $(( ($(cpu_ticks "$SERVER_PID") - server0) / hz )) redis $(( ($(cpu_ticks "$redis_pid") - redis0) / hz )) postgres $(( ($(pg_ticks) - pg0) / hz )) generator $(echo "$gen_cpu" | awk '{printf "%.0f", $1 + $2}') (of $(( 2 * SECONDS_PER_RUN )) available)" \
+  secs() { awk -v t="$1" -v hz="$hz" 'BEGIN {printf "%.1f", t / hz}'; }
+  echo "$name cpu seconds: server $(secs $(( $(cpu_ticks "$SERVER_PID") - server0 ))) redis $(secs $(( $(cpu_ticks "$redis_pid") - redis0 ))) postgres $(secs $(( $(pg_ticks) - pg0 ))) generator $(echo "$gen_cpu" | awk '{printf "%.1f", $1 + $2}') (of $(( 2 * SECONDS_PER_RUN )) available)" \
     | tee -a "$OUT/summary.txt"
 }
 
