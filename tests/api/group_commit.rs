@@ -81,6 +81,29 @@ async fn write_all(ledger: &Arc<PgLedger>, items: Vec<NewReservation>) -> Vec<&'
     answers
 }
 
+/// Rows written together with their "booked" events (the event's time is the row's).
+async fn booked_rows_with_their_event(ledger: &PgLedger) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM reservations),
+                (SELECT count(*) FROM reservation_events e JOIN reservations r
+                   ON r.id = e.reservation_id AND e.kind = 'booked' AND e.at = r.created_at)",
+    )
+    .fetch_one(ledger.pool())
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_group_without_conflicts_writes_every_row_and_its_event() {
+    let (ledger, _db) = ledger(1).await;
+    let ledger = Arc::new(ledger);
+    let items: Vec<NewReservation> = (0..4)
+        .map(|s| booking(s, s as u8 + 1, Some(s as u8)))
+        .collect();
+    assert_eq!(write_all(&ledger, items).await, ["ok"; 4]);
+    assert_eq!(booked_rows_with_their_event(&ledger).await, (4, 4));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_write_of_a_group_gets_its_own_answer() {
     let (ledger, _db) = ledger(1).await;
@@ -131,9 +154,9 @@ async fn every_write_of_a_group_gets_its_own_answer() {
         .await
         .unwrap();
     assert_eq!(
-        (rows, events),
-        (5, 5),
-        "one event for each row written, nothing else"
+        (rows, events, booked_rows_with_their_event(&ledger).await.1),
+        (5, 5, 5),
+        "one \"booked\" event for each row written, nothing else"
     );
 }
 

@@ -41,7 +41,6 @@ impl BatchWriter for TicketWriter {
     async fn write_batch(&self, items: Vec<(Ticket, String)>) -> Vec<Result<(), TicketWriteError>> {
         together_then_alone(
             &items,
-            |(ticket, _)| ticket.id,
             || insert_many(&self.0, &items),
             |(ticket, actor)| insert_one(&self.0, ticket, actor),
             TicketWriteError::Store,
@@ -50,11 +49,8 @@ impl BatchWriter for TicketWriter {
     }
 }
 
-/// The tickets of a batch that were written (those that met a unique key were skipped).
-async fn insert_many(
-    pool: &sqlx::PgPool,
-    items: &[(Ticket, String)],
-) -> Result<Vec<Uuid>, sqlx::Error> {
+/// Every ticket of a batch, or none (one statement).
+async fn insert_many(pool: &sqlx::PgPool, items: &[(Ticket, String)]) -> Result<(), sqlx::Error> {
     let n = items.len();
     let mut ids = Vec::with_capacity(n);
     let mut offices = Vec::with_capacity(n);
@@ -86,7 +82,7 @@ async fn insert_many(
         issued.push(t.issued_at);
         actors.push(actor.as_str());
     }
-    sqlx::query_scalar!(
+    sqlx::query!(
         r#"
         INSERT INTO tickets (id, office_id, line_id, service_date, number, display, procedure,
                              class, reservation_id, status, counter_id, order_key, issued_at,
@@ -94,8 +90,6 @@ async fn insert_many(
         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::date[], $5::int[],
                              $6::text[], $7::text[], $8::text[], $9::uuid[], $10::text[],
                              $11::text[], $12::bigint[], $13::timestamptz[], $14::text[])
-        ON CONFLICT DO NOTHING
-        RETURNING id
         "#,
         &ids,
         &offices as &[&str],
@@ -112,8 +106,9 @@ async fn insert_many(
         &issued,
         &actors as &[&str],
     )
-    .fetch_all(pool)
+    .execute(pool)
     .await
+    .map(|_| ())
 }
 
 async fn insert_one(pool: &sqlx::PgPool, t: &Ticket, actor: &str) -> Result<(), TicketWriteError> {
