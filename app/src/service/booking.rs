@@ -341,7 +341,7 @@ impl BookingService {
         };
         check_who_and_why(office, req.procedure, facts, slot.date)?;
         let identity_hash = self.keys.identity_hash(&req.resident.identity);
-        let idempotency = self.idempotency_mark(&req);
+        let idempotency = self.idempotency_mark_with(&req, identity_hash);
         let claim = SeatClaim {
             claim_id: Uuid::new_v4(),
             slot: slot.slot_ref(&req.office, req.procedure),
@@ -366,13 +366,22 @@ impl BookingService {
     /// The idempotency mark of a booking request: the hashed key and the fingerprint of
     /// what the request means (not its bytes), so a retry with other whitespace matches.
     pub fn idempotency_mark(&self, req: &BookRequest) -> Option<IdempotencyMark> {
-        let identity_hash = self.keys.identity_hash(&req.resident.identity);
+        self.idempotency_mark_with(req, self.keys.identity_hash(&req.resident.identity))
+    }
+
+    /// [`Self::idempotency_mark`] with the resident's identity hash already computed.
+    fn idempotency_mark_with(
+        &self,
+        req: &BookRequest,
+        identity_hash: Digest,
+    ) -> Option<IdempotencyMark> {
+        let key = req.idempotency.as_ref()?;
         let expiry = req
             .certificate_expiry
             .map(|d| d.to_string())
             .unwrap_or_default();
-        req.idempotency.as_ref().map(|k| IdempotencyMark {
-            key_hash: self.keys.idempotency_hash(&k.0),
+        Some(IdempotencyMark {
+            key_hash: self.keys.idempotency_hash(&key.0),
             fingerprint: fingerprint(&[
                 b"book",
                 req.office.as_str().as_bytes(),
