@@ -31,8 +31,9 @@ esac
 
 fresh_database
 rm -f "$OUT"/callgrind.out.*
+REDIS_PREFIX="cg$$x$RANDOM"
 MADOGUCHI_CONFIG="$config" MADOGUCHI_CLOCK="2027-01-12T08:30:00+09:00@1" MADOGUCHI_BIND="127.0.0.1:$LT_PORT" \
-  MADOGUCHI_REDIS_PREFIX="cg$$x$RANDOM" MADOGUCHI_TRUSTED_PROXIES='["127.0.0.1"]' RUST_LOG=warn \
+  MADOGUCHI_REDIS_PREFIX="$REDIS_PREFIX" MADOGUCHI_TRUSTED_PROXIES='["127.0.0.1"]' RUST_LOG=warn \
   valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out.%p" "$BIN/madoguchi" >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 trap stop_server EXIT

@@ -9,6 +9,7 @@ HOST="http://127.0.0.1:$LT_PORT"
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$LT_DB"
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 SERVER_PID=
+REDIS_PREFIX=
 export RUST_BACKTRACE=0
 
 fresh_database() {
@@ -27,8 +28,9 @@ start_server() {
   else
     fresh_database
   fi
+  REDIS_PREFIX="lt$$x$RANDOM"
   env "${backends[@]}" MADOGUCHI_CONFIG="$config" MADOGUCHI_CLOCK="$clock" MADOGUCHI_BIND="127.0.0.1:$LT_PORT" \
-    MADOGUCHI_REDIS_PREFIX="lt$$x$RANDOM" MADOGUCHI_TRUSTED_PROXIES='["127.0.0.1"]' \
+    MADOGUCHI_REDIS_PREFIX="$REDIS_PREFIX" MADOGUCHI_TRUSTED_PROXIES='["127.0.0.1"]' \
     RUST_LOG=${RUST_LOG:-warn} ${SERVER_ENV:-} "$@" "$BIN/madoguchi" >"$OUT/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 300); do
@@ -47,6 +49,17 @@ stop_server() {
     wait "$SERVER_PID" 2>/dev/null || true
   fi
   SERVER_PID=
+  forget_redis_prefix
+}
+
+# Removes the stopped instance's hot state: a benchmark leaves ~100,000 keys a run (the
+# idempotency keys live a day), and a Redis grown to gigabytes slows the next runs.
+forget_redis_prefix() {
+  if [ -n "$REDIS_PREFIX" ] && [ "${MODE:-production}" != embedded ]; then
+    redis-cli -u "$REDIS_URL" --scan --pattern "$REDIS_PREFIX:*" \
+      | xargs -r -n 2000 redis-cli -u "$REDIS_URL" unlink >/dev/null || true
+  fi
+  REDIS_PREFIX=
 }
 
 # tokens CONFIG OFFICE… → "office=token,…" for LOADTEST_TOKENS
