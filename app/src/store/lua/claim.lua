@@ -31,8 +31,10 @@ local capacity = tonumber(ARGV[3])
 -- Two hints per slot beside its seats: "HHMM:full" (the capacity at which every seat was
 -- found taken; release.lua removes it with any seat of the slot) and "HHMM:next" (where
 -- the next claim starts). A refusal then costs one lookup instead of a probe of every
--- seat, and a claim finds a free seat at the first try. Neither is needed for
--- correctness: without them the scan starts at ARGV[13] and walks every seat.
+-- seat, and a claim finds a free seat at the first try. Without hints the scan starts at
+-- ARGV[13] and walks every seat. "full" can be trusted because release.lua is the only
+-- script that frees a seat (a rebuild rewrites the map without hints); the ledger's seat
+-- key, not the hints, is what stops an overbooking.
 local full_field, next_field = ARGV[2] .. ':full', ARGV[2] .. ':next'
 local hints = redis.call('HMGET', KEYS[2], full_field, next_field)
 if hints[1] == ARGV[3] then
