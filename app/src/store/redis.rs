@@ -142,7 +142,12 @@ fn seat_map_ttl(date: NaiveDate, now: DateTime<Utc>) -> i64 {
 }
 
 fn resident_field(procedure: ProcedureId, identity: &Digest) -> String {
-    format!("{}:{}", procedure.as_str(), hex(identity))
+    resident_field_of_hex(procedure, &hex(identity))
+}
+
+/// [`resident_field`] of an identity hash already in hex (the claim needs both).
+fn resident_field_of_hex(procedure: ProcedureId, identity_hex: &str) -> String {
+    format!("{}:{identity_hex}", procedure.as_str())
 }
 
 fn seat_field(slot: &SlotRef, seat: u16) -> String {
@@ -301,11 +306,13 @@ impl RedisHotState {
     }
 
     fn idem_key(&self, office: &OfficeId, hash: Option<&Digest>) -> String {
+        self.idem_key_of_hex(office, hash.map(hex).as_deref())
+    }
+
+    /// [`Self::idem_key`] of a key hash already in hex (the claim needs both).
+    fn idem_key_of_hex(&self, office: &OfficeId, hash_hex: Option<&str>) -> String {
         // Scripts always receive the key; "-" stands for "no key" and is never written.
-        self.key(
-            office,
-            format!("idem:{}", hash.map(hex).unwrap_or_else(|| "-".into())),
-        )
+        self.key(office, format_args!("idem:{}", hash_hex.unwrap_or("-")))
     }
 
     fn residents_key(&self, office: &OfficeId) -> String {
@@ -453,7 +460,7 @@ impl HotState for RedisHotState {
             .key(self.epoch_key(office))
             .key(self.seats_key(office, c.slot.procedure, c.slot.date))
             .key(self.pending_key(office))
-            .key(self.idem_key(office, c.idempotency.as_ref().map(|i| &i.key_hash)))
+            .key(self.idem_key_of_hex(office, idem_hex.as_deref()))
             .key(self.residents_key(office))
             .arg(c.claim_id.to_string())
             .arg(c.slot.time_key())
@@ -468,8 +475,9 @@ impl HotState for RedisHotState {
             )
             .arg(IDEMPOTENCY_TTL_SECS)
             .arg(
-                c.resident
-                    .map(|r| resident_field(c.slot.procedure, &r.identity_hash))
+                resident_hex
+                    .as_deref()
+                    .map(|h| resident_field_of_hex(c.slot.procedure, h))
                     .unwrap_or_default(),
             )
             .arg(c.resident.map(|r| r.until.timestamp()).unwrap_or(0))

@@ -61,11 +61,6 @@ impl SlotRef {
     pub fn time_key(&self) -> String {
         time_key(self.start)
     }
-
-    /// `YYYYMMDD` of the date.
-    pub fn date_key(&self) -> String {
-        DateKey(self.date).to_string()
-    }
 }
 
 /// `YYYYMMDD` of a date, as every hot-state key spells a day. Written out directly:
