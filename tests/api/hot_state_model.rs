@@ -312,3 +312,89 @@ proptest! {
         runtime.block_on(run(ops));
     }
 }
+
+/// Waits (with a generous limit, never a fixed sleep) until `rx` sees a new value.
+async fn next_change(rx: &mut tokio::sync::watch::Receiver<u64>, what: &str) {
+    tokio::time::timeout(std::time::Duration::from_secs(10), rx.changed())
+        .await
+        .unwrap_or_else(|_| panic!("{what}: nothing arrived"))
+        .unwrap();
+}
+
+/// Two instances on one Redis: a slot one of them saw full (and so refuses from memory)
+/// is bookable there again as soon as the other gives a seat back.
+#[tokio::test]
+async fn a_seat_given_back_on_one_instance_reopens_the_slot_on_another() {
+    let keys = TestRedis {
+        prefix: format!("m-{}", Uuid::new_v4().simple()),
+    };
+    let url = redis_url();
+    let connect = || RedisHotState::connect(&url, &keys.prefix, std::time::Duration::from_secs(2));
+    let (a, b) = (connect().await.unwrap(), connect().await.unwrap());
+    // Each trusts what it remembers only once it hears releases (its subscription is up).
+    let mut a_forgot = a.full_slots_forgotten();
+    if *a_forgot.borrow_and_update() == 0 {
+        next_change(&mut a_forgot, "a's subscription").await;
+    }
+    let (slot, _) = slots()[1].clone();
+    let now: DateTime<Utc> = "2026-12-01T01:00:00Z".parse().unwrap();
+    b.load_office(&OfficeSnapshot {
+        office: slot.office.clone(),
+        procedures: vec![ProcedureId::CertRenewal],
+        days: vec![slot.date],
+        seats: vec![],
+        idempotency: vec![],
+        taken_at: now,
+    })
+    .await
+    .unwrap();
+    let claim = |n: u8| SeatClaim {
+        claim_id: Uuid::new_v4(),
+        slot: slot.clone(),
+        capacity: 1,
+        idempotency: Some(IdempotencyMark {
+            key_hash: [n; 32],
+            fingerprint: [n; 32],
+        }),
+        resident: Some(ResidentMark {
+            identity_hash: [n; 32],
+            until: now + Duration::days(3),
+        }),
+        deadline: now + Duration::seconds(60),
+        now,
+    };
+    let first = claim(1);
+    assert_eq!(outcome(b.claim(&first).await), "Claimed { seat: 0 }");
+    a_forgot.borrow_and_update();
+    // Twice on a: the script finds the slot full, then a answers from memory.
+    for n in [2, 3] {
+        assert_eq!(outcome(a.claim(&claim(n)).await), "Full", "claim {n}");
+    }
+    // A replay of b's request, and b's resident asking again, get the script's answers
+    // on a, not a refusal from memory.
+    let replay = SeatClaim {
+        claim_id: Uuid::new_v4(),
+        resident: None,
+        ..first.clone()
+    };
+    assert!(outcome(a.claim(&replay).await).starts_with("Replay"));
+    let again = SeatClaim {
+        claim_id: Uuid::new_v4(),
+        idempotency: None,
+        ..first.clone()
+    };
+    assert_eq!(outcome(a.claim(&again).await), "ResidentHasBooking");
+    let released = b
+        .release(&SeatRelease {
+            holder: first.claim_id,
+            slot: slot.clone(),
+            seat: Some(0),
+            resident: first.resident.map(|r| r.identity_hash),
+            idempotency: first.idempotency.map(|i| i.key_hash),
+        })
+        .await
+        .unwrap();
+    assert!(released);
+    next_change(&mut a_forgot, "b's release").await;
+    assert_eq!(outcome(a.claim(&claim(4)).await), "Claimed { seat: 0 }");
+}

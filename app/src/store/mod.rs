@@ -12,6 +12,7 @@ pub mod postgres;
 pub mod postgres_queue;
 pub mod postgres_room;
 pub mod redis;
+pub(crate) mod redis_full;
 pub mod redis_queue;
 pub mod redis_room;
 

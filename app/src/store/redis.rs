@@ -15,6 +15,7 @@
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
 use crate::domain::slots::{DateKey, SlotRef, parse_time_key, time_key};
+use crate::store::redis_full::FullSlots;
 use crate::store::{
     ClaimOutcome, Digest, HotError, HotState, OfficeSnapshot, PendingClaim, ResidentMark,
     SeatClaim, SeatRelease, TakenSeats, pending_member,
@@ -112,6 +113,8 @@ pub struct RedisHotState {
     scripts: std::sync::Arc<Scripts>,
     queue: std::sync::Arc<QueueScripts>,
     events: std::sync::Arc<tokio::sync::broadcast::Sender<OfficeId>>,
+    /// Slots seen full, so that their refusals skip the claim script (`redis_full`).
+    full: std::sync::Arc<FullSlots>,
 }
 
 pub(crate) fn hot_error(e: redis::RedisError) -> HotError {
@@ -208,16 +211,21 @@ impl RedisHotState {
             }
         };
         let events = std::sync::Arc::new(tokio::sync::broadcast::channel(1024).0);
-        let channel = format!("{prefix}:events");
+        let full = std::sync::Arc::new(FullSlots::default());
         tokio::spawn(forward_events(
             client,
-            channel,
+            Channels {
+                events: format!("{prefix}:events"),
+                freed: freed_channel(prefix),
+            },
             std::sync::Arc::downgrade(&events),
+            std::sync::Arc::downgrade(&full),
         ));
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),
             events,
+            full,
             queue: std::sync::Arc::new(QueueScripts {
                 issue: Script::new(include_str!("lua/queue_issue.lua")),
                 call: Script::new(include_str!("lua/queue_call.lua")),
@@ -288,6 +296,37 @@ impl RedisHotState {
 
     pub(crate) fn events(&self) -> tokio::sync::broadcast::Receiver<OfficeId> {
         self.events.subscribe()
+    }
+
+    /// Counts the times this instance forgot the slots it had seen full (a seat given
+    /// back here or on another instance, a rebuild): lets a test wait for another
+    /// instance's release to arrive instead of sleeping.
+    pub fn full_slots_forgotten(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.full.watch()
+    }
+
+    /// Whether the claim script would refuse a slot remembered full: the office's hot
+    /// state is loaded, and the request is no replay of a key and its resident holds no
+    /// mark (those answers are the script's to give). One round trip, no script.
+    async fn plain_refusal(
+        &self,
+        epoch: &str,
+        idempotency: Option<&str>,
+        resident: Option<(&str, &str)>,
+    ) -> Result<bool, HotError> {
+        let mut pipe = redis::pipe();
+        pipe.exists(epoch);
+        if let Some(key) = idempotency {
+            pipe.exists(key);
+        }
+        if let Some((key, field)) = resident {
+            pipe.hexists(key, field);
+        }
+        let found: Vec<bool> = pipe
+            .query_async(&mut self.connection().await?)
+            .await
+            .map_err(hot_error)?;
+        Ok(found.first() == Some(&true) && !found.iter().skip(1).any(|f| *f))
     }
 
     fn epoch_key(&self, office: &OfficeId) -> String {
@@ -380,19 +419,39 @@ impl RedisHotState {
                     .unwrap_or_default(),
             )
             .arg(if only_if_pending { "1" } else { "0" })
+            .arg(freed_channel(&self.prefix))
             .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
+        if released == 1 {
+            // Other instances hear it from the script; this one must not answer a
+            // resident "full" from memory after telling another the seat is free.
+            self.full.forget_all();
+        }
         Ok(released == 1)
     }
 }
 
-/// Forwards the office ids published on `channel` (by any instance) to this instance's
-/// subscribers, reconnecting after errors, until the hot state is dropped.
+/// Where instances tell each other what changed.
+struct Channels {
+    /// Office ids whose queues changed.
+    events: String,
+    /// A seat was given back (`release.lua`) or an office rebuilt: forget full slots.
+    freed: String,
+}
+
+fn freed_channel(prefix: &str) -> String {
+    format!("{prefix}:freed")
+}
+
+/// Forwards the office ids published on the events channel (by any instance) to this
+/// instance's subscribers and the freed seats to its full slots, reconnecting after
+/// errors, until the hot state is dropped.
 async fn forward_events(
     client: redis::Client,
-    channel: String,
+    channels: Channels,
     events: std::sync::Weak<tokio::sync::broadcast::Sender<OfficeId>>,
+    full: std::sync::Weak<FullSlots>,
 ) {
     use futures_util::StreamExt;
     loop {
@@ -401,15 +460,26 @@ async fn forward_events(
         }
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => {
-                if let Err(e) = pubsub.subscribe(&channel).await {
-                    tracing::warn!(error = %e, "cannot subscribe to queue events; retrying");
+                let subscribed = match pubsub.subscribe(&channels.events).await {
+                    Ok(()) => pubsub.subscribe(&channels.freed).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = subscribed {
+                    tracing::warn!(error = %e, "cannot subscribe to hot-state events; retrying");
                 } else {
+                    if let Some(full) = full.upgrade() {
+                        full.set_live(true);
+                    }
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
                         let Some(sender) = events.upgrade() else {
                             return;
                         };
-                        if let Ok(office) = message
+                        if message.get_channel_name() == channels.freed {
+                            if let Some(full) = full.upgrade() {
+                                full.forget_all();
+                            }
+                        } else if let Ok(office) = message
                             .get_payload::<String>()
                             .map_err(|_| ())
                             .and_then(|p| OfficeId::parse(&p).map_err(|_| ()))
@@ -418,10 +488,13 @@ async fn forward_events(
                             let _ = sender.send(office);
                         }
                     }
-                    tracing::warn!("queue event subscription ended; reconnecting");
+                    if let Some(full) = full.upgrade() {
+                        full.set_live(false);
+                    }
+                    tracing::warn!("hot-state event subscription ended; reconnecting");
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "cannot connect for queue events; retrying"),
+            Err(e) => tracing::warn!(error = %e, "cannot connect for hot-state events; retrying"),
         }
         // A pause between reconnection attempts, so a Redis outage is not a busy loop.
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
@@ -442,12 +515,33 @@ impl HotState for RedisHotState {
         let office = &c.slot.office;
         let resident_hex = c.resident.map(|r| hex(&r.identity_hash));
         let idem_hex = c.idempotency.map(|i| hex(&i.key_hash));
+        let epoch = self.epoch_key(office);
+        let seats = self.seats_key(office, c.slot.procedure, c.slot.date);
+        let idem = self.idem_key_of_hex(office, idem_hex.as_deref());
+        let residents = self.residents_key(office);
+        let resident_field = resident_hex
+            .as_deref()
+            .map(|h| resident_field_of_hex(c.slot.procedure, h));
+        let time = c.slot.time_key();
+        let slot = format!("{seats}|{time}");
+        let generation = self.full.generation();
+        if self.full.is_full(&slot, c.capacity)
+            && self
+                .plain_refusal(
+                    &epoch,
+                    idem_hex.is_some().then_some(idem.as_str()),
+                    resident_field.as_deref().map(|f| (residents.as_str(), f)),
+                )
+                .await?
+        {
+            return Ok(ClaimOutcome::Full);
+        }
         let head = format!(
             "{}|{}|{}|{}|",
             c.claim_id,
             c.slot.procedure.as_str(),
             DateKey(c.slot.date),
-            c.slot.time_key()
+            time
         );
         let tail = format!(
             "|{}|{}",
@@ -457,13 +551,13 @@ impl HotState for RedisHotState {
         let reply: Vec<Value> = self
             .scripts
             .claim
-            .key(self.epoch_key(office))
-            .key(self.seats_key(office, c.slot.procedure, c.slot.date))
+            .key(&epoch)
+            .key(&seats)
             .key(self.pending_key(office))
-            .key(self.idem_key_of_hex(office, idem_hex.as_deref()))
-            .key(self.residents_key(office))
+            .key(&idem)
+            .key(&residents)
             .arg(c.claim_id.to_string())
-            .arg(c.slot.time_key())
+            .arg(&time)
             .arg(c.capacity)
             .arg(head)
             .arg(tail)
@@ -474,12 +568,7 @@ impl HotState for RedisHotState {
                     .unwrap_or_default(),
             )
             .arg(IDEMPOTENCY_TTL_SECS)
-            .arg(
-                resident_hex
-                    .as_deref()
-                    .map(|h| resident_field_of_hex(c.slot.procedure, h))
-                    .unwrap_or_default(),
-            )
+            .arg(resident_field.unwrap_or_default())
             .arg(c.resident.map(|r| r.until.timestamp()).unwrap_or(0))
             .arg(c.now.timestamp())
             .arg(seat_map_ttl(c.slot.date, c.now))
@@ -497,7 +586,10 @@ impl HotState for RedisHotState {
                     .ok_or_else(|| anyhow!("claim script returned no seat"))?;
                 Ok(ClaimOutcome::Claimed { seat })
             }
-            "FULL" => Ok(ClaimOutcome::Full),
+            "FULL" => {
+                self.full.remember(slot, c.capacity, generation);
+                Ok(ClaimOutcome::Full)
+            }
             "RESIDENT" => Ok(ClaimOutcome::ResidentHasBooking),
             "REPLAY" => {
                 let claim_id = reply
@@ -732,6 +824,14 @@ impl HotState for RedisHotState {
         }
         let _: i64 = invocation
             .invoke_async(&mut self.connection().await?)
+            .await
+            .map_err(hot_error)?;
+        // The rebuilt seat maps may have free seats that were taken before.
+        self.full.forget_all();
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(freed_channel(&self.prefix))
+            .arg(office.as_str())
+            .query_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
         Ok(())

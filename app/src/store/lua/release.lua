@@ -19,6 +19,7 @@ if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], ARGV[2]) == ARGV[1] then
     redis.call('HSET', KEYS[1], time .. ':next', seat)
   end
   released = 1
+  redis.call('PUBLISH', ARGV[7], KEYS[1])
 end
 local owned = ARGV[1] .. '|'
 if ARGV[4] == '1' then

@@ -1,0 +1,165 @@
+//! Slots this instance has seen full in Redis, so that the next refusals of a full slot
+//! skip the claim script.
+//!
+//! At a booking opening most requests ask for slots that filled in the first seconds;
+//! each refusal ran the claim script (four lookups and the script's own cost, ~20 µs of
+//! Redis's single thread). A slot seen full is remembered here until any seat anywhere is
+//! given back: `release.lua` publishes on `<prefix>:freed`, every instance forgets all
+//! it remembered (and this one at once, before it answers). A refusal from memory still
+//! asks Redis, in one pipelined round trip without a script, whether the office's hot
+//! state is loaded and whether the request is a replay or its resident holds a mark:
+//! then the script runs, so those answers stay exactly the script's. Nothing is
+//! remembered while the subscription is down, and nothing for longer than
+//! [`REMEMBERED_FOR`], in case a message is lost. The ledger's seat key, not this, is
+//! what stops an overbooking: a stale entry can only refuse, never seat.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The longest a full slot is remembered without a word from Redis.
+pub(crate) const REMEMBERED_FOR: Duration = Duration::from_secs(1);
+
+/// Entries beyond which expired ones are swept out on the next insert.
+const SWEEP_ABOVE: usize = 4096;
+
+#[derive(Default)]
+struct Known {
+    /// Bumped by every `forget_all`; a claim remembers what it saw only if no bump came
+    /// between its reading Redis and its remembering.
+    generation: u64,
+    /// Seat-map key and slot → (the capacity it was full at, when it was seen).
+    slots: HashMap<String, (u16, Instant)>,
+}
+
+pub(crate) struct FullSlots {
+    known: RwLock<Known>,
+    /// The subscription to `<prefix>:freed` is up (otherwise nothing is trusted).
+    live: AtomicBool,
+    /// The generation, for tests that wait for another instance's release to arrive.
+    forgotten: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for FullSlots {
+    fn default() -> Self {
+        Self {
+            known: RwLock::default(),
+            live: AtomicBool::new(false),
+            forgotten: tokio::sync::watch::channel(0).0,
+        }
+    }
+}
+
+impl FullSlots {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Known> {
+        self.known.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Known> {
+        self.known.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Read before asking Redis; handed back to [`Self::remember`].
+    pub(crate) fn generation(&self) -> u64 {
+        self.read().generation
+    }
+
+    /// Whether `slot` was seen full at this `capacity` recently, with no release since.
+    pub(crate) fn is_full(&self, slot: &str, capacity: u16) -> bool {
+        self.live.load(Ordering::Acquire)
+            && self
+                .read()
+                .slots
+                .get(slot)
+                .is_some_and(|&(at_capacity, seen)| {
+                    at_capacity == capacity && seen.elapsed() < REMEMBERED_FOR
+                })
+    }
+
+    /// Remembers that the claim script found `slot` full, unless something was given
+    /// back since `generation` was read.
+    pub(crate) fn remember(&self, slot: String, capacity: u16, generation: u64) {
+        if !self.live.load(Ordering::Acquire) {
+            return;
+        }
+        let mut known = self.write();
+        if known.generation != generation {
+            return;
+        }
+        if known.slots.len() > SWEEP_ABOVE {
+            known
+                .slots
+                .retain(|_, (_, seen)| seen.elapsed() < REMEMBERED_FOR);
+        }
+        known.slots.insert(slot, (capacity, Instant::now()));
+    }
+
+    /// A seat was given back somewhere (or the hot state was rebuilt): nothing
+    /// remembered can be trusted.
+    pub(crate) fn forget_all(&self) {
+        let generation = {
+            let mut known = self.write();
+            known.generation += 1;
+            known.slots.clear();
+            known.generation
+        };
+        self.forgotten.send_replace(generation);
+    }
+
+    /// Called as the subscription comes up or goes down.
+    pub(crate) fn set_live(&self, live: bool) {
+        self.forget_all();
+        self.live.store(live, Ordering::Release);
+    }
+
+    /// Changes each time everything is forgotten.
+    pub(crate) fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.forgotten.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live() -> FullSlots {
+        let full = FullSlots::default();
+        full.set_live(true);
+        full
+    }
+
+    #[test]
+    fn a_slot_seen_full_is_full_at_that_capacity_until_anything_is_given_back() {
+        let full = live();
+        let g = full.generation();
+        full.remember("a|0900".into(), 2, g);
+        assert!(full.is_full("a|0900", 2));
+        assert!(!full.is_full("a|0900", 3), "more seats since: ask Redis");
+        assert!(!full.is_full("a|0930", 2));
+        full.forget_all();
+        assert!(!full.is_full("a|0900", 2));
+    }
+
+    #[test]
+    fn a_refusal_read_before_a_release_is_not_remembered_after_it() {
+        let full = live();
+        let before = full.generation();
+        full.forget_all(); // a seat was given back while the script ran
+        full.remember("a|0900".into(), 2, before);
+        assert!(!full.is_full("a|0900", 2));
+    }
+
+    #[test]
+    fn nothing_is_trusted_without_the_subscription() {
+        let full = FullSlots::default();
+        full.remember("a|0900".into(), 2, full.generation());
+        assert!(!full.is_full("a|0900", 2), "never live");
+        let full = live();
+        full.remember("a|0900".into(), 2, full.generation());
+        full.set_live(false);
+        assert!(!full.is_full("a|0900", 2), "the subscription went down");
+        full.set_live(true);
+        assert!(!full.is_full("a|0900", 2), "what was known before is gone");
+    }
+}
