@@ -534,6 +534,7 @@ impl HotState for RedisHotState {
                 )
                 .await?
         {
+            metrics::counter!("madoguchi_full_slot_refusals_from_memory_total").increment(1);
             return Ok(ClaimOutcome::Full);
         }
         let head = format!(
