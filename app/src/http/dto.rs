@@ -6,7 +6,7 @@ use crate::domain::calendar::{ClosureRule, DateRule, TimeWindow};
 use crate::domain::office::{Municipality, Office};
 use crate::domain::procedure::{IdentityKind, PIN_NOTICE, ProcedureId};
 use crate::domain::text::Text;
-use crate::domain::time::{to_tokyo_rfc3339, tokyo_date};
+use crate::domain::time::{HhMm, to_tokyo_rfc3339, tokyo_date};
 use crate::store::{Reservation, ReservationStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -324,7 +324,7 @@ fn closure_name(rule: &ClosureRule) -> Text {
 fn policy_view(p: &BookingPolicy) -> BookingPolicyView {
     BookingPolicyView {
         opens_days_ahead: p.opens_days_ahead,
-        opens_at: p.opens_at.format("%H:%M").to_string(),
+        opens_at: HhMm(p.opens_at).to_string(),
         closes_days_before: p.closes_days_before,
         cancel_days_before: p.cancel_days_before,
         hold_minutes: p.hold_minutes,
@@ -352,7 +352,7 @@ impl OfficeView {
                     reservation_only: s.reservation_only,
                 })
                 .collect(),
-            evening_cutoff: office.evening_cutoff.map(|t| t.format("%H:%M").to_string()),
+            evening_cutoff: office.evening_cutoff.map(|t| HhMm(t).to_string()),
             booking: policy_view(&office.booking),
             procedures: office
                 .procedures

@@ -7,7 +7,7 @@
 use crate::domain::booking::RuleViolation;
 use crate::domain::calendar::ClosureKind;
 use crate::domain::text::{Lang, Text};
-use crate::domain::time::to_tokyo_rfc3339;
+use crate::domain::time::{HhMm, to_tokyo_rfc3339};
 use crate::service::BookingError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -977,7 +977,7 @@ impl ApiError {
                 let mut e = ApiError::new(Problem::IntakeClosed, intake_message(&closed), lang)
                     .with("reason", intake_reason(&closed));
                 if let crate::domain::queue::IntakeClosed::NotYetOpen { opens_at } = closed {
-                    e = e.with("opens_at", opens_at.format("%H:%M").to_string());
+                    e = e.with("opens_at", HhMm(opens_at).to_string());
                 }
                 e
             }

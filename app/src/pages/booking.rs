@@ -8,7 +8,7 @@
 use crate::domain::OfficeId;
 use crate::domain::procedure::{IdentityKind, ProcedureId};
 use crate::domain::queue::Level;
-use crate::domain::time::tokyo_naive;
+use crate::domain::time::{HhMm, tokyo_naive};
 use crate::http::congestion::TYPICAL_WEEKS;
 use crate::http::dto::{BookingBody, ResidentBody};
 use crate::http::error::{ApiError, Problem};
@@ -205,7 +205,7 @@ pub async fn calendar(
             closed: None,
         });
         column.slots.push(SlotCell {
-            time: local.format("%H:%M").to_string(),
+            time: HhMm(local.time()).to_string(),
             href: (s.remaining > 0).then(|| {
                 format!(
                     "/book/{id}/{procedure}/form?start={}&lang={}",
@@ -370,7 +370,7 @@ fn form_page(
         calendar: format!("/book/{office}/{procedure}?lang={}", tr.code()),
         office_name: tr.text(&o.name).to_owned(),
         procedure_name: tr.text(&info.name).to_owned(),
-        slot: format!("{} {}", day_label(&tr, start.date()), start.format("%H:%M")),
+        slot: format!("{} {}", day_label(&tr, start.date()), HhMm(start.time())),
         start: form.start.clone(),
         needs_expiry: info.needs_certificate_expiry,
         needs_notice: info.identity == IdentityKind::NoticeAndBirthDate,
@@ -477,8 +477,8 @@ pub fn when_text(tr: &Tr, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
     format!(
         "{} {}–{}",
         day_label(tr, s.date()),
-        s.format("%H:%M"),
-        tokyo_naive(end).format("%H:%M")
+        HhMm(s.time()),
+        HhMm(tokyo_naive(end).time())
     )
 }
 
@@ -515,7 +515,7 @@ fn confirmation(state: &State, tr: &Tr, r: &Reservation, secret: String) -> Conf
                     crate::domain::calendar::DayPlan::Open(plan) => plan
                         .windows
                         .iter()
-                        .map(|w| format!("{}–{}", w.start.format("%H:%M"), w.end.format("%H:%M")))
+                        .map(|w| format!("{}–{}", HhMm(w.start), HhMm(w.end)))
                         .collect::<Vec<_>>()
                         .join(", "),
                     crate::domain::calendar::DayPlan::Closed(_) => String::new(),
@@ -761,7 +761,7 @@ async fn manage_page(
                 let local = tokyo_naive(s.start);
                 moves.push((
                     local.format("%Y-%m-%dT%H:%M").to_string(),
-                    format!("{} {}", day_label(&tr, local.date()), local.format("%H:%M")),
+                    format!("{} {}", day_label(&tr, local.date()), HhMm(local.time())),
                 ));
             }
         }

@@ -2,7 +2,7 @@
 //! waiting-room display (live, with a chime and an optional spoken call).
 
 use crate::domain::queue::{TicketStatus, WaitEstimate};
-use crate::domain::time::tokyo_naive;
+use crate::domain::time::{HhMm, tokyo_naive};
 use crate::domain::{OfficeId, procedure::ProcedureId};
 use crate::pages::congestion::{OfficeRow, known_office, wait_text};
 use crate::pages::csrf::{self, CsrfToken};
@@ -192,7 +192,7 @@ impl TicketRow {
             ahead: info.ahead.map(|a| tr.people(a)),
             wait: info.estimate.map(|e: WaitEstimate| wait_text(tr, &Some(e))),
             counter,
-            issued: tokyo_naive(t.issued_at).format("%H:%M").to_string(),
+            issued: HhMm(tokyo_naive(t.issued_at).time()).to_string(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! the people ahead and the estimate move without reloading; when admitted the page
 //! goes on to slot selection by itself; when the seats are gone it says so at once.
 
-use crate::domain::time::tokyo_naive;
+use crate::domain::time::{HhMm, tokyo_naive};
 use crate::http::waiting_rooms::place_token;
 use crate::pages::booking::day_label;
 use crate::pages::csrf::{self, CsrfToken};
@@ -87,7 +87,7 @@ async fn show(
         ),
         opens: {
             let t = tokyo_naive(opened);
-            format!("{} {}", day_label(&tr, t.date()), t.format("%H:%M"))
+            format!("{} {}", day_label(&tr, t.date()), HhMm(t.time()))
         },
         phase: phase.as_str(),
         proof_bits: room.proof_bits,

@@ -16,7 +16,7 @@ use crate::domain::queue::{
     TicketClass, TicketStatus, WaitEstimate, check_in_class, estimate_wait, intake,
 };
 use crate::domain::text::Text;
-use crate::domain::time::{Clock, from_tokyo, tokyo_date, tokyo_naive};
+use crate::domain::time::{Clock, HhMm, from_tokyo, tokyo_date, tokyo_naive};
 use crate::service::booking::BookingService;
 use crate::service::staff::StaffPrincipal;
 use crate::store::queue::{
@@ -127,27 +127,27 @@ pub fn intake_message(closed: &IntakeClosed) -> Text {
             "This procedure is by reservation only.",
         ),
         IntakeClosed::NotYetOpen { opens_at } => Text::owned(
-            format!("受付は{}からです。", opens_at.format("%H:%M")),
-            format!("Tickets are issued from {}.", opens_at.format("%H:%M")),
+            format!("受付は{}からです。", HhMm(*opens_at)),
+            format!("Tickets are issued from {}.", HhMm(*opens_at)),
         ),
         IntakeClosed::Ended { last_intake } => Text::owned(
             format!(
                 "本日の受付は終了しました（最終受付 {}）。",
-                last_intake.format("%H:%M")
+                HhMm(*last_intake)
             ),
             format!(
                 "Intake has ended for today (last intake {}).",
-                last_intake.format("%H:%M")
+                HhMm(*last_intake)
             ),
         ),
         IntakeClosed::Full { closes_at } => Text::owned(
             format!(
                 "本日の受付は終了しました。{}までにお手続きできる人数に達しました。",
-                closes_at.format("%H:%M")
+                HhMm(*closes_at)
             ),
             format!(
                 "Intake has ended for today: the queue is as long as can be served before {}.",
-                closes_at.format("%H:%M")
+                HhMm(*closes_at)
             ),
         ),
     }

@@ -9,6 +9,7 @@
 //! 5. the weekly hours; a weekday without hours is closed.
 
 use crate::domain::text::Text;
+use crate::domain::time::HhMm;
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Weekday};
 use std::collections::HashMap;
 use std::fmt;
@@ -99,12 +100,7 @@ impl TimeWindow {
 
 impl fmt::Display for TimeWindow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}-{}",
-            self.start.format("%H:%M"),
-            self.end.format("%H:%M")
-        )
+        write!(f, "{}-{}", HhMm(self.start), HhMm(self.end))
     }
 }
 

@@ -104,7 +104,7 @@ impl fmt::Display for SlotRef {
             self.office,
             self.procedure,
             self.date,
-            self.start.format("%H:%M")
+            crate::domain::time::HhMm(self.start)
         )
     }
 }
