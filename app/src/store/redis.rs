@@ -524,8 +524,8 @@ impl HotState for RedisHotState {
             .map(|h| resident_field_of_hex(c.slot.procedure, h));
         let time = c.slot.time_key();
         let slot = format!("{seats}|{time}");
-        let generation = self.full.generation();
-        if self.full.is_full(&slot, c.capacity)
+        let seen = self.full.lookup(&slot, c.capacity);
+        if seen.full
             && self
                 .plain_refusal(
                     &epoch,
@@ -588,7 +588,7 @@ impl HotState for RedisHotState {
                 Ok(ClaimOutcome::Claimed { seat })
             }
             "FULL" => {
-                self.full.remember(slot, c.capacity, generation);
+                self.full.remember(slot, c.capacity, seen.generation);
                 Ok(ClaimOutcome::Full)
             }
             "RESIDENT" => Ok(ClaimOutcome::ResidentHasBooking),

@@ -24,57 +24,53 @@ pub(crate) const REMEMBERED_FOR: Duration = Duration::from_secs(1);
 /// Entries beyond which expired ones are swept out on the next insert.
 const SWEEP_ABOVE: usize = 4096;
 
-#[derive(Default)]
-struct Known {
-    /// Bumped by every `forget_all`; a claim remembers what it saw only if no bump came
-    /// between its reading Redis and its remembering.
-    generation: u64,
-    /// Seat-map key and slot → (the capacity it was full at, when it was seen).
-    slots: HashMap<String, (u16, Instant)>,
+/// Seat-map key and slot → (the capacity it was full at, when it was seen).
+type Slots = HashMap<String, (u16, Instant)>;
+
+/// What the memory says of a slot, read once per claim.
+pub(crate) struct Lookup {
+    /// Seen full at this capacity recently, with no release since.
+    pub(crate) full: bool,
+    /// Handed back to [`FullSlots::remember`] if the script finds the slot full.
+    pub(crate) generation: u64,
 }
 
 pub(crate) struct FullSlots {
-    known: RwLock<Known>,
+    slots: RwLock<Slots>,
     /// The subscription to `<prefix>:freed` is up (otherwise nothing is trusted).
     live: AtomicBool,
-    /// The generation, for tests that wait for another instance's release to arrive.
-    forgotten: tokio::sync::watch::Sender<u64>,
+    /// Bumped by every `forget_all` while `slots` is locked for writing; a claim
+    /// remembers what it saw only if no bump came between its reading Redis and its
+    /// remembering. A watch, so that tests can wait for another instance's release.
+    generation: tokio::sync::watch::Sender<u64>,
 }
 
 impl Default for FullSlots {
     fn default() -> Self {
         Self {
-            known: RwLock::default(),
+            slots: RwLock::default(),
             live: AtomicBool::new(false),
-            forgotten: tokio::sync::watch::channel(0).0,
+            generation: tokio::sync::watch::channel(0).0,
         }
     }
 }
 
 impl FullSlots {
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Known> {
-        self.known.read().unwrap_or_else(|e| e.into_inner())
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Slots> {
+        self.slots.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Known> {
-        self.known.write().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Read before asking Redis; handed back to [`Self::remember`].
-    pub(crate) fn generation(&self) -> u64 {
-        self.read().generation
-    }
-
-    /// Whether `slot` was seen full at this `capacity` recently, with no release since.
-    pub(crate) fn is_full(&self, slot: &str, capacity: u16) -> bool {
-        self.live.load(Ordering::Acquire)
-            && self
-                .read()
-                .slots
-                .get(slot)
-                .is_some_and(|&(at_capacity, seen)| {
-                    at_capacity == capacity && seen.elapsed() < REMEMBERED_FOR
-                })
+    /// Read before asking Redis.
+    pub(crate) fn lookup(&self, slot: &str, capacity: u16) -> Lookup {
+        let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+        let full = self.live.load(Ordering::Acquire)
+            && slots.get(slot).is_some_and(|&(at_capacity, seen)| {
+                at_capacity == capacity && seen.elapsed() < REMEMBERED_FOR
+            });
+        Lookup {
+            full,
+            generation: *self.generation.borrow(),
+        }
     }
 
     /// Remembers that the claim script found `slot` full, unless something was given
@@ -83,28 +79,22 @@ impl FullSlots {
         if !self.live.load(Ordering::Acquire) {
             return;
         }
-        let mut known = self.write();
-        if known.generation != generation {
+        let mut slots = self.write();
+        if *self.generation.borrow() != generation {
             return;
         }
-        if known.slots.len() > SWEEP_ABOVE {
-            known
-                .slots
-                .retain(|_, (_, seen)| seen.elapsed() < REMEMBERED_FOR);
+        if slots.len() > SWEEP_ABOVE {
+            slots.retain(|_, (_, seen)| seen.elapsed() < REMEMBERED_FOR);
         }
-        known.slots.insert(slot, (capacity, Instant::now()));
+        slots.insert(slot, (capacity, Instant::now()));
     }
 
     /// A seat was given back somewhere (or the hot state was rebuilt): nothing
     /// remembered can be trusted.
     pub(crate) fn forget_all(&self) {
-        let generation = {
-            let mut known = self.write();
-            known.generation += 1;
-            known.slots.clear();
-            known.generation
-        };
-        self.forgotten.send_replace(generation);
+        let mut slots = self.write();
+        slots.clear();
+        self.generation.send_modify(|g| *g += 1);
     }
 
     /// Called as the subscription comes up or goes down.
@@ -115,7 +105,7 @@ impl FullSlots {
 
     /// Changes each time everything is forgotten.
     pub(crate) fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.forgotten.subscribe()
+        self.generation.subscribe()
     }
 }
 
@@ -132,34 +122,40 @@ mod tests {
     #[test]
     fn a_slot_seen_full_is_full_at_that_capacity_until_anything_is_given_back() {
         let full = live();
-        let g = full.generation();
+        let g = full.lookup("a|0900", 2).generation;
         full.remember("a|0900".into(), 2, g);
-        assert!(full.is_full("a|0900", 2));
-        assert!(!full.is_full("a|0900", 3), "more seats since: ask Redis");
-        assert!(!full.is_full("a|0930", 2));
+        assert!(full.lookup("a|0900", 2).full);
+        assert!(
+            !full.lookup("a|0900", 3).full,
+            "more seats since: ask Redis"
+        );
+        assert!(!full.lookup("a|0930", 2).full);
         full.forget_all();
-        assert!(!full.is_full("a|0900", 2));
+        assert!(!full.lookup("a|0900", 2).full);
     }
 
     #[test]
     fn a_refusal_read_before_a_release_is_not_remembered_after_it() {
         let full = live();
-        let before = full.generation();
+        let before = full.lookup("a|0900", 2).generation;
         full.forget_all(); // a seat was given back while the script ran
         full.remember("a|0900".into(), 2, before);
-        assert!(!full.is_full("a|0900", 2));
+        assert!(!full.lookup("a|0900", 2).full);
     }
 
     #[test]
     fn nothing_is_trusted_without_the_subscription() {
         let full = FullSlots::default();
-        full.remember("a|0900".into(), 2, full.generation());
-        assert!(!full.is_full("a|0900", 2), "never live");
+        full.remember("a|0900".into(), 2, full.lookup("a|0900", 2).generation);
+        assert!(!full.lookup("a|0900", 2).full, "never live");
         let full = live();
-        full.remember("a|0900".into(), 2, full.generation());
+        full.remember("a|0900".into(), 2, full.lookup("a|0900", 2).generation);
         full.set_live(false);
-        assert!(!full.is_full("a|0900", 2), "the subscription went down");
+        assert!(!full.lookup("a|0900", 2).full, "the subscription went down");
         full.set_live(true);
-        assert!(!full.is_full("a|0900", 2), "what was known before is gone");
+        assert!(
+            !full.lookup("a|0900", 2).full,
+            "what was known before is gone"
+        );
     }
 }
