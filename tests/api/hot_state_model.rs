@@ -100,13 +100,16 @@ async fn run(ops: Vec<Op>) {
     let keys = TestRedis {
         prefix: format!("m-{}", Uuid::new_v4().simple()),
     };
+    // Rebuilds write two entries per round trip, so a snapshot of a few seats is staged
+    // over several pipelines before the swap.
     let redis = RedisHotState::connect(
         &redis_url(),
         &keys.prefix,
         std::time::Duration::from_secs(2),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .with_load_batch(2);
     let model = MemoryHotState::new();
     let office = OfficeId::parse("main").unwrap();
     let base: DateTime<Utc> = "2026-12-01T01:00:00Z".parse().unwrap();
@@ -397,4 +400,166 @@ async fn a_seat_given_back_on_one_instance_reopens_the_slot_on_another() {
     assert!(released);
     next_change(&mut a_forgot, "b's release").await;
     assert_eq!(outcome(a.claim(&claim(4)).await), "Claimed { seat: 0 }");
+}
+
+/// A rebuild of an office larger than one round trip's batch replaces what was there
+/// with exactly the snapshot (seats, resident marks, idempotency keys), and leaves no
+/// staging key behind; the seat maps keep their expiry, the resident marks none.
+#[tokio::test]
+async fn a_rebuild_larger_than_a_batch_replaces_the_office_exactly() {
+    let keys = TestRedis {
+        prefix: format!("m-{}", Uuid::new_v4().simple()),
+    };
+    let redis = RedisHotState::connect(
+        &redis_url(),
+        &keys.prefix,
+        std::time::Duration::from_secs(2),
+    )
+    .await
+    .unwrap()
+    .with_load_batch(7);
+    let office = OfficeId::parse("main").unwrap();
+    let days: Vec<chrono::NaiveDate> =
+        vec!["2026-12-04".parse().unwrap(), "2026-12-05".parse().unwrap()];
+    let now: DateTime<Utc> = "2026-12-01T01:00:00Z".parse().unwrap();
+    let slot = |day: usize, minutes: u32| SlotRef {
+        office: office.clone(),
+        procedure: ProcedureId::CertRenewal,
+        date: days[day],
+        start: NaiveTime::from_hms_opt(9 + minutes / 60, minutes % 60, 0).unwrap(),
+    };
+    let digest = |n: usize, salt: u8| {
+        let mut d = [salt; 32];
+        d[..8].copy_from_slice(&(n as u64).to_be_bytes());
+        d
+    };
+    let empty = |taken_at| OfficeSnapshot {
+        office: office.clone(),
+        procedures: vec![ProcedureId::CertRenewal],
+        days: days.clone(),
+        seats: vec![],
+        idempotency: vec![],
+        taken_at,
+    };
+    redis.load_office(&empty(now)).await.unwrap();
+    // A seat the ledger does not know: the rebuild must erase it.
+    let stray = SeatClaim {
+        claim_id: Uuid::new_v4(),
+        slot: slot(0, 5),
+        capacity: 30,
+        idempotency: None,
+        resident: None,
+        deadline: now + Duration::seconds(60),
+        now,
+    };
+    assert!(outcome(redis.claim(&stray).await).starts_with("Claimed"));
+    // 300 seats in 12 slots over two days (every fifth a hold, without a resident), each confirmed
+    // one with a resident, every other one with an idempotency key.
+    let seats: Vec<ActiveSeat> = (0..300)
+        .map(|n| ActiveSeat {
+            id: Uuid::new_v4(),
+            slot: slot(n % 2, 15 * (n as u32 % 12)),
+            seat: (n / 12) as u16,
+            slot_end: now + Duration::days(5),
+            resident_hash: (n % 5 != 0).then(|| digest(n, 1)),
+            status: if n % 5 != 0 {
+                ReservationStatus::Confirmed
+            } else {
+                ReservationStatus::Held
+            },
+        })
+        .collect();
+    let idempotency: Vec<IdempotencyRecord> = seats
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| n % 2 == 0)
+        .map(|(n, s)| IdempotencyRecord {
+            key_hash: digest(n, 2),
+            id: s.id,
+            fingerprint: [3; 32],
+            created_at: now,
+        })
+        .collect();
+    redis
+        .load_office(&OfficeSnapshot {
+            seats: seats.clone(),
+            idempotency,
+            ..empty(now + Duration::seconds(1))
+        })
+        .await
+        .unwrap();
+
+    let mut expected: BTreeMap<(chrono::NaiveDate, NaiveTime), Vec<u16>> = BTreeMap::new();
+    for s in &seats {
+        expected
+            .entry((s.slot.date, s.slot.start))
+            .or_default()
+            .push(s.seat);
+    }
+    let taken: BTreeMap<_, _> = redis
+        .taken(&office, ProcedureId::CertRenewal, &days)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(k, mut v)| {
+            v.sort();
+            (k, v)
+        })
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    for v in expected.values_mut() {
+        v.sort();
+    }
+    assert_eq!(taken, expected, "the seats are exactly the snapshot's");
+
+    // The last seat's resident (confirmed) holds a mark; the last idempotency key replays.
+    let asking = |n: usize, idem: bool| SeatClaim {
+        claim_id: Uuid::new_v4(),
+        slot: slot(1, 175),
+        capacity: 30,
+        idempotency: idem.then(|| IdempotencyMark {
+            key_hash: digest(n, 2),
+            fingerprint: [3; 32],
+        }),
+        resident: (!idem).then(|| ResidentMark {
+            identity_hash: digest(n, 1),
+            until: now + Duration::days(5),
+        }),
+        deadline: now + Duration::seconds(60),
+        now: now + Duration::seconds(2),
+    };
+    assert_eq!(
+        outcome(redis.claim(&asking(299, false)).await),
+        "ResidentHasBooking"
+    );
+    assert!(outcome(redis.claim(&asking(298, true)).await).starts_with("Replay"));
+
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let staged: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*load:*", keys.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(staged, Vec::<String>::new(), "no staging key is left");
+    let ttl = |key: String| {
+        let mut conn = conn.clone();
+        async move {
+            redis::cmd("TTL")
+                .arg(key)
+                .query_async::<i64>(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        ttl(format!("{}:{{o:main}}:residents", keys.prefix)).await,
+        -1
+    );
+    let map_ttl = ttl(format!(
+        "{}:{{o:main}}:seats:cert_renewal:20261205",
+        keys.prefix
+    ))
+    .await;
+    assert!(map_ttl > 3 * 24 * 3600, "seat map TTL {map_ttl}");
 }

@@ -860,6 +860,7 @@ impl BookingService {
         if !force && self.hot.is_loaded(office_id).await? {
             return Ok(()); // another task rebuilt it while we waited
         }
+        let started = std::time::Instant::now();
         let now = self.clock.now();
         let today = tokyo_date(now);
         let from = from_tokyo(today - Duration::days(1), chrono::NaiveTime::MIN);
@@ -902,7 +903,12 @@ impl BookingService {
             .await;
         }
         metrics::counter!("madoguchi_hot_state_rebuilds_total").increment(1);
-        tracing::info!(office = %office_id, seats = snapshot.seats.len(), "hot state loaded from the ledger");
+        tracing::info!(
+            office = %office_id,
+            seats = snapshot.seats.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "hot state loaded from the ledger"
+        );
         Ok(())
     }
 

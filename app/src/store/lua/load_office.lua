@@ -1,32 +1,41 @@
--- Replace an office's hot state with a snapshot of the ledger, atomically.
--- KEYS: 1 epoch, 2 resident marks, then N day seat maps, then M idempotency keys
--- ARGV: 1 N, 2 epoch value, then per seat map: TTL (s) and "field=holder\n...",
---       then the resident marks "field=value\n...", then per idempotency key: value, TTL (s)
-local maps = tonumber(ARGV[1])
-local a = 3
-for i = 1, maps do
-  local key = KEYS[2 + i]
-  redis.call('DEL', key)
-  local filled = false
-  for entry in string.gmatch(ARGV[a + 1], '[^\n]+') do
-    local field, holder = string.match(entry, '^([^=]+)=(.+)$')
-    redis.call('HSET', key, field, holder)
-    filled = true
+-- Swap an office's rebuilt hot state in, atomically. The seat maps and resident marks
+-- were written beforehand to staging keys, in short pipelined commands (store/redis.rs
+-- `load_office`), so that no single command holds Redis while a large office loads;
+-- this script only renames them over the live keys and sets the epoch.
+-- KEYS: 1 epoch, 2 resident marks, 3 their staging key, then per day seat map: the map
+--       and its staging key
+-- ARGV: 1 epoch value, 2 '1' if resident marks were staged, then per seat map: TTL (s)
+--       and '1' if entries were staged
+-- A staging key that was written but is gone (it outlived its TTL) fails the whole swap,
+-- so a slow rebuild never empties a map: the rebuild is then retried.
+local function staged_present(staged, written)
+  return written ~= '1' or redis.call('EXISTS', staged) == 1
+end
+if not staged_present(KEYS[3], ARGV[2]) then
+  return redis.error_reply('STAGING_LOST')
+end
+for i = 4, #KEYS, 2 do
+  if not staged_present(KEYS[i + 1], ARGV[i]) then
+    return redis.error_reply('STAGING_LOST')
   end
-  if filled then
-    redis.call('EXPIRE', key, ARGV[a])
+end
+-- UNLINK frees a large old map in the background instead of inside the script.
+local function swap(live, staged, written)
+  redis.call('UNLINK', live)
+  if written == '1' then
+    redis.call('RENAME', staged, live)
+    return true
   end
-  a = a + 2
+  return false
 end
-redis.call('DEL', KEYS[2])
-for entry in string.gmatch(ARGV[a], '[^\n]+') do
-  local field, value = string.match(entry, '^([^=]+)=(.+)$')
-  redis.call('HSET', KEYS[2], field, value)
+if swap(KEYS[2], KEYS[3], ARGV[2]) then
+  -- RENAME keeps the staging key's TTL; resident marks carry their own "until".
+  redis.call('PERSIST', KEYS[2])
 end
-a = a + 1
-for j = 3 + maps, #KEYS do
-  redis.call('SET', KEYS[j], ARGV[a], 'EX', ARGV[a + 1])
-  a = a + 2
+for i = 4, #KEYS, 2 do
+  if swap(KEYS[i], KEYS[i + 1], ARGV[i]) then
+    redis.call('EXPIRE', KEYS[i], ARGV[i - 1])
+  end
 end
-redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1])
 return 1
