@@ -44,7 +44,12 @@ enum Op {
         advance_secs: i64,
         release: bool,
     },
-    Rebuild,
+    /// The ledger snapshot misses the claims of the last `unseen_secs` (rows not yet
+    /// committed); the load keeps claims of the last `keep_secs`.
+    Rebuild {
+        unseen_secs: i64,
+        keep_secs: i64,
+    },
     Wipe,
 }
 
@@ -58,7 +63,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..20, 0u8..3).prop_map(|(claim, resident)| Op::Mark { claim, resident }),
         2 => Just(Op::Taken),
         2 => (0i64..120, any::<bool>()).prop_map(|(advance_secs, release)| Op::Reap { advance_secs, release }),
-        1 => Just(Op::Rebuild),
+        1 => (0i64..4, 0i64..4).prop_map(|(unseen_secs, keep_secs)| Op::Rebuild { unseen_secs, keep_secs }),
         1 => Just(Op::Wipe),
     ]
 }
@@ -71,6 +76,7 @@ struct Held {
     seat: u16,
     resident: Option<[u8; 32]>,
     idem: Option<[u8; 32]>,
+    at: DateTime<Utc>,
 }
 
 fn slots() -> [(SlotRef, u16); 3] {
@@ -116,41 +122,45 @@ async fn run(ops: Vec<Op>) {
     let mut now = base;
     let mut held: Vec<Held> = Vec::new();
     let digest = |n: u8| [n.wrapping_add(1); 32];
-    let snapshot = |held: &[Held], now: DateTime<Utc>| OfficeSnapshot {
-        office: office.clone(),
-        procedures: vec![ProcedureId::CertRenewal],
-        days: vec!["2026-12-04".parse().unwrap()],
-        seats: held
-            .iter()
-            .map(|h| ActiveSeat {
-                id: h.id,
-                slot: h.slot.clone(),
-                seat: h.seat,
-                slot_end: now + Duration::days(3),
-                resident_hash: h.resident,
-                status: if h.resident.is_some() {
-                    ReservationStatus::Confirmed
-                } else {
-                    ReservationStatus::Held
-                },
-            })
-            .collect(),
-        idempotency: held
-            .iter()
-            .filter_map(|h| {
-                Some(IdempotencyRecord {
-                    key_hash: h.idem?,
+    let snapshot =
+        |held: &[Held], now: DateTime<Utc>, unseen_secs: i64, keep_secs: i64| OfficeSnapshot {
+            office: office.clone(),
+            procedures: vec![ProcedureId::CertRenewal],
+            days: vec!["2026-12-04".parse().unwrap()],
+            seats: held
+                .iter()
+                .filter(|h| h.at <= now - Duration::seconds(unseen_secs))
+                .map(|h| ActiveSeat {
                     id: h.id,
-                    fingerprint: [9; 32],
-                    created_at: now,
+                    slot: h.slot.clone(),
+                    seat: h.seat,
+                    slot_end: now + Duration::days(3),
+                    resident_hash: h.resident,
+                    status: if h.resident.is_some() {
+                        ReservationStatus::Confirmed
+                    } else {
+                        ReservationStatus::Held
+                    },
                 })
-            })
-            .collect(),
-        taken_at: now,
-    };
+                .collect(),
+            idempotency: held
+                .iter()
+                .filter(|h| h.at <= now - Duration::seconds(unseen_secs))
+                .filter_map(|h| {
+                    Some(IdempotencyRecord {
+                        key_hash: h.idem?,
+                        id: h.id,
+                        fingerprint: [9; 32],
+                        created_at: now,
+                    })
+                })
+                .collect(),
+            taken_at: now,
+            keep_claims_due_from: now - Duration::seconds(keep_secs) + Duration::seconds(60),
+        };
     // Both start loaded from an empty ledger, as after a first start.
-    redis.load_office(&snapshot(&[], now)).await.unwrap();
-    model.load_office(&snapshot(&[], now)).await.unwrap();
+    redis.load_office(&snapshot(&[], now, 0, 0)).await.unwrap();
+    model.load_office(&snapshot(&[], now, 0, 0)).await.unwrap();
     for (step, op) in ops.into_iter().enumerate() {
         now += Duration::seconds(1);
         match op {
@@ -188,6 +198,7 @@ async fn run(ops: Vec<Op>) {
                         seat: *seat,
                         resident: claim.resident.map(|r| r.identity_hash),
                         idem: claim.idempotency.map(|i| i.key_hash),
+                        at: now,
                     });
                 }
                 assert_eq!(outcome(a), outcome(b), "step {step}: claim");
@@ -286,8 +297,11 @@ async fn run(ops: Vec<Op>) {
                     }
                 }
             }
-            Op::Rebuild => {
-                let s = snapshot(&held, now);
+            Op::Rebuild {
+                unseen_secs,
+                keep_secs,
+            } => {
+                let s = snapshot(&held, now, unseen_secs, keep_secs);
                 redis.load_office(&s).await.unwrap();
                 model.load_office(&s).await.unwrap();
             }
@@ -348,6 +362,7 @@ async fn a_seat_given_back_on_one_instance_reopens_the_slot_on_another() {
         seats: vec![],
         idempotency: vec![],
         taken_at: now,
+        keep_claims_due_from: now + Duration::seconds(60),
     })
     .await
     .unwrap();
@@ -440,6 +455,7 @@ async fn a_rebuild_larger_than_a_batch_replaces_the_office_exactly() {
         seats: vec![],
         idempotency: vec![],
         taken_at,
+        keep_claims_due_from: taken_at + Duration::seconds(60),
     };
     redis.load_office(&empty(now)).await.unwrap();
     // A seat the ledger does not know: the rebuild must erase it.
@@ -562,4 +578,103 @@ async fn a_rebuild_larger_than_a_batch_replaces_the_office_exactly() {
     ))
     .await;
     assert!(map_ttl > 3 * 24 * 3600, "seat map TTL {map_ttl}");
+}
+
+/// A rebuild whose snapshot was read before some claims were made (their rows not yet
+/// in it) keeps the seats and resident marks those claims still hold, and does not bring
+/// back a seat given up meanwhile. Both hot states.
+#[tokio::test]
+async fn a_rebuild_keeps_the_claims_made_while_its_snapshot_was_read() {
+    let keys = TestRedis {
+        prefix: format!("m-{}", Uuid::new_v4().simple()),
+    };
+    let redis = RedisHotState::connect(
+        &redis_url(),
+        &keys.prefix,
+        std::time::Duration::from_secs(2),
+    )
+    .await
+    .unwrap()
+    .with_load_batch(3);
+    let model = MemoryHotState::new();
+    let hot_states: [(&str, &dyn HotState); 2] = [("redis", &redis), ("in process", &model)];
+    for (name, hot) in hot_states {
+        let (slot, _) = slots()[2].clone();
+        let read_at: DateTime<Utc> = "2026-12-01T01:00:00Z".parse().unwrap();
+        let snapshot = OfficeSnapshot {
+            office: slot.office.clone(),
+            procedures: vec![ProcedureId::CertRenewal],
+            days: vec![slot.date],
+            seats: vec![],
+            idempotency: vec![],
+            taken_at: read_at,
+            keep_claims_due_from: read_at + Duration::seconds(60),
+        };
+        hot.load_office(&snapshot).await.unwrap();
+        let claim = |n: u8, at: DateTime<Utc>| SeatClaim {
+            claim_id: Uuid::new_v4(),
+            slot: slot.clone(),
+            capacity: 5,
+            idempotency: None,
+            resident: Some(ResidentMark {
+                identity_hash: [n; 32],
+                until: at + Duration::days(3),
+            }),
+            deadline: at + Duration::seconds(60),
+            now: at,
+        };
+        // Before the snapshot was read, after it, after it but given up again, and later.
+        let before = claim(1, read_at - Duration::seconds(1));
+        let after = claim(2, read_at + Duration::seconds(1));
+        let given_up = claim(3, read_at + Duration::seconds(2));
+        let later = claim(4, read_at + Duration::seconds(2));
+        let mut seats = BTreeMap::new();
+        for c in [&before, &after, &given_up, &later] {
+            let Ok(ClaimOutcome::Claimed { seat }) = hot.claim(c).await else {
+                panic!("{name}: claim refused");
+            };
+            seats.insert(c.claim_id, seat);
+        }
+        assert!(
+            hot.release(&SeatRelease {
+                holder: given_up.claim_id,
+                slot: slot.clone(),
+                seat: Some(seats[&given_up.claim_id]),
+                resident: Some([3; 32]),
+                idempotency: None,
+            })
+            .await
+            .unwrap()
+        );
+        hot.load_office(&snapshot).await.unwrap();
+
+        let taken = hot
+            .taken(&slot.office, ProcedureId::CertRenewal, &[slot.date])
+            .await
+            .unwrap();
+        let mut kept = taken
+            .get(&(slot.date, slot.start))
+            .cloned()
+            .unwrap_or_default();
+        kept.sort();
+        let mut expected = vec![seats[&after.claim_id], seats[&later.claim_id]];
+        expected.sort();
+        assert_eq!(
+            kept, expected,
+            "{name}: only the claims made after the snapshot, still held, are kept"
+        );
+        let again = |n: u8| SeatClaim {
+            claim_id: Uuid::new_v4(),
+            ..claim(n, read_at + Duration::seconds(2))
+        };
+        assert_eq!(
+            outcome(hot.claim(&again(2)).await),
+            "ResidentHasBooking",
+            "{name}"
+        );
+        assert!(
+            outcome(hot.claim(&again(1)).await).starts_with("Claimed"),
+            "{name}"
+        );
+    }
 }

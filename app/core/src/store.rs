@@ -400,6 +400,11 @@ pub struct OfficeSnapshot {
     pub seats: Vec<ActiveSeat>,
     pub idempotency: Vec<IdempotencyRecord>,
     pub taken_at: DateTime<Utc>,
+    /// Claims still pending whose deadline is at or after this were made while the
+    /// snapshot was read and loaded, so their rows may be missing from it: the load keeps
+    /// the seats and resident marks they still hold instead of erasing them (each erased
+    /// one would cost a correction by the ledger's seat key later).
+    pub keep_claims_due_from: DateTime<Utc>,
 }
 
 /// Seats taken per slot start of each day.

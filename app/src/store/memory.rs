@@ -37,6 +37,41 @@ struct OfficeState {
     next_seat: HashMap<(ProcedureId, NaiveDate, NaiveTime), u16>,
 }
 
+/// A claim made while a snapshot was taken, kept by the load (as `load_office.lua`).
+struct KeptClaim {
+    map: (ProcedureId, NaiveDate),
+    seat: (NaiveTime, u16),
+    claim_id: Uuid,
+    resident_mark: Option<((ProcedureId, Digest), (Uuid, i64))>,
+}
+
+/// The pending claims due at or after `keep_claims_due_from`, on the maps the snapshot
+/// replaces, that still hold their seat; with the resident mark each still holds.
+fn recent_claims(state: &OfficeState, s: &OfficeSnapshot) -> Vec<KeptClaim> {
+    let from = (s.keep_claims_due_from.timestamp_millis(), String::new());
+    state
+        .pending
+        .range(from..)
+        .map(|(_, c)| c)
+        .filter(|c| s.procedures.contains(&c.slot.procedure) && s.days.contains(&c.slot.date))
+        .filter_map(|c| {
+            let map = (c.slot.procedure, c.slot.date);
+            let seat = (c.slot.start, c.seat);
+            let holds = state.seats.get(&map).and_then(|m| m.get(&seat)) == Some(&c.claim_id);
+            holds.then(|| KeptClaim {
+                map,
+                seat,
+                claim_id: c.claim_id,
+                resident_mark: c.resident.and_then(|r| {
+                    let field = (c.slot.procedure, r);
+                    let mark = state.residents.get(&field)?;
+                    (mark.0 == c.claim_id).then_some((field, *mark))
+                }),
+            })
+        })
+        .collect()
+}
+
 pub struct MemoryHotState {
     offices: Mutex<HashMap<OfficeId, OfficeState>>,
     queues: Mutex<HashMap<OfficeId, OfficeQueues>>,
@@ -332,6 +367,7 @@ impl HotState for MemoryHotState {
     async fn load_office(&self, s: &OfficeSnapshot) -> Result<(), HotError> {
         let mut offices = self.lock();
         let state = offices.entry(s.office.clone()).or_default();
+        let kept = recent_claims(state, s);
         state
             .next_seat
             .retain(|(p, d, _), _| !(s.procedures.contains(p) && s.days.contains(d)));
@@ -361,6 +397,17 @@ impl HotState for MemoryHotState {
                 ))
             })
             .collect();
+        for kept in kept {
+            state
+                .seats
+                .entry(kept.map)
+                .or_default()
+                .entry(kept.seat)
+                .or_insert(kept.claim_id);
+            if let Some((field, mark)) = kept.resident_mark {
+                state.residents.entry(field).or_insert(mark);
+            }
+        }
         for record in &s.idempotency {
             let expires = record.created_at.timestamp() + IDEMPOTENCY_TTL_SECS;
             if expires > s.taken_at.timestamp() {

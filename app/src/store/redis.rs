@@ -935,21 +935,49 @@ impl HotState for RedisHotState {
         }
         let mut conn = out.finish().await?;
         let flag = |b: bool| if b { "1" } else { "0" };
-        let mut invocation = self.scripts.load_office.prepare_invoke();
-        invocation
-            .key(self.epoch_key(office))
-            .key(self.residents_key(office))
-            .key(&residents)
-            .arg(s.taken_at.to_rfc3339())
-            .arg(flag(residents_staged));
-        for (live, staged, ttl, written) in &maps {
+        let step = |mode: &str, from: &str, at_most: usize| {
+            let mut invocation = self.scripts.load_office.prepare_invoke();
             invocation
-                .key(live)
-                .key(staged)
-                .arg(*ttl)
-                .arg(flag(*written));
+                .key(self.epoch_key(office))
+                .key(self.residents_key(office))
+                .key(&residents)
+                .key(self.pending_key(office))
+                .arg(mode)
+                .arg(from)
+                .arg(at_most)
+                .arg(s.taken_at.to_rfc3339())
+                .arg(flag(residents_staged))
+                .arg(STAGING_TTL_SECS);
+            for (live, staged, ttl, written) in &maps {
+                invocation
+                    .key(live)
+                    .key(staged)
+                    .arg(*ttl)
+                    .arg(flag(*written));
+            }
+            invocation
+        };
+        // Claims made since the snapshot was read are carried over in short rounds, so
+        // that the swap has only the last few to carry (at a rush, thousands a second).
+        let mut from = s.keep_claims_due_from.timestamp_millis().to_string();
+        loop {
+            let (looked, last): (usize, String) = step("carry", &from, self.load_batch)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(hot_error)?;
+            let caught_up = looked < self.load_batch;
+            // The next round starts at the last claim's deadline (looking at it again is
+            // harmless); a full round of one deadline moves past it, so the loop ends.
+            from = if last == from && !caught_up {
+                format!("({last}")
+            } else {
+                last
+            };
+            if caught_up {
+                break;
+            }
         }
-        let _: i64 = invocation
+        let _: i64 = step("swap", &from, 0)
             .invoke_async(&mut conn)
             .await
             .map_err(hot_error)?;
