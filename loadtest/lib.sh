@@ -12,8 +12,10 @@ SERVER_PID=
 REDIS_PREFIX=
 export RUST_BACKTRACE=0
 
+# fresh_database — an empty database, or with DB_TEMPLATE set a copy of that database.
 fresh_database() {
-  psql "$PG_ADMIN" -qAt -c "DROP DATABASE IF EXISTS $LT_DB WITH (FORCE)" -c "CREATE DATABASE $LT_DB" >/dev/null
+  psql "$PG_ADMIN" -qAt -c "DROP DATABASE IF EXISTS $LT_DB WITH (FORCE)" \
+    -c "CREATE DATABASE $LT_DB${DB_TEMPLATE:+ TEMPLATE $DB_TEMPLATE}" >/dev/null
 }
 
 # start_server CONFIG CLOCK [extra VAR=value…] — production (PostgreSQL + Redis), or

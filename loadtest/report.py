@@ -10,6 +10,7 @@
   report.py ratio BASE.json RUN.json [BASE.json RUN.json …]
                                            each run's rate over its baseline's, and the
                                            median of the pairs
+  report.py slowlog FILE                   Redis's slowest commands from `redis-cli slowlog get`
   report.py room ACKS.jsonl OPENS_MS SEATS [DIR]
                                            the waiting room: outcomes, order, how fast the
                                            waiting learnt the seats were gone, SVG plot
@@ -85,6 +86,19 @@ def pgbench(paths):
 
 
 # ------------------------------------------------------------------ SVG
+
+def slowlog(path):
+    """The slowest commands of a `redis-cli slowlog get N` dump (entries are blank-line
+    separated: id, unix time, microseconds, command and arguments, client, name)."""
+    entries = []
+    for block in open(path).read().split("\n\n"):
+        lines = block.strip().split("\n")
+        if len(lines) >= 4 and lines[2].isdigit():
+            entries.append((int(lines[2]), lines[3].upper()))
+    entries.sort(reverse=True)
+    longest = ", ".join(f"{command} {us / 1000:.1f} ms" for us, command in entries[:5])
+    print(f"redis commands over the threshold: {len(entries)}; longest: {longest or 'none'}")
+
 
 def svg_chart(path, title, x_label, series, y_label, x_ticks=None):
     """Line chart: series = [(label, colour, [(x, y)…])]."""
@@ -279,6 +293,8 @@ if __name__ == "__main__":
         plot(*args)
     elif command == "ratio":
         ratio(args)
+    elif command == "slowlog":
+        slowlog(args[0])
     elif command == "room":
         room(*args)
     else:

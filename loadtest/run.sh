@@ -3,7 +3,7 @@
 # same run (this machine is noisy, so ratios are what we compare). Release binaries:
 #   cargo build --release -p madoguchi -p loadtest && bash loadtest/run.sh [section…]
 # Sections: ceiling refusals bookings naive latency tickets congestion redis sse rush
-# backends room roomstatus (default: all).
+# backends room roomstatus rebuild (default: all).
 # Results: target/loadtest/bench/<section>*.json (goose reports) and summary.txt.
 # REPEAT=N alternates the trivial baseline and the measured scenario N times for the
 # refusals, tickets and congestion ratios and reports the median (SECONDS_PER_RUN each).
@@ -16,7 +16,7 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
 mkdir -p "$OUT"
 . loadtest/lib.sh
 trap stop_server EXIT
-SECTIONS=${*:-ceiling refusals bookings naive latency tickets congestion redis sse rush backends room roomstatus}
+SECTIONS=${*:-ceiling refusals bookings naive latency tickets congestion redis sse rush backends room roomstatus rebuild}
 SAMPLE=app/config/sample-city.toml
 BENCH=loadtest/config/throughput-city.toml
 # A Tuesday; bookings for 2027-02-26 open that morning at 08:30 (45 days ahead).
@@ -233,6 +233,39 @@ for section in $SECTIONS; do
       stop_server
     done
     unset MODE ;;
+  rebuild)
+    # A large office rebuilt from the ledger while residents book (ARCHITECTURE
+    # "Rebuild"): REBUILD_FILL_SECONDS of bookings fill the office, then the bookings run
+    # again on copies of that ledger, without a periodic rebuild during the run (900 s)
+    # and with one every 5 s. Reported: Redis's slowest commands (SLOWLOG, over 1 ms),
+    # the ledger's corrections of the hot state, and each rebuild's duration.
+    book_hot10() { LOADTEST_BOOKING_OFFICE=bench LOADTEST_BOOKING_DAY=2027-01-14 LOADTEST_BOOKING_TO=2027-02-10 \
+      LOADTEST_HOT_SLOTS=10 LOADTEST_MOVE_ON=1 "$@"; }
+    start_server "$BENCH" "$MORNING@1"
+    (SECONDS_PER_RUN=${REBUILD_FILL_SECONDS:-$SECONDS_PER_RUN}; book_hot10 goose rebuild-fill booking >/dev/null)
+    stop_server
+    psql "$PG_ADMIN" -qAt -c "DROP DATABASE IF EXISTS ${LT_DB}_filled" -c "ALTER DATABASE $LT_DB RENAME TO ${LT_DB}_filled" >/dev/null
+    log "rebuild: the office holds $(psql "postgres://postgres@127.0.0.1:5432/${LT_DB}_filled" -qAt -c 'SELECT count(*) FROM reservations') reservations"
+    slowlog_was=$(redis-cli config get slowlog-log-slower-than | tail -1)
+    slowlog_len_was=$(redis-cli config get slowlog-max-len | tail -1)
+    for every in 900 5; do
+      rm -f "$OUT/acks-rebuild-$every.jsonl"
+      DB_TEMPLATE=${LT_DB}_filled RUST_LOG=warn,madoguchi::service::booking=info \
+        start_server "$BENCH" "$MORNING@1" MADOGUCHI_RECONCILE_INTERVAL_SECS=$every
+      redis-cli config set slowlog-log-slower-than 1000 >/dev/null
+      redis-cli config set slowlog-max-len 100000 >/dev/null
+      redis-cli slowlog reset >/dev/null
+      LOADTEST_ACKS="$OUT/acks-rebuild-$every.jsonl" book_hot10 goose "rebuild-every$every" booking
+      log "rebuild-every$every: $(curl -fsS "$HOST/metrics" | grep -E '^madoguchi_hot_state_corrections_total' || echo 'madoguchi_hot_state_corrections_total 0')"
+      log "rebuild-every$every: rebuilds took (ms): $(grep -o '"elapsed_ms":[0-9]*' "$OUT/server.log" | cut -d: -f2 | tr '\n' ' ')"
+      redis-cli slowlog get 100000 >"$OUT/rebuild-every$every.slowlog"
+      python3 loadtest/report.py slowlog "$OUT/rebuild-every$every.slowlog" | sed "s/^/rebuild-every$every: /" | tee -a "$OUT/summary.txt"
+      "$BIN/loadtest" check --database-url "$DATABASE_URL" --acks "$OUT/acks-rebuild-$every.jsonl" | tee -a "$OUT/summary.txt"
+      stop_server
+    done
+    redis-cli config set slowlog-log-slower-than "$slowlog_was" >/dev/null
+    redis-cli config set slowlog-max-len "$slowlog_len_was" >/dev/null
+    psql "$PG_ADMIN" -qAt -c "DROP DATABASE IF EXISTS ${LT_DB}_filled" >/dev/null ;;
   *) echo "unknown section $section"; exit 2 ;;
   esac
 done
