@@ -310,6 +310,7 @@ impl Application {
             live,
             shutdown: stopped.clone(),
             metrics: metrics_handle(),
+            reservation_parts: Arc::new(http::dto::ReservationParts::new(booking.municipality())),
         });
         let limiter = Limiter::new(settings.rate_limit, settings.trusted_proxies.clone())?;
         background.push(tokio::spawn(

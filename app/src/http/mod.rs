@@ -36,6 +36,8 @@ pub struct AppState {
     /// Turns true when the server shuts down: long-lived streams end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     pub metrics: Option<PrometheusHandle>,
+    /// The static parts of reservation answers, serialised once.
+    pub reservation_parts: Arc<dto::ReservationParts>,
 }
 
 /// The client's language: `?lang=en|ja` wins, then `Accept-Language`; Japanese by default.

@@ -98,6 +98,7 @@ fn created(booked: Booked, state: &AppState) -> HttpResponse {
         &booked.reservation,
         Some(booked.secret),
         state.booking.municipality(),
+        &state.reservation_parts,
     );
     let mut response = HttpResponse::Created();
     response.insert_header((header::LOCATION, view.links.self_.clone()));
@@ -367,6 +368,7 @@ fn owner_view(state: &AppState, reservation: &Reservation) -> HttpResponse {
             reservation,
             None,
             state.booking.municipality(),
+            &state.reservation_parts,
         ))
 }
 
