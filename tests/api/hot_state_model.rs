@@ -94,6 +94,23 @@ fn slots() -> [(SlotRef, u16); 3] {
     ]
 }
 
+/// A Redis hot state on a prefix of its own (removed when the guard drops), whose
+/// rebuilds write `load_batch` entries per round trip.
+async fn redis_on_own_prefix(load_batch: usize) -> (TestRedis, RedisHotState) {
+    let keys = TestRedis {
+        prefix: format!("m-{}", Uuid::new_v4().simple()),
+    };
+    let redis = RedisHotState::connect(
+        &redis_url(),
+        &keys.prefix,
+        std::time::Duration::from_secs(2),
+    )
+    .await
+    .unwrap()
+    .with_load_batch(load_batch);
+    (keys, redis)
+}
+
 fn outcome<T: std::fmt::Debug>(r: Result<T, HotError>) -> String {
     match r {
         Ok(v) => format!("{v:?}"),
@@ -103,19 +120,9 @@ fn outcome<T: std::fmt::Debug>(r: Result<T, HotError>) -> String {
 }
 
 async fn run(ops: Vec<Op>) {
-    let keys = TestRedis {
-        prefix: format!("m-{}", Uuid::new_v4().simple()),
-    };
     // Rebuilds write two entries per round trip, so a snapshot of a few seats is staged
     // over several pipelines before the swap.
-    let redis = RedisHotState::connect(
-        &redis_url(),
-        &keys.prefix,
-        std::time::Duration::from_secs(2),
-    )
-    .await
-    .unwrap()
-    .with_load_batch(2);
+    let (keys, redis) = redis_on_own_prefix(2).await;
     let model = MemoryHotState::new();
     let office = OfficeId::parse("main").unwrap();
     let base: DateTime<Utc> = "2026-12-01T01:00:00Z".parse().unwrap();
@@ -422,17 +429,7 @@ async fn a_seat_given_back_on_one_instance_reopens_the_slot_on_another() {
 /// staging key behind; the seat maps keep their expiry, the resident marks none.
 #[tokio::test]
 async fn a_rebuild_larger_than_a_batch_replaces_the_office_exactly() {
-    let keys = TestRedis {
-        prefix: format!("m-{}", Uuid::new_v4().simple()),
-    };
-    let redis = RedisHotState::connect(
-        &redis_url(),
-        &keys.prefix,
-        std::time::Duration::from_secs(2),
-    )
-    .await
-    .unwrap()
-    .with_load_batch(7);
+    let (keys, redis) = redis_on_own_prefix(7).await;
     let office = OfficeId::parse("main").unwrap();
     let days: Vec<chrono::NaiveDate> =
         vec!["2026-12-04".parse().unwrap(), "2026-12-05".parse().unwrap()];
@@ -585,17 +582,8 @@ async fn a_rebuild_larger_than_a_batch_replaces_the_office_exactly() {
 /// back a seat given up meanwhile. Both hot states.
 #[tokio::test]
 async fn a_rebuild_keeps_the_claims_made_while_its_snapshot_was_read() {
-    let keys = TestRedis {
-        prefix: format!("m-{}", Uuid::new_v4().simple()),
-    };
-    let redis = RedisHotState::connect(
-        &redis_url(),
-        &keys.prefix,
-        std::time::Duration::from_secs(2),
-    )
-    .await
-    .unwrap()
-    .with_load_batch(3);
+    // One claim a round: the claims made meanwhile are carried over in many rounds.
+    let (_keys, redis) = redis_on_own_prefix(1).await;
     let model = MemoryHotState::new();
     let hot_states: [(&str, &dyn HotState); 2] = [("redis", &redis), ("in process", &model)];
     for (name, hot) in hot_states {

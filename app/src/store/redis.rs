@@ -935,7 +935,7 @@ impl HotState for RedisHotState {
         }
         let mut conn = out.finish().await?;
         let flag = |b: bool| if b { "1" } else { "0" };
-        let step = |mode: &str, from: &str, at_most: usize| {
+        let step = |mode: &str, from: &str, skip: usize, at_most: usize| {
             let mut invocation = self.scripts.load_office.prepare_invoke();
             invocation
                 .key(self.epoch_key(office))
@@ -944,6 +944,7 @@ impl HotState for RedisHotState {
                 .key(self.pending_key(office))
                 .arg(mode)
                 .arg(from)
+                .arg(skip)
                 .arg(at_most)
                 .arg(s.taken_at.to_rfc3339())
                 .arg(flag(residents_staged))
@@ -959,25 +960,27 @@ impl HotState for RedisHotState {
         };
         // Claims made since the snapshot was read are carried over in short rounds, so
         // that the swap has only the last few to carry (at a rush, thousands a second).
+        // Each round starts at the previous round's last deadline, past the claims of
+        // that deadline already seen; the swap looks again from that deadline.
         let mut from = s.keep_claims_due_from.timestamp_millis().to_string();
+        let mut skip = 0;
         loop {
-            let (looked, last): (usize, String) = step("carry", &from, self.load_batch)
-                .invoke_async(&mut conn)
-                .await
-                .map_err(hot_error)?;
-            let caught_up = looked < self.load_batch;
-            // The next round starts at the last claim's deadline (looking at it again is
-            // harmless); a full round of one deadline moves past it, so the loop ends.
-            from = if last == from && !caught_up {
-                format!("({last}")
+            let (looked, last, at_last): (usize, String, usize) =
+                step("carry", &from, skip, self.load_batch)
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(hot_error)?;
+            skip = if last == from {
+                skip + at_last
             } else {
-                last
+                at_last
             };
-            if caught_up {
+            from = last;
+            if looked < self.load_batch {
                 break;
             }
         }
-        let _: i64 = step("swap", &from, 0)
+        let _: i64 = step("swap", &from, 0, 0)
             .invoke_async(&mut conn)
             .await
             .map_err(hot_error)?;

@@ -2,16 +2,17 @@
 -- resident marks were written beforehand to staging keys, in short pipelined commands,
 -- so that no single command holds Redis while a large office loads.
 -- ARGV[1] 'carry': copy the claims made since the snapshot was read (pending claims due
---   from ARGV[2] ms, at most ARGV[3] of them) that still hold their seat into the staging
---   keys, with their resident marks; answers {claims looked at, last score}. Called in
---   short rounds until it catches up.
+--   from ARGV[2] ms, skipping the first ARGV[3], at most ARGV[4] of them) that still hold
+--   their seat into the staging keys, with their resident marks; answers {claims looked
+--   at, last score, how many of them at that score}. Called in short rounds until it
+--   catches up.
 -- ARGV[1] 'swap': carry the rest, then rename the staging keys over the live ones
---   atomically and set the epoch (ARGV[4]).
+--   atomically and set the epoch (ARGV[5]).
 -- KEYS: 1 epoch, 2 resident marks, 3 their staging key, 4 pending claims, then per day
 --       seat map: the map and its staging key
--- ARGV: 1 mode, 2 due from (ms), 3 at most (0: all), 4 epoch value, 5 '1' if resident
---       marks were staged, 6 staging TTL (s), then per seat map: TTL (s) and '1' if
---       entries were staged
+-- ARGV: 1 mode, 2 due from (ms), 3 skip, 4 at most (0: all), 5 epoch value, 6 '1' if
+--       resident marks were staged, 7 staging TTL (s), then per seat map: TTL (s) and '1'
+--       if entries were staged
 -- A staging key that was written but is gone (it outlived its TTL) fails the swap, so a
 -- slow rebuild never empties a map: the rebuild is then retried.
 local FIRST_MAP = 5
@@ -22,54 +23,58 @@ end
 
 -- Erasing a claim made after the snapshot would leave its seat to be refused by the
 -- ledger's seat key on the next claim of it: one correction per seat.
-local function carry(from, limit)
+local function carry(from, skip, limit)
   local recent
   if limit > 0 then
-    recent = redis.call('ZRANGEBYSCORE', KEYS[4], from, '+inf', 'WITHSCORES', 'LIMIT', 0, limit)
+    recent = redis.call('ZRANGEBYSCORE', KEYS[4], from, '+inf', 'WITHSCORES', 'LIMIT', skip, limit)
   else
     recent = redis.call('ZRANGEBYSCORE', KEYS[4], from, '+inf', 'WITHSCORES')
   end
-  local last = from
+  local last, at_last = from, 0
   for n = 1, #recent, 2 do
     local member = recent[n]
-    last = recent[n + 1]
+    if recent[n + 1] == last then
+      at_last = at_last + 1
+    else
+      last, at_last = recent[n + 1], 1
+    end
     local claim, procedure, day, time, seat, resident =
       string.match(member, '^([^|]+)|([^|]+)|([^|]+)|([^|]+)|([^|]+)|([^|]+)|')
     local i = claim and map_of[procedure .. ':' .. day]
     local field = i and (time .. ':' .. seat)
     if i and redis.call('HGET', KEYS[i], field) == claim then
       redis.call('HSETNX', KEYS[i + 1], field, claim)
-      redis.call('EXPIRE', KEYS[i + 1], ARGV[6])
+      redis.call('EXPIRE', KEYS[i + 1], ARGV[7])
       if resident ~= '-' then
         local mark_field = procedure .. ':' .. resident
         local mark = redis.call('HGET', KEYS[2], mark_field)
         if mark and string.sub(mark, 1, #claim + 1) == claim .. '|' then
           redis.call('HSETNX', KEYS[3], mark_field, mark)
-          redis.call('EXPIRE', KEYS[3], ARGV[6])
+          redis.call('EXPIRE', KEYS[3], ARGV[7])
         end
       end
     end
   end
-  return #recent / 2, last
+  return #recent / 2, last, at_last
 end
 
 if ARGV[1] == 'carry' then
-  local looked, last = carry(ARGV[2], tonumber(ARGV[3]))
-  return {looked, tostring(last)}
+  local looked, last, at_last = carry(ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]))
+  return {looked, tostring(last), at_last}
 end
 
 local function staged_present(staged, written)
   return written ~= '1' or redis.call('EXISTS', staged) == 1
 end
-if not staged_present(KEYS[3], ARGV[5]) then
+if not staged_present(KEYS[3], ARGV[6]) then
   return redis.error_reply('STAGING_LOST')
 end
 for i = FIRST_MAP, #KEYS, 2 do
-  if not staged_present(KEYS[i + 1], ARGV[i + 3]) then
+  if not staged_present(KEYS[i + 1], ARGV[i + 4]) then
     return redis.error_reply('STAGING_LOST')
   end
 end
-carry(ARGV[2], 0)
+carry(ARGV[2], 0, 0)
 -- UNLINK frees a large old map in the background instead of inside the script.
 local function swap(live, staged)
   redis.call('UNLINK', live)
@@ -85,8 +90,8 @@ if swap(KEYS[2], KEYS[3]) then
 end
 for i = FIRST_MAP, #KEYS, 2 do
   if swap(KEYS[i], KEYS[i + 1]) then
-    redis.call('EXPIRE', KEYS[i], ARGV[i + 2])
+    redis.call('EXPIRE', KEYS[i], ARGV[i + 3])
   end
 end
-redis.call('SET', KEYS[1], ARGV[4])
+redis.call('SET', KEYS[1], ARGV[5])
 return 1
