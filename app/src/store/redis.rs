@@ -877,8 +877,8 @@ impl HotState for RedisHotState {
                 .push(a);
         }
         let mut out = StagedWriter::new(self.connection().await?, self.load_batch);
-        // (live key, staging key, TTL, anything staged)
-        let mut maps: Vec<(String, String, i64, bool)> = Vec::new();
+        // (live key, staging key, TTL, fields staged)
+        let mut maps: Vec<(String, String, i64, usize)> = Vec::new();
         for procedure in &s.procedures {
             for day in &s.days {
                 let staged = staging(format_args!(
@@ -902,12 +902,16 @@ impl HotState for RedisHotState {
                     self.seats_key(office, *procedure, *day),
                     staged,
                     seat_map_ttl(*day, s.taken_at),
-                    !seats.is_empty(),
+                    seats
+                        .iter()
+                        .map(|a| (a.slot.start, a.seat))
+                        .collect::<std::collections::HashSet<_>>()
+                        .len(),
                 ));
             }
         }
         let residents = staging(format_args!("residents"));
-        let mut residents_staged = false;
+        let mut residents_staged = std::collections::HashSet::new();
         for a in &s.seats {
             if a.status != crate::store::ReservationStatus::Confirmed {
                 continue;
@@ -919,7 +923,7 @@ impl HotState for RedisHotState {
                     format!("{}|{}", a.id, a.slot_end.timestamp()),
                 )
                 .await?;
-                residents_staged = true;
+                residents_staged.insert((a.slot.procedure, *hash));
             }
         }
         for record in &s.idempotency {
@@ -934,7 +938,6 @@ impl HotState for RedisHotState {
             }
         }
         let mut conn = out.finish().await?;
-        let flag = |b: bool| if b { "1" } else { "0" };
         let step = |mode: &str, from: &str, skip: usize, at_most: usize| {
             let mut invocation = self.scripts.load_office.prepare_invoke();
             invocation
@@ -947,14 +950,10 @@ impl HotState for RedisHotState {
                 .arg(skip)
                 .arg(at_most)
                 .arg(s.taken_at.to_rfc3339())
-                .arg(flag(residents_staged))
+                .arg(residents_staged.len())
                 .arg(STAGING_TTL_SECS);
-            for (live, staged, ttl, written) in &maps {
-                invocation
-                    .key(live)
-                    .key(staged)
-                    .arg(*ttl)
-                    .arg(flag(*written));
+            for (live, staged, ttl, fields) in &maps {
+                invocation.key(live).key(staged).arg(*ttl).arg(*fields);
             }
             invocation
         };
@@ -983,7 +982,15 @@ impl HotState for RedisHotState {
         let _: i64 = step("swap", &from, 0, 0)
             .invoke_async(&mut conn)
             .await
-            .map_err(hot_error)?;
+            .map_err(|e| {
+                // Staging outlived its TTL (a rebuild stalled for minutes): nothing was
+                // swapped, and the next rebuild starts afresh, so "try again".
+                if e.code() == Some("STAGING_LOST") {
+                    HotError::Unavailable(format!("rebuilding office {office} took too long"))
+                } else {
+                    hot_error(e)
+                }
+            })?;
         // The rebuilt seat maps may have free seats that were taken before.
         self.full.forget_all();
         let _: i64 = redis::cmd("PUBLISH")

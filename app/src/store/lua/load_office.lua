@@ -10,11 +10,11 @@
 --   atomically and set the epoch (ARGV[5]).
 -- KEYS: 1 epoch, 2 resident marks, 3 their staging key, 4 pending claims, then per day
 --       seat map: the map and its staging key
--- ARGV: 1 mode, 2 due from (ms), 3 skip, 4 at most (0: all), 5 epoch value, 6 '1' if
---       resident marks were staged, 7 staging TTL (s), then per seat map: TTL (s) and '1'
---       if entries were staged
--- A staging key that was written but is gone (it outlived its TTL) fails the swap, so a
--- slow rebuild never empties a map: the rebuild is then retried.
+-- ARGV: 1 mode, 2 due from (ms), 3 skip, 4 at most (0: all), 5 epoch value, 6 resident
+--       marks staged, 7 staging TTL (s), then per seat map: TTL (s) and fields staged
+-- A staging key holding fewer fields than were written (it outlived its TTL, perhaps to be
+-- recreated by later writes) fails the swap, so a rebuild that stalled for minutes never
+-- swaps in a partial map: it is retried instead.
 local FIRST_MAP = 5
 local map_of = {}
 for i = FIRST_MAP, #KEYS, 2 do
@@ -63,15 +63,15 @@ if ARGV[1] == 'carry' then
   return {looked, tostring(last), at_last}
 end
 
-local function staged_present(staged, written)
-  return written ~= '1' or redis.call('EXISTS', staged) == 1
+local function staged_present(staged, fields)
+  return redis.call('HLEN', staged) >= tonumber(fields)
 end
 if not staged_present(KEYS[3], ARGV[6]) then
-  return redis.error_reply('STAGING_LOST')
+  return redis.error_reply('STAGING_LOST a staging key holds fewer fields than were written')
 end
 for i = FIRST_MAP, #KEYS, 2 do
   if not staged_present(KEYS[i + 1], ARGV[i + 4]) then
-    return redis.error_reply('STAGING_LOST')
+    return redis.error_reply('STAGING_LOST a staging key holds fewer fields than were written')
   end
 end
 carry(ARGV[2], 0, 0)
