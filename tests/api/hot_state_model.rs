@@ -2,7 +2,7 @@
 //! results on Redis (Lua scripts) and on the in-process implementation, which serves as
 //! the reference model. Covers claims with idempotency and resident marks, releases,
 //! holder corrections, resident marks, reads, the reaper, rebuilds and wipes.
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use madoguchi::domain::OfficeId;
 use madoguchi::domain::procedure::ProcedureId;
 use madoguchi::domain::slots::SlotRef;
@@ -109,6 +109,24 @@ async fn redis_on_own_prefix(load_batch: usize) -> (TestRedis, RedisHotState) {
     .unwrap()
     .with_load_batch(load_batch);
     (keys, redis)
+}
+
+/// An office's ledger with nothing in it, read at `taken_at`: certificate renewals on
+/// `days`; claims due later than the claim deadline after it are kept by the load.
+fn empty_snapshot(
+    office: &OfficeId,
+    days: &[NaiveDate],
+    taken_at: DateTime<Utc>,
+) -> OfficeSnapshot {
+    OfficeSnapshot {
+        office: office.clone(),
+        procedures: vec![ProcedureId::CertRenewal],
+        days: days.to_vec(),
+        seats: vec![],
+        idempotency: vec![],
+        taken_at,
+        keep_claims_due_from: taken_at + Duration::seconds(60),
+    }
 }
 
 fn outcome<T: std::fmt::Debug>(r: Result<T, HotError>) -> String {
@@ -362,17 +380,9 @@ async fn a_seat_given_back_on_one_instance_reopens_the_slot_on_another() {
     }
     let (slot, _) = slots()[1].clone();
     let now: DateTime<Utc> = "2026-12-01T01:00:00Z".parse().unwrap();
-    b.load_office(&OfficeSnapshot {
-        office: slot.office.clone(),
-        procedures: vec![ProcedureId::CertRenewal],
-        days: vec![slot.date],
-        seats: vec![],
-        idempotency: vec![],
-        taken_at: now,
-        keep_claims_due_from: now + Duration::seconds(60),
-    })
-    .await
-    .unwrap();
+    b.load_office(&empty_snapshot(&slot.office, &[slot.date], now))
+        .await
+        .unwrap();
     let claim = |n: u8| SeatClaim {
         claim_id: Uuid::new_v4(),
         slot: slot.clone(),
@@ -431,8 +441,7 @@ async fn a_seat_given_back_on_one_instance_reopens_the_slot_on_another() {
 async fn a_rebuild_larger_than_a_batch_replaces_the_office_exactly() {
     let (keys, redis) = redis_on_own_prefix(7).await;
     let office = OfficeId::parse("main").unwrap();
-    let days: Vec<chrono::NaiveDate> =
-        vec!["2026-12-04".parse().unwrap(), "2026-12-05".parse().unwrap()];
+    let days: Vec<NaiveDate> = vec!["2026-12-04".parse().unwrap(), "2026-12-05".parse().unwrap()];
     let now: DateTime<Utc> = "2026-12-01T01:00:00Z".parse().unwrap();
     let slot = |day: usize, minutes: u32| SlotRef {
         office: office.clone(),
@@ -445,15 +454,7 @@ async fn a_rebuild_larger_than_a_batch_replaces_the_office_exactly() {
         d[..8].copy_from_slice(&(n as u64).to_be_bytes());
         d
     };
-    let empty = |taken_at| OfficeSnapshot {
-        office: office.clone(),
-        procedures: vec![ProcedureId::CertRenewal],
-        days: days.clone(),
-        seats: vec![],
-        idempotency: vec![],
-        taken_at,
-        keep_claims_due_from: taken_at + Duration::seconds(60),
-    };
+    let empty = |taken_at| empty_snapshot(&office, &days, taken_at);
     redis.load_office(&empty(now)).await.unwrap();
     // A seat the ledger does not know: the rebuild must erase it.
     let stray = SeatClaim {
@@ -502,7 +503,7 @@ async fn a_rebuild_larger_than_a_batch_replaces_the_office_exactly() {
         .await
         .unwrap();
 
-    let mut expected: BTreeMap<(chrono::NaiveDate, NaiveTime), Vec<u16>> = BTreeMap::new();
+    let mut expected: BTreeMap<(NaiveDate, NaiveTime), Vec<u16>> = BTreeMap::new();
     for s in &seats {
         expected
             .entry((s.slot.date, s.slot.start))
@@ -589,15 +590,7 @@ async fn a_rebuild_keeps_the_claims_made_while_its_snapshot_was_read() {
     for (name, hot) in hot_states {
         let (slot, _) = slots()[2].clone();
         let read_at: DateTime<Utc> = "2026-12-01T01:00:00Z".parse().unwrap();
-        let snapshot = OfficeSnapshot {
-            office: slot.office.clone(),
-            procedures: vec![ProcedureId::CertRenewal],
-            days: vec![slot.date],
-            seats: vec![],
-            idempotency: vec![],
-            taken_at: read_at,
-            keep_claims_due_from: read_at + Duration::seconds(60),
-        };
+        let snapshot = empty_snapshot(&slot.office, &[slot.date], read_at);
         hot.load_office(&snapshot).await.unwrap();
         let claim = |n: u8, at: DateTime<Utc>| SeatClaim {
             claim_id: Uuid::new_v4(),

@@ -407,6 +407,13 @@ pub struct OfficeSnapshot {
     pub keep_claims_due_from: DateTime<Utc>,
 }
 
+impl OfficeSnapshot {
+    /// Whether the load replaces this procedure's seat map of this day.
+    pub fn replaces(&self, procedure: ProcedureId, day: NaiveDate) -> bool {
+        self.procedures.contains(&procedure) && self.days.contains(&day)
+    }
+}
+
 /// Seats taken per slot start of each day.
 pub type TakenSeats = HashMap<(NaiveDate, NaiveTime), Vec<u16>>;
 

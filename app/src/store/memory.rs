@@ -53,7 +53,7 @@ fn recent_claims(state: &OfficeState, s: &OfficeSnapshot) -> Vec<KeptClaim> {
         .pending
         .range(from..)
         .map(|(_, c)| c)
-        .filter(|c| s.procedures.contains(&c.slot.procedure) && s.days.contains(&c.slot.date))
+        .filter(|c| s.replaces(c.slot.procedure, c.slot.date))
         .filter_map(|c| {
             let map = (c.slot.procedure, c.slot.date);
             let seat = (c.slot.start, c.seat);
@@ -368,9 +368,7 @@ impl HotState for MemoryHotState {
         let mut offices = self.lock();
         let state = offices.entry(s.office.clone()).or_default();
         let kept = recent_claims(state, s);
-        state
-            .next_seat
-            .retain(|(p, d, _), _| !(s.procedures.contains(p) && s.days.contains(d)));
+        state.next_seat.retain(|(p, d, _), _| !s.replaces(*p, *d));
         for procedure in &s.procedures {
             for day in &s.days {
                 let map: SeatMap = s

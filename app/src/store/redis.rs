@@ -14,7 +14,7 @@
 
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
-use crate::domain::slots::{DateKey, SlotRef, parse_time_key, time_key};
+use crate::domain::slots::{DateKey, SlotRef, parse_time_key};
 use crate::store::redis_full::FullSlots;
 use crate::store::{
     ActiveSeat, ClaimOutcome, Digest, HotError, HotState, OfficeSnapshot, PendingClaim,
@@ -160,6 +160,18 @@ fn resident_field(procedure: ProcedureId, identity: &Digest) -> String {
 fn resident_field_of_hex(procedure: ProcedureId, identity_hex: &str) -> String {
     format!("{}:{identity_hex}", procedure.as_str())
 }
+
+/// An office's seat map of a day, after the office's part of the key (live or staged).
+struct SeatsKey(ProcedureId, NaiveDate);
+
+impl std::fmt::Display for SeatsKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "seats:{}:{}", self.0.as_str(), DateKey(self.1))
+    }
+}
+
+/// The office's resident marks, after the office's part of the key (live or staged).
+const RESIDENTS_KEY: &str = "residents";
 
 fn seat_field(slot: &SlotRef, seat: u16) -> String {
     format!("{}:{seat}", slot.time_key())
@@ -350,10 +362,7 @@ impl RedisHotState {
     }
 
     fn seats_key(&self, office: &OfficeId, procedure: ProcedureId, date: NaiveDate) -> String {
-        self.key(
-            office,
-            format_args!("seats:{}:{}", procedure.as_str(), DateKey(date)),
-        )
+        self.key(office, SeatsKey(procedure, date))
     }
 
     fn pending_key(&self, office: &OfficeId) -> String {
@@ -371,7 +380,7 @@ impl RedisHotState {
     }
 
     fn residents_key(&self, office: &OfficeId) -> String {
-        self.key(office, "residents")
+        self.key(office, RESIDENTS_KEY)
     }
 
     fn parse_member(office: &OfficeId, member: &str) -> Option<PendingClaim> {
@@ -881,22 +890,14 @@ impl HotState for RedisHotState {
         let mut maps: Vec<(String, String, i64, usize)> = Vec::new();
         for procedure in &s.procedures {
             for day in &s.days {
-                let staged = staging(format_args!(
-                    "seats:{}:{}",
-                    procedure.as_str(),
-                    DateKey(*day)
-                ));
+                let staged = staging(format_args!("{}", SeatsKey(*procedure, *day)));
                 let seats = by_map
                     .get(&(*procedure, *day))
                     .map(Vec::as_slice)
                     .unwrap_or_default();
                 for a in seats {
-                    out.hset(
-                        &staged,
-                        format!("{}:{}", time_key(a.slot.start), a.seat),
-                        a.id.to_string(),
-                    )
-                    .await?;
+                    out.hset(&staged, seat_field(&a.slot, a.seat), a.id.to_string())
+                        .await?;
                 }
                 maps.push((
                     self.seats_key(office, *procedure, *day),
@@ -910,7 +911,7 @@ impl HotState for RedisHotState {
                 ));
             }
         }
-        let residents = staging(format_args!("residents"));
+        let residents = staging(format_args!("{RESIDENTS_KEY}"));
         let mut residents_staged = std::collections::HashSet::new();
         for a in &s.seats {
             if a.status != crate::store::ReservationStatus::Confirmed {
