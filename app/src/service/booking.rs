@@ -19,7 +19,7 @@ use crate::service::keys::{Keys, fingerprint, is_token_shaped, new_reference};
 use crate::store::{
     Actor, ClaimOutcome, Digest, HotError, HotState, IdempotencyMark, Ledger, NewReservation,
     OfficeSnapshot, Placement, Reservation, ReservationStatus, ResidentMark, ResidentRecord,
-    SeatClaim, SeatRelease, StoreError, WriteError,
+    SeatClaim, SeatRelease, StoreError, WriteError, new_row_id,
 };
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
@@ -349,7 +349,7 @@ impl BookingService {
         let identity_hash = self.keys.identity_hash(&req.resident.identity);
         let idempotency = self.idempotency_mark_with(&req, identity_hash);
         let claim = SeatClaim {
-            claim_id: Uuid::new_v4(),
+            claim_id: new_row_id(),
             slot: slot.slot_ref(&req.office, req.procedure),
             capacity: slot.capacity,
             idempotency,
@@ -416,7 +416,7 @@ impl BookingService {
             ]),
         });
         let claim = SeatClaim {
-            claim_id: Uuid::new_v4(),
+            claim_id: new_row_id(),
             slot: slot.slot_ref(&req.office, req.procedure),
             capacity: slot.capacity,
             idempotency,

@@ -24,7 +24,7 @@ use crate::store::queue::{
     LineSummary, QueueEvent, QueueHotState, QueueLedger, QueueSnapshot, QueueView, Ticket,
     TicketAction, TicketWriteError,
 };
-use crate::store::{HotError, HotState, Reservation, ReservationStatus, StoreError};
+use crate::store::{HotError, HotState, Reservation, ReservationStatus, StoreError, new_row_id};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
 use std::collections::HashMap;
 use std::future::Future;
@@ -646,7 +646,7 @@ impl QueueService {
         let generation = self.counter_generation(&office.id);
         for _ in 0..3 {
             let req = IssueRequest {
-                ticket_id: Uuid::new_v4(),
+                ticket_id: new_row_id(),
                 office: office.id.clone(),
                 line: line.id.clone(),
                 prefix: line.prefix.clone(),
