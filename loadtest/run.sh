@@ -3,7 +3,7 @@
 # same run (this machine is noisy, so ratios are what we compare). Release binaries:
 #   cargo build --release -p madoguchi -p loadtest && bash loadtest/run.sh [section…]
 # Sections: ceiling refusals bookings naive latency tickets congestion redis sse rush
-# backends room roomstatus rebuild (default: all).
+# backends room roomstatus rebuild reaper (default: all).
 # Results: target/loadtest/bench/<section>*.json (goose reports) and summary.txt.
 # REPEAT=N alternates the trivial baseline and the measured scenario N times for the
 # refusals, tickets and congestion ratios and reports the median (SECONDS_PER_RUN each).
@@ -16,7 +16,7 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
 mkdir -p "$OUT"
 . loadtest/lib.sh
 trap stop_server EXIT
-SECTIONS=${*:-ceiling refusals bookings naive latency tickets congestion redis sse rush backends room roomstatus rebuild}
+SECTIONS=${*:-ceiling refusals bookings naive latency tickets congestion redis sse rush backends room roomstatus rebuild reaper}
 SAMPLE=app/config/sample-city.toml
 BENCH=loadtest/config/throughput-city.toml
 # A Tuesday; bookings for 2027-02-26 open that morning at 08:30 (45 days ahead).
@@ -113,6 +113,26 @@ for section in $SECTIONS; do
       "$BIN/loadtest" check --database-url "$DATABASE_URL" --acks "$OUT/acks-bookings-$hot.jsonl" | tee -a "$OUT/summary.txt"
       stop_server
     done ;;
+  reaper)
+    # What settling a booking costs later: the reaper confirms every claim a deadline
+    # (60 s) after it was made, outside any booking run's window. Books for
+    # SECONDS_PER_RUN, then measures every process's CPU from the end of the run until
+    # the office's pending claims are all settled (at most REAPER_WAIT_SECONDS, 600),
+    # per settled claim.
+    start_server "$BENCH" "$MORNING@1"
+    LOADTEST_BOOKING_OFFICE=bench LOADTEST_BOOKING_DAY=2027-01-14 LOADTEST_BOOKING_TO=2027-02-10 \
+      LOADTEST_HOT_SLOTS=10 LOADTEST_MOVE_ON=1 goose reaper-bookings booking
+    pending="$REDIS_PREFIX:{o:bench}:pending"
+    claims=$(redis-cli -u "$REDIS_URL" zcard "$pending")
+    redis_pid=$(pgrep -x redis-server | head -1)
+    server0=$(cpu_ticks "$SERVER_PID"); redis0=$(cpu_ticks "$redis_pid"); pg0=$(pg_ticks); t0=$(date +%s)
+    # Polled once a second: a measurement, not a synchronisation.
+    while [ "$(redis-cli -u "$REDIS_URL" zcard "$pending")" -gt 0 ] && [ $(( $(date +%s) - t0 )) -lt "${REAPER_WAIT_SECONDS:-600}" ]; do sleep 1; done
+    awk -v n="$claims" -v s=$(( $(cpu_ticks "$SERVER_PID") - server0 )) -v r=$(( $(cpu_ticks "$redis_pid") - redis0 )) \
+      -v p=$(( $(pg_ticks) - pg0 )) -v hz="$(getconf CLK_TCK)" -v secs=$(( $(date +%s) - t0 )) -v left="$(redis-cli -u "$REDIS_URL" zcard "$pending")" \
+      'BEGIN { printf "reaper: %d claims settled (%d left) within %d s of the run'"'"'s end; CPU per claim: server %.1f µs, redis %.1f µs, postgres %.1f µs\n", n - left, left, secs, s * 1e6 / hz / (n - left), r * 1e6 / hz / (n - left), p * 1e6 / hz / (n - left) }' \
+      | tee -a "$OUT/summary.txt"
+    stop_server ;;
   naive)
     for slots in 1 10; do naive "$USERS" "$slots"; done
     # The durable floor: a bare INSERT and commit per transaction.

@@ -18,14 +18,23 @@ for m in ../../migrations/postgres/*.sql; do
   v=$(basename "$m" | cut -d_ -f1)
   [ "$v" -le "$upto" ] && "${admin[@]}" -d $db -f "$m" >/dev/null
 done
-"${admin[@]}" -d $db -c "$(sed 's/generate_series(1, 10)/generate_series(1, 100000)/' insert-$ids.sql)" -c checkpoint >/dev/null
+case $ids in
+  v4) id="gen_random_uuid()" ;;
+  # 48 bits of Unix milliseconds, then random bits, as UUIDv7 lays them out.
+  v7) id="(lpad(to_hex((extract(epoch from clock_timestamp()) * 1000)::bigint), 12, '0') || substr(md5(random()::text), 1, 20))::uuid" ;;
+  *) echo "ids: v4 or v7" >&2; exit 2 ;;
+esac
+script=$(mktemp)
+trap 'rm -f "$script"' EXIT
+sed "s/__ID__/$id/" insert.sql >"$script"
+"${admin[@]}" -d $db -c "$(sed 's/generate_series(1, 10)/generate_series(1, 100000)/' "$script")" -c checkpoint >/dev/null
 pg_cpu() { # clock ticks of every PostgreSQL process, and of its exited children
   local t=0 p
   for p in $(pgrep -x postgres); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
   echo $((t + $(awk '{print $16 + $17}' "/proc/$(pgrep -o -x postgres)/stat")))
 }
 t0=$(pg_cpu)
-out=$(pgbench -n -M prepared -f "insert-$ids.sql" -c 8 -j 2 -T "$secs" -h 127.0.0.1 -U postgres $db 2>&1)
+out=$(pgbench -n -M prepared -f "$script" -c 8 -j 2 -T "$secs" -h 127.0.0.1 -U postgres $db 2>&1)
 t1=$(pg_cpu)
 tx=$(echo "$out" | awk '/actually processed/ {print $NF}' | cut -d/ -f1)
 echo "$ids up to $upto: $((tx * 10 / secs)) rows/s, PostgreSQL $(awk -v c=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$tx" 'BEGIN {printf "%.1f", c * 1e6 / hz / (n * 10)}') µs CPU per row"

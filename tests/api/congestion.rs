@@ -5,6 +5,7 @@ use madoguchi::domain::OfficeId;
 use madoguchi::domain::procedure::ProcedureId;
 use madoguchi::domain::queue::{LineId, TicketClass};
 use madoguchi::domain::time::Clock;
+use madoguchi::service::maintenance::BATCH;
 use madoguchi::store::queue::{IssueRequest, StaffRole};
 use madoguchi_tests::{
     Backend, Options, TestApp, assert_problem, city, on_both_backends, spawn_app, spawn_with,
@@ -345,11 +346,10 @@ async fn a_wiped_hot_state_gives_back_the_queue_and_the_numbering(backend: Backe
     );
 }
 
-async fn a_ticket_that_never_reached_the_ledger_is_dropped_by_the_reaper(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let now = app.clock.now();
-    // An instance put a ticket in the queue and died before writing it.
-    let orphan = IssueRequest {
+/// A ticket of the main office's line A as an instance puts it in the queue before
+/// writing it to the ledger (the tests let it die in between).
+fn orphan_ticket(now: DateTime<Utc>) -> IssueRequest {
+    IssueRequest {
         ticket_id: uuid::Uuid::new_v4(),
         office: OfficeId::parse("main").unwrap(),
         line: LineId::parse("a").unwrap(),
@@ -363,8 +363,14 @@ async fn a_ticket_that_never_reached_the_ledger_is_dropped_by_the_reaper(backend
         slot_start_ms: None,
         now,
         deadline: now + Duration::seconds(60),
-    };
-    app.queue.hot().issue(&orphan).await.unwrap();
+    }
+}
+
+async fn a_ticket_that_never_reached_the_ledger_is_dropped_by_the_reaper(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let now = app.clock.now();
+    // An instance put a ticket in the queue and died before writing it.
+    app.queue.hot().issue(&orphan_ticket(now)).await.unwrap();
     app.take_ticket_ok("main", "card_pickup").await;
     assert_eq!(congestion(&app, "main").await["lines"][0]["waiting"], 2);
     assert_eq!(
@@ -378,7 +384,26 @@ async fn a_ticket_that_never_reached_the_ledger_is_dropped_by_the_reaper(backend
     assert_eq!(congestion(&app, "main").await["lines"][0]["waiting"], 1);
 }
 
+/// As for claims (recovery.rs): one pass drops more unwritten tickets than one round.
+async fn one_reaper_pass_drops_more_tickets_than_one_round(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let now = app.clock.now();
+    let office = OfficeId::parse("main").unwrap();
+    app.take_ticket_ok("main", "card_pickup").await;
+    let orphans = BATCH + 20;
+    for _ in 0..orphans {
+        app.queue.hot().issue(&orphan_ticket(now)).await.unwrap();
+    }
+    app.clock.advance(Duration::seconds(61));
+    let report = app.maintenance.run_once().await.unwrap();
+    assert_eq!(report.tickets_dropped, orphans, "{report:?}");
+    assert_eq!(congestion(&app, "main").await["lines"][0]["waiting"], 1);
+    let left = app.queue.hot().due_tickets(&office, app.clock.now(), 10);
+    assert!(left.await.unwrap().is_empty());
+}
+
 on_both_backends!(
+    one_reaper_pass_drops_more_tickets_than_one_round,
     congestion_shows_what_displays_and_residents_need,
     estimates_follow_the_service_times_when_the_national_system_slows_down,
     the_stream_sends_figures_on_every_change,

@@ -268,12 +268,16 @@ async fn run(ops: Vec<Op>) {
                 let a = redis.due_tickets(&office, now, 4).await.unwrap();
                 let b = model.due_tickets(&office, now, 4).await.unwrap();
                 assert_eq!(a, b, "step {step}: due tickets");
+                if !drop {
+                    // The reaper forgets issues whose tickets the ledger holds in one step.
+                    redis.forget_tickets(&office, &b).await.unwrap();
+                    model.forget_tickets(&office, &b).await.unwrap();
+                    continue;
+                }
                 for p in b {
-                    redis.settle_ticket(&office, &p, drop).await.unwrap();
-                    model.settle_ticket(&office, &p, drop).await.unwrap();
-                    if drop {
-                        ledger.remove(&p.ticket_id);
-                    }
+                    redis.drop_unwritten_ticket(&office, &p).await.unwrap();
+                    model.drop_unwritten_ticket(&office, &p).await.unwrap();
+                    ledger.remove(&p.ticket_id);
                 }
             }
             Op::Forget { ticket } => {

@@ -6,6 +6,7 @@ use madoguchi::domain::OfficeId;
 use madoguchi::domain::procedure::ProcedureId;
 use madoguchi::domain::slots::SlotRef;
 use madoguchi::domain::time::Clock;
+use madoguchi::service::maintenance::BATCH;
 use madoguchi::store::{ClaimOutcome, SeatClaim};
 use madoguchi_tests::{Backend, Options, city, on_both_backends, renewal, spawn_app, spawn_with};
 use serde_json::json;
@@ -143,7 +144,45 @@ async fn when_the_hot_state_is_wrong_the_ledger_refuses_and_the_hot_state_is_cor
     assert_eq!(app.remaining_at("main", "cert_renewal", NINE).await, 0);
 }
 
+/// The reaper settles every booking a deadline after it was made, so one pass must keep
+/// up with a rush: it takes due claims in rounds, not one round a pass.
+async fn one_reaper_pass_settles_more_claims_than_one_round(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let now = app.clock.now();
+    app.book_ok(&renewal("main", NINE, "alive@example.jp"))
+        .await;
+    let orphans = BATCH + 20;
+    let capacity = u16::try_from(orphans + 1).unwrap(); // and the live booking
+    for _ in 0..orphans {
+        let claim = SeatClaim {
+            claim_id: uuid::Uuid::new_v4(),
+            slot: nine_slot(),
+            capacity,
+            idempotency: None,
+            resident: None,
+            deadline: now + Duration::seconds(60),
+            now,
+        };
+        let outcome = app.booking.hot().claim(&claim).await.unwrap();
+        assert!(
+            matches!(outcome, ClaimOutcome::Claimed { .. }),
+            "{outcome:?}"
+        );
+    }
+    app.clock.advance(Duration::seconds(61));
+    let report = app.maintenance.run_once().await.unwrap();
+    assert_eq!(
+        (report.claims_released, report.claims_confirmed),
+        (orphans, 1),
+        "{report:?}"
+    );
+    let office = OfficeId::parse("main").unwrap();
+    let left = app.booking.hot().due_claims(&office, app.clock.now(), 10);
+    assert!(left.await.unwrap().is_empty());
+}
+
 on_both_backends!(
+    one_reaper_pass_settles_more_claims_than_one_round,
     a_claim_that_never_reached_the_ledger_is_returned_by_the_reaper,
     redis_restarting_empty_is_detected_and_rebuilt_without_overbooking,
     the_maintenance_loop_rebuilds_a_wiped_office_before_anyone_asks,

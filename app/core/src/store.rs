@@ -457,9 +457,17 @@ pub trait HotState: Send + Sync + 'static {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<PendingClaim>, HotError>;
-    /// Forgets a pending claim; when `release`, also gives its seat and marks back.
-    /// Only the caller that removes the claim does the release (several reapers may race).
-    async fn settle_claim(&self, claim: &PendingClaim, release: bool) -> Result<(), HotError>;
+    /// Forgets pending claims whose rows the ledger holds, in one step: the reaper settles
+    /// every booking this way a deadline after it was made.
+    async fn forget_claims(
+        &self,
+        office: &OfficeId,
+        claims: &[PendingClaim],
+    ) -> Result<(), HotError>;
+    /// Forgets a pending claim whose row never reached the ledger and gives its seat and
+    /// marks back. Only the caller that removes the claim does the release (several
+    /// reapers may race).
+    async fn release_claim(&self, claim: &PendingClaim) -> Result<(), HotError>;
     /// Replaces the office's hot state with the snapshot, atomically, and marks it loaded.
     async fn load_office(&self, snapshot: &OfficeSnapshot) -> Result<(), HotError>;
     async fn is_loaded(&self, office: &OfficeId) -> Result<bool, HotError>;

@@ -18,6 +18,7 @@ use crate::domain::queue::{
 use crate::domain::text::Text;
 use crate::domain::time::{Clock, HhMm, from_tokyo, tokyo_date, tokyo_naive};
 use crate::service::booking::BookingService;
+use crate::service::maintenance::{BATCH, ROUNDS};
 use crate::service::staff::StaffPrincipal;
 use crate::store::queue::{
     ActOutcome, ActRequest, CallOutcome, CallRequest, CongestionSnapshot, IssueRequest, Issued,
@@ -1558,21 +1559,30 @@ impl QueueService {
                 self.rebuild_queue(&office.id, date, false).await?;
                 rebuilt += 1;
             }
-            let due = self.hot.due_tickets(&office.id, now, 500).await?;
-            if due.is_empty() {
-                continue;
-            }
-            let ids: Vec<Uuid> = due.iter().map(|p| p.ticket_id).collect();
-            let present = self.ledger.existing_tickets(&ids).await?;
-            for p in &due {
-                let missing = !present.contains(&p.ticket_id);
-                self.hot.settle_ticket(&office.id, p, missing).await?;
-                if missing {
-                    dropped += 1;
+            let dropped_before = dropped;
+            // Rounds as for claims (service::maintenance::ROUNDS, which says why).
+            for _ in 0..ROUNDS {
+                let due = self.hot.due_tickets(&office.id, now, BATCH).await?;
+                let round = due.len();
+                if round == 0 {
+                    break;
+                }
+                let ids: Vec<Uuid> = due.iter().map(|p| p.ticket_id).collect();
+                let present = self.ledger.existing_tickets(&ids).await?;
+                let (kept, lost): (Vec<_>, Vec<_>) = due
+                    .into_iter()
+                    .partition(|p| present.contains(&p.ticket_id));
+                self.hot.forget_tickets(&office.id, &kept).await?;
+                for p in &lost {
+                    self.hot.drop_unwritten_ticket(&office.id, p).await?;
                     tracing::info!(office = %office.id, "dropped a ticket that never reached the ledger");
                 }
+                dropped += lost.len();
+                if round < BATCH {
+                    break;
+                }
             }
-            if dropped > 0 {
+            if dropped > dropped_before {
                 self.publish(&office.id).await;
             }
         }

@@ -17,7 +17,7 @@ use crate::store::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
@@ -341,7 +341,19 @@ impl HotState for MemoryHotState {
             .unwrap_or_default())
     }
 
-    async fn settle_claim(&self, claim: &PendingClaim, release: bool) -> Result<(), HotError> {
+    async fn forget_claims(
+        &self,
+        office: &OfficeId,
+        claims: &[PendingClaim],
+    ) -> Result<(), HotError> {
+        let members: HashSet<String> = claims.iter().map(pending_member).collect();
+        if let Some(state) = self.lock().get_mut(office) {
+            state.pending.retain(|(_, m), _| !members.contains(m));
+        }
+        Ok(())
+    }
+
+    async fn release_claim(&self, claim: &PendingClaim) -> Result<(), HotError> {
         let mut offices = self.lock();
         let Some(state) = offices.get_mut(&claim.slot.office) else {
             return Ok(());
@@ -349,7 +361,7 @@ impl HotState for MemoryHotState {
         let member = pending_member(claim);
         let key = state.pending.keys().find(|(_, m)| *m == member).cloned();
         let removed = key.and_then(|k| state.pending.remove(&k)).is_some();
-        if release && removed {
+        if removed {
             release_in(
                 state,
                 &SeatRelease {

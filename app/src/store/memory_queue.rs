@@ -15,7 +15,7 @@ use crate::store::queue::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use uuid::Uuid;
 
 /// How many recent calls displays get.
@@ -451,11 +451,22 @@ impl QueueHotState for MemoryHotState {
             .unwrap_or_default())
     }
 
-    async fn settle_ticket(
+    async fn forget_tickets(
+        &self,
+        office: &OfficeId,
+        pending: &[PendingTicket],
+    ) -> Result<(), HotError> {
+        let members: HashSet<String> = pending.iter().map(pending_member).collect();
+        if let Some(q) = self.queues().get_mut(office) {
+            q.pending.retain(|(_, m), _| !members.contains(m));
+        }
+        Ok(())
+    }
+
+    async fn drop_unwritten_ticket(
         &self,
         office: &OfficeId,
         pending: &PendingTicket,
-        drop: bool,
     ) -> Result<(), HotError> {
         let removed = {
             let mut queues = self.queues();
@@ -466,7 +477,7 @@ impl QueueHotState for MemoryHotState {
             let key = q.pending.keys().find(|(_, m)| *m == member).cloned();
             key.and_then(|k| q.pending.remove(&k)).is_some()
         };
-        if drop && removed {
+        if removed {
             self.forget_ticket(office, pending.date, pending.ticket_id)
                 .await?;
         }

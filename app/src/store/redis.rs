@@ -188,6 +188,24 @@ pub(crate) fn text(v: &Value) -> Option<String> {
 }
 
 impl RedisHotState {
+    /// Removes members from a sorted set in one command (the reaper's settled entries).
+    pub(crate) async fn remove_members(
+        &self,
+        key: &str,
+        members: &[String],
+    ) -> Result<(), HotError> {
+        if members.is_empty() {
+            return Ok(());
+        }
+        let _: i64 = redis::cmd("ZREM")
+            .arg(key)
+            .arg(members)
+            .query_async(&mut self.connection().await?)
+            .await
+            .map_err(hot_error)?;
+        Ok(())
+    }
+
     pub async fn connect(url: &str, prefix: &str, timeout: StdDuration) -> anyhow::Result<Self> {
         Self::connect_with(url, prefix, timeout, None).await
     }
@@ -846,26 +864,27 @@ impl HotState for RedisHotState {
         Ok(claims)
     }
 
-    async fn settle_claim(&self, claim: &PendingClaim, release: bool) -> Result<(), HotError> {
-        let member = pending_member(claim);
-        if release {
-            let r = SeatRelease {
-                holder: claim.claim_id,
-                slot: claim.slot.clone(),
-                seat: Some(claim.seat),
-                resident: claim.resident,
-                idempotency: claim.idempotency,
-            };
-            self.run_release(&r, Some(&member), true).await.map(|_| ())
-        } else {
-            let _: i64 = redis::cmd("ZREM")
-                .arg(self.pending_key(&claim.slot.office))
-                .arg(member)
-                .query_async(&mut self.connection().await?)
-                .await
-                .map_err(hot_error)?;
-            Ok(())
-        }
+    async fn forget_claims(
+        &self,
+        office: &OfficeId,
+        claims: &[PendingClaim],
+    ) -> Result<(), HotError> {
+        let members: Vec<_> = claims.iter().map(pending_member).collect();
+        self.remove_members(&self.pending_key(office), &members)
+            .await
+    }
+
+    async fn release_claim(&self, claim: &PendingClaim) -> Result<(), HotError> {
+        let r = SeatRelease {
+            holder: claim.claim_id,
+            slot: claim.slot.clone(),
+            seat: Some(claim.seat),
+            resident: claim.resident,
+            idempotency: claim.idempotency,
+        };
+        self.run_release(&r, Some(&pending_member(claim)), true)
+            .await
+            .map(|_| ())
     }
 
     /// Writes the snapshot to staging keys in pipelines of at most `load_batch` entries,

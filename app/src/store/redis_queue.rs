@@ -656,13 +656,22 @@ impl QueueHotState for RedisHotState {
             .collect())
     }
 
-    async fn settle_ticket(
+    async fn forget_tickets(
+        &self,
+        office: &OfficeId,
+        pending: &[PendingTicket],
+    ) -> Result<(), HotError> {
+        let members: Vec<_> = pending.iter().map(pending_member).collect();
+        self.remove_members(&self.office_key(office, "qpending"), &members)
+            .await
+    }
+
+    async fn drop_unwritten_ticket(
         &self,
         office: &OfficeId,
         pending: &PendingTicket,
-        drop: bool,
     ) -> Result<(), HotError> {
-        self.drop_ticket(office, pending.date, pending.ticket_id, Some(pending), drop)
+        self.drop_ticket(office, pending.date, pending.ticket_id, Some(pending), true)
             .await
     }
 

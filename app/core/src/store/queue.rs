@@ -414,13 +414,19 @@ pub trait QueueHotState: Send + Sync + 'static {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<PendingTicket>, crate::store::HotError>;
-    /// Forgets a pending issue; when `drop`, also removes the ticket (only the caller that
-    /// removes the pending entry does it).
-    async fn settle_ticket(
+    /// Forgets pending issues whose tickets the ledger holds, in one step: the reaper
+    /// settles every ticket this way a deadline after it was issued.
+    async fn forget_tickets(
+        &self,
+        office: &OfficeId,
+        pending: &[PendingTicket],
+    ) -> Result<(), crate::store::HotError>;
+    /// Forgets a pending issue whose ticket never reached the ledger and removes the
+    /// ticket (only the caller that removes the pending entry does it).
+    async fn drop_unwritten_ticket(
         &self,
         office: &OfficeId,
         pending: &PendingTicket,
-        drop: bool,
     ) -> Result<(), crate::store::HotError>;
     /// Replaces an office's queue state for a day with the ledger's.
     async fn load_queue(&self, snapshot: &QueueSnapshot) -> Result<(), crate::store::HotError>;

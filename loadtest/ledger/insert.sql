@@ -1,8 +1,9 @@
--- Ten bookings in one statement, as the group-commit writer writes them, ids time ordered (UUIDv7).
+-- Ten bookings in one statement, as the group-commit writer writes them; run.sh puts in
+-- the id expression (random UUIDv4 or time-ordered v7).
 WITH inserted AS (
   INSERT INTO reservations (id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
      status, resident_name, resident_hash, proxy, idempotency_key_hash, request_fingerprint, hold_expires_at, created_at, updated_at)
-  SELECT (lpad(to_hex((extract(epoch from clock_timestamp())*1000)::bigint),12,'0') || substr(md5(random()::text),1,20))::uuid, upper(md5(random()::text)), 'bench', 'cert_renewal',
+  SELECT __ID__, upper(md5(random()::text)), 'bench', 'cert_renewal',
          s, s + interval '5 minutes',
          (random()*1e9)::int, 1000000000, 'confirmed', '予約 太郎', sha256(random()::text::bytea), false,
          sha256(random()::text::bytea), sha256(random()::text::bytea), NULL, now(), now()
