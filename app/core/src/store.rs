@@ -390,6 +390,19 @@ pub struct PendingClaim {
     pub idempotency: Option<Digest>,
 }
 
+impl PendingClaim {
+    /// What giving this claim back releases: its seat and every mark it set.
+    pub fn release(&self) -> SeatRelease {
+        SeatRelease {
+            holder: self.claim_id,
+            slot: self.slot.clone(),
+            seat: Some(self.seat),
+            resident: self.resident,
+            idempotency: self.idempotency,
+        }
+    }
+}
+
 /// Everything the hot state of one office holds, read from the ledger.
 #[derive(Debug, Clone)]
 pub struct OfficeSnapshot {

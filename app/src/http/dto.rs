@@ -307,10 +307,16 @@ impl Serialize for Prewritten {
 /// whether it is a proxy booking, serialised once at start-up: `perf` on a booking run
 /// found the 201 answer's serialisation ~7 % of the server's CPU, most of it these parts.
 pub struct ReservationParts {
-    offices: HashMap<String, Prewritten>,
+    offices: HashMap<String, OfficeParts>,
     /// Indexed by `procedure as usize * 2 + proxy`.
     procedures: Vec<ProcedureParts>,
     pin_notice: Prewritten,
+}
+
+struct OfficeParts {
+    summary: Prewritten,
+    /// Days before the slot when online changes end (its `change_until`).
+    cancel_days_before: u16,
 }
 
 struct ProcedureParts {
@@ -327,10 +333,12 @@ impl ReservationParts {
                 .offices
                 .iter()
                 .map(|o| {
-                    (
-                        o.id.to_string(),
-                        Prewritten::of(&office_summary(&o.id.to_string(), Some(o))),
-                    )
+                    let id = o.id.to_string();
+                    let parts = OfficeParts {
+                        summary: Prewritten::of(&office_summary(&id, Some(o))),
+                        cancel_days_before: o.booking.cancel_days_before,
+                    };
+                    (id, parts)
                 })
                 .collect(),
             procedures: ProcedureId::ALL
@@ -494,14 +502,9 @@ impl ProcedureView {
 }
 
 impl ReservationView {
-    pub fn of(
-        r: &Reservation,
-        secret: Option<String>,
-        municipality: &Municipality,
-        parts: &ReservationParts,
-    ) -> Self {
-        let office = municipality.office(r.office_id.as_str());
-        let cancel_days = office.map(|o| o.booking.cancel_days_before).unwrap_or(0);
+    pub fn of(r: &Reservation, secret: Option<String>, parts: &ReservationParts) -> Self {
+        let office = parts.offices.get(r.office_id.as_str());
+        let cancel_days = office.map(|o| o.cancel_days_before).unwrap_or(0);
         let change_until =
             tokyo_date(r.slot_start) - chrono::Duration::days(i64::from(cancel_days));
         let procedure = parts.procedure(r.procedure, r.proxy);
@@ -521,10 +524,8 @@ impl ReservationView {
             proxy: r.proxy,
             bring: procedure.bring.clone(),
             fee: procedure.fee.clone(),
-            office: parts
-                .offices
-                .get(r.office_id.as_str())
-                .cloned()
+            office: office
+                .map(|o| o.summary.clone())
                 // An office no longer configured still gets a summary of its id.
                 .unwrap_or_else(|| Prewritten::of(&office_summary(r.office_id.as_str(), None))),
             change_until: change_until.to_string(),
@@ -553,9 +554,13 @@ mod tests {
         for office in &municipality.offices {
             let id = office.id.to_string();
             assert_eq!(
-                json(&parts.offices[&id]),
+                json(&parts.offices[&id].summary),
                 json(&office_summary(&id, Some(office))),
                 "office {id}"
+            );
+            assert_eq!(
+                parts.offices[&id].cancel_days_before,
+                office.booking.cancel_days_before
             );
         }
         for procedure in ProcedureId::ALL {

@@ -97,7 +97,6 @@ fn created(booked: Booked, state: &AppState) -> HttpResponse {
     let view = ReservationView::of(
         &booked.reservation,
         Some(booked.secret),
-        state.booking.municipality(),
         &state.reservation_parts,
     );
     let mut response = HttpResponse::Created();
@@ -367,7 +366,6 @@ fn owner_view(state: &AppState, reservation: &Reservation) -> HttpResponse {
         .json(ReservationView::of(
             reservation,
             None,
-            state.booking.municipality(),
             &state.reservation_parts,
         ))
 }

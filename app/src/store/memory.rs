@@ -362,16 +362,7 @@ impl HotState for MemoryHotState {
         let key = state.pending.keys().find(|(_, m)| *m == member).cloned();
         let removed = key.and_then(|k| state.pending.remove(&k)).is_some();
         if removed {
-            release_in(
-                state,
-                &SeatRelease {
-                    holder: claim.claim_id,
-                    slot: claim.slot.clone(),
-                    seat: Some(claim.seat),
-                    resident: claim.resident,
-                    idempotency: claim.idempotency,
-                },
-            );
+            release_in(state, &claim.release());
         }
         Ok(())
     }

@@ -875,14 +875,7 @@ impl HotState for RedisHotState {
     }
 
     async fn release_claim(&self, claim: &PendingClaim) -> Result<(), HotError> {
-        let r = SeatRelease {
-            holder: claim.claim_id,
-            slot: claim.slot.clone(),
-            seat: Some(claim.seat),
-            resident: claim.resident,
-            idempotency: claim.idempotency,
-        };
-        self.run_release(&r, Some(&pending_member(claim)), true)
+        self.run_release(&claim.release(), Some(&pending_member(claim)), true)
             .await
             .map(|_| ())
     }

@@ -63,14 +63,13 @@ if ARGV[1] == 'carry' then
   return {looked, tostring(last), at_last}
 end
 
-local function staged_present(staged, fields)
-  return redis.call('HLEN', staged) >= tonumber(fields)
-end
-if not staged_present(KEYS[3], ARGV[6]) then
-  return redis.error_reply('STAGING_LOST a staging key holds fewer fields than were written')
-end
+-- (staging key, fields written): the resident marks', then each seat map's.
+local staged = {{KEYS[3], ARGV[6]}}
 for i = FIRST_MAP, #KEYS, 2 do
-  if not staged_present(KEYS[i + 1], ARGV[i + 4]) then
+  staged[#staged + 1] = {KEYS[i + 1], ARGV[i + 4]}
+end
+for _, s in ipairs(staged) do
+  if redis.call('HLEN', s[1]) < tonumber(s[2]) then
     return redis.error_reply('STAGING_LOST a staging key holds fewer fields than were written')
   end
 end
