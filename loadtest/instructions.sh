@@ -7,6 +7,9 @@
 #   cargo build --release -p madoguchi -p loadtest
 #   bash loadtest/instructions.sh [tickets|booking|refusals|trivial] [REQUESTS]
 # BIN=<folder> picks the binaries (e.g. two builds side by side).
+# WHO=generator counts the load generator's instructions per request instead (the server
+# runs natively): the generator shares the two cores with the server, so its cost is in
+# every figure. Counted as the difference of two runs, so goose's start-up drops out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release}
@@ -32,9 +35,11 @@ esac
 fresh_database
 rm -f "$OUT"/callgrind.out.*
 REDIS_PREFIX="cg$$x$RANDOM"
+server=("$BIN/madoguchi")
+[ "${WHO:-server}" = server ] && server=(valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out.%p" "${server[@]}")
 MADOGUCHI_CONFIG="$config" MADOGUCHI_CLOCK="2027-01-12T08:30:00+09:00@1" MADOGUCHI_BIND="127.0.0.1:$LT_PORT" \
   MADOGUCHI_REDIS_PREFIX="$REDIS_PREFIX" MADOGUCHI_TRUSTED_PROXIES='["127.0.0.1"]' RUST_LOG=warn \
-  valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out.%p" "$BIN/madoguchi" >"$OUT/server.log" 2>&1 &
+  "${server[@]}" >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 trap stop_server EXIT
 # Under callgrind start-up (migrations, loading the hot state) takes tens of seconds.
@@ -53,10 +58,19 @@ if [ "$WHAT" = refusals ]; then
 fi
 # A warm-up of the same requests (connections, caches, lazily built state), then count.
 run() {
-  env "${scenario[@]}" "$BIN/loadtest" --host "$HOST" --scenarios "$WHAT" --users "$USERS" --increase-rate "$USERS" \
+  env "${scenario[@]}" ${GENERATOR_PREFIX:-} "$BIN/loadtest" --host "$HOST" --scenarios "$WHAT" --users "$USERS" --increase-rate "$USERS" \
     --iterations "$(( $1 / USERS ))" --quiet --no-print-metrics --report-file "$OUT/$WHAT-$1.json" >/dev/null
 }
 run 200
+if [ "${WHO:-server}" = generator ]; then
+  counted() {
+    GENERATOR_PREFIX="valgrind --tool=callgrind --callgrind-out-file=$OUT/callgrind.out.gen$1" run "$1" 2>/dev/null
+    awk '/^summary:/ {s += $2} END {print s}' "$OUT/callgrind.out.gen$1"
+  }
+  small=$(counted 200); large=$(counted $(( 200 + REQUESTS )))
+  echo "$WHAT: $(( (large - small) / REQUESTS )) generator instructions per request ($REQUESTS requests, $(basename "$BIN"))"
+  exit 0
+fi
 callgrind_control -z "$SERVER_PID" >/dev/null 2>&1
 run "$REQUESTS"
 callgrind_control -d "$SERVER_PID" >/dev/null 2>&1

@@ -12,6 +12,12 @@
     reason = "a load-test tool fails loudly"
 )]
 
+/// As in the server: the generator shares the two cores with what it measures, and
+/// glibc's malloc/free took ~15 % of its CPU (`perf`, docs/PERFORMANCE.md).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod acks;
 mod check;
 mod scenarios;
