@@ -661,3 +661,100 @@ async fn a_rebuild_keeps_the_claims_made_while_its_snapshot_was_read() {
         );
     }
 }
+
+/// The swap at the end of a rebuild refuses a staging key that holds fewer fields than
+/// were written to it (it expired while the rebuild stalled, perhaps to be recreated by
+/// later writes), and then changes nothing: no partial seat map goes live and the epoch
+/// stays unset, so the office is rebuilt again. With every field there, it swaps. The
+/// script is called directly: a stalled rebuild cannot be produced through the API
+/// without waiting out the staging TTL.
+#[tokio::test]
+async fn a_swap_refuses_a_staging_key_that_lost_fields_and_changes_nothing() {
+    let keys = TestRedis {
+        prefix: format!("m-{}", Uuid::new_v4().simple()),
+    };
+    let key = |rest: &str| format!("{}:{{o:main}}:{rest}", keys.prefix);
+    let (map, staged_map) = (
+        key("seats:cert_renewal:20261205"),
+        key("load:n:seats:cert_renewal:20261205"),
+    );
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(&map)
+        .arg("0900:0")
+        .arg("old claim")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(&staged_map)
+        .arg(&["0900:1", "a", "0930:0", "b"][..])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let script = redis::Script::new(include_str!("../../app/src/store/lua/load_office.lua"));
+    let swap = |fields_staged: usize| {
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(key("epoch"))
+            .key(key("residents"))
+            .key(key("load:n:residents"))
+            .key(key("pending"))
+            .key(&map)
+            .key(&staged_map)
+            .arg(&["swap", "0", "0", "0", "epoch 7", "0", "600", "86400"][..])
+            .arg(fields_staged);
+        invocation
+    };
+    let reader = conn.clone();
+    let hgetall = |name: String| {
+        let mut conn = reader.clone();
+        async move {
+            redis::cmd("HGETALL")
+                .arg(name)
+                .query_async::<BTreeMap<String, String>>(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+
+    let lost = swap(3).invoke_async::<i64>(&mut conn).await.unwrap_err();
+    assert_eq!(lost.code(), Some("STAGING_LOST"), "{lost}");
+    assert_eq!(
+        hgetall(map.clone()).await,
+        BTreeMap::from([("0900:0".to_owned(), "old claim".to_owned())]),
+        "the live map is untouched"
+    );
+    assert_eq!(hgetall(staged_map.clone()).await.len(), 2);
+    let epoch: Option<String> = redis::cmd("GET")
+        .arg(key("epoch"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(epoch, None, "the office is not marked loaded");
+
+    assert_eq!(swap(2).invoke_async::<i64>(&mut conn).await.unwrap(), 1);
+    assert_eq!(
+        hgetall(map.clone()).await,
+        BTreeMap::from([
+            ("0900:1".to_owned(), "a".to_owned()),
+            ("0930:0".to_owned(), "b".to_owned()),
+        ])
+    );
+    assert_eq!(
+        hgetall(staged_map).await.len(),
+        0,
+        "the staging key is gone"
+    );
+    let (epoch, ttl): (Option<String>, i64) = redis::pipe()
+        .cmd("GET")
+        .arg(key("epoch"))
+        .cmd("TTL")
+        .arg(&map)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(epoch.as_deref(), Some("epoch 7"));
+    assert!(ttl > 86_000, "the live map takes the day's TTL: {ttl}");
+}
