@@ -5,7 +5,7 @@
 # compared A/B. Counts cover every thread of the server (handlers, group-commit writers,
 # Redis and PostgreSQL drivers, the once-a-second maintenance); not Redis or PostgreSQL.
 #   cargo build --release -p madoguchi -p loadtest
-#   bash loadtest/instructions.sh [tickets|booking|refusals|trivial] [REQUESTS]
+#   bash loadtest/instructions.sh [tickets|booking|refusals|trivial|congestion] [REQUESTS]
 # BIN=<folder> picks the binaries (e.g. two builds side by side).
 # WHO=generator counts the load generator's instructions per request instead (the server
 # runs natively): the generator shares the two cores with the server, so its cost is in
@@ -29,6 +29,7 @@ case $WHAT in
     scenario=(LOADTEST_BOOKING_OFFICE=bench LOADTEST_BOOKING_DAY=2027-01-14 LOADTEST_BOOKING_TO=2027-02-10
       LOADTEST_HOT_SLOTS=10 LOADTEST_MOVE_ON=1) ;;
   trivial) config=loadtest/config/throughput-city.toml; scenario=() ;;
+  congestion) config=app/config/sample-city.toml; scenario=(LOADTEST_KIOSK_OFFICE=main) ;;
   *) echo "unknown workload: $WHAT"; exit 2 ;;
 esac
 
