@@ -203,7 +203,6 @@ impl RedisHotState {
         date: NaiveDate,
         id: Uuid,
         pending: Option<&PendingTicket>,
-        drop: bool,
     ) -> Result<(), HotError> {
         // Which lines exist is not known here; the ticket's own line is enough, and a
         // transfer moved it within the day's lines, which the ticket records.
@@ -223,7 +222,6 @@ impl RedisHotState {
         let _: i64 = invocation
             .arg(id.to_string())
             .arg(pending.map(pending_member).unwrap_or_default())
-            .arg(if drop { "1" } else { "0" })
             .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
@@ -343,7 +341,7 @@ impl QueueHotState for RedisHotState {
         date: NaiveDate,
         id: Uuid,
     ) -> Result<(), HotError> {
-        self.drop_ticket(office, date, id, None, true).await
+        self.drop_ticket(office, date, id, None).await
     }
 
     async fn raise_number(
@@ -671,7 +669,7 @@ impl QueueHotState for RedisHotState {
         office: &OfficeId,
         pending: &PendingTicket,
     ) -> Result<(), HotError> {
-        self.drop_ticket(office, pending.date, pending.ticket_id, Some(pending), true)
+        self.drop_ticket(office, pending.date, pending.ticket_id, Some(pending))
             .await
     }
 

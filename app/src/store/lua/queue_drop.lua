@@ -1,9 +1,9 @@
 -- Remove a ticket entirely; with a pending member, only if this call removes it.
 -- KEYS: 1 pending issues, 2 tickets, 3 counters, 4 recent calls, then every queue of the day
--- ARGV: 1 ticket id, 2 pending member or '', 3 '1' = drop the ticket, '0' = only the entry
+-- ARGV: 1 ticket id, 2 pending member or ''
 if ARGV[2] ~= '' then
   local removed = redis.call('ZREM', KEYS[1], ARGV[2])
-  if removed == 0 or ARGV[3] ~= '1' then
+  if removed == 0 then
     return 0
   end
 end
