@@ -10,6 +10,9 @@
   report.py ratio BASE.json RUN.json [BASE.json RUN.json …]
                                            each run's rate over its baseline's, and the
                                            median of the pairs
+  report.py versus NAIVE-rate.txt RUN.json [NAIVE-rate.txt RUN.json …]
+                                           each run's successful (201) bookings a second
+                                           over the naive design's tx/s, and the median
   report.py slowlog FILE                   Redis's slowest commands from `redis-cli slowlog get`
   report.py room ACKS.jsonl OPENS_MS SEATS [DIR]
                                            the waiting room: outcomes, order, how fast the
@@ -17,6 +20,7 @@
 """
 import csv
 import json
+import re
 import sys
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
@@ -54,13 +58,39 @@ def rate(path):
     )
 
 
+def booked(path):
+    """Successful (201) answers a second of a goose report, over its measured window."""
+    report = json.load(open(path))
+    codes = next(m["status_codes"] for m in report["status_code_metrics"] if m["name"] == "Aggregated")
+    created = sum(
+        int(count.replace(",", "")) for count, code in re.findall(r"([\d,]+) \[(\d+)\]", codes) if code == "201"
+    )
+    return created / report["raw_metrics"]["duration"]
+
+
+def pgbench_rate(path):
+    """Transactions a second from the line `report.py pgbench` printed."""
+    return float(re.search(r"(\d+) tx/s", open(path).read()).group(1))
+
+
+def median_ratio(name, pairs):
+    """Each run's rate over its baseline's, and their median: pairs of (baseline, run)."""
+    ratios = sorted(r / b for b, r in pairs if b > 0)
+    listed = ", ".join(f"{r:.0f}/{b:.0f} = {r / b:.2f}" for b, r in pairs if b > 0)
+    middle = len(ratios) // 2
+    median = ratios[middle] if len(ratios) % 2 else sum(ratios[middle - 1 : middle + 1]) / 2
+    print(f"{name:<24} ratio to the baseline: median {median:.2f} of {len(ratios)} ({listed})")
+
+
 def ratio(paths):
     pairs = [(rate(b), rate(r)) for b, r in zip(paths[0::2], paths[1::2])]
-    ratios = sorted(r / b for b, r in pairs if b > 0)
-    name = paths[1].rsplit("/", 1)[-1].removesuffix(".json")
-    listed = ", ".join(f"{r:.0f}/{b:.0f} = {r / b:.2f}" for b, r in pairs if b > 0)
-    median = ratios[len(ratios) // 2] if len(ratios) % 2 else sum(ratios[len(ratios) // 2 - 1 : len(ratios) // 2 + 1]) / 2
-    print(f"{name:<24} ratio to the baseline: median {median:.2f} of {len(ratios)} ({listed})")
+    median_ratio(paths[1].rsplit("/", 1)[-1].removesuffix(".json"), pairs)
+
+
+def versus(paths):
+    pairs = [(pgbench_rate(n), booked(r)) for n, r in zip(paths[0::2], paths[1::2])]
+    name = paths[1].rsplit("/", 1)[-1].removesuffix(".json").rsplit("-", 1)[0]
+    median_ratio(f"{name} vs naive", pairs)
 
 
 def pgbench(paths):
@@ -293,6 +323,8 @@ if __name__ == "__main__":
         plot(*args)
     elif command == "ratio":
         ratio(args)
+    elif command == "versus":
+        versus(args)
     elif command == "slowlog":
         slowlog(args[0])
     elif command == "room":

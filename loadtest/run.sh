@@ -2,11 +2,12 @@
 # The benchmark of docs/PERFORMANCE.md: every figure with its baseline measured in the
 # same run (this machine is noisy, so ratios are what we compare). Release binaries:
 #   cargo build --release -p madoguchi -p loadtest && bash loadtest/run.sh [section…]
-# Sections: ceiling refusals bookings naive latency tickets congestion redis sse rush
+# Sections: ceiling refusals bookings naive versus latency tickets congestion redis sse rush
 # backends room roomstatus rebuild reaper (default: all).
 # Results: target/loadtest/bench/<section>*.json (goose reports) and summary.txt.
 # REPEAT=N alternates the trivial baseline and the measured scenario N times for the
-# refusals, tickets and congestion ratios and reports the median (SECONDS_PER_RUN each).
+# refusals, tickets and congestion ratios and reports the median (SECONDS_PER_RUN each);
+# for `versus` it alternates the naive design and our bookings (default 3 times).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release}
@@ -16,7 +17,7 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
 mkdir -p "$OUT"
 . loadtest/lib.sh
 trap stop_server EXIT
-SECTIONS=${*:-ceiling refusals bookings naive latency tickets congestion redis sse rush backends room roomstatus rebuild reaper}
+SECTIONS=${*:-ceiling refusals bookings naive versus latency tickets congestion redis sse rush backends room roomstatus rebuild reaper}
 SAMPLE=app/config/sample-city.toml
 BENCH=loadtest/config/throughput-city.toml
 # A Tuesday; bookings for 2027-02-26 open that morning at 08:30 (45 days ahead).
@@ -72,9 +73,10 @@ paired() {
   python3 loadtest/report.py ratio "${reports[@]}" | tee -a "$OUT/summary.txt"
 }
 
-# naive CLIENTS SLOTS — the naive FOR UPDATE design in pgbench, latencies logged for p99.
+# naive CLIENTS SLOTS [SUFFIX] — the naive FOR UPDATE design in pgbench, latencies logged
+# for p99; its rate also lands in $OUT/naive-cCLIENTS-sSLOTS[SUFFIX].tps for `versus`.
 naive() {
-  local clients=$1 slots=$2 name="naive-c$1-s$2"
+  local clients=$1 slots=$2 name="naive-c$1-s$2${3:-}"
   local threads=$(( clients < 2 ? 1 : 2 ))
   psql "$PG_ADMIN" -qAt -c "DROP DATABASE IF EXISTS naive WITH (FORCE)" -c "CREATE DATABASE naive" >/dev/null
   psql postgres://postgres@127.0.0.1:5432/naive -q -f loadtest/naive/schema.sql 2>/dev/null
@@ -82,8 +84,21 @@ naive() {
   (cd "$OUT" && pgbench -n -f "$OLDPWD/loadtest/naive/book.sql" -D slots="$slots" -c "$clients" -j "$threads" \
     -T "$SECONDS_PER_RUN" -l --log-prefix="$name" postgres://postgres@127.0.0.1:5432/naive 2>&1 \
     | grep -E "^(tps|latency|number of failed)") | tee -a "$OUT/summary.txt"
-  python3 loadtest/report.py pgbench "$OUT/$name".* | tee -a "$OUT/summary.txt"
+  python3 loadtest/report.py pgbench "$OUT/$name".* | tee -a "$OUT/summary.txt" "$OUT/$name-rate.txt"
   rm -f "$OUT/$name".*
+}
+
+# book HOT [SUFFIX] — successful durable bookings on HOT slots at a time (a slot that
+# fills leaves the hot set: LOADTEST_MOVE_ON) on a fresh server, then the invariant check.
+book() {
+  local hot=$1 suffix=${2:-}
+  start_server "$BENCH" "$MORNING@1"
+  rm -f "$OUT/acks-bookings-$hot$suffix.jsonl"
+  LOADTEST_BOOKING_OFFICE=bench LOADTEST_BOOKING_DAY=2027-01-14 LOADTEST_BOOKING_TO=2027-02-10 \
+    LOADTEST_HOT_SLOTS=$hot LOADTEST_MOVE_ON=1 LOADTEST_ACKS="$OUT/acks-bookings-$hot$suffix.jsonl" \
+    goose "bookings-hot$hot$suffix" booking
+  "$BIN/loadtest" check --database-url "$DATABASE_URL" --acks "$OUT/acks-bookings-$hot$suffix.jsonl" | tee -a "$OUT/summary.txt"
+  stop_server
 }
 
 for section in $SECTIONS; do
@@ -102,16 +117,24 @@ for section in $SECTIONS; do
     paired refusals refusals LOADTEST_FULL_SLOT=$slot LOADTEST_BOOKING_OFFICE=main
     stop_server ;;
   bookings)
-    # Successful durable bookings with contention on 1 and on 10 slots at a time (a slot
-    # that fills leaves the hot set: LOADTEST_MOVE_ON), against the naive design below.
+    # Successful durable bookings with contention on 1 and on 10 slots at a time, against
+    # the naive design of the section `naive`.
+    for hot in 1 10; do book "$hot"; done ;;
+  versus)
+    # The booking ratios from alternating runs: the naive design, then ours, on one and on
+    # ten hot slots, REPEAT times (default 3); then each run's successful bookings over the
+    # naive rate just before it, and the median. The naive design follows the disk's flush
+    # time and ours the CPU, and both drift within minutes, so one pair can mislead.
+    for i in $(seq 1 "${REPEAT:-3}"); do
+      for hot in 1 10; do
+        naive "$USERS" "$hot" "-$i"
+        book "$hot" "-$i"
+      done
+    done
     for hot in 1 10; do
-      start_server "$BENCH" "$MORNING@1"
-      rm -f "$OUT/acks-bookings-$hot.jsonl"
-      LOADTEST_BOOKING_OFFICE=bench LOADTEST_BOOKING_DAY=2027-01-14 LOADTEST_BOOKING_TO=2027-02-10 \
-        LOADTEST_HOT_SLOTS=$hot LOADTEST_MOVE_ON=1 LOADTEST_ACKS="$OUT/acks-bookings-$hot.jsonl" \
-        goose "bookings-hot$hot" booking
-      "$BIN/loadtest" check --database-url "$DATABASE_URL" --acks "$OUT/acks-bookings-$hot.jsonl" | tee -a "$OUT/summary.txt"
-      stop_server
+      pairs=()
+      for i in $(seq 1 "${REPEAT:-3}"); do pairs+=("$OUT/naive-c$USERS-s$hot-$i-rate.txt" "$OUT/bookings-hot$hot-$i.json"); done
+      python3 loadtest/report.py versus "${pairs[@]}" | tee -a "$OUT/summary.txt"
     done ;;
   reaper)
     # What settling a booking costs later: the reaper confirms every claim a deadline
