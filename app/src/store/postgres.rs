@@ -15,6 +15,7 @@ use crate::store::{
 use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, stream};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::collections::HashMap;
@@ -44,6 +45,10 @@ fn writer_stopped() -> StoreError {
 
 /// How many writes one group commit takes at most.
 const MAX_BATCH: usize = 256;
+
+/// How many rows of a refused batch are written on their own at a time (a few of the
+/// pool's connections, so that the rest of the service keeps its own).
+const ALONE_AT_ONCE: usize = 4;
 
 impl PgLedger {
     /// A lazily connecting pool: the service starts even if the database is slow to.
@@ -147,6 +152,12 @@ impl BatchWriter for ReservationWriter {
 /// have got. A failure to reach the database fails them all. A single item is written
 /// alone straight away.
 ///
+/// The lone writes run `ALONE_AT_ONCE` at a time: under load the next batch waits for
+/// this one (`group_commit`), and a batch of fifty written one commit after another
+/// would hold every new booking for fifty commits. Two lone writes that collide (the
+/// same seat twice) are decided by the unique key: one succeeds, the other is refused,
+/// as if they had come one after the other.
+///
 /// The statement is a plain `INSERT`, not `ON CONFLICT DO NOTHING`: conflicts are rare
 /// (the hot state hands out free seats and numbers), and skipping conflicting rows made
 /// PostgreSQL probe every unique index of every row before inserting it, about a fifth
@@ -167,11 +178,8 @@ where
     match together().await {
         Ok(()) => items.iter().map(|_| Ok(())).collect(),
         Err(sqlx::Error::Database(_)) => {
-            let mut results = Vec::with_capacity(items.len());
-            for item in items {
-                results.push(alone(item).await);
-            }
-            results
+            let lone: Vec<One> = items.iter().map(alone).collect();
+            stream::iter(lone).buffered(ALONE_AT_ONCE).collect().await
         }
         Err(e) => {
             let e = store_error(e);
