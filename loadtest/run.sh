@@ -36,10 +36,6 @@ fill_slot() {
   done
 }
 
-# CPU time (clock ticks) a process has used so far.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-# CPU time of every PostgreSQL process (the server's pooled backends live through a run).
-pg_ticks() { local t=0 p; for p in $(pgrep -x postgres); do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
 
 # goose NAME SCENARIOS [USERS] — one goose run with the JSON report in $OUT/NAME.json,
 # and where the two cores went: the server, Redis and the load generator itself.
