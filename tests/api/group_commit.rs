@@ -9,8 +9,9 @@ use madoguchi::domain::queue::{LineId, TicketClass, TicketStatus};
 use madoguchi::domain::slots::SlotRef;
 use madoguchi::store::postgres::PgLedger;
 use madoguchi::store::queue::{QueueLedger, Ticket, TicketWriteError};
-use madoguchi::store::{Ledger, NewReservation, Placement, ResidentRecord, WriteError};
+use madoguchi::store::{Ledger, NewReservation, Placement, ResidentRecord, StoreError, WriteError};
 use madoguchi_tests::TestDb;
+use sqlx::Connection;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -61,6 +62,7 @@ fn kind(r: &Result<(), WriteError>) -> &'static str {
         Err(WriteError::SeatTaken) => "seat",
         Err(WriteError::ResidentHasBooking) => "resident",
         Err(WriteError::IdempotencyKeyUsed) => "key",
+        Err(WriteError::Store(StoreError::Unavailable(_))) => "unavailable",
         Err(WriteError::Store(_)) => "store",
     }
 }
@@ -206,4 +208,71 @@ async fn hundreds_of_concurrent_tickets_share_commits_and_numbers_stay_unique() 
         .await
         .unwrap();
     assert_eq!(issued, 300, "each written once, with who issued it");
+}
+
+/// The booking of `booking` moved to `hour` o'clock, so that each write has a free seat.
+fn booking_at(hour: u32, who: u8) -> NewReservation {
+    let mut new = booking(0, who, None);
+    let shift = Duration::hours(i64::from(hour) - 9);
+    new.placement.start += shift;
+    new.placement.end += shift;
+    new.placement.slot.start = NaiveTime::from_hms_opt(hour, 0, 0).unwrap();
+    new
+}
+
+/// Cuts every connection to the test's database, as a restart of PostgreSQL or a
+/// proxy's timeout would; returns how many there were.
+async fn cut_connections(db: &TestDb) -> i64 {
+    let mut admin = sqlx::PgConnection::connect(&madoguchi_tests::database_url())
+        .await
+        .unwrap();
+    sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = $1 AND pid <> pg_backend_pid()) cut",
+    )
+    .bind(&db.name)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap()
+}
+
+/// A pooled connection used moments ago is not pinged before its next statement
+/// (`PgLedger::connect_lazy`), so a write may meet a connection the database has just
+/// cut. It is refused as unavailable (the service answers 503, safe to retry), never
+/// written twice or wrongly refused, and the pool drops each dead connection the first
+/// time it fails: writes succeed again after at most one failure per connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connections_cut_by_the_database_cost_one_unavailable_write_each_at_most() {
+    let (ledger, db) = ledger(1).await;
+    let ledger = Arc::new(ledger);
+    // Open several connections: concurrent lone writes each take one.
+    let warm: Vec<NewReservation> = (0..4).map(|s| booking(s, s as u8 + 1, None)).collect();
+    assert_eq!(write_all(&ledger, warm).await, ["ok"; 4]);
+    let cut = cut_connections(&db).await;
+    assert!(cut >= 1, "the pool had connections open");
+
+    let mut answers = Vec::new();
+    for (hour, who) in (10..20).zip(30u8..) {
+        answers.push(kind(
+            &ledger.insert_reservation(&booking_at(hour, who)).await,
+        ));
+    }
+    let failed = answers.iter().take_while(|a| **a == "unavailable").count();
+    assert!(
+        failed as i64 <= cut,
+        "{failed} failures for {cut} cut connections: {answers:?}"
+    );
+    assert!(
+        answers[failed..].iter().all(|a| *a == "ok"),
+        "only unavailability, and only until the dead connections are gone: {answers:?}"
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM reservations")
+        .fetch_one(ledger.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        4 + (answers.len() - failed) as i64,
+        "each success written once"
+    );
 }

@@ -16,8 +16,8 @@ use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgPool};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -46,6 +46,9 @@ fn writer_stopped() -> StoreError {
 /// How many writes one group commit takes at most.
 const MAX_BATCH: usize = 256;
 
+/// A pooled connection idle this long is pinged before use (see `connect_lazy`).
+const CHECK_IDLE_AFTER: Duration = Duration::from_millis(500);
+
 /// How many rows of a refused batch are written on their own at a time (a few of the
 /// pool's connections, so that the rest of the service keeps its own).
 const ALONE_AT_ONCE: usize = 4;
@@ -60,6 +63,19 @@ impl PgLedger {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(3))
+            // sqlx pings every connection it hands out: a round trip, and a wake-up of a
+            // PostgreSQL backend, before each statement. A connection used within the
+            // last half second is alive (HikariCP's `aliveBypassWindowMs` draws the same
+            // line); one that has sat longer may have been cut, and is still checked.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= CHECK_IDLE_AFTER {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_lazy_with(options);
         let runtime = tokio::runtime::Handle::try_current()
             .context("the PostgreSQL ledger needs a Tokio runtime for its writers")?;
@@ -101,8 +117,21 @@ pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(ref db) if database_unavailable(db.code().as_deref()) => {
+            StoreError::Unavailable(e.to_string())
+        }
         other => StoreError::Unexpected(anyhow!(other)),
     }
+}
+
+/// Errors the database reports about itself rather than about a statement, by SQLSTATE:
+/// the connection is gone (class 08), the server is shutting down, restarting or not
+/// yet accepting (57P01-57P03, e.g. a connection cut by `pg_terminate_backend` or a
+/// failover), or it ran out of resources (class 53). Retrying later can succeed.
+fn database_unavailable(code: Option<&str>) -> bool {
+    code.is_some_and(|c| {
+        c.starts_with("08") || c.starts_with("53") || matches!(c, "57P01" | "57P02" | "57P03")
+    })
 }
 
 fn write_error(e: sqlx::Error) -> WriteError {
@@ -149,8 +178,8 @@ impl BatchWriter for ReservationWriter {
 /// Writes `items` with one statement (`together`), or, when the database refused it (a
 /// unique key or a check failed for some row: the statement wrote nothing), each item on
 /// its own (`alone`), so every caller gets exactly the answer a write of its own would
-/// have got. A failure to reach the database fails them all. A single item is written
-/// alone straight away.
+/// have got. A failure to reach the database (or the database unavailable) fails them
+/// all. A single item is written alone straight away.
 ///
 /// The lone writes run `ALONE_AT_ONCE` at a time: under load the next batch waits for
 /// this one (`group_commit`), and a batch of fifty written one commit after another
@@ -177,7 +206,7 @@ where
     }
     match together().await {
         Ok(()) => items.iter().map(|_| Ok(())).collect(),
-        Err(sqlx::Error::Database(_)) => {
+        Err(sqlx::Error::Database(db)) if !database_unavailable(db.code().as_deref()) => {
             let lone: Vec<One> = items.iter().map(alone).collect();
             stream::iter(lone).buffered(ALONE_AT_ONCE).collect().await
         }
