@@ -36,7 +36,6 @@ fill_slot() {
   done
 }
 
-
 # goose NAME SCENARIOS [USERS] — one goose run with the JSON report in $OUT/NAME.json,
 # and where the two cores went: the server, Redis and the load generator itself.
 goose() {
@@ -70,7 +69,7 @@ paired() {
 }
 
 # naive CLIENTS SLOTS [SUFFIX] — the naive FOR UPDATE design in pgbench, latencies logged
-# for p99; its rate also lands in $OUT/naive-cCLIENTS-sSLOTS[SUFFIX].tps for `versus`.
+# for p99; its rate also lands in $OUT/naive-cCLIENTS-sSLOTS[SUFFIX]-rate.txt for `versus`.
 naive() {
   local clients=$1 slots=$2 name="naive-c$1-s$2${3:-}"
   local threads=$(( clients < 2 ? 1 : 2 ))
