@@ -758,3 +758,46 @@ async fn a_swap_refuses_a_staging_key_that_lost_fields_and_changes_nothing() {
     assert_eq!(epoch.as_deref(), Some("epoch 7"));
     assert!(ttl > 86_000, "the live map takes the day's TTL: {ttl}");
 }
+
+/// A seat map created by a claim (no rebuild wrote it) gets the day's expiry, and keeps
+/// it through the later claims of the day, which do not set it again.
+#[tokio::test]
+async fn a_seat_map_made_by_claims_expires_after_its_day() {
+    let (keys, redis) = redis_on_own_prefix(250).await;
+    let (slot, _) = slots()[2].clone();
+    let now: DateTime<Utc> = "2026-12-01T01:00:00Z".parse().unwrap();
+    // The office is loaded, but no day of it: the claims below create the day's map.
+    redis
+        .load_office(&empty_snapshot(&slot.office, &[], now))
+        .await
+        .unwrap();
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let map = format!("{}:{{o:main}}:seats:cert_renewal:20261204", keys.prefix);
+    let later = SlotRef {
+        start: NaiveTime::from_hms_opt(10, 0, 0).unwrap(),
+        ..slot.clone()
+    };
+    for (n, slot) in [(0u8, &slot), (1, &slot), (2, &later)] {
+        let claim = SeatClaim {
+            claim_id: Uuid::new_v4(),
+            slot: slot.clone(),
+            capacity: 3,
+            idempotency: None,
+            resident: None,
+            deadline: now + Duration::seconds(60),
+            now,
+        };
+        assert!(
+            outcome(redis.claim(&claim).await).starts_with("Claimed"),
+            "claim {n}"
+        );
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(&map)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        // The map lives until the end of the day after the slot's day (Tokyo or UTC).
+        assert!(ttl > 3 * 24 * 3600 && ttl <= 5 * 24 * 3600, "claim {n}: TTL {ttl}");
+    }
+}

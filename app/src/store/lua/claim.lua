@@ -41,19 +41,42 @@ if hints[1] == ARGV[3] then
   return {'FULL'}
 end
 local first = tonumber(hints[2]) or tonumber(ARGV[13])
-for i = 0, capacity - 1 do
-  local seat = (first + i) % capacity
-  if redis.call('HSETNX', KEYS[2], ARGV[2] .. ':' .. seat, claim) == 1 then
-    redis.call('HSET', KEYS[2], next_field, (seat + 1) % capacity)
+local seat_prefix = ARGV[2] .. ':'
+local function take(seat)
+  redis.call('HSET', KEYS[2], next_field, (seat + 1) % capacity)
+  -- The map's TTL is the same for every claim of its day; it is set where the map is
+  -- created (here, by the slot's first claim, which has no hint; or by a rebuild).
+  if not hints[2] then
     redis.call('EXPIRE', KEYS[2], ARGV[12])
-    redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4] .. seat .. ARGV[5])
-    if ARGV[7] ~= '' then
-      redis.call('SET', KEYS[4], claim .. '|' .. ARGV[7], 'EX', ARGV[8])
+  end
+  redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4] .. seat .. ARGV[5])
+  if ARGV[7] ~= '' then
+    redis.call('SET', KEYS[4], claim .. '|' .. ARGV[7], 'EX', ARGV[8])
+  end
+  if ARGV[9] ~= '' then
+    redis.call('HSET', KEYS[5], ARGV[9], claim .. '|' .. ARGV[10])
+  end
+  return {'OK', seat}
+end
+if redis.call('HSETNX', KEYS[2], seat_prefix .. first, claim) == 1 then
+  return take(first)
+end
+-- The first seat was taken (after a release or a rebuild, or the slot is full): read the
+-- other seats' holders in a few HMGETs and take the first free one in scan order, rather
+-- than one HSETNX per seat (a slot fills once, and that walk cost as much Redis time as
+-- all of the slot's claims together). The script runs atomically: a seat read free is.
+local CHUNK = 256
+for from = 1, capacity - 1, CHUNK do
+  local fields = {}
+  for i = from, math.min(from + CHUNK - 1, capacity - 1) do
+    fields[#fields + 1] = seat_prefix .. ((first + i) % capacity)
+  end
+  local holders = redis.call('HMGET', KEYS[2], unpack(fields))
+  for j = 1, #fields do
+    if not holders[j] then
+      redis.call('HSET', KEYS[2], fields[j], claim)
+      return take((first + from + j - 1) % capacity)
     end
-    if ARGV[9] ~= '' then
-      redis.call('HSET', KEYS[5], ARGV[9], claim .. '|' .. ARGV[10])
-    end
-    return {'OK', seat}
   end
 end
 redis.call('HSET', KEYS[2], full_field, ARGV[3])
