@@ -568,10 +568,7 @@ async fn a_rebuild_larger_than_a_batch_replaces_the_office_exactly() {
                 .unwrap()
         }
     };
-    assert_eq!(
-        ttl(format!("{}:{{o:main}}:residents", keys.prefix)).await,
-        -1
-    );
+    assert_eq!(ttl(format!("{}:{{o:main}}:marks", keys.prefix)).await, -1);
     let map_ttl = ttl(format!(
         "{}:{{o:main}}:seats:cert_renewal:20261205",
         keys.prefix
@@ -581,7 +578,8 @@ async fn a_rebuild_larger_than_a_batch_replaces_the_office_exactly() {
 }
 
 /// A rebuild whose snapshot was read before some claims were made (their rows not yet
-/// in it) keeps the seats and resident marks those claims still hold, and does not bring
+/// in it) keeps the seats and marks (resident, idempotency key) those claims still hold,
+/// and does not bring
 /// back a seat given up meanwhile. Both hot states.
 #[tokio::test]
 async fn a_rebuild_keeps_the_claims_made_while_its_snapshot_was_read() {
@@ -598,7 +596,10 @@ async fn a_rebuild_keeps_the_claims_made_while_its_snapshot_was_read() {
             claim_id: Uuid::new_v4(),
             slot: slot.clone(),
             capacity: 5,
-            idempotency: None,
+            idempotency: Some(IdempotencyMark {
+                key_hash: [n + 100; 32],
+                fingerprint: [n; 32],
+            }),
             resident: Some(ResidentMark {
                 identity_hash: [n; 32],
                 until: at + Duration::days(3),
@@ -648,8 +649,23 @@ async fn a_rebuild_keeps_the_claims_made_while_its_snapshot_was_read() {
         );
         let again = |n: u8| SeatClaim {
             claim_id: Uuid::new_v4(),
+            idempotency: None,
             ..claim(n, read_at + Duration::seconds(2))
         };
+        let retried = |n: u8| SeatClaim {
+            claim_id: Uuid::new_v4(),
+            resident: None,
+            ..claim(n, read_at + Duration::seconds(2))
+        };
+        for (n, kept) in [(2, &after), (4, &later)] {
+            let answer = outcome(hot.claim(&retried(n)).await);
+            let replayed = format!("Replay {{ claim_id: {}", kept.claim_id);
+            assert!(answer.starts_with(&replayed), "{name}: {answer}");
+        }
+        assert!(
+            outcome(hot.claim(&retried(1)).await).starts_with("Claimed"),
+            "{name}: the key of a claim not kept is not kept either"
+        );
         assert_eq!(
             outcome(hot.claim(&again(2)).await),
             "ResidentHasBooking",
@@ -698,8 +714,8 @@ async fn a_swap_refuses_a_staging_key_that_lost_fields_and_changes_nothing() {
         let mut invocation = script.prepare_invoke();
         invocation
             .key(key("epoch"))
-            .key(key("residents"))
-            .key(key("load:n:residents"))
+            .key(key("marks"))
+            .key(key("load:n:marks"))
             .key(key("pending"))
             .key(&map)
             .key(&staged_map)
@@ -798,6 +814,53 @@ async fn a_seat_map_made_by_claims_expires_after_its_day() {
             .await
             .unwrap();
         // The map lives until the end of the day after the slot's day (Tokyo or UTC).
-        assert!(ttl > 3 * 24 * 3600 && ttl <= 5 * 24 * 3600, "claim {n}: TTL {ttl}");
+        assert!(
+            ttl > 3 * 24 * 3600 && ttl <= 5 * 24 * 3600,
+            "claim {n}: TTL {ttl}"
+        );
+    }
+}
+
+/// An Idempotency-Key replays for 24 hours after its claim and no longer, judged by the
+/// claims' clock (not Redis's): both hot states.
+#[tokio::test]
+async fn an_idempotency_key_is_remembered_for_a_day_of_the_claims_clock() {
+    let (_keys, redis) = redis_on_own_prefix(250).await;
+    let model = MemoryHotState::new();
+    let hot_states: [(&str, &dyn HotState); 2] = [("redis", &redis), ("in process", &model)];
+    for (name, hot) in hot_states {
+        let (slot, _) = slots()[2].clone();
+        let start: DateTime<Utc> = "2026-12-01T01:00:00Z".parse().unwrap();
+        hot.load_office(&empty_snapshot(&slot.office, &[slot.date], start))
+            .await
+            .unwrap();
+        let claim = |at: DateTime<Utc>| SeatClaim {
+            claim_id: Uuid::new_v4(),
+            slot: slot.clone(),
+            capacity: 3,
+            idempotency: Some(IdempotencyMark {
+                key_hash: [7; 32],
+                fingerprint: [8; 32],
+            }),
+            resident: None,
+            deadline: at + Duration::seconds(60),
+            now: at,
+        };
+        let first = claim(start);
+        assert!(
+            outcome(hot.claim(&first).await).starts_with("Claimed"),
+            "{name}"
+        );
+        let a_day = Duration::hours(24);
+        let answer = outcome(
+            hot.claim(&claim(start + a_day - Duration::seconds(1)))
+                .await,
+        );
+        assert!(
+            answer.starts_with(&format!("Replay {{ claim_id: {}", first.claim_id)),
+            "{name}: {answer}"
+        );
+        let answer = outcome(hot.claim(&claim(start + a_day)).await);
+        assert!(answer.starts_with("Claimed"), "{name}: {answer}");
     }
 }

@@ -570,12 +570,10 @@ impl TestApp {
     pub async fn forget_marks(&mut self, office: &str) {
         match &mut self.stores {
             Stores::Production { redis, prefix, .. } => {
-                let mut keys: Vec<String> = redis
-                    .keys(format!("{prefix}:{{o:{office}}}:idem:*"))
+                let _: () = redis
+                    .del(format!("{prefix}:{{o:{office}}}:marks"))
                     .await
                     .unwrap();
-                keys.push(format!("{prefix}:{{o:{office}}}:residents"));
-                let _: () = redis.del(keys).await.unwrap();
             }
             Stores::Embedded { memory, .. } => {
                 memory.forget_marks(&madoguchi::domain::OfficeId::parse(office).unwrap());

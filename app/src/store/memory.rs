@@ -3,8 +3,9 @@
 //! reference model in the property test of the Redis implementation
 //! (`tests/api/hot_state_model.rs`), so its rules mirror the Lua scripts line by line.
 //!
-//! One difference: Redis expires idempotency marks after 24 h of wall-clock time; here
-//! they expire 24 h after the claim's `now`, which is what a driven clock expects.
+//! Marks (a resident's active booking, an Idempotency-Key's) end at their "until", judged
+//! by the `now` of the operation, as in the scripts; a rebuild replaces them with the
+//! ledger's and those of the claims it carries over, as `load_office.lua` does.
 
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
@@ -43,10 +44,11 @@ struct KeptClaim {
     seat: (NaiveTime, u16),
     claim_id: Uuid,
     resident_mark: Option<((ProcedureId, Digest), (Uuid, i64))>,
+    idempotency_mark: Option<(Digest, (Uuid, Digest, i64))>,
 }
 
 /// The pending claims due at or after `keep_claims_due_from`, on the maps the snapshot
-/// replaces, that still hold their seat; with the resident mark each still holds.
+/// replaces, that still hold their seat; with the marks each still holds.
 fn recent_claims(state: &OfficeState, s: &OfficeSnapshot) -> Vec<KeptClaim> {
     let from = (s.keep_claims_due_from.timestamp_millis(), String::new());
     state
@@ -66,6 +68,10 @@ fn recent_claims(state: &OfficeState, s: &OfficeSnapshot) -> Vec<KeptClaim> {
                     let field = (c.slot.procedure, r);
                     let mark = state.residents.get(&field)?;
                     (mark.0 == c.claim_id).then_some((field, *mark))
+                }),
+                idempotency_mark: c.idempotency.and_then(|key| {
+                    let mark = state.idempotency.get(&key)?;
+                    (mark.0 == c.claim_id).then_some((key, *mark))
                 }),
             })
         })
@@ -398,6 +404,15 @@ impl HotState for MemoryHotState {
                 ))
             })
             .collect();
+        state.idempotency = s
+            .idempotency
+            .iter()
+            .map(|r| {
+                let until = r.created_at.timestamp() + IDEMPOTENCY_TTL_SECS;
+                (r.key_hash, (r.id, r.fingerprint, until))
+            })
+            .filter(|(_, (_, _, until))| *until > s.taken_at.timestamp())
+            .collect();
         for kept in kept {
             state
                 .seats
@@ -408,13 +423,8 @@ impl HotState for MemoryHotState {
             if let Some((field, mark)) = kept.resident_mark {
                 state.residents.entry(field).or_insert(mark);
             }
-        }
-        for record in &s.idempotency {
-            let expires = record.created_at.timestamp() + IDEMPOTENCY_TTL_SECS;
-            if expires > s.taken_at.timestamp() {
-                state
-                    .idempotency
-                    .insert(record.key_hash, (record.id, record.fingerprint, expires));
+            if let Some((key, mark)) = kept.idempotency_mark {
+                state.idempotency.entry(key).or_insert(mark);
             }
         }
         state.loaded = true;

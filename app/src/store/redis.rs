@@ -6,8 +6,10 @@
 //!   missing means Redis lost it (restart) and scripts answer `REBUILD`.
 //! * `{p}:{o:X}:seats:<procedure>:<YYYYMMDD>` — hash, `HHMM:<seat>` → holder id.
 //! * `{p}:{o:X}:pending` — sorted set of claims not yet seen in the ledger, by deadline.
-//! * `{p}:{o:X}:idem:<hash>` — `holder|fingerprint` of an Idempotency-Key, 24 h.
-//! * `{p}:{o:X}:residents` — hash, `<procedure>:<identity hash>` → `holder|until`.
+//! * `{p}:{o:X}:marks` — hash of the office's marks: `<procedure>:<identity hash>` →
+//!   `holder|until` (a resident's active booking) and `idem:<key hash>` →
+//!   `holder|fingerprint|until` (an Idempotency-Key, 24 h). A mark past its "until" counts
+//!   as absent; rebuilds leave such marks out.
 //!
 //! One shared multiplexed connection (redis' `ConnectionManager`, which reconnects by
 //! itself) carries the hot path: a pool checkout costs a round trip per request.
@@ -170,8 +172,14 @@ impl std::fmt::Display for SeatsKey {
     }
 }
 
-/// The office's resident marks, after the office's part of the key (live or staged).
-const RESIDENTS_KEY: &str = "residents";
+/// The office's marks (residents' bookings, idempotency keys), after the office's part of
+/// the key (live or staged).
+const MARKS_KEY: &str = "marks";
+
+/// The field of an Idempotency-Key's mark in the office's marks, from the key's hash in hex.
+fn idem_field_of_hex(key_hash_hex: &str) -> String {
+    format!("idem:{key_hash_hex}")
+}
 
 fn seat_field(slot: &SlotRef, seat: u16) -> String {
     format!("{}:{seat}", slot.time_key())
@@ -357,16 +365,14 @@ impl RedisHotState {
     async fn plain_refusal(
         &self,
         epoch: &str,
-        idempotency: Option<&str>,
-        resident: Option<(&str, &str)>,
+        marks: &str,
+        mark_fields: [Option<&str>; 2],
     ) -> Result<bool, HotError> {
         let mut pipe = redis::pipe();
         pipe.exists(epoch);
-        if let Some(key) = idempotency {
-            pipe.exists(key);
-        }
-        if let Some((key, field)) = resident {
-            pipe.hexists(key, field);
+        // Any mark, even one past its "until", sends the request to the script.
+        for field in mark_fields.into_iter().flatten() {
+            pipe.hexists(marks, field);
         }
         let found: Vec<bool> = pipe
             .query_async(&mut self.connection().await?)
@@ -387,18 +393,8 @@ impl RedisHotState {
         self.key(office, "pending")
     }
 
-    fn idem_key(&self, office: &OfficeId, hash: Option<&Digest>) -> String {
-        self.idem_key_of_hex(office, hash.map(hex).as_deref())
-    }
-
-    /// [`Self::idem_key`] of a key hash already in hex (the claim needs both).
-    fn idem_key_of_hex(&self, office: &OfficeId, hash_hex: Option<&str>) -> String {
-        // Scripts always receive the key; "-" stands for "no key" and is never written.
-        self.key(office, format_args!("idem:{}", hash_hex.unwrap_or("-")))
-    }
-
-    fn residents_key(&self, office: &OfficeId) -> String {
-        self.key(office, RESIDENTS_KEY)
+    fn marks_key(&self, office: &OfficeId) -> String {
+        self.key(office, MARKS_KEY)
     }
 
     fn parse_member(office: &OfficeId, member: &str) -> Option<PendingClaim> {
@@ -439,8 +435,7 @@ impl RedisHotState {
             .release
             .key(self.seats_key(office, release.slot.procedure, release.slot.date))
             .key(self.pending_key(office))
-            .key(self.idem_key(office, release.idempotency.as_ref()))
-            .key(self.residents_key(office))
+            .key(self.marks_key(office))
             .arg(release.holder.to_string())
             .arg(
                 release
@@ -449,11 +444,12 @@ impl RedisHotState {
                     .unwrap_or_default(),
             )
             .arg(member.unwrap_or(""))
-            .arg(if release.idempotency.is_some() {
-                "1"
-            } else {
-                "0"
-            })
+            .arg(
+                release
+                    .idempotency
+                    .map(|k| idem_field_of_hex(&hex(&k)))
+                    .unwrap_or_default(),
+            )
             .arg(
                 release
                     .resident
@@ -515,12 +511,6 @@ impl StagedWriter {
             self.open_hash = Some(key.to_owned());
         }
         self.pipe.arg(field).arg(value);
-        self.counted().await
-    }
-
-    async fn set_ex(&mut self, key: String, value: String, ttl: i64) -> Result<(), HotError> {
-        self.close_hash();
-        self.pipe.cmd("SET").arg(key).arg(value).arg("EX").arg(ttl);
         self.counted().await
     }
 
@@ -635,8 +625,8 @@ impl HotState for RedisHotState {
         let idem_hex = c.idempotency.map(|i| hex(&i.key_hash));
         let epoch = self.epoch_key(office);
         let seats = self.seats_key(office, c.slot.procedure, c.slot.date);
-        let idem = self.idem_key_of_hex(office, idem_hex.as_deref());
-        let residents = self.residents_key(office);
+        let marks = self.marks_key(office);
+        let idem_field = idem_hex.as_deref().map(idem_field_of_hex);
         let resident_field = resident_hex
             .as_deref()
             .map(|h| resident_field_of_hex(c.slot.procedure, h));
@@ -647,8 +637,8 @@ impl HotState for RedisHotState {
             && self
                 .plain_refusal(
                     &epoch,
-                    idem_hex.is_some().then_some(idem.as_str()),
-                    resident_field.as_deref().map(|f| (residents.as_str(), f)),
+                    &marks,
+                    [idem_field.as_deref(), resident_field.as_deref()],
                 )
                 .await?
         {
@@ -673,8 +663,7 @@ impl HotState for RedisHotState {
             .key(&epoch)
             .key(&seats)
             .key(self.pending_key(office))
-            .key(&idem)
-            .key(&residents)
+            .key(&marks)
             .arg(c.claim_id.to_string())
             .arg(&time)
             .arg(c.capacity)
@@ -686,12 +675,13 @@ impl HotState for RedisHotState {
                     .map(|i| hex(&i.fingerprint))
                     .unwrap_or_default(),
             )
-            .arg(IDEMPOTENCY_TTL_SECS)
+            .arg(idem_field.unwrap_or_default())
             .arg(resident_field.unwrap_or_default())
             .arg(c.resident.map(|r| r.until.timestamp()).unwrap_or(0))
             .arg(c.now.timestamp())
             .arg(seat_map_ttl(c.slot.date, c.now))
             .arg(c.first_seat())
+            .arg(c.now.timestamp() + IDEMPOTENCY_TTL_SECS)
             .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
@@ -769,7 +759,7 @@ impl HotState for RedisHotState {
             .scripts
             .mark_resident
             .key(self.epoch_key(office))
-            .key(self.residents_key(office))
+            .key(self.marks_key(office))
             .arg(resident_field(procedure, &mark.identity_hash))
             .arg(holder.to_string())
             .arg(mark.until.timestamp())
@@ -923,7 +913,7 @@ impl HotState for RedisHotState {
                 ));
             }
         }
-        let residents = staging(format_args!("{RESIDENTS_KEY}"));
+        let marks = staging(format_args!("{MARKS_KEY}"));
         let mut residents_staged = std::collections::HashSet::new();
         for a in &s.seats {
             if a.status != crate::store::ReservationStatus::Confirmed {
@@ -931,7 +921,7 @@ impl HotState for RedisHotState {
             }
             if let Some(hash) = &a.resident_hash {
                 out.hset(
-                    &residents,
+                    &marks,
                     resident_field(a.slot.procedure, hash),
                     format!("{}|{}", a.id, a.slot_end.timestamp()),
                 )
@@ -939,15 +929,18 @@ impl HotState for RedisHotState {
                 residents_staged.insert((a.slot.procedure, *hash));
             }
         }
+        let mut keys_staged = std::collections::HashSet::new();
         for record in &s.idempotency {
-            let ttl = IDEMPOTENCY_TTL_SECS - (s.taken_at - record.created_at).num_seconds();
-            if ttl > 0 {
-                out.set_ex(
-                    self.idem_key(office, Some(&record.key_hash)),
-                    format!("{}|{}", record.id, hex(&record.fingerprint)),
-                    ttl,
+            let until = record.created_at.timestamp() + IDEMPOTENCY_TTL_SECS;
+            if until > s.taken_at.timestamp() {
+                let key_hex = hex(&record.key_hash);
+                out.hset(
+                    &marks,
+                    idem_field_of_hex(&key_hex),
+                    format!("{}|{}|{until}", record.id, hex(&record.fingerprint)),
                 )
                 .await?;
+                keys_staged.insert(key_hex);
             }
         }
         let mut conn = out.finish().await?;
@@ -955,15 +948,15 @@ impl HotState for RedisHotState {
             let mut invocation = self.scripts.load_office.prepare_invoke();
             invocation
                 .key(self.epoch_key(office))
-                .key(self.residents_key(office))
-                .key(&residents)
+                .key(self.marks_key(office))
+                .key(&marks)
                 .key(self.pending_key(office))
                 .arg(mode)
                 .arg(from)
                 .arg(skip)
                 .arg(at_most)
                 .arg(s.taken_at.to_rfc3339())
-                .arg(residents_staged.len())
+                .arg(residents_staged.len() + keys_staged.len())
                 .arg(STAGING_TTL_SECS);
             for (live, staged, ttl, fields) in &maps {
                 invocation.key(live).key(staged).arg(*ttl).arg(*fields);

@@ -1,28 +1,43 @@
 -- Claim a seat of a slot, atomically with the rule checks (see docs/ARCHITECTURE.md).
--- KEYS: 1 epoch, 2 day seat map, 3 pending claims, 4 idempotency key, 5 resident marks
+-- KEYS: 1 epoch, 2 day seat map, 3 pending claims, 4 the office's marks (idempotency keys
+--       and residents' bookings)
 -- ARGV: 1 claim id, 2 slot HHMM, 3 capacity, 4 pending member head, 5 pending member tail,
---       6 deadline (ms), 7 fingerprint hex or '', 8 idempotency TTL (s),
---       9 resident field or '', 10 resident mark until (unix s), 11 now (unix s),
+--       6 deadline (ms), 7 fingerprint hex or '', 8 idempotency mark field or '',
+--       9 resident mark field or '', 10 resident mark until (unix s), 11 now (unix s),
 --       12 seat map TTL (s), 13 the seat to try first when the slot has no hint (the
---       scan wraps around)
+--       scan wraps around), 14 idempotency mark until (unix s)
+-- A mark is "holder|until" (a resident's) or "holder|fingerprint|until" (a key's); one
+-- whose "until" has passed counts as absent (a rebuild leaves it out).
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'REBUILD'}
 end
 local claim = ARGV[1]
-if ARGV[7] ~= '' then
-  local seen = redis.call('GET', KEYS[4])
-  if seen then
-    local owner, fingerprint = string.match(seen, '^([^|]+)|(.*)$')
-    if owner ~= claim then
+local now = tonumber(ARGV[11])
+local idem_field, resident_field = ARGV[8], ARGV[9]
+local fields = {}
+if idem_field ~= '' then
+  fields[#fields + 1] = idem_field
+end
+if resident_field ~= '' then
+  fields[#fields + 1] = resident_field
+end
+if #fields > 0 then
+  local marks = redis.call('HMGET', KEYS[4], unpack(fields))
+  local idem_mark, resident_mark
+  if idem_field ~= '' then
+    idem_mark, resident_mark = marks[1], marks[2]
+  else
+    resident_mark = marks[1]
+  end
+  if idem_mark then
+    local owner, fingerprint, valid_until = string.match(idem_mark, '^([^|]+)|([^|]*)|(%d+)$')
+    if owner and owner ~= claim and tonumber(valid_until) > now then
       return {'REPLAY', owner, fingerprint}
     end
   end
-end
-if ARGV[9] ~= '' then
-  local mark = redis.call('HGET', KEYS[5], ARGV[9])
-  if mark then
-    local owner, valid_until = string.match(mark, '^([^|]+)|(%d+)$')
-    if owner ~= claim and tonumber(valid_until) > tonumber(ARGV[11]) then
+  if resident_mark then
+    local owner, valid_until = string.match(resident_mark, '^([^|]+)|(%d+)$')
+    if owner and owner ~= claim and tonumber(valid_until) > now then
       return {'RESIDENT'}
     end
   end
@@ -50,11 +65,21 @@ local function take(seat)
     redis.call('EXPIRE', KEYS[2], ARGV[12])
   end
   redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4] .. seat .. ARGV[5])
-  if ARGV[7] ~= '' then
-    redis.call('SET', KEYS[4], claim .. '|' .. ARGV[7], 'EX', ARGV[8])
+  -- Both marks in one HSET of one hash: a key of its own per Idempotency-Key (with its
+  -- own expiry) grew Redis's keyspace and expiry table by one entry per booking, and
+  -- took a command more to read and one to write (docs/PERFORMANCE.md, "Marks in one
+  -- hash").
+  local writes = {}
+  if idem_field ~= '' then
+    writes[#writes + 1] = idem_field
+    writes[#writes + 1] = claim .. '|' .. ARGV[7] .. '|' .. ARGV[14]
   end
-  if ARGV[9] ~= '' then
-    redis.call('HSET', KEYS[5], ARGV[9], claim .. '|' .. ARGV[10])
+  if resident_field ~= '' then
+    writes[#writes + 1] = resident_field
+    writes[#writes + 1] = claim .. '|' .. ARGV[10]
+  end
+  if #writes > 0 then
+    redis.call('HSET', KEYS[4], unpack(writes))
   end
   return {'OK', seat}
 end

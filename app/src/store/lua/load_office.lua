@@ -1,17 +1,17 @@
 -- The last steps of an office's rebuild (store/redis.rs `load_office`). The seat maps and
--- resident marks were written beforehand to staging keys, in short pipelined commands,
--- so that no single command holds Redis while a large office loads.
+-- the marks were written beforehand to staging keys, in short pipelined commands, so that
+-- no single command holds Redis while a large office loads.
 -- ARGV[1] 'carry': copy the claims made since the snapshot was read (pending claims due
 --   from ARGV[2] ms, skipping the first ARGV[3], at most ARGV[4] of them) that still hold
---   their seat into the staging keys, with their resident marks; answers {claims looked
---   at, last score, how many of them at that score}. Called in short rounds until it
---   catches up.
+--   their seat into the staging keys, with their marks (resident, idempotency key);
+--   answers {claims looked at, last score, how many of them at that score}. Called in
+--   short rounds until it catches up.
 -- ARGV[1] 'swap': carry the rest, then rename the staging keys over the live ones
 --   atomically and set the epoch (ARGV[5]).
--- KEYS: 1 epoch, 2 resident marks, 3 their staging key, 4 pending claims, then per day
+-- KEYS: 1 epoch, 2 marks, 3 their staging key, 4 pending claims, then per day
 --       seat map: the map and its staging key
--- ARGV: 1 mode, 2 due from (ms), 3 skip, 4 at most (0: all), 5 epoch value, 6 resident
---       marks staged, 7 staging TTL (s), then per seat map: TTL (s) and fields staged
+-- ARGV: 1 mode, 2 due from (ms), 3 skip, 4 at most (0: all), 5 epoch value, 6 marks
+--       staged, 7 staging TTL (s), then per seat map: TTL (s) and fields staged
 -- A staging key holding fewer fields than were written (it outlived its TTL, perhaps to be
 -- recreated by later writes) fails the swap, so a rebuild that stalled for minutes never
 -- swaps in a partial map: it is retried instead.
@@ -38,15 +38,21 @@ local function carry(from, skip, limit)
     else
       last, at_last = recent[n + 1], 1
     end
-    local claim, procedure, day, time, seat, resident =
-      string.match(member, '^([^|]+)|([^|]+)|([^|]+)|([^|]+)|([^|]+)|([^|]+)|')
+    local claim, procedure, day, time, seat, resident, idem =
+      string.match(member, '^([^|]+)|([^|]+)|([^|]+)|([^|]+)|([^|]+)|([^|]+)|([^|]+)$')
     local i = claim and map_of[procedure .. ':' .. day]
     local field = i and (time .. ':' .. seat)
     if i and redis.call('HGET', KEYS[i], field) == claim then
       redis.call('HSETNX', KEYS[i + 1], field, claim)
       redis.call('EXPIRE', KEYS[i + 1], ARGV[7])
+      local mark_fields = {}
       if resident ~= '-' then
-        local mark_field = procedure .. ':' .. resident
+        mark_fields[#mark_fields + 1] = procedure .. ':' .. resident
+      end
+      if idem ~= '-' then
+        mark_fields[#mark_fields + 1] = 'idem:' .. idem
+      end
+      for _, mark_field in ipairs(mark_fields) do
         local mark = redis.call('HGET', KEYS[2], mark_field)
         if mark and string.sub(mark, 1, #claim + 1) == claim .. '|' then
           redis.call('HSETNX', KEYS[3], mark_field, mark)
@@ -63,7 +69,7 @@ if ARGV[1] == 'carry' then
   return {looked, tostring(last), at_last}
 end
 
--- (staging key, fields written): the resident marks', then each seat map's.
+-- (staging key, fields written): the marks', then each seat map's.
 local staged = {{KEYS[3], ARGV[6]}}
 for i = FIRST_MAP, #KEYS, 2 do
   staged[#staged + 1] = {KEYS[i + 1], ARGV[i + 4]}
@@ -84,7 +90,7 @@ local function swap(live, staged)
   return false
 end
 if swap(KEYS[2], KEYS[3]) then
-  -- RENAME keeps the staging key's TTL; resident marks carry their own "until".
+  -- RENAME keeps the staging key's TTL; marks carry their own "until".
   redis.call('PERSIST', KEYS[2])
 end
 for i = FIRST_MAP, #KEYS, 2 do

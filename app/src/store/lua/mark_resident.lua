@@ -1,5 +1,5 @@
 -- Set the one-active-booking mark of a resident (when a hold is confirmed).
--- KEYS: 1 epoch, 2 resident marks. ARGV: 1 field, 2 holder, 3 until (unix s), 4 now (unix s)
+-- KEYS: 1 epoch, 2 the office's marks. ARGV: 1 field, 2 holder, 3 until (unix s), 4 now (unix s)
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 'REBUILD'
 end
