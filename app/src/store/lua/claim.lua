@@ -67,8 +67,8 @@ local function take(seat)
   redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4] .. seat .. ARGV[5])
   -- Both marks in one HSET of one hash: a key of its own per Idempotency-Key (with its
   -- own expiry) grew Redis's keyspace and expiry table by one entry per booking, and
-  -- took a command more to read and one to write (docs/PERFORMANCE.md, "Marks in one
-  -- hash").
+  -- took a command more to read and one to write (docs/PERFORMANCE.md, "Two
+  -- cuts in the claim script").
   local writes = {}
   if idem_field ~= '' then
     writes[#writes + 1] = idem_field
@@ -88,8 +88,9 @@ if redis.call('HSETNX', KEYS[2], seat_prefix .. first, claim) == 1 then
 end
 -- The first seat was taken (after a release or a rebuild, or the slot is full): read the
 -- other seats' holders in a few HMGETs and take the first free one in scan order, rather
--- than one HSETNX per seat (a slot fills once, and that walk cost as much Redis time as
--- all of the slot's claims together). The script runs atomically: a seat read free is.
+-- than one HSETNX per seat (every slot fills once, and that walk made as many HSETNX
+-- calls as all of the slot's claims together). The script runs atomically: a seat read
+-- free is free.
 local CHUNK = 256
 for from = 1, capacity - 1, CHUNK do
   local fields = {}
