@@ -83,12 +83,15 @@ async fn write_all(ledger: &Arc<PgLedger>, items: Vec<NewReservation>) -> Vec<&'
     answers
 }
 
-/// Rows written together with their "booked" events (the event's time is the row's).
-async fn booked_rows_with_their_event(ledger: &PgLedger) -> (i64, i64) {
+/// The rows written, the "booked" entries of the audit trail, and the "held" events
+/// (the entry's time is the row's).
+async fn rows_and_their_trail(ledger: &PgLedger) -> (i64, i64, i64) {
     sqlx::query_as(
         "SELECT (SELECT count(*) FROM reservations),
+                (SELECT count(*) FROM reservation_trail t JOIN reservations r
+                   ON r.id = t.reservation_id AND t.kind = 'booked' AND t.at = r.created_at),
                 (SELECT count(*) FROM reservation_events e JOIN reservations r
-                   ON r.id = e.reservation_id AND e.kind = 'booked' AND e.at = r.created_at)",
+                   ON r.id = e.reservation_id AND e.kind = 'held' AND e.at = r.created_at)",
     )
     .fetch_one(ledger.pool())
     .await
@@ -99,11 +102,19 @@ async fn booked_rows_with_their_event(ledger: &PgLedger) -> (i64, i64) {
 async fn a_group_without_conflicts_writes_every_row_and_its_event() {
     let (ledger, _db) = ledger(1).await;
     let ledger = Arc::new(ledger);
-    let items: Vec<NewReservation> = (0..4)
+    let mut items: Vec<NewReservation> = (0..3)
         .map(|s| booking(s, s as u8 + 1, Some(s as u8)))
         .collect();
+    let mut hold = booking(3, 4, Some(3));
+    hold.resident = None;
+    hold.hold_expires_at = Some(hold.now + Duration::minutes(10));
+    items.push(hold);
     assert_eq!(write_all(&ledger, items).await, ["ok"; 4]);
-    assert_eq!(booked_rows_with_their_event(&ledger).await, (4, 4));
+    assert_eq!(
+        rows_and_their_trail(&ledger).await,
+        (4, 3, 1),
+        "three bookings read as booked, one hold with its event"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -156,9 +167,9 @@ async fn every_write_of_a_group_gets_its_own_answer() {
         .await
         .unwrap();
     assert_eq!(
-        (rows, events, booked_rows_with_their_event(&ledger).await.1),
-        (5, 5, 5),
-        "one \"booked\" event for each row written, nothing else"
+        (rows, events, rows_and_their_trail(&ledger).await.1),
+        (5, 0, 5),
+        "one \"booked\" entry for each row written, and no event row"
     );
 }
 

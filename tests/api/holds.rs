@@ -45,6 +45,8 @@ async fn a_hold_keeps_the_seat_until_confirmed(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(again.status(), 200);
+    // The trail tells a confirmed hold from a booking: "held", then "confirmed".
+    assert_eq!(app.event_kinds(reference).await, ["held", "confirmed"]);
     let other = app.post_json("/api/v1/holds", &json!({ "office_id": "main", "procedure": "cert_renewal", "start": "2026-12-04T09:15:00+09:00" })).await;
     let other: Value = other.json().await.unwrap();
     let twice = app

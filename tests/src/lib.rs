@@ -518,7 +518,7 @@ impl TestApp {
 
     /// The audit trail of a reservation: its event kinds in order.
     pub async fn event_kinds(&self, reference: &str) -> Vec<String> {
-        const KINDS: &str = "SELECT e.kind FROM reservation_events e JOIN reservations r ON r.id = e.reservation_id WHERE r.reference = $1 ORDER BY e.id";
+        const KINDS: &str = "SELECT t.kind FROM reservation_trail t JOIN reservations r ON r.id = t.reservation_id WHERE r.reference = $1 ORDER BY t.source, t.seq";
         match &self.stores {
             Stores::Production { pool, .. } => sqlx::query_scalar(KINDS)
                 .bind(reference)

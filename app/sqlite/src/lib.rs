@@ -256,10 +256,10 @@ impl Ledger for SqliteLedger {
 
     async fn insert_reservation(&self, new: &NewReservation) -> Result<(), WriteError> {
         let p = &new.placement;
-        let (status, kind) = if new.resident.is_some() {
-            (ReservationStatus::Confirmed, "booked")
+        let (status, hold_event) = if new.resident.is_some() {
+            (ReservationStatus::Confirmed, None)
         } else {
-            (ReservationStatus::Held, "held")
+            (ReservationStatus::Held, Some("held"))
         };
         let id = new.id.to_string();
         let (start, end, now) = (ms(p.start), ms(p.end), ms(new.now));
@@ -306,9 +306,12 @@ impl Ledger for SqliteLedger {
         .execute(&mut *tx)
         .await
         .map_err(write_error)?;
-        event(&mut tx, &id, kind, "resident", now, None)
-            .await
-            .map_err(write_error)?;
+        // A booking's "booked" entry of the audit trail is its row (`reservation_trail`).
+        if let Some(kind) = hold_event {
+            event(&mut tx, &id, kind, "resident", now, None)
+                .await
+                .map_err(write_error)?;
+        }
         tx.commit().await.map_err(write_error)
     }
 

@@ -225,7 +225,8 @@ fn same_error(e: &StoreError) -> StoreError {
     }
 }
 
-/// Every row of a batch with its "booked"/"held" event, or none (one statement).
+/// Every row of a batch, with the "held" event of each hold, or none (one statement). A
+/// booking's "booked" entry of the audit trail is its row (`reservation_trail`).
 async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx::Error> {
     let n = items.len();
     let mut ids = Vec::with_capacity(n);
@@ -287,6 +288,7 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
         INSERT INTO reservation_events (reservation_id, kind, actor, at)
         SELECT id, kind, 'resident', at FROM UNNEST($1::uuid[], $17::text[], $16::timestamptz[])
             AS k(id, kind, at)
+        WHERE kind = 'held'
         "#,
         &ids,
         &references,
@@ -325,7 +327,7 @@ async fn insert_one(pool: &PgPool, new: &NewReservation) -> Result<(), WriteErro
             RETURNING id, created_at
         )
         INSERT INTO reservation_events (reservation_id, kind, actor, at)
-        SELECT id, $17, 'resident', created_at FROM inserted
+        SELECT id, $17, 'resident', created_at FROM inserted WHERE $17::text = 'held'
         "#,
         new.id,
         new.reference,
