@@ -579,8 +579,8 @@ async fn a_rebuild_larger_than_a_batch_replaces_the_office_exactly() {
 
 /// A rebuild whose snapshot was read before some claims were made (their rows not yet
 /// in it) keeps the seats and marks (resident, idempotency key) those claims still hold,
-/// and does not bring
-/// back a seat given up meanwhile. Both hot states.
+/// and does not bring back a seat given up meanwhile, nor the marks of claims it does
+/// not keep. Both hot states.
 #[tokio::test]
 async fn a_rebuild_keeps_the_claims_made_while_its_snapshot_was_read() {
     // One claim a round: the claims made meanwhile are carried over in many rounds.
