@@ -99,7 +99,7 @@ async fn rows_and_their_trail(ledger: &PgLedger) -> (i64, i64, i64) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_group_without_conflicts_writes_every_row_and_its_event() {
+async fn a_group_without_conflicts_writes_every_row_and_each_hold_its_event() {
     let (ledger, _db) = ledger(1).await;
     let ledger = Arc::new(ledger);
     let mut items: Vec<NewReservation> = (0..3)

@@ -256,10 +256,10 @@ impl Ledger for SqliteLedger {
 
     async fn insert_reservation(&self, new: &NewReservation) -> Result<(), WriteError> {
         let p = &new.placement;
-        let (status, hold_event) = if new.resident.is_some() {
-            (ReservationStatus::Confirmed, None)
+        let status = if new.resident.is_some() {
+            ReservationStatus::Confirmed
         } else {
-            (ReservationStatus::Held, Some("held"))
+            ReservationStatus::Held
         };
         let id = new.id.to_string();
         let (start, end, now) = (ms(p.start), ms(p.end), ms(new.now));
@@ -270,6 +270,7 @@ impl Ledger for SqliteLedger {
         let key = new.idempotency_key_hash.map(|h| h.to_vec());
         let fingerprint = new.request_fingerprint.map(|h| h.to_vec());
         let hold = new.hold_expires_at.map(ms);
+        let is_hold = status == ReservationStatus::Held;
         let (office, procedure, status) = (
             p.slot.office.as_str(),
             p.slot.procedure.as_str(),
@@ -307,8 +308,8 @@ impl Ledger for SqliteLedger {
         .await
         .map_err(write_error)?;
         // A booking's "booked" entry of the audit trail is its row (`reservation_trail`).
-        if let Some(kind) = hold_event {
-            event(&mut tx, &id, kind, "resident", now, None)
+        if is_hold {
+            event(&mut tx, &id, "held", "resident", now, None)
                 .await
                 .map_err(write_error)?;
         }

@@ -151,11 +151,14 @@ fn write_error(e: sqlx::Error) -> WriteError {
 /// any check) is written again on its own, so that its caller gets the exact refusal.
 struct ReservationWriter(PgPool);
 
-fn status_of(new: &NewReservation) -> (ReservationStatus, &'static str) {
+/// A new reservation with a resident is a booking; without one, a hold. Only a hold gets
+/// an event row at its creation (a booking's "booked" entry is its row,
+/// `reservation_trail`).
+fn status_of(new: &NewReservation) -> ReservationStatus {
     if new.resident.is_some() {
-        (ReservationStatus::Confirmed, "booked")
+        ReservationStatus::Confirmed
     } else {
-        (ReservationStatus::Held, "held")
+        ReservationStatus::Held
     }
 }
 
@@ -245,10 +248,9 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
     let mut fingerprints = Vec::with_capacity(n);
     let mut hold_expiries = Vec::with_capacity(n);
     let mut nows = Vec::with_capacity(n);
-    let mut kinds = Vec::with_capacity(n);
     for new in items {
         let p = &new.placement;
-        let (status, kind) = status_of(new);
+        let status = status_of(new);
         ids.push(new.id);
         references.push(new.reference.clone());
         offices.push(p.slot.office.as_str().to_owned());
@@ -265,7 +267,6 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
         fingerprints.push(new.request_fingerprint.map(|h| h.to_vec()));
         hold_expiries.push(new.hold_expires_at);
         nows.push(new.now);
-        kinds.push(kind);
     }
     sqlx::query!(
         r#"
@@ -286,9 +287,9 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
                       request_fingerprint, hold_expires_at, created_at)
         )
         INSERT INTO reservation_events (reservation_id, kind, actor, at)
-        SELECT id, kind, 'resident', at FROM UNNEST($1::uuid[], $17::text[], $16::timestamptz[])
-            AS k(id, kind, at)
-        WHERE kind = 'held'
+        SELECT id, 'held', 'resident', at FROM UNNEST($1::uuid[], $9::text[], $16::timestamptz[])
+            AS k(id, status, at)
+        WHERE status = 'held'
         "#,
         &ids,
         &references,
@@ -306,7 +307,6 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
         &fingerprints as &[Option<Vec<u8>>],
         &hold_expiries as &[Option<DateTime<Utc>>],
         &nows,
-        &kinds as &[&str],
     )
     .execute(pool)
     .await
@@ -315,7 +315,7 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
 
 async fn insert_one(pool: &PgPool, new: &NewReservation) -> Result<(), WriteError> {
     let p = &new.placement;
-    let (status, kind) = status_of(new);
+    let status = status_of(new);
     sqlx::query!(
         r#"
         WITH inserted AS (
@@ -324,10 +324,10 @@ async fn insert_one(pool: &PgPool, new: &NewReservation) -> Result<(), WriteErro
                 status, resident_name, resident_hash, proxy, idempotency_key_hash,
                 request_fingerprint, hold_expires_at, created_at, updated_at)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)
-            RETURNING id, created_at
+            RETURNING id, status, created_at
         )
         INSERT INTO reservation_events (reservation_id, kind, actor, at)
-        SELECT id, $17, 'resident', created_at FROM inserted WHERE $17::text = 'held'
+        SELECT id, 'held', 'resident', created_at FROM inserted WHERE status = 'held'
         "#,
         new.id,
         new.reference,
@@ -345,7 +345,6 @@ async fn insert_one(pool: &PgPool, new: &NewReservation) -> Result<(), WriteErro
         new.request_fingerprint.as_ref().map(|h| h.as_slice()),
         new.hold_expires_at,
         new.now,
-        kind,
     )
     .execute(pool)
     .await

@@ -14,32 +14,19 @@ end
 local claim = ARGV[1]
 local now = tonumber(ARGV[11])
 local idem_field, resident_field = ARGV[8], ARGV[9]
-local fields = {}
-if idem_field ~= '' then
-  fields[#fields + 1] = idem_field
-end
-if resident_field ~= '' then
-  fields[#fields + 1] = resident_field
-end
-if #fields > 0 then
-  local marks = redis.call('HMGET', KEYS[4], unpack(fields))
-  local idem_mark, resident_mark
-  if idem_field ~= '' then
-    idem_mark, resident_mark = marks[1], marks[2]
-  else
-    resident_mark = marks[1]
+-- A claim without a key (or a resident) passes '' as that field; no mark is ever
+-- written under '', so it reads as absent.
+local marks = redis.call('HMGET', KEYS[4], idem_field, resident_field)
+if marks[1] then
+  local owner, fingerprint, valid_until = string.match(marks[1], '^([^|]+)|([^|]*)|(%d+)$')
+  if owner and owner ~= claim and tonumber(valid_until) > now then
+    return {'REPLAY', owner, fingerprint}
   end
-  if idem_mark then
-    local owner, fingerprint, valid_until = string.match(idem_mark, '^([^|]+)|([^|]*)|(%d+)$')
-    if owner and owner ~= claim and tonumber(valid_until) > now then
-      return {'REPLAY', owner, fingerprint}
-    end
-  end
-  if resident_mark then
-    local owner, valid_until = string.match(resident_mark, '^([^|]+)|(%d+)$')
-    if owner and owner ~= claim and tonumber(valid_until) > now then
-      return {'RESIDENT'}
-    end
+end
+if marks[2] then
+  local owner, valid_until = string.match(marks[2], '^([^|]+)|(%d+)$')
+  if owner and owner ~= claim and tonumber(valid_until) > now then
+    return {'RESIDENT'}
   end
 end
 local capacity = tonumber(ARGV[3])
