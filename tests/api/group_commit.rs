@@ -195,6 +195,7 @@ async fn hundreds_of_concurrent_tickets_share_commits_and_numbers_stay_unique() 
         started_at: None,
         finished_at: None,
         recalls: 0,
+        revision: 0,
     };
     // 300 numbers, 20 of them twice.
     let tickets: Vec<Ticket> = (1..=300).chain(1..=20).map(ticket).collect();

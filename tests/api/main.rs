@@ -23,5 +23,6 @@ mod queue;
 mod queue_model;
 mod rate_limit;
 mod recovery;
+mod reload;
 mod room_admin;
 mod waiting_room;

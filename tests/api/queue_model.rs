@@ -1,6 +1,8 @@
 //! Model-based test of the queue scripts: random sequences of ticket issues, calls,
-//! counter actions, pauses, reaping, rebuilds and wipes give the same answers on Redis
-//! and on the in-process implementation (the reference model).
+//! counter actions, pauses, reaping, rebuilds (also from a ledger read some steps before,
+//! as when tickets are issued while a reload runs) and wipes give the same answers on
+//! Redis and on the in-process implementation (the reference model), and a reload never
+//! loses or undoes what the ledger's read missed.
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use madoguchi::domain::OfficeId;
 use madoguchi::domain::procedure::ProcedureId;
@@ -56,6 +58,11 @@ enum Op {
         above: u32,
     },
     Rebuild,
+    /// A reload whose ledger read happened `age` steps ago (other operations ran while it
+    /// read): it must keep every ticket issued or changed since.
+    StaleRebuild {
+        age: usize,
+    },
     Wipe,
 }
 
@@ -72,6 +79,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..30).prop_map(|ticket| Op::Forget { ticket }),
         1 => (0usize..2, 0u32..20).prop_map(|(line, above)| Op::Raise { line, above }),
         1 => Just(Op::Rebuild),
+        2 => (1usize..8).prop_map(|age| Op::StaleRebuild { age }),
         1 => Just(Op::Wipe),
     ]
 }
@@ -144,7 +152,11 @@ async fn run(ops: Vec<Op>) {
         .load_queue(&snapshot(&ledger, &paused, vec![], now))
         .await
         .unwrap();
+    // The ledger as read before each step, and the last step that wiped the hot state.
+    let mut reads: Vec<(BTreeMap<Uuid, Ticket>, BTreeSet<CounterId>)> = Vec::new();
+    let mut wiped_at: Option<usize> = None;
     for (step, op) in ops.into_iter().enumerate() {
+        reads.push((ledger.clone(), paused.clone()));
         now += Duration::seconds(30);
         let pick = |i: usize| order.get(i % order.len().max(1)).copied();
         match op {
@@ -291,17 +303,45 @@ async fn run(ops: Vec<Op>) {
                 let b = model.raise_number(&office, date, &lines[line], above).await;
                 assert_eq!(outcome(a), outcome(b), "step {step}: raise");
             }
-            Op::Rebuild => {
+            Op::Rebuild | Op::StaleRebuild { .. } => {
+                let age = match op {
+                    Op::StaleRebuild { age } => age.min(step),
+                    _ => 0,
+                };
+                let (read, read_paused) = reads[step - age].clone();
                 let stats = model
                     .queue_view(&office, date, &lines)
                     .await
                     .map(|v| v.stats)
                     .unwrap_or_default();
-                let s = snapshot(&ledger, &paused, stats, now);
-                redis.load_queue(&s).await.unwrap();
-                model.load_queue(&s).await.unwrap();
+                let s = snapshot(&read, &read_paused, stats, now);
+                let (a, b) = (
+                    redis.load_queue(&s).await.unwrap(),
+                    model.load_queue(&s).await.unwrap(),
+                );
+                let sorted = |mut v: Vec<Uuid>| {
+                    v.sort();
+                    v
+                };
+                let (a, b) = (sorted(a), sorted(b));
+                assert_eq!(a, b, "step {step}: tickets the reload did not account for");
+                // The service forgets those the ledger does not hold.
+                for id in b.iter().filter(|id| !ledger.contains_key(id)) {
+                    redis.forget_ticket(&office, date, *id).await.unwrap();
+                    model.forget_ticket(&office, date, *id).await.unwrap();
+                }
+                // Unless the hot state was wiped after the read (then a ticket the read
+                // missed is gone until the next reload), every ticket is live as the
+                // ledger has it now: none lost, no change undone.
+                if wiped_at.is_none_or(|w| w < step - age) {
+                    for (id, t) in &ledger {
+                        let live = redis.ticket(&office, date, *id).await.unwrap();
+                        assert_eq!(live.as_ref(), Some(t), "step {step}: ticket after a reload");
+                    }
+                }
             }
             Op::Wipe => {
+                wiped_at = Some(step);
                 drop(TestRedis {
                     prefix: keys.prefix.clone(),
                 });

@@ -49,6 +49,7 @@ struct TicketRow {
         reason = "read by the audit trail's query, not with the ticket"
     )]
     issued_by: String,
+    revision: i64,
 }
 
 impl TryFrom<TicketRow> for Ticket {
@@ -76,6 +77,7 @@ impl TryFrom<TicketRow> for Ticket {
             started_at: r.started_at.map(time).transpose()?,
             finished_at: r.finished_at.map(time).transpose()?,
             recalls: u32::try_from(r.recalls).unwrap_or(0),
+            revision: u32::try_from(r.revision).unwrap_or(0),
         })
     }
 }
@@ -224,16 +226,22 @@ impl QueueLedger for SqliteLedger {
             t.started_at.map(ms),
             t.finished_at.map(ms),
         );
-        let (recalls, class) = (i64::from(t.recalls), t.class.as_str());
+        let (recalls, class, revision) = (
+            i64::from(t.recalls),
+            t.class.as_str(),
+            i64::from(t.revision),
+        );
         let mut tx = self
             .pool()
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;
         sqlx::query!(
+            // A newer state already written stays (see QueueLedger::update_ticket).
             "UPDATE tickets SET status = ?2, counter_id = ?3, line_id = ?4, order_key = ?5, called_at = ?6,
-                                started_at = ?7, finished_at = ?8, recalls = ?9, class = ?10
-             WHERE id = ?1",
+                                started_at = ?7, finished_at = ?8, recalls = ?9, class = ?10,
+                                revision = ?11
+             WHERE id = ?1 AND revision < ?11",
             id,
             status,
             counter,
@@ -243,7 +251,8 @@ impl QueueLedger for SqliteLedger {
             started,
             finished,
             recalls,
-            class
+            class,
+            revision
         )
         .execute(&mut *tx)
         .await

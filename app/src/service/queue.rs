@@ -297,6 +297,9 @@ pub struct QueueService {
     clock: Arc<dyn Clock>,
     deadline: Duration,
     rebuild_locks: HashMap<OfficeId, AsyncMutex<()>>,
+    /// Days whose hot state was lost and reloaded, and until when the maintenance loop
+    /// merges the ledger again (a ticket deadline after the reload).
+    follow_ups: Mutex<HashMap<(OfficeId, NaiveDate), DateTime<Utc>>>,
     /// Where each recently seen ticket lives, so a status poll needs no ledger read.
     locations: Mutex<HashMap<Uuid, (OfficeId, NaiveDate)>>,
     /// Bumped on every change of an office's queues (here or, via events, elsewhere).
@@ -359,6 +362,7 @@ impl QueueService {
             generations,
             notices,
             rebuild_locks,
+            follow_ups: Mutex::new(HashMap::new()),
             locations: Mutex::new(HashMap::new()),
             congestion_cache: Mutex::new(HashMap::new()),
             reserved_cache: Mutex::new(HashMap::new()),
@@ -1498,22 +1502,46 @@ impl QueueService {
 
     // ------------------------------------------------------------ rebuild and repair
 
-    /// Rebuilds an office's queues of `date` from the ledger (tickets, numbering, who is at
-    /// which counter, pauses) and its service times from recent history.
+    /// Reloads an office's queues of a day from the ledger (at start, when the day is
+    /// missing from the hot state, from the maintenance loop, and every 15 minutes). The
+    /// hot state merges the snapshot rather than replacing what it has
+    /// (`QueueHotState::load_queue`), so tickets issued or changed while the ledger was
+    /// read are kept, on every instance, whichever instance reloads. When the day was
+    /// missing (the hot state lost it), a ticket whose ledger write was still on its way
+    /// may have been in neither; the maintenance loop merges the ledger again until a
+    /// ticket deadline has passed (`follow_ups`), so it comes back within a pass.
     pub async fn rebuild_queue(
         &self,
         office_id: &OfficeId,
         date: NaiveDate,
         force: bool,
     ) -> Result<(), QueueError> {
-        let office = self.office(office_id)?;
         let Some(lock) = self.rebuild_locks.get(office_id) else {
             return Err(QueueError::OfficeNotFound);
         };
         let _guard = lock.lock().await;
-        if !force && self.hot.queue_loaded(office_id, date).await? {
+        let loaded = self.hot.queue_loaded(office_id, date).await?;
+        if !force && loaded {
             return Ok(());
         }
+        let snapshot = self.queue_snapshot(office_id, date).await?;
+        self.load_snapshot(&snapshot).await?;
+        if !loaded {
+            self.follow_ups
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert((office_id.clone(), date), snapshot.now + self.deadline);
+        }
+        Ok(())
+    }
+
+    /// What the ledger holds of an office's queues on a day.
+    pub async fn queue_snapshot(
+        &self,
+        office_id: &OfficeId,
+        date: NaiveDate,
+    ) -> Result<QueueSnapshot, QueueError> {
+        let office = self.office(office_id)?;
         let now = self.clock.now();
         let tickets = self.ledger.tickets_of_day(office_id, date).await?;
         let paused = self.ledger.paused_counters(office_id).await?;
@@ -1530,7 +1558,7 @@ impl QueueService {
         }
         let mut stats: Vec<(ProcedureId, ServiceStats)> = stats.into_iter().collect();
         stats.sort_by_key(|(p, _)| *p);
-        let snapshot = QueueSnapshot {
+        Ok(QueueSnapshot {
             office: office_id.clone(),
             date,
             lines: office.lines.iter().map(|l| l.id.clone()).collect(),
@@ -1540,11 +1568,25 @@ impl QueueService {
             counters: office.counters.iter().map(|c| c.id.clone()).collect(),
             stats,
             now,
-        };
-        self.hot.load_queue(&snapshot).await?;
-        self.counters_changed(office_id);
+        })
+    }
+
+    /// Merges a snapshot into the hot state, then forgets the live tickets that neither
+    /// the snapshot, a pending issue nor (asked now) the ledger account for.
+    pub async fn load_snapshot(&self, snapshot: &QueueSnapshot) -> Result<(), QueueError> {
+        let office = &snapshot.office;
+        let unknown = self.hot.load_queue(snapshot).await?;
+        if !unknown.is_empty() {
+            let held = self.ledger.existing_tickets(&unknown).await?;
+            for id in unknown.iter().filter(|id| !held.contains(id)) {
+                self.hot.forget_ticket(office, snapshot.date, *id).await?;
+                tracing::warn!(office = %office, "forgot a live ticket the ledger does not hold");
+            }
+        }
+        self.invalidate(office);
+        self.counters_changed(office);
         metrics::counter!("madoguchi_queue_rebuilds_total").increment(1);
-        tracing::info!(office = %office_id, tickets = snapshot.tickets.len(), "queues loaded from the ledger");
+        tracing::info!(office = %office, tickets = snapshot.tickets.len(), "queues merged from the ledger");
         Ok(())
     }
 
@@ -1557,6 +1599,9 @@ impl QueueService {
         for office in &self.municipality.offices {
             if !self.hot.queue_loaded(&office.id, date).await? {
                 self.rebuild_queue(&office.id, date, false).await?;
+                rebuilt += 1;
+            } else if self.follow_up_due(&office.id, date, now) {
+                self.rebuild_queue(&office.id, date, true).await?;
                 rebuilt += 1;
             }
             let dropped_before = dropped;
@@ -1590,6 +1635,22 @@ impl QueueService {
     }
 
     /// Rebuilds today's queues of every office (start-up, periodic reconcile).
+    /// Whether a reload of a lost day is still to be followed up (and the last follow-up
+    /// once its deadline has passed).
+    fn follow_up_due(&self, office: &OfficeId, date: NaiveDate, now: DateTime<Utc>) -> bool {
+        let mut follow_ups = self.follow_ups.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (office.clone(), date);
+        match follow_ups.get(&key) {
+            Some(until) => {
+                if now >= *until {
+                    follow_ups.remove(&key);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
     pub async fn rebuild_all(&self, force: bool) -> Result<(), QueueError> {
         let date = self.today();
         for office in &self.municipality.offices {

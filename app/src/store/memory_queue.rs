@@ -4,8 +4,8 @@
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
 use crate::domain::queue::{
-    Candidate, CounterId, LineId, ServiceStats, TicketClass, TicketStatus, choose_next, issued_by,
-    ticket_number,
+    Candidate, CounterId, LineId, ServiceStats, TicketClass, TicketStatus, choose_next,
+    ledger_copy_wins, ticket_number,
 };
 use crate::store::HotError;
 use crate::store::memory::MemoryHotState;
@@ -39,6 +39,12 @@ pub(crate) struct OfficeQueues {
     days: HashMap<NaiveDate, DayQueue>,
     stats: HashMap<ProcedureId, ServiceStats>,
     pending: BTreeMap<(i64, String), PendingTicket>,
+}
+
+/// Called or being served at `counter`.
+fn serving_at(t: &Ticket, counter: &CounterId) -> bool {
+    t.counter_id.as_ref() == Some(counter)
+        && matches!(t.status, TicketStatus::Called | TicketStatus::Serving)
 }
 
 fn pending_member(p: &PendingTicket) -> String {
@@ -122,6 +128,7 @@ impl QueueHotState for MemoryHotState {
             started_at: None,
             finished_at: None,
             recalls: 0,
+            revision: 0,
         };
         let count = |class| {
             day.waiting
@@ -233,6 +240,7 @@ impl QueueHotState for MemoryHotState {
         ticket.status = TicketStatus::Called;
         ticket.counter_id = Some(req.counter.clone());
         ticket.called_at = Some(req.now);
+        ticket.revision += 1;
         day.tickets.insert(id, ticket.clone());
         day.counters.insert(req.counter.clone(), (false, Some(id)));
         day.called(id);
@@ -304,6 +312,7 @@ impl QueueHotState for MemoryHotState {
                 }
                 _ => return Ok(ActOutcome::NotAllowed(t)),
             }
+            t.revision += 1;
             day.tickets.insert(t.id, t.clone());
             stats_update = (observed, t);
         }
@@ -484,49 +493,91 @@ impl QueueHotState for MemoryHotState {
         Ok(())
     }
 
-    async fn load_queue(&self, s: &QueueSnapshot) -> Result<(), HotError> {
+    async fn load_queue(&self, s: &QueueSnapshot) -> Result<Vec<Uuid>, HotError> {
+        // The same merge as lua/queue_merge.lua and lua/queue_settle.lua, step for step.
         let mut queues = self.queues();
         let office = queues.entry(s.office.clone()).or_default();
-        let mut day = DayQueue {
-            loaded: true,
-            ..DayQueue::default()
-        };
+        let day = office.days.entry(s.date).or_default();
         for c in &s.counters {
-            day.counters.insert(c.clone(), (s.paused.contains(c), None));
+            day.counters
+                .entry(c.clone())
+                .or_insert((s.paused.contains(c), None));
         }
-        let mut called: Vec<&Ticket> = Vec::new();
-        for (line, prefix) in s.lines.iter().zip(&s.prefixes) {
-            let max = s
-                .tickets
-                .iter()
-                .filter(|t| issued_by(&t.display, prefix))
-                .map(|t| t.number)
-                .max()
-                .unwrap_or(0);
-            day.numbers.insert(line.clone(), max);
-        }
-        for t in &s.tickets {
-            if t.class != TicketClass::Reserved {
-                day.seq = day.seq.max(t.order_key);
+        for copy in &s.tickets {
+            let live = day.tickets.get(&copy.id).cloned();
+            let winner = if ledger_copy_wins(live.as_ref().map(|t| t.revision), copy.revision) {
+                if let Some(live) = &live {
+                    day.dequeue(live);
+                    if let Some(c) = &live.counter_id
+                        && !serving_at(copy, c)
+                    {
+                        day.free_counter(&live.counter_id, copy.id);
+                    }
+                }
+                day.tickets.insert(copy.id, copy.clone());
+                copy.clone()
+            } else {
+                live.unwrap_or_else(|| copy.clone())
+            };
+            if winner.status == TicketStatus::Waiting {
+                day.enqueue(&winner);
+            } else {
+                day.dequeue(&winner);
             }
-            if t.status == TicketStatus::Waiting {
-                day.enqueue(t);
-            }
-            if matches!(t.status, TicketStatus::Called | TicketStatus::Serving)
-                && let Some(c) = &t.counter_id
+            if let Some(c) = winner
+                .counter_id
+                .as_ref()
+                .filter(|c| serving_at(&winner, c))
             {
-                day.counters.entry(c.clone()).or_insert((false, None)).1 = Some(t.id);
+                let tickets = &day.tickets;
+                let state = day.counters.entry(c.clone()).or_insert((false, None));
+                let taken = state
+                    .1
+                    .filter(|current| *current != winner.id)
+                    .and_then(|current| tickets.get(&current))
+                    .is_some_and(|other| serving_at(other, c));
+                if state.1 != Some(winner.id) && !taken {
+                    state.1 = Some(winner.id);
+                }
             }
-            if t.called_at.is_some() {
-                called.push(t);
-            }
-            day.tickets.insert(t.id, t.clone());
         }
-        called.sort_by_key(|t| std::cmp::Reverse((t.called_at, t.id)));
-        day.recent = called.iter().take(RECENT_CALLS).map(|t| t.id).collect();
-        office.days.insert(s.date, day);
+        // Settle.
+        let tickets = &day.tickets;
+        for (c, (_, current)) in day.counters.iter_mut() {
+            if current.is_some_and(|id| !tickets.get(&id).is_some_and(|t| serving_at(t, c))) {
+                *current = None;
+            }
+        }
+        day.seq = day.seq.max(s.highest_sequence());
+        for (line, prefix) in s.lines.iter().zip(&s.prefixes) {
+            let n = day.numbers.entry(line.clone()).or_insert(0);
+            *n = (*n).max(s.highest_number(prefix));
+        }
+        if day.recent.is_empty() {
+            let mut called: Vec<&Ticket> =
+                s.tickets.iter().filter(|t| t.called_at.is_some()).collect();
+            called.sort_by_key(|t| std::cmp::Reverse((t.called_at, t.id)));
+            day.recent = called.iter().take(RECENT_CALLS).map(|t| t.id).collect();
+        }
+        day.loaded = true;
+        let known: HashSet<Uuid> = s.tickets.iter().map(|t| t.id).collect();
+        let unknown: Vec<Uuid> = day
+            .tickets
+            .keys()
+            .filter(|id| !known.contains(id))
+            .copied()
+            .collect();
         office.stats = s.stats.iter().copied().collect();
-        Ok(())
+        let pending: HashSet<Uuid> = office
+            .pending
+            .values()
+            .filter(|p| p.date == s.date)
+            .map(|p| p.ticket_id)
+            .collect();
+        Ok(unknown
+            .into_iter()
+            .filter(|id| !pending.contains(id))
+            .collect())
     }
 
     async fn queue_loaded(&self, office: &OfficeId, date: NaiveDate) -> Result<bool, HotError> {

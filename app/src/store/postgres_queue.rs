@@ -171,6 +171,7 @@ struct TicketRow {
         reason = "read by the audit trail's query, not with the ticket"
     )]
     issued_by: String,
+    revision: i32,
 }
 
 impl TryFrom<TicketRow> for Ticket {
@@ -198,6 +199,7 @@ impl TryFrom<TicketRow> for Ticket {
             started_at: r.started_at,
             finished_at: r.finished_at,
             recalls: u32::try_from(r.recalls).unwrap_or(0),
+            revision: u32::try_from(r.revision).unwrap_or(0),
         })
     }
 }
@@ -261,17 +263,19 @@ impl QueueLedger for PgLedger {
     }
 
     async fn update_ticket(&self, t: &Ticket, e: &QueueEvent) -> Result<(), StoreError> {
+        // The event is recorded even when a newer state is already there (the row then
+        // stays); the CTE runs to completion whether or not the INSERT reads it.
         sqlx::query!(
             r#"
             WITH updated AS (
                 UPDATE tickets
                 SET status = $2, counter_id = $3, line_id = $4, order_key = $5, called_at = $6,
-                    started_at = $7, finished_at = $8, recalls = $9, class = $10
-                WHERE id = $1
+                    started_at = $7, finished_at = $8, recalls = $9, class = $10, revision = $17
+                WHERE id = $1 AND revision < $17
                 RETURNING id
             )
             INSERT INTO queue_events (office_id, ticket_id, counter_id, kind, actor, at, detail)
-            SELECT $11, id, $12, $13, $14, $15, $16 FROM updated
+            SELECT $11, id, $12, $13, $14, $15, $16 FROM tickets WHERE id = $1
             "#,
             t.id,
             t.status.as_str(),
@@ -289,6 +293,7 @@ impl QueueLedger for PgLedger {
             e.actor,
             e.at,
             e.detail,
+            i32::try_from(t.revision).unwrap_or(i32::MAX),
         )
         .execute(self.pool())
         .await

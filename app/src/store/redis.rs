@@ -55,7 +55,8 @@ pub(crate) struct QueueScripts {
     pub(crate) act: Script,
     pub(crate) view: Script,
     pub(crate) drop: Script,
-    pub(crate) load: Script,
+    pub(crate) merge: Script,
+    pub(crate) settle: Script,
     pub(crate) line: Script,
 }
 
@@ -279,7 +280,8 @@ impl RedisHotState {
                 act: Script::new(include_str!("lua/queue_act.lua")),
                 view: Script::new(include_str!("lua/queue_view.lua")),
                 drop: Script::new(include_str!("lua/queue_drop.lua")),
-                load: Script::new(include_str!("lua/queue_load.lua")),
+                merge: Script::new(include_str!("lua/queue_merge.lua")),
+                settle: Script::new(include_str!("lua/queue_settle.lua")),
                 line: Script::new(include_str!("lua/queue_line.lua")),
             }),
             scripts: std::sync::Arc::new(Scripts {
@@ -330,6 +332,11 @@ impl RedisHotState {
 
     /// Rebuilds write `entries` per round trip instead of the default (tests use a few,
     /// so that a small snapshot crosses several round trips).
+    /// Entries per pipeline or script of a rebuild.
+    pub(crate) fn load_batch(&self) -> usize {
+        self.load_batch
+    }
+
     pub fn with_load_batch(mut self, entries: usize) -> Self {
         self.load_batch = entries.max(1);
         self

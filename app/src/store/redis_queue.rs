@@ -7,7 +7,7 @@
 
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
-use crate::domain::queue::{CounterId, LineId, ServiceStats, TicketClass, TicketStatus, issued_by};
+use crate::domain::queue::{CounterId, LineId, ServiceStats, TicketClass, TicketStatus};
 use crate::domain::slots::DateKey;
 use crate::store::HotError;
 use crate::store::queue::{
@@ -50,6 +50,13 @@ struct HotTicket {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     finished: Option<i64>,
     recalls: u32,
+    /// The ticket's revision (absent while 0: a new ticket's JSON stays as short).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    rev: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -84,6 +91,7 @@ impl HotTicket {
             started: t.started_at.map(ms),
             finished: t.finished_at.map(ms),
             recalls: t.recalls,
+            rev: t.revision,
         }
     }
 
@@ -113,6 +121,7 @@ impl HotTicket {
             started_at: self.started.map(from_ms).transpose()?,
             finished_at: self.finished.map(from_ms).transpose()?,
             recalls: self.recalls,
+            revision: self.rev,
         })
     }
 }
@@ -264,6 +273,7 @@ impl QueueHotState for RedisHotState {
             started_at: None,
             finished_at: None,
             recalls: 0,
+            revision: 0,
         };
         // The script appends number, display and order and the closing brace.
         let mut hot = HotTicket::of(&ticket);
@@ -673,45 +683,45 @@ impl QueueHotState for RedisHotState {
             .await
     }
 
-    async fn load_queue(&self, s: &QueueSnapshot) -> Result<(), HotError> {
+    async fn load_queue(&self, s: &QueueSnapshot) -> Result<Vec<Uuid>, HotError> {
         let (office, date) = (&s.office, s.date);
-        let mut invocation = self.queue_scripts().load.prepare_invoke();
-        invocation
-            .key(self.day(office, date, "loaded"))
-            .key(self.day(office, date, "tickets"))
-            .key(self.day(office, date, "counters"))
-            .key(self.day(office, date, "recent"))
-            .key(self.day(office, date, "seq"))
-            .key(self.day(office, date, "streak"))
-            .key(self.office_key(office, "stats"));
-        for line in &s.lines {
-            invocation.key(self.day(office, date, format_args!("num:{line}")));
-            for class in CLASSES {
-                invocation.key(self.queue_key(office, date, line, class));
+        let ttl = day_ttl(date, s.now);
+        let lines: Vec<&str> = s.lines.iter().map(|l| l.as_str()).collect();
+        let counters: String = s
+            .counters
+            .iter()
+            .map(|c| format!("{c}={}\n", u8::from(s.paused.contains(c))))
+            .collect();
+        let queues = self.all_queues(office, date, &s.lines);
+        // Chunks keep every script short (the rush goes on meanwhile); a day without
+        // tickets still runs one, which gives the counters their entries.
+        let chunks: Vec<&[Ticket]> = if s.tickets.is_empty() {
+            vec![&[]]
+        } else {
+            s.tickets.chunks(self.load_batch()).collect()
+        };
+        for chunk in chunks {
+            let mut copies = String::new();
+            for t in chunk {
+                let json = serde_json::to_string(&HotTicket::of(t))
+                    .map_err(|e| HotError::Unexpected(anyhow!(e)))?;
+                copies.push_str(&format!("{}\t{json}\n", t.id));
             }
-        }
-        let mut tickets = String::new();
-        for t in &s.tickets {
-            let json = serde_json::to_string(&HotTicket::of(t))
-                .map_err(|e| HotError::Unexpected(anyhow!(e)))?;
-            tickets.push_str(&format!("{}\t{json}\n", t.id));
-        }
-        let mut counters = String::new();
-        for c in &s.counters {
-            let current = s
-                .tickets
-                .iter()
-                .filter(|t| {
-                    t.counter_id.as_ref() == Some(c)
-                        && matches!(t.status, TicketStatus::Called | TicketStatus::Serving)
-                })
-                .max_by_key(|t| (t.called_at, t.id))
-                .map(|t| t.id.to_string())
-                .unwrap_or_default();
-            counters.push_str(&format!(
-                "{c}={}|{current}\n",
-                if s.paused.contains(c) { "1" } else { "0" }
-            ));
+            let mut invocation = self.queue_scripts().merge.prepare_invoke();
+            invocation
+                .key(self.day(office, date, "tickets"))
+                .key(self.day(office, date, "counters"));
+            for key in &queues {
+                invocation.key(key);
+            }
+            let _: i64 = invocation
+                .arg(ttl)
+                .arg(lines.join(","))
+                .arg(&counters)
+                .arg(copies)
+                .invoke_async(&mut self.connection().await?)
+                .await
+                .map_err(hot_error)?;
         }
         let mut called: Vec<&Ticket> = s.tickets.iter().filter(|t| t.called_at.is_some()).collect();
         called.sort_by_key(|t| std::cmp::Reverse((t.called_at, t.id)));
@@ -733,47 +743,62 @@ impl QueueHotState for RedisHotState {
                 )
             })
             .collect();
-        let seq = s
-            .tickets
-            .iter()
-            .filter(|t| t.class != TicketClass::Reserved)
-            .map(|t| t.order_key)
-            .max()
-            .unwrap_or(0)
-            .max(0);
-        invocation
-            .arg(day_ttl(date, s.now))
-            .arg(seq)
-            .arg(tickets)
-            .arg(counters)
+        let mut settle = self.queue_scripts().settle.prepare_invoke();
+        settle
+            .key(self.day(office, date, "loaded"))
+            .key(self.day(office, date, "tickets"))
+            .key(self.day(office, date, "counters"))
+            .key(self.day(office, date, "recent"))
+            .key(self.day(office, date, "seq"))
+            .key(self.office_key(office, "stats"));
+        for line in &s.lines {
+            settle.key(self.day(office, date, format_args!("num:{line}")));
+        }
+        settle
+            .arg(ttl)
+            .arg(s.highest_sequence())
             .arg(recent)
             .arg(stats);
-        for (line, prefix) in s.lines.iter().zip(&s.prefixes) {
-            let max = s
-                .tickets
-                .iter()
-                .filter(|t| issued_by(&t.display, prefix))
-                .map(|t| t.number)
-                .max()
-                .unwrap_or(0);
-            invocation.arg(max);
-            for class in CLASSES {
-                let entries: String = s
-                    .tickets
-                    .iter()
-                    .filter(|t| {
-                        &t.line_id == line && t.class == class && t.status == TicketStatus::Waiting
-                    })
-                    .map(|t| format!("{} {}\n", t.order_key, t.id))
-                    .collect();
-                invocation.arg(entries);
-            }
+        for prefix in &s.prefixes {
+            settle.arg(s.highest_number(prefix));
         }
-        let _: i64 = invocation
+        let _: i64 = settle
             .invoke_async(&mut self.connection().await?)
             .await
             .map_err(hot_error)?;
-        Ok(())
+        // Live tickets the snapshot lacks and no pending issue explains.
+        let ids: Vec<String> = redis::cmd("HKEYS")
+            .arg(self.day(office, date, "tickets"))
+            .query_async(&mut self.connection().await?)
+            .await
+            .map_err(hot_error)?;
+        let known: std::collections::HashSet<Uuid> = s.tickets.iter().map(|t| t.id).collect();
+        let unknown: Vec<Uuid> = ids
+            .iter()
+            .filter_map(|id| id.parse::<Uuid>().ok())
+            .filter(|id| !known.contains(id))
+            .collect();
+        if unknown.is_empty() {
+            return Ok(unknown);
+        }
+        let mut pipe = redis::pipe();
+        for id in &unknown {
+            pipe.cmd("ZSCORE")
+                .arg(self.office_key(office, "qpending"))
+                .arg(pending_member(&PendingTicket {
+                    date,
+                    ticket_id: *id,
+                }));
+        }
+        let scores: Vec<Option<f64>> = pipe
+            .query_async(&mut self.connection().await?)
+            .await
+            .map_err(hot_error)?;
+        Ok(unknown
+            .into_iter()
+            .zip(scores)
+            .filter_map(|(id, pending)| pending.is_none().then_some(id))
+            .collect())
     }
 
     async fn queue_loaded(&self, office: &OfficeId, date: NaiveDate) -> Result<bool, HotError> {

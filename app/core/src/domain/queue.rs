@@ -383,6 +383,17 @@ pub fn choose_next(
     }
 }
 
+/// Whether a queue reload puts the ledger's copy of a ticket in place of the live one.
+/// Every change reaches the hot state first and the ledger a moment later, and each
+/// change raises the ticket's revision: a live ticket at or above the ledger's revision
+/// holds a change the ledger has not caught up with yet (or refused; the ticket's next
+/// change writes it), and undoing it would call a resident twice or lose a ticket. So the
+/// ledger's copy wins only where the hot state lost the ticket or is behind it.
+/// Mirrored in `lua/queue_merge.lua` (held equal by `tests/api/queue_model.rs`).
+pub fn ledger_copy_wins(live_revision: Option<u32>, ledger_revision: u32) -> bool {
+    live_revision.is_none_or(|live| live < ledger_revision)
+}
+
 /// Observed service time of a procedure: an exponentially weighted mean and variance of
 /// real start→finish durations, starting from the nominal time. With α = 0.3 the estimate
 /// moves 83 % of the way to a new level within five tickets.
@@ -536,6 +547,19 @@ mod tests {
 
     fn t(s: &str) -> NaiveTime {
         NaiveTime::parse_from_str(s, "%H:%M").unwrap()
+    }
+
+    #[test]
+    fn a_reload_never_undoes_a_change_the_ledger_has_not_caught_up_with() {
+        // The hot state lost the ticket: the ledger's copy is all there is.
+        assert!(ledger_copy_wins(None, 0));
+        assert!(ledger_copy_wins(None, 3));
+        // The hot state is behind (it was reloaded from an older state): the ledger wins.
+        assert!(ledger_copy_wins(Some(1), 2));
+        // Same revision: nothing to repair; the live copy stays.
+        assert!(!ledger_copy_wins(Some(2), 2));
+        // A call made after the snapshot was read, its ledger write still on its way.
+        assert!(!ledger_copy_wins(Some(3), 2));
     }
 
     const NOW: i64 = 1_000_000_000;

@@ -31,6 +31,11 @@ pub struct Ticket {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub recalls: u32,
+    /// How many changes the ticket went through after its issue (calls, recalls, starts,
+    /// finishes, transfers…): the hot state raises it with each change, the ledger keeps
+    /// the revision of the state it holds, so a reload can tell which copy is newer
+    /// ([`crate::domain::queue::ledger_copy_wins`]).
+    pub revision: u32,
 }
 
 /// One line of the audit trail.
@@ -135,7 +140,9 @@ pub trait QueueLedger: Send + Sync + 'static {
     async fn ticket(&self, id: Uuid) -> Result<Option<Ticket>, StoreError>;
     async fn ticket_for_reservation(&self, reservation: Uuid)
     -> Result<Option<Ticket>, StoreError>;
-    /// Writes a ticket's new state (as the hot state decided it) with its event.
+    /// Writes a ticket's new state (as the hot state decided it) with its event. A state
+    /// older than the one the ledger holds (a lower revision: two changes of one ticket
+    /// written out of order) leaves the row as it is; the event is recorded either way.
     async fn update_ticket(&self, ticket: &Ticket, event: &QueueEvent) -> Result<(), StoreError>;
     async fn tickets_of_day(
         &self,
@@ -350,6 +357,31 @@ pub struct QueueSnapshot {
     pub now: DateTime<Utc>,
 }
 
+impl QueueSnapshot {
+    /// The highest issue sequence among the day's walk-in and priority tickets (reserved
+    /// ones are ordered by their slot instead).
+    pub fn highest_sequence(&self) -> i64 {
+        self.tickets
+            .iter()
+            .filter(|t| t.class != TicketClass::Reserved)
+            .map(|t| t.order_key)
+            .max()
+            .unwrap_or(0)
+            .max(0)
+    }
+
+    /// The highest number the line with `prefix` issued (a transferred ticket keeps the
+    /// number, and prefix, of the line that issued it).
+    pub fn highest_number(&self, prefix: &str) -> u32 {
+        self.tickets
+            .iter()
+            .filter(|t| crate::domain::queue::issued_by(&t.display, prefix))
+            .map(|t| t.number)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
 /// A ticket issue not yet confirmed by the reaper.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingTicket {
@@ -428,8 +460,26 @@ pub trait QueueHotState: Send + Sync + 'static {
         office: &OfficeId,
         pending: &PendingTicket,
     ) -> Result<(), crate::store::HotError>;
-    /// Replaces an office's queue state for a day with the ledger's.
-    async fn load_queue(&self, snapshot: &QueueSnapshot) -> Result<(), crate::store::HotError>;
+    /// Merges the ledger's state of an office's day into the hot state (a reload: at
+    /// start-up, when the day is missing, and periodically), then marks the day loaded.
+    /// The snapshot may be older than the hot state, and other instances issue, call and
+    /// reload meanwhile, so nothing is replaced wholesale:
+    /// * a ticket's ledger copy replaces the live one only when the hot state lacks it or
+    ///   is behind it ([`crate::domain::queue::ledger_copy_wins`]); the winner's place
+    ///   (its queue while waiting, its counter while called or served) is re-asserted;
+    /// * tickets the snapshot lacks stay (issued since it was read, or still pending);
+    /// * numbers and the issue sequence only go up; counters the hot state lacks take
+    ///   the ledger's pause, and a counter points only at a ticket called or served there;
+    /// * recent calls come from the snapshot where the hot state has none; service times
+    ///   are the snapshot's.
+    ///
+    /// Each step is atomic per ticket, so concurrent reloads and operations are safe.
+    /// Returns the live tickets of the day that are neither in the snapshot nor pending:
+    /// the caller asks the ledger about them and forgets those it does not hold.
+    async fn load_queue(
+        &self,
+        snapshot: &QueueSnapshot,
+    ) -> Result<Vec<Uuid>, crate::store::HotError>;
     async fn queue_loaded(
         &self,
         office: &OfficeId,

@@ -82,6 +82,7 @@ elseif action == 'cancel' and t.status == 'waiting' then
 else
   return {'NOTALLOWED', raw}
 end
+t.rev = (t.rev or 0) + 1
 local json = cjson.encode(t)
 redis.call('HSET', KEYS[2], t.id, json)
 if observed then

@@ -53,6 +53,7 @@ local t = cjson.decode(redis.call('HGET', KEYS[2], pick[2]))
 t.status = 'called'
 t.counter = ARGV[1]
 t.called = now
+t.rev = (t.rev or 0) + 1
 local json = cjson.encode(t)
 redis.call('HSET', KEYS[2], t.id, json)
 redis.call('HSET', KEYS[3], ARGV[1], '0|' .. t.id)

@@ -1,0 +1,2 @@
+-- A ticket's revision (see the PostgreSQL migration).
+ALTER TABLE tickets ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
