@@ -321,6 +321,7 @@ impl Application {
         let openapi = openapi::ApiDoc::openapi();
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(http::input::refuse_control_characters))
                 .wrap(from_fn(pages::security_headers))
                 .wrap(from_fn(observe::observe))
                 .app_data(state.clone())

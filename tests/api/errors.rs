@@ -140,7 +140,77 @@ async fn problems_speak_english_when_asked(backend: Backend) {
     assert_eq!(japanese["title"], "窓口が見つかりません");
 }
 
+/// NUL reached PostgreSQL as a 500; SQLite stored and echoed it. One guard at the edge
+/// refuses every control character, in JSON, forms, queries and paths, on both backends.
+async fn control_characters_are_refused_everywhere_and_nothing_is_stored(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = app
+        .staff_token("main", madoguchi::store::queue::StaffRole::Admin)
+        .await;
+    let check_in = app
+        .client
+        .post(app.url("/api/v1/offices/main/check-ins"))
+        .bearer_auth(&staff)
+        .json(&json!({ "reference": "A\u{0}B" }))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(check_in, 400, "malformed-request").await;
+    assert_eq!(problem["control_character"], "U+0000", "{problem}");
+    for name in [
+        "山田\u{0}太郎",
+        "山田\n太郎",
+        "山田\t太郎",
+        "山田\u{85}太郎",
+    ] {
+        let mut body = renewal("main", NINE, "ctl@example.jp");
+        body["resident"]["name"] = json!(name);
+        assert_problem(app.book(&body).await, 400, "malformed-request").await;
+    }
+    let room = app
+        .client
+        .put(app.url("/api/v1/waiting-rooms/nul-room"))
+        .bearer_auth(&staff)
+        .json(&json!({ "name": { "ja": "待合\u{0}室", "en": "Room" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(room, 400, "malformed-request").await;
+    assert_problem(
+        app.get("/api/v1/offices/main/availability?procedure=cert_renewal%00")
+            .await,
+        400,
+        "malformed-request",
+    )
+    .await;
+    assert_problem(
+        app.get("/api/v1/tickets/%00").await,
+        400,
+        "malformed-request",
+    )
+    .await;
+    let form = app
+        .client
+        .post(app.url("/book/main/cert_renewal/form"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=%E5%B1%B1%E7%94%B0%00&email=ctl%40example.jp")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(form, 400, "malformed-request").await;
+    assert_eq!(app.reservation_count().await, 0);
+    assert!(
+        app.get("/api/v1/waiting-rooms/nul-room").await.status() == 404,
+        "no room was stored"
+    );
+    // Ordinary text with its escapes still passes.
+    let mut body = renewal("main", NINE, "ctl@example.jp");
+    body["resident"]["name"] = json!("山田 \"太郎\" \\ é");
+    assert_eq!(app.book(&body).await.status(), 201);
+}
+
 on_both_backends!(
+    control_characters_are_refused_everywhere_and_nothing_is_stored,
     a_pin_field_is_refused_with_a_fraud_warning_and_nothing_is_stored,
     field_errors_are_listed_together,
     malformed_bodies_and_wrong_methods_get_problem_answers,

@@ -293,6 +293,16 @@ async fn the_staff_console_signs_in_and_runs_the_counter(backend: Backend) {
     )
     .await;
     assert_eq!(evil.headers()["location"], "/staff", "no open redirect");
+    // CR/LF in the target was a 500 ("failed to parse header value"): now a clear 400.
+    let split = post_form(
+        &app,
+        "/staff/sign-in",
+        &csrf,
+        &format!("csrf={token}&token={staff}&next=%2Fstaff%2F%0D%0Ax"),
+    )
+    .await;
+    assert_eq!(split.status(), 400);
+    assert!(split.headers().get("set-cookie").is_none());
     let signed = post_form(
         &app,
         "/staff/sign-in",

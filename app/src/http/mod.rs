@@ -5,6 +5,7 @@ pub mod congestion;
 pub mod dto;
 pub mod error;
 pub mod health;
+pub mod input;
 pub mod live;
 pub mod observe;
 pub mod offices;

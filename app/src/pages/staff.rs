@@ -183,6 +183,16 @@ pub async fn console(
     }
 }
 
+/// Where a sign-in may go back to: only a console page of ours (no open redirect), and
+/// only as visible ASCII, so the Location header can always be written.
+fn console_path(next: &str) -> Option<&str> {
+    let ok = next.starts_with("/staff/")
+        && !next.contains("//")
+        && !next.contains('\\')
+        && next.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    ok.then_some(next)
+}
+
 #[derive(Deserialize)]
 pub struct SignInForm {
     csrf: String,
@@ -196,12 +206,7 @@ pub async fn sign_in(state: State, req: HttpRequest, form: web::Form<SignInForm>
     if !csrf::verify(&req, &form.csrf) {
         return crate::pages::queue::forbidden(tr);
     }
-    // Only back to a console page of ours: no open redirect.
-    let next = if form.next.starts_with("/staff/") && !form.next.contains("//") {
-        form.next.clone()
-    } else {
-        "/staff".to_owned()
-    };
+    let next = console_path(&form.next).unwrap_or("/staff").to_owned();
     match state.staff.authenticate(form.token.trim()).await {
         Ok(_) => {
             let cookie = Cookie::build(STAFF_COOKIE, form.token.trim().to_owned())
@@ -383,5 +388,24 @@ pub async fn act(
             )
             .await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::console_path;
+
+    #[test]
+    fn sign_in_goes_back_only_to_a_console_page_that_fits_a_header() {
+        assert_eq!(
+            console_path("/staff/main/counter/1"),
+            Some("/staff/main/counter/1")
+        );
+        assert_eq!(console_path("https://evil.example/"), None);
+        assert_eq!(console_path("/staff//evil.example"), None);
+        assert_eq!(console_path("/staff/\\evil.example"), None);
+        assert_eq!(console_path("/staff/\r\nSet-Cookie: x=1"), None);
+        assert_eq!(console_path("/staff/ä"), None);
+        assert_eq!(console_path("/staff/a b"), None);
     }
 }
