@@ -312,9 +312,13 @@ impl Application {
             metrics: metrics_handle(),
             reservation_parts: Arc::new(http::dto::ReservationParts::new(booking.municipality())),
         });
-        let limiter = Limiter::new(settings.rate_limit, settings.trusted_proxies.clone())?;
+        let limiter = web::Data::new(
+            Limiter::new(&settings.rate_limit, settings.trusted_proxies.clone())?
+                .with_page(pages::too_many),
+        );
         background.push(tokio::spawn(
             limiter
+                .get_ref()
                 .clone()
                 .forget_idle_every(std::time::Duration::from_secs(60), stopped),
         ));
@@ -322,10 +326,12 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(http::input::refuse_control_characters))
+                .wrap(from_fn(http::rate_limit::limit_writes))
                 .wrap(from_fn(pages::security_headers))
                 .wrap(from_fn(observe::observe))
                 .app_data(state.clone())
-                .configure(|cfg| http::configure(cfg, &limiter))
+                .app_data(limiter.clone())
+                .configure(http::configure)
                 .configure(pages::routes)
                 .route("/api/openapi.json", web::get().to(openapi::openapi_json))
                 .service(

@@ -273,6 +273,7 @@ fn test_settings() -> Settings {
         rate_limit: RateLimit {
             per_minute: 1_000_000,
             burst: 1_000_000,
+            exempt: Vec::new(),
         },
         database_pool_size: 8,
         maintenance_interval_secs: 0,

@@ -100,12 +100,16 @@ pub enum LogFormat {
     Pretty,
 }
 
-/// Per-client limit on the booking write endpoints (GCRA: a steady rate plus a burst).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+/// Per-client limit on every write, pages and API alike (GCRA: a steady rate plus a
+/// burst).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimit {
     pub per_minute: u32,
     pub burst: u32,
+    /// Client addresses that are not limited: a town hall's kiosks (one device issues
+    /// every walk-in ticket of the morning) and its counters' network.
+    pub exempt: Vec<IpAddr>,
 }
 
 impl Default for RateLimit {
@@ -113,6 +117,7 @@ impl Default for RateLimit {
         Self {
             per_minute: 30,
             burst: 10,
+            exempt: Vec::new(),
         }
     }
 }
@@ -213,7 +218,8 @@ mod tests {
                 s.rate_limit,
                 RateLimit {
                     per_minute: 5,
-                    burst: 3
+                    burst: 3,
+                    exempt: Vec::new(),
                 }
             );
             assert_eq!(

@@ -45,7 +45,15 @@ pub async fn ready(state: web::Data<AppState>, lang: ClientLang) -> Result<HttpR
 /// Prometheus text format. Keep it off the public internet (block it at the proxy).
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus metrics", content_type = "text/plain")))]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(
+    state: web::Data<AppState>,
+    limiter: Option<web::Data<crate::http::rate_limit::Limiter>>,
+) -> HttpResponse {
+    // Gauges of this instance's own state are read when scraped, not only when a
+    // background sweep last ran (the limiter's read 0 just after 60 refusals).
+    if let Some(limiter) = limiter {
+        metrics::gauge!("madoguchi_rate_limit_clients").set(limiter.remembered() as f64);
+    }
     match &state.metrics {
         Some(handle) => {
             handle.run_upkeep();

@@ -162,9 +162,8 @@ pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiErr
     ))
 }
 
-/// The API routes. Write endpoints of the booking flow sit behind the per-client rate
-/// limiter.
-pub fn configure(cfg: &mut web::ServiceConfig, limiter: &rate_limit::Limiter) {
+/// The API routes (every write is behind the per-client limit, `rate_limit::limit_writes`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::JsonConfig::default()
             .limit(MAX_BODY_BYTES)
@@ -178,19 +177,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, limiter: &rate_limit::Limiter) {
             // the paths of the morning rush come first.
             .service(
                 web::resource("/reservations")
-                    .wrap(limiter.middleware())
                     .post(reservations::create)
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
                 web::resource("/offices/{office_id}/tickets")
-                    .wrap(limiter.middleware())
                     .post(queue::issue)
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
                 web::resource("/tickets/{ticket_id}")
-                    .wrap(limiter.middleware())
                     .get(queue::get_ticket)
                     .delete(queue::cancel_ticket)
                     .default_service(web::to(method_not_allowed)),
@@ -224,13 +220,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, limiter: &rate_limit::Limiter) {
             )
             .service(
                 web::resource("/waiting-rooms/{room_id}/join")
-                    .wrap(limiter.middleware())
                     .post(waiting_rooms::join)
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
                 web::resource("/waiting-rooms/{room_id}/challenge")
-                    .wrap(limiter.middleware())
                     .get(waiting_rooms::challenge)
                     .default_service(web::to(method_not_allowed)),
             )
@@ -256,32 +250,27 @@ pub fn configure(cfg: &mut web::ServiceConfig, limiter: &rate_limit::Limiter) {
             )
             .service(
                 web::resource("/holds")
-                    .wrap(limiter.middleware())
                     .post(reservations::hold)
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
                 web::resource("/reservations/{reference}")
-                    .wrap(limiter.middleware())
                     .get(reservations::get)
                     .delete(reservations::cancel)
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
                 web::resource("/reservations/{reference}/confirm")
-                    .wrap(limiter.middleware())
                     .post(reservations::confirm)
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
                 web::resource("/reservations/{reference}/reschedule")
-                    .wrap(limiter.middleware())
                     .post(reservations::reschedule)
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
                 web::resource("/reservations/{reference}/check-in")
-                    .wrap(limiter.middleware())
                     .post(queue::check_in)
                     .default_service(web::to(method_not_allowed)),
             )

@@ -1,21 +1,21 @@
-//! Per-client rate limit on the booking write endpoints (GCRA via `governor`). The
-//! client is the peer address, or — behind a trusted reverse proxy — the nearest
-//! untrusted address in `X-Forwarded-For`. The limit is per instance; with N instances
-//! behind a balancer a client gets at most N times the configured rate.
+//! Per-client rate limit on every write (GCRA via `governor`). The client is the peer
+//! address, or — behind a trusted reverse proxy — the nearest untrusted address in
+//! `X-Forwarded-For`. The limit is per instance; with N instances behind a balancer a
+//! client gets at most N times the configured rate.
 
 use crate::config::settings::RateLimit;
-use crate::domain::text::{Lang, Text};
+use crate::domain::text::Text;
+use crate::http::ClientLang;
 use crate::http::error::{ApiError, Problem};
-use actix_governor::governor::NotUntil;
-use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
-use actix_governor::governor::middleware::NoOpMiddleware;
-use actix_governor::{
-    Governor, GovernorConfig, GovernorConfigBuilder, KeyExtractor, SimpleKeyExtractionError,
-};
-use actix_web::dev::ServiceRequest;
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
+use actix_web::middleware::Next;
+use actix_web::web;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
 use std::net::{IpAddr, Ipv4Addr};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +25,12 @@ pub struct ClientKey {
 }
 
 impl ClientKey {
+    pub fn new(trusted_proxies: Vec<IpAddr>) -> Self {
+        Self {
+            trusted_proxies: Arc::new(trusted_proxies),
+        }
+    }
+
     pub fn client_ip(&self, peer: Option<IpAddr>, forwarded_for: Option<&str>) -> IpAddr {
         let peer = peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         if !self.trusted_proxies.contains(&peer) {
@@ -38,81 +44,107 @@ impl ClientKey {
             .find(|ip| !self.trusted_proxies.contains(ip))
             .unwrap_or(peer)
     }
-}
 
-impl KeyExtractor for ClientKey {
-    type Key = IpAddr;
-    type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
-
-    fn extract(&self, req: &ServiceRequest) -> Result<Self::Key, Self::KeyExtractionError> {
+    /// The client of a request.
+    pub fn of(&self, req: &actix_web::HttpRequest) -> IpAddr {
         let forwarded = req
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok());
-        Ok(self.client_ip(req.peer_addr().map(|a| a.ip()), forwarded))
-    }
-
-    fn exceed_rate_limit_response(
-        &self,
-        negative: &NotUntil<QuantaInstant>,
-        _response: HttpResponseBuilder,
-    ) -> HttpResponse {
-        let wait = negative
-            .wait_time_from(DefaultClock::default().now())
-            .as_secs()
-            .max(1);
-        metrics::counter!("madoguchi_rate_limited_total").increment(1);
-        let mut e = ApiError::new(
-            Problem::RateLimited,
-            Text::owned(
-                format!(
-                    "{wait}秒ほど待ってから、もう一度お試しください。 / Please retry in about {wait} s."
-                ),
-                format!("Please retry in about {wait} s."),
-            ),
-            Lang::Ja,
-        );
-        e.retry_after = Some(wait);
-        e.error_response()
+        self.client_ip(req.peer_addr().map(|a| a.ip()), forwarded)
     }
 }
 
-/// The configured limiter; every resource wrapped with it shares one budget per client.
+/// Whole seconds to wait, rounded up: a client that waits exactly `Retry-After` must find
+/// its next request allowed (rounded down, a wait of 1.9 s was announced as 1 s).
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    wait.as_nanos().div_ceil(1_000_000_000).max(1) as u64
+}
+
+/// A 429 with `Retry-After`, in the client's language.
+pub fn too_many(req: &actix_web::HttpRequest, wait: Duration) -> ApiError {
+    let wait = retry_after_secs(wait);
+    let mut e = ApiError::new(
+        Problem::RateLimited,
+        Text::owned(
+            format!("{wait}秒ほど待ってから、もう一度お試しください。"),
+            format!("Please retry in about {wait} s."),
+        ),
+        ClientLang::of(req),
+    );
+    e.retry_after = Some(wait);
+    e
+}
+
+fn is_write(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
+}
+
+/// The per-client budget of writes (GCRA), shared by every write of the service, API and
+/// pages alike: a booking through the form costs what one through the API does. Addresses
+/// in `rate_limit.exempt` (a town hall's kiosks, its counters' network) are not limited.
 #[derive(Clone)]
-pub struct Limiter(GovernorConfig<ClientKey, NoOpMiddleware<QuantaInstant>>);
+pub struct Limiter {
+    limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    key: ClientKey,
+    exempt: Arc<Vec<IpAddr>>,
+    /// How a page (not `/api/`) is refused: HTML for a resident's browser.
+    page: Option<RefusalPage>,
+}
+
+/// Renders a page's refusal, given the seconds to wait.
+pub type RefusalPage = fn(&actix_web::HttpRequest, u64) -> actix_web::HttpResponse;
 
 impl Limiter {
-    pub fn new(limit: RateLimit, trusted_proxies: Vec<IpAddr>) -> anyhow::Result<Self> {
+    pub fn new(limit: &RateLimit, trusted_proxies: Vec<IpAddr>) -> anyhow::Result<Self> {
         let per_minute = u64::from(limit.per_minute.max(1));
-        let config = GovernorConfigBuilder::default()
-            .period(Duration::from_nanos(60_000_000_000 / per_minute))
-            .burst_size(limit.burst.max(1))
-            .methods(vec![
-                Method::POST,
-                Method::DELETE,
-                Method::PUT,
-                Method::PATCH,
-            ])
-            .key_extractor(ClientKey {
-                trusted_proxies: Arc::new(trusted_proxies),
-            })
-            .finish()
-            .ok_or_else(|| anyhow::anyhow!("invalid rate limit settings"))?;
-        Ok(Self(config))
+        let quota = Quota::with_period(Duration::from_nanos(60_000_000_000 / per_minute))
+            .ok_or_else(|| anyhow::anyhow!("invalid rate limit settings"))?
+            .allow_burst(NonZeroU32::new(limit.burst.max(1)).unwrap_or(NonZeroU32::MIN));
+        Ok(Self {
+            limiter: Arc::new(DefaultKeyedRateLimiter::keyed(quota)),
+            key: ClientKey::new(trusted_proxies),
+            exempt: Arc::new(limit.exempt.clone()),
+            page: None,
+        })
     }
 
-    pub fn middleware(&self) -> Governor<ClientKey, NoOpMiddleware<QuantaInstant>> {
-        Governor::new(&self.0)
+    /// Pages are refused with `page` instead of problem+json.
+    pub fn with_page(mut self, page: RefusalPage) -> Self {
+        self.page = Some(page);
+        self
+    }
+
+    pub fn client_key(&self) -> &ClientKey {
+        &self.key
+    }
+
+    /// Takes one write from the client's budget; how long to wait when it is spent.
+    fn check(&self, req: &actix_web::HttpRequest) -> Result<(), Duration> {
+        let client = self.key.of(req);
+        if self.exempt.contains(&client) {
+            return Ok(());
+        }
+        self.limiter
+            .check_key(&client)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+
+    /// How many clients the limiter remembers now.
+    pub fn remembered(&self) -> usize {
+        self.limiter.len()
     }
 
     /// Forgets the clients whose budget is full again (they would start afresh anyway);
     /// returns how many are still remembered. Without it, every address that ever wrote
     /// stays in memory: millions on the morning of a booking opening.
     pub fn forget_idle(&self) -> usize {
-        let limiter = self.0.limiter();
-        limiter.retain_recent();
-        limiter.shrink_to_fit();
-        limiter.len()
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+        self.limiter.len()
     }
 
     /// Calls `forget_idle` every `every` until `stop` turns true.
@@ -135,6 +167,27 @@ impl Limiter {
     }
 }
 
+/// The middleware (around every route; the limiter is app data).
+pub async fn limit_writes<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B, BoxBody>>, actix_web::Error> {
+    if is_write(req.method())
+        && let Some(limiter) = req.app_data::<web::Data<Limiter>>()
+        && let Err(wait) = limiter.check(req.request())
+    {
+        metrics::counter!("madoguchi_rate_limited_total").increment(1);
+        metrics::gauge!("madoguchi_rate_limit_clients").set(limiter.remembered() as f64);
+        let api = req.path().starts_with("/api/");
+        let response = match limiter.page.filter(|_| !api) {
+            Some(page) => page(req.request(), retry_after_secs(wait)),
+            None => actix_web::ResponseError::error_response(&too_many(req.request(), wait)),
+        };
+        return Ok(req.into_response(response).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,9 +195,7 @@ mod tests {
     #[test]
     fn forwarded_for_is_trusted_only_from_configured_proxies() {
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        let key = ClientKey {
-            trusted_proxies: Arc::new(vec![proxy]),
-        };
+        let key = ClientKey::new(vec![proxy]);
         let client: IpAddr = "203.0.113.7".parse().unwrap();
         let spoofed = "198.51.100.1, 203.0.113.7";
         assert_eq!(key.client_ip(Some(proxy), Some(spoofed)), client);
@@ -154,19 +205,28 @@ mod tests {
     }
 
     fn clients(limiter: &Limiter, n: u8) {
-        let governor = limiter.0.limiter();
         for i in 0..n {
-            let _ = governor.check_key(&IpAddr::from([10, 0, 0, i]));
+            let _ = limiter.limiter.check_key(&IpAddr::from([10, 0, 0, i]));
         }
+    }
+
+    #[test]
+    fn retry_after_is_never_shorter_than_the_wait() {
+        assert_eq!(retry_after_secs(Duration::from_millis(1_900)), 2);
+        assert_eq!(retry_after_secs(Duration::from_millis(2_000)), 2);
+        assert_eq!(retry_after_secs(Duration::from_millis(2_001)), 3);
+        assert_eq!(retry_after_secs(Duration::from_millis(10)), 1);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
     }
 
     #[test]
     fn clients_are_forgotten_once_their_budget_is_full_again() {
         // One request a minute, no burst: a client that wrote is remembered for a minute.
         let slow = Limiter::new(
-            RateLimit {
+            &RateLimit {
                 per_minute: 1,
                 burst: 1,
+                exempt: Vec::new(),
             },
             Vec::new(),
         )
@@ -175,9 +235,10 @@ mod tests {
         assert_eq!(slow.forget_idle(), 50);
         // Billions a minute: a budget is full again within nanoseconds.
         let fast = Limiter::new(
-            RateLimit {
+            &RateLimit {
                 per_minute: u32::MAX,
                 burst: 1,
+                exempt: Vec::new(),
             },
             Vec::new(),
         )

@@ -149,6 +149,32 @@ pub fn not_found(tr: Tr) -> HttpResponse {
     )
 }
 
+#[derive(Template)]
+#[template(path = "too_many.html")]
+struct TooMany {
+    tr: Tr,
+    wait: u64,
+}
+
+/// A page's answer when its client's write budget is spent (the API answers
+/// problem+json): the same limit, in words a resident reads.
+pub fn too_many(req: &HttpRequest, wait: u64) -> HttpResponse {
+    let (tr, _) = page_lang(req);
+    let mut response = render_with(
+        &TooMany {
+            tr: tr.clone(),
+            wait,
+        },
+        &tr,
+        false,
+        HttpResponse::TooManyRequests(),
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&wait.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
 /// Security headers of every answer: the strict page policy unless the handler set its
 /// own (the widget) or the path is the Swagger UI (which needs its inline script).
 /// `X-Frame-Options: DENY` except for the widget, which homepages frame.

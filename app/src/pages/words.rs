@@ -859,6 +859,30 @@ pub const WORDS: &[Entry] = &[
         "Please try again in a moment.",
         "すこしあとで、もう<ruby>一度<rt>いちど</rt></ruby>ためしてください。",
     ),
+    (
+        "too_many.title",
+        "操作が続いたため、少しお待ちください",
+        "Too many requests",
+        "すこし<ruby>待<rt>ま</rt></ruby>ってください",
+    ),
+    (
+        "too_many.body",
+        "短い時間に多くの操作がありました。しばらく待ってから、もう一度お試しください。",
+        "There were many requests from your connection in a short time. Please wait a moment and try again.",
+        "<ruby>短<rt>みじか</rt></ruby>い<ruby>時間<rt>じかん</rt></ruby>に、たくさん<ruby>送<rt>おく</rt></ruby>りました。すこし<ruby>待<rt>ま</rt></ruby>ってから、もう<ruby>一度<rt>いちど</rt></ruby>ためしてください。",
+    ),
+    (
+        "too_many.wait",
+        "待ち時間の目安:",
+        "Wait about",
+        "<ruby>待<rt>ま</rt></ruby>つ<ruby>時間<rt>じかん</rt></ruby>:",
+    ),
+    (
+        "too_many.seconds",
+        "秒",
+        "seconds",
+        "<ruby>秒<rt>びょう</rt></ruby>",
+    ),
     ("home", "トップへ", "Home", "はじめのページ"),
 ];
 
