@@ -242,6 +242,66 @@ async fn a_definition_is_checked_like_the_file_and_every_problem_named(backend: 
     assert_eq!(app.get(ROOM).await.status(), 404, "nothing stored");
 }
 
+/// `prequeue_minutes: 2147483647` was accepted (joinable since the year −2057) and gated
+/// every booking of its dates at once: every number and date is bounded and cross-checked.
+async fn absurd_room_values_are_refused_and_bookings_stay_open(backend: Backend) {
+    let app = app_at(backend, "2026-12-01T09:00:00+09:00").await;
+    let admin = app.staff_token("desk", StaffRole::Admin).await;
+    let mut bad = definition();
+    bad["prequeue_minutes"] = json!(2_147_483_647u32);
+    bad["admission_minutes"] = json!(100_000);
+    bad["idle_seconds"] = json!(0);
+    bad["admissions_per_minute"] = json!(4_000_000_000u32);
+    bad["trigger_per_minute"] = json!(0);
+    bad["name"] = json!({ "ja": "", "en": "x".repeat(101) });
+    let body = assert_problem(
+        put(&app, ROOM, Some(&admin), &bad).await,
+        400,
+        "invalid-field",
+    )
+    .await;
+    let mut fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        vec![
+            "admission_minutes",
+            "admissions_per_minute",
+            "idle_seconds",
+            "name.en",
+            "name.ja",
+            "prequeue_minutes",
+            "trigger_per_minute",
+        ],
+        "{body}"
+    );
+    // Dates against each other: opening after the last slot day, slots over a year,
+    // a line of months.
+    for (field, value, refused) in [
+        ("opens_at", json!("2026-12-05T10:00:00+09:00"), "opens_at"),
+        ("last_date", json!("2028-01-10"), "last_date"),
+        ("closes_at", json!("2027-03-01T10:00:00+09:00"), "closes_at"),
+    ] {
+        let mut bad = definition();
+        bad[field] = value;
+        let body = assert_problem(
+            put(&app, ROOM, Some(&admin), &bad).await,
+            400,
+            "invalid-field",
+        )
+        .await;
+        assert_eq!(body["errors"][0]["field"], refused, "{body}");
+    }
+    assert_eq!(app.get(ROOM).await.status(), 404, "nothing stored");
+    // Bookings of the room's date go on without an admission.
+    assert_eq!(app.book(&booking()).await.status(), 201);
+}
+
 async fn a_running_room_keeps_its_release_but_changes_pace_and_end(backend: Backend) {
     let app = app_at(backend, "2026-12-01T09:00:00+09:00").await;
     let admin = app.staff_token("desk", StaffRole::Admin).await;
@@ -402,6 +462,7 @@ async fn a_change_reaches_the_other_instances_within_a_pass() {
 on_both_backends!(
     only_admins_of_the_rooms_offices_define_rooms,
     a_definition_is_checked_like_the_file_and_every_problem_named,
+    absurd_room_values_are_refused_and_bookings_stay_open,
     a_running_room_keeps_its_release_but_changes_pace_and_end,
     rooms_of_the_api_live_in_the_ledger,
 );

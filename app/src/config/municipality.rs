@@ -138,6 +138,13 @@ pub fn validate_room(
     }
 }
 
+/// The longest pre-queue: joinable a day before the opening at most.
+pub const MAX_PREQUEUE_MINUTES: u32 = 24 * 60;
+/// A release's slot dates span at most this, and it opens at most this long before them.
+pub const MAX_RELEASE_DAYS: i64 = 366;
+/// A room's line lasts at most this long after its opening.
+pub const MAX_ROOM_DAYS: i64 = 31;
+
 /// Room ids go into tokens, cookies and hot-state keys.
 pub fn room_id_ok(id: &str) -> bool {
     !id.is_empty()
@@ -519,20 +526,113 @@ impl Validator {
                 "must be after the room becomes joinable (opens_at − prequeue_minutes)",
             );
         }
-        if raw.admissions_per_minute == 0 {
-            self.problem(&field("admissions_per_minute"), "must be at least 1");
-        }
-        if raw.trigger_per_minute == Some(0) {
-            self.problem(&field("trigger_per_minute"), "must be at least 1");
-        }
-        if raw.proof_of_work_bits > 24 {
-            self.problem(
-                &field("proof_of_work_bits"),
-                "at most 24 (each bit doubles a phone's work)",
+        // Every number within what a release can mean: a pre-queue of 2,147,483,647
+        // minutes made a room joinable since the year −2057 and gated every booking of
+        // its dates at once.
+        let mut within =
+            |name: &str, value: u32, range: std::ops::RangeInclusive<u32>, why: &str| {
+                if !range.contains(&value) {
+                    self.problem(
+                        &field(name),
+                        format!(
+                            "must be between {} and {} ({why})",
+                            range.start(),
+                            range.end()
+                        ),
+                    );
+                }
+            };
+        within(
+            "prequeue_minutes",
+            raw.prequeue_minutes,
+            0..=MAX_PREQUEUE_MINUTES,
+            "a day at most",
+        );
+        within(
+            "admissions_per_minute",
+            raw.admissions_per_minute,
+            1..=1_000_000,
+            "residents let through a minute",
+        );
+        within(
+            "dropout_percent",
+            raw.dropout_percent,
+            100..=1_000,
+            "admissions per seat, in per cent",
+        );
+        within(
+            "admission_minutes",
+            raw.admission_minutes,
+            1..=120,
+            "how long an admission lasts",
+        );
+        within(
+            "idle_seconds",
+            raw.idle_seconds,
+            5..=3_600,
+            "a place is given up after this silence",
+        );
+        if let Some(trigger) = raw.trigger_per_minute {
+            within(
+                "trigger_per_minute",
+                trigger,
+                1..=1_000_000,
+                "booking attempts a minute",
             );
         }
-        if raw.dropout_percent < 100 {
-            self.problem(&field("dropout_percent"), "must be at least 100");
+        within(
+            "proof_of_work_bits",
+            u32::from(raw.proof_of_work_bits),
+            0..=24,
+            "each bit doubles a phone's work",
+        );
+        // The dates and times against each other: a release covers at most a year of
+        // slots, opens at most a year before them and not after them, and its line
+        // lasts at most a month.
+        if let (Some(f), Some(l)) = (first, last)
+            && l - f > chrono::Duration::days(MAX_RELEASE_DAYS)
+        {
+            self.problem(
+                &field("last_date"),
+                format!("at most {MAX_RELEASE_DAYS} days after first_date"),
+            );
+        }
+        if let (Some(o), Some(f), Some(l)) = (opens_at, first, last) {
+            let opening_day = crate::domain::time::tokyo_date(o);
+            if opening_day > l {
+                self.problem(
+                    &field("opens_at"),
+                    "is after last_date: nothing left to release",
+                );
+            } else if f - opening_day > chrono::Duration::days(MAX_RELEASE_DAYS) {
+                self.problem(
+                    &field("opens_at"),
+                    format!("at most {MAX_RELEASE_DAYS} days before first_date"),
+                );
+            }
+        }
+        if let (Some(o), Some(c)) = (opens_at, closes_at)
+            && c - o > chrono::Duration::days(MAX_ROOM_DAYS)
+        {
+            self.problem(
+                &field("closes_at"),
+                format!("at most {MAX_ROOM_DAYS} days after opens_at"),
+            );
+        }
+        let mut text = |name: &str, t: &Text, max: usize| {
+            for (lang, value) in [("ja", &t.ja), ("en", &t.en)] {
+                let chars = value.trim().chars().count();
+                if chars == 0 || chars > max {
+                    self.problem(
+                        &format!("{}.{lang}", field(name)),
+                        format!("1–{max} characters"),
+                    );
+                }
+            }
+        };
+        text("name", &raw.name, 100);
+        if let Some(next) = &raw.next_release {
+            text("next_release", next, 300);
         }
         if self.problems.len() > before {
             return None;
