@@ -471,6 +471,12 @@ async fn the_booking_pages_lead_from_an_office_to_a_confirmed_slot(backend: Back
     );
 
     let fields = "name=%E5%B1%B1%E7%94%B0+%E8%8A%B1%E5%AD%90&email=hanako%40example.jp&certificate_expiry=2027-01-31";
+    // A PIN through the form was booked silently where the API refused it: the same
+    // rule now, with the fraud warning on the page and nothing stored.
+    let pin = book_by_form(&app, &csrf, key, &format!("{fields}&pin=1234")).await;
+    assert_eq!(pin.status(), 400);
+    assert!(pin.text().await.unwrap().contains("詐欺"));
+    assert_eq!(app.reservation_count().await, 0);
     let booked = book_by_form(&app, &csrf, key, fields).await;
     assert_eq!(booked.status(), 201);
     assert_eq!(booked.headers()["cache-control"], "no-store");

@@ -288,6 +288,10 @@ pub struct BookingForm {
     birth_date: String,
     #[serde(default)]
     proxy: Option<String>,
+    /// Anything else the form carried: handed to the API's rules with the rest, which
+    /// refuse a PIN-like field with the fraud warning and any other unknown field.
+    #[serde(flatten)]
+    unknown: BTreeMap<String, String>,
 }
 
 #[derive(Template)]
@@ -632,7 +636,11 @@ pub async fn submit(
         notice_number: optional(&form.notice_number),
         birth_date: optional(&form.birth_date),
         certificate_expiry: optional(&form.certificate_expiry),
-        unknown: Default::default(),
+        unknown: form
+            .unknown
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect(),
     };
     let lang = tr.lang.text_lang();
     let idempotency = crate::http::parse::parse_idempotency_key(&form.idempotency_key)
