@@ -77,6 +77,7 @@ pub async fn open_stores(settings: &Settings) -> anyhow::Result<Stores> {
                 url.expose(),
                 settings.database_pool_size,
                 settings.ledger_writers,
+                std::time::Duration::from_millis(settings.database_acquire_timeout_ms.max(1)),
             )?;
             if settings.migrate {
                 pg.migrate().await?;

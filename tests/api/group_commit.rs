@@ -21,7 +21,8 @@ fn now() -> DateTime<Utc> {
 
 async fn ledger(writers: usize) -> (PgLedger, TestDb) {
     let db = TestDb::create().await;
-    let ledger = PgLedger::connect_lazy(&db.url, 8, writers).unwrap();
+    let ledger =
+        PgLedger::connect_lazy(&db.url, 8, writers, std::time::Duration::from_secs(3)).unwrap();
     ledger.migrate().await.unwrap();
     (ledger, db)
 }

@@ -51,6 +51,7 @@ async fn postgres_unreachable_gives_503_and_the_seat_goes_back() {
     assert_eq!(app.remaining_at("main", "cert_renewal", NINE).await, 1);
 
     proxy.restore();
+    eventually_ready(&app).await;
     // The same request, retried with its key, now succeeds.
     let retried = app
         .client
@@ -62,6 +63,73 @@ async fn postgres_unreachable_gives_503_and_the_seat_goes_back() {
         .unwrap();
     assert_eq!(retried.status(), 201);
     assert_eq!(app.active_rows("main", "cert_renewal", NINE).await, 2);
+}
+
+/// The app's PostgreSQL behind a proxy the test can cut, with `acquire_ms` of pool wait.
+async fn behind_a_proxy(acquire_ms: u64) -> (madoguchi_tests::TestApp, ChaosProxy) {
+    let upstream_text = madoguchi_tests::database_url()
+        .rsplit_once('@')
+        .and_then(|(_, rest)| rest.split_once('/').map(|(host, _)| host.to_owned()))
+        .expect("TEST_DATABASE_URL has user@host:port/db");
+    let upstream = tokio::net::lookup_host(&upstream_text)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = ChaosProxy::start(upstream).await;
+    let proxy_addr = proxy.addr.to_string();
+    let app = spawn_with(Options {
+        settings: Box::new(move |s| {
+            let direct = s.database_url.take().unwrap();
+            s.database_url = Some(Secret::new(
+                direct.expose().replace(&upstream_text, &proxy_addr),
+            ));
+            s.database_pool_size = 2;
+            s.database_acquire_timeout_ms = acquire_ms;
+        }),
+        ..Options::default()
+    })
+    .await;
+    (app, proxy)
+}
+
+/// While PostgreSQL was down, each 503 waited the pool timeout once or twice (~6 s):
+/// clients piled up on slow failures. Once the outage is known, every answer is a quick
+/// 503 with Retry-After, and the service recovers by itself when the database returns.
+#[tokio::test]
+async fn while_postgres_is_down_answers_are_quick_503s_and_it_recovers_by_itself() {
+    // A pool wait of 10 s: an answer that waited for the pool would take that long.
+    let (app, proxy) = behind_a_proxy(10_000).await;
+    app.book_ok(&renewal("main", NINE, "before@example.jp"))
+        .await;
+    proxy.cut();
+    // The first failure tells the ledger the database is gone (not timed: it may wait).
+    assert_problem(
+        app.book(&renewal("main", NINE, "first@example.jp")).await,
+        503,
+        "service-unavailable",
+    )
+    .await;
+    for i in 0..10 {
+        let started = std::time::Instant::now();
+        let booking = app
+            .book(&renewal("main", NINE, &format!("down{i}@example.jp")))
+            .await;
+        assert!(booking.headers().contains_key("retry-after"));
+        assert_problem(booking, 503, "service-unavailable").await;
+        let ticket = app.take_ticket("main", "card_pickup").await;
+        assert_problem(ticket, 503, "service-unavailable").await;
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "a booking and a ticket refused in {:?}, not after the pool's 10 s",
+            started.elapsed()
+        );
+    }
+    proxy.restore();
+    eventually_ready(&app).await;
+    app.book_ok(&renewal("main", NINE, "after@example.jp"))
+        .await;
+    assert_eq!(app.take_ticket("main", "card_pickup").await.status(), 201);
 }
 
 #[tokio::test]

@@ -61,6 +61,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     /// Connections to PostgreSQL per instance.
     pub database_pool_size: u32,
+    /// How long a statement waits for a pooled PostgreSQL connection (ms) before the
+    /// answer is 503. Once the database is known to be down, calls fail at once instead.
+    pub database_acquire_timeout_ms: u64,
     /// How long an idle HTTP/1.1 connection is kept open. Longer than any page's polling
     /// interval (the waiting room polls every 3 s), so a poll delayed by a rush does not
     /// race the server closing its connection.
@@ -136,6 +139,7 @@ impl Default for Settings {
             rate_limit: RateLimit::default(),
             trusted_proxies: Vec::new(),
             database_pool_size: 16,
+            database_acquire_timeout_ms: 3_000,
             ledger_writers: 2,
             keep_alive_secs: 30,
             redis_pool_size: None,

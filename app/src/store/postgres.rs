@@ -21,6 +21,7 @@ use sqlx::{Connection, PgPool};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -34,9 +35,83 @@ const IDEMPOTENCY_KEY: &str = "reservations_idempotency_key";
 #[derive(Clone)]
 pub struct PgLedger {
     pool: PgPool,
+    /// Whether the database is known to be unreachable (then every call fails at once).
+    health: Arc<Health>,
     /// New reservations and tickets are written in groups (see `group_commit`).
     reservations: Arc<GroupCommit<NewReservation, WriteError>>,
     pub(crate) tickets: Arc<GroupCommit<(Ticket, String), TicketWriteError>>,
+}
+
+/// The ledger's view of its database, so that an outage costs callers nothing but a
+/// refusal: while PostgreSQL is unreachable, a statement would wait the whole pool
+/// timeout (3 s) for a connection that cannot be made, and a booking makes two or three
+/// ledger calls (a 503 took ~6 s while it was stopped, and clients piled up on slow
+/// failures). After the first failure that says "unreachable", every call fails at once
+/// with *unavailable* (503, `Retry-After`) while one background probe connects every
+/// `PROBE_EVERY`; the first probe that gets through ends the outage.
+pub(crate) struct Health {
+    down: AtomicBool,
+    probing: AtomicBool,
+    options: PgConnectOptions,
+}
+
+/// How often the outage probe tries to connect, and how long one try may take.
+const PROBE_EVERY: Duration = Duration::from_millis(250);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+impl Health {
+    fn new(options: PgConnectOptions) -> Self {
+        Self {
+            down: AtomicBool::new(false),
+            probing: AtomicBool::new(false),
+            options,
+        }
+    }
+
+    /// Refuses at once while the database is known to be down.
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::Acquire) {
+            Err(StoreError::Unavailable(
+                "the database is unreachable; retrying in the background".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Notes an error's kind: "unreachable" starts an outage (and its probe).
+    pub(crate) fn saw(self: &Arc<Self>, e: &StoreError) {
+        if !matches!(e, StoreError::Unavailable(_)) {
+            return;
+        }
+        self.down.store(true, Ordering::Release);
+        if self.probing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.probing.store(false, Ordering::Release);
+            return;
+        };
+        tracing::warn!("PostgreSQL is unreachable; refusing at once until a probe gets through");
+        let health = self.clone();
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(PROBE_EVERY).await;
+                let probe = tokio::time::timeout(PROBE_TIMEOUT, async {
+                    let mut conn = sqlx::PgConnection::connect_with(&health.options).await?;
+                    conn.ping().await?;
+                    conn.close().await
+                })
+                .await;
+                if let Ok(Ok(())) = probe {
+                    health.down.store(false, Ordering::Release);
+                    health.probing.store(false, Ordering::Release);
+                    tracing::info!("PostgreSQL is reachable again");
+                    return;
+                }
+            }
+        });
+    }
 }
 
 fn writer_stopped() -> StoreError {
@@ -57,12 +132,18 @@ impl PgLedger {
     /// A lazily connecting pool: the service starts even if the database is slow to.
     /// `writers` tasks per kind of write group concurrent inserts into one commit; they
     /// run on the calling runtime, so call this from the service's main runtime.
-    pub fn connect_lazy(url: &str, max_connections: u32, writers: usize) -> anyhow::Result<Self> {
+    pub fn connect_lazy(
+        url: &str,
+        max_connections: u32,
+        writers: usize,
+        acquire_timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let options = PgConnectOptions::from_str(url)
             .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+        let health = Arc::new(Health::new(options.clone()));
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(3))
+            .acquire_timeout(acquire_timeout)
             // sqlx pings every connection it hands out: a round trip, and a wake-up of a
             // PostgreSQL backend, before each statement. A connection used within the
             // last half second is alive (HikariCP's `aliveBypassWindowMs` draws the same
@@ -95,11 +176,38 @@ impl PgLedger {
                 || TicketWriteError::Store(writer_stopped()),
             )),
             pool,
+            health,
         })
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    pub(crate) fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+
+    /// The pool, unless the database is known to be down (see [`Health`]).
+    pub(crate) fn db(&self) -> Result<&PgPool, StoreError> {
+        self.health.check()?;
+        Ok(&self.pool)
+    }
+
+    /// Maps a statement's error, noting an outage.
+    pub(crate) fn failed(&self, e: sqlx::Error) -> StoreError {
+        let e = store_error(e);
+        self.health.saw(&e);
+        e
+    }
+
+    /// Maps a write's error (its constraint refusals are not outages).
+    pub(crate) fn write_failed(&self, e: sqlx::Error) -> WriteError {
+        let e = write_error(e);
+        if let WriteError::Store(store) = &e {
+            self.health.saw(store);
+        }
+        e
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
@@ -432,10 +540,10 @@ fn one(row: Option<Row>) -> Result<Option<Reservation>, StoreError> {
 impl Ledger for PgLedger {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query_scalar!("SELECT 1 AS \"one!\"")
-            .fetch_one(&self.pool)
+            .fetch_one(self.db()?)
             .await
             .map(|_| ())
-            .map_err(store_error)
+            .map_err(|e| self.failed(e))
     }
 
     async fn secret(&self, name: &str, generated: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -444,17 +552,22 @@ impl Ledger for PgLedger {
             name,
             generated
         )
-        .execute(&self.pool)
+        .execute(self.db()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         sqlx::query_scalar!("SELECT value FROM app_secrets WHERE name = $1", name)
-            .fetch_one(&self.pool)
+            .fetch_one(self.db()?)
             .await
-            .map_err(store_error)
+            .map_err(|e| self.failed(e))
     }
 
     async fn insert_reservation(&self, new: &NewReservation) -> Result<(), WriteError> {
-        self.reservations.submit(new.clone()).await
+        self.health.check()?;
+        let result = self.reservations.submit(new.clone()).await;
+        if let Err(WriteError::Store(e)) = &result {
+            self.health.saw(e);
+        }
+        result
     }
 
     async fn reservation_by_reference(
@@ -466,17 +579,17 @@ impl Ledger for PgLedger {
             "SELECT * FROM reservations WHERE reference = $1",
             reference
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         one(row)
     }
 
     async fn reservation_by_id(&self, id: Uuid) -> Result<Option<Reservation>, StoreError> {
         let row = sqlx::query_as!(Row, "SELECT * FROM reservations WHERE id = $1", id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db()?)
             .await
-            .map_err(store_error)?;
+            .map_err(|e| self.failed(e))?;
         one(row)
     }
 
@@ -489,9 +602,9 @@ impl Ledger for PgLedger {
             "SELECT * FROM reservations WHERE idempotency_key_hash = $1",
             key_hash.as_slice()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         one(row)
     }
 
@@ -510,9 +623,9 @@ impl Ledger for PgLedger {
             start,
             i32::from(seat)
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db()?)
         .await
-        .map_err(store_error)
+        .map_err(|e| self.failed(e))
     }
 
     async fn confirm_hold(
@@ -547,9 +660,9 @@ impl Ledger for PgLedger {
             resident.proxy,
             now
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db()?)
         .await
-        .map_err(write_error)?;
+        .map_err(|e| self.write_failed(e))?;
         Ok(one(row)?)
     }
 
@@ -581,9 +694,9 @@ impl Ledger for PgLedger {
             now,
             actor.as_str()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         one(row)
     }
 
@@ -627,9 +740,9 @@ impl Ledger for PgLedger {
             now,
             detail
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db()?)
         .await
-        .map_err(write_error)?;
+        .map_err(|e| self.write_failed(e))?;
         Ok(one(row)?)
     }
 
@@ -642,9 +755,9 @@ impl Ledger for PgLedger {
                WHERE id = ANY($1) AND status IN ('held', 'confirmed')"#,
             ids
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.db()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         rows.into_iter()
             .map(|r| {
                 Ok((
@@ -690,9 +803,9 @@ impl Ledger for PgLedger {
             now,
             limit
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.db()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         rows.into_iter().map(Reservation::try_from).collect()
     }
 
@@ -707,10 +820,10 @@ impl Ledger for PgLedger {
             before,
             now
         )
-        .execute(&self.pool)
+        .execute(self.db()?)
         .await
         .map(|r| r.rows_affected())
-        .map_err(store_error)
+        .map_err(|e| self.failed(e))
     }
 
     async fn purge_names(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -719,10 +832,10 @@ impl Ledger for PgLedger {
              WHERE resident_name IS NOT NULL AND slot_end < $1",
             before
         )
-        .execute(&self.pool)
+        .execute(self.db()?)
         .await
         .map(|r| r.rows_affected())
-        .map_err(store_error)
+        .map_err(|e| self.failed(e))
     }
 
     async fn active_seats(
@@ -737,9 +850,9 @@ impl Ledger for PgLedger {
             office.as_str(),
             from
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.db()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         rows.into_iter()
             .map(|r| {
                 Ok(ActiveSeat {
@@ -770,9 +883,9 @@ impl Ledger for PgLedger {
             office.as_str(),
             since
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.db()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         rows.into_iter()
             .filter_map(|r| {
                 let key_hash = digest(Some(r.key_hash)).transpose()?;
@@ -794,8 +907,8 @@ impl Ledger for PgLedger {
             "SELECT id FROM reservations WHERE id = ANY($1) AND status NOT IN ('held', 'confirmed')",
             ids
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.db()?)
         .await
-        .map_err(store_error)
+        .map_err(|e| self.failed(e))
     }
 }

@@ -234,14 +234,19 @@ impl TryFrom<TokenRow> for StaffToken {
 #[async_trait]
 impl QueueLedger for PgLedger {
     async fn insert_ticket(&self, t: &Ticket, actor: &str) -> Result<(), TicketWriteError> {
-        self.tickets.submit((t.clone(), actor.to_owned())).await
+        self.health().check()?;
+        let result = self.tickets.submit((t.clone(), actor.to_owned())).await;
+        if let Err(TicketWriteError::Store(e)) = &result {
+            self.health().saw(e);
+        }
+        result
     }
 
     async fn ticket(&self, id: Uuid) -> Result<Option<Ticket>, StoreError> {
         sqlx::query_as!(TicketRow, "SELECT * FROM tickets WHERE id = $1", id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.db()?)
             .await
-            .map_err(store_error)?
+            .map_err(|e| self.failed(e))?
             .map(Ticket::try_from)
             .transpose()
     }
@@ -255,9 +260,9 @@ impl QueueLedger for PgLedger {
             "SELECT * FROM tickets WHERE reservation_id = $1",
             reservation
         )
-        .fetch_optional(self.pool())
+        .fetch_optional(self.db()?)
         .await
-        .map_err(store_error)?
+        .map_err(|e| self.failed(e))?
         .map(Ticket::try_from)
         .transpose()
     }
@@ -295,10 +300,10 @@ impl QueueLedger for PgLedger {
             e.detail,
             i32::try_from(t.revision).unwrap_or(i32::MAX),
         )
-        .execute(self.pool())
+        .execute(self.db()?)
         .await
         .map(|_| ())
-        .map_err(store_error)
+        .map_err(|e| self.failed(e))
     }
 
     async fn tickets_of_day(
@@ -312,9 +317,9 @@ impl QueueLedger for PgLedger {
             office.as_str(),
             date
         )
-        .fetch_all(self.pool())
+        .fetch_all(self.db()?)
         .await
-        .map_err(store_error)?
+        .map_err(|e| self.failed(e))?
         .into_iter()
         .map(Ticket::try_from)
         .collect()
@@ -322,9 +327,9 @@ impl QueueLedger for PgLedger {
 
     async fn existing_tickets(&self, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
         sqlx::query_scalar!("SELECT id FROM tickets WHERE id = ANY($1)", ids)
-            .fetch_all(self.pool())
+            .fetch_all(self.db()?)
             .await
-            .map_err(store_error)
+            .map_err(|e| self.failed(e))
     }
 
     async fn service_times(
@@ -340,9 +345,9 @@ impl QueueLedger for PgLedger {
             office.as_str(),
             since
         )
-        .fetch_all(self.pool())
+        .fetch_all(self.db()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         rows.into_iter()
             .map(|r| {
                 Ok(ServiceTime {
@@ -374,10 +379,10 @@ impl QueueLedger for PgLedger {
             e.kind,
             e.actor,
         )
-        .execute(self.pool())
+        .execute(self.db()?)
         .await
         .map(|_| ())
-        .map_err(store_error)
+        .map_err(|e| self.failed(e))
     }
 
     async fn paused_counters(&self, office: &OfficeId) -> Result<Vec<CounterId>, StoreError> {
@@ -385,9 +390,9 @@ impl QueueLedger for PgLedger {
             "SELECT counter_id FROM counter_states WHERE office_id = $1 AND paused",
             office.as_str()
         )
-        .fetch_all(self.pool())
+        .fetch_all(self.db()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         rows.iter()
             .map(|c| parsed(c, "counter", |s| CounterId::parse(s).ok()))
             .collect()
@@ -418,9 +423,9 @@ impl QueueLedger for PgLedger {
             crate::domain::time::tokyo_date(from),
             crate::domain::time::tokyo_date(to)
         )
-        .fetch_all(self.pool())
+        .fetch_all(self.db()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         Ok(rows
             .into_iter()
             .map(|r| AuditEntry {
@@ -443,10 +448,10 @@ impl QueueLedger for PgLedger {
             t.label,
             t.created_at
         )
-        .execute(self.pool())
+        .execute(self.db()?)
         .await
         .map(|_| ())
-        .map_err(store_error)
+        .map_err(|e| self.failed(e))
     }
 
     async fn staff_token_by_hash(&self, hash: &Digest) -> Result<Option<StaffToken>, StoreError> {
@@ -455,9 +460,9 @@ impl QueueLedger for PgLedger {
             "SELECT * FROM staff_tokens WHERE token_hash = $1",
             hash.as_slice()
         )
-        .fetch_optional(self.pool())
+        .fetch_optional(self.db()?)
         .await
-        .map_err(store_error)?
+        .map_err(|e| self.failed(e))?
         .map(StaffToken::try_from)
         .transpose()
     }
@@ -468,17 +473,17 @@ impl QueueLedger for PgLedger {
             id,
             now
         )
-        .execute(self.pool())
+        .execute(self.db()?)
         .await
         .map(|r| r.rows_affected() == 1)
-        .map_err(store_error)
+        .map_err(|e| self.failed(e))
     }
 
     async fn staff_tokens(&self) -> Result<Vec<StaffToken>, StoreError> {
         sqlx::query_as!(TokenRow, "SELECT * FROM staff_tokens ORDER BY created_at")
-            .fetch_all(self.pool())
+            .fetch_all(self.db()?)
             .await
-            .map_err(store_error)?
+            .map_err(|e| self.failed(e))?
             .into_iter()
             .map(StaffToken::try_from)
             .collect()
@@ -507,10 +512,10 @@ impl QueueLedger for PgLedger {
             &p90 as &[Option<i32>],
             &level,
         )
-        .execute(self.pool())
+        .execute(self.db()?)
         .await
         .map(|_| ())
-        .map_err(store_error)
+        .map_err(|e| self.failed(e))
     }
 
     async fn snapshots(
@@ -528,9 +533,9 @@ impl QueueLedger for PgLedger {
             from,
             to
         )
-        .fetch_all(self.pool())
+        .fetch_all(self.db()?)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| self.failed(e))?;
         rows.into_iter()
             .map(|r| {
                 Ok(CongestionSnapshot {

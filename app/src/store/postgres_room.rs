@@ -1,7 +1,7 @@
 //! Waiting rooms defined through the admin API, on PostgreSQL.
 
 use crate::store::StoreError;
-use crate::store::postgres::{PgLedger, store_error};
+use crate::store::postgres::PgLedger;
 use crate::store::room::{RoomLedger, StoredRoom};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,9 +13,9 @@ impl RoomLedger for PgLedger {
             StoredRoom,
             "SELECT * FROM waiting_rooms ORDER BY created_at, id"
         )
-        .fetch_all(self.pool())
+        .fetch_all(self.db()?)
         .await
-        .map_err(store_error)
+        .map_err(|e| self.failed(e))
     }
 
     async fn put_room(&self, r: &StoredRoom) -> Result<(), StoreError> {
@@ -34,10 +34,10 @@ impl RoomLedger for PgLedger {
             r.updated_at,
             r.deleted_at
         )
-        .execute(self.pool())
+        .execute(self.db()?)
         .await
         .map(|_| ())
-        .map_err(store_error)
+        .map_err(|e| self.failed(e))
     }
 
     async fn delete_room(&self, id: &str, by: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
@@ -47,9 +47,9 @@ impl RoomLedger for PgLedger {
             by,
             at
         )
-        .execute(self.pool())
+        .execute(self.db()?)
         .await
         .map(|r| r.rows_affected() == 1)
-        .map_err(store_error)
+        .map_err(|e| self.failed(e))
     }
 }
