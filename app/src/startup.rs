@@ -334,7 +334,11 @@ impl Application {
                 .app_data(limiter.clone())
                 .configure(http::configure)
                 .configure(pages::routes)
-                .route("/api/openapi.json", web::get().to(openapi::openapi_json))
+                .service(
+                    http::Endpoint::new("/api/openapi.json")
+                        .get(openapi::openapi_json)
+                        .done(),
+                )
                 .service(
                     SwaggerUi::new("/docs/{_:.*}").url("/api/openapi-ui.json", openapi.clone()),
                 )

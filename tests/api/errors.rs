@@ -209,7 +209,61 @@ async fn control_characters_are_refused_everywhere_and_nothing_is_stored(backend
     assert_eq!(app.book(&body).await.status(), 201);
 }
 
+/// 405 answers named no allowed method (RFC 9110 requires `Allow`): every operation of the
+/// OpenAPI document answers the methods it does not serve with 405 and exactly its own.
+async fn every_path_answers_other_methods_with_405_and_allow(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let doc: serde_json::Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() > 25);
+    for (path, item) in paths {
+        let url = path
+            .replace("{office_id}", "main")
+            .replace("{counter_id}", "1")
+            .replace("{action}", "finish")
+            .replace("{reference}", "K7MQX2P4")
+            .replace("{ticket_id}", "00000000-0000-4000-8000-000000000000")
+            .replace("{room_id}", "a-room");
+        let mut documented: Vec<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|m| ["get", "post", "put", "delete", "patch"].contains(&m.as_str()))
+            .map(|m| m.to_uppercase())
+            .collect();
+        documented.sort();
+        for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+            if documented.iter().any(|m| m == method) {
+                continue;
+            }
+            let response = app
+                .client
+                .request(method.parse().unwrap(), app.url(&url))
+                .send()
+                .await
+                .unwrap();
+            let mut allow: Vec<String> = response
+                .headers()
+                .get("allow")
+                .unwrap_or_else(|| panic!("{method} {path}: no Allow"))
+                .to_str()
+                .unwrap()
+                .split(", ")
+                .map(str::to_owned)
+                .collect();
+            allow.sort();
+            assert_eq!(allow, documented, "{method} {path}");
+            assert_problem(response, 405, "method-not-allowed").await;
+        }
+    }
+    // Pages too.
+    let page = app.get("/staff/sign-in").await;
+    assert_eq!(page.status(), 405);
+    assert_eq!(page.headers()["allow"], "POST");
+}
+
 on_both_backends!(
+    every_path_answers_other_methods_with_405_and_allow,
     control_characters_are_refused_everywhere_and_nothing_is_stored,
     a_pin_field_is_refused_with_a_fraud_warning_and_nothing_is_stored,
     field_errors_are_listed_together,

@@ -151,15 +151,100 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     ))
 }
 
-pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
+/// A method the resource does not serve: 405 with `Allow` naming those it does (RFC
+/// 9110 §15.5.6).
+pub async fn method_not_allowed(req: HttpRequest, allow: &'static str) -> HttpResponse {
+    let mut response = actix_web::ResponseError::error_response(&ApiError::new(
         Problem::MethodNotAllowed,
         Text::owned(
-            format!("{} はこのURLでは使えません。", req.method()),
-            format!("{} is not allowed on this URL.", req.method()),
+            format!(
+                "{} はこのURLでは使えません（使えるのは {allow}）。",
+                req.method()
+            ),
+            format!(
+                "{} is not allowed on this URL (allowed: {allow}).",
+                req.method()
+            ),
         ),
         ClientLang::of(&req),
-    ))
+    ));
+    response.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_static(allow),
+    );
+    response
+}
+
+/// A resource whose methods are listed once: the routes, and the `Allow` of its 405.
+pub struct Endpoint {
+    resource: actix_web::Resource,
+    methods: Vec<&'static str>,
+}
+
+impl Endpoint {
+    pub fn new(path: &str) -> Self {
+        Self {
+            resource: web::resource(path),
+            methods: Vec::new(),
+        }
+    }
+
+    fn with<F, Args>(mut self, method: &'static str, route: actix_web::Route, handler: F) -> Self
+    where
+        F: actix_web::Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        self.resource = self.resource.route(route.to(handler));
+        self.methods.push(method);
+        self
+    }
+
+    pub fn get<F, Args>(self, handler: F) -> Self
+    where
+        F: actix_web::Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        self.with("GET", web::get(), handler)
+    }
+
+    pub fn post<F, Args>(self, handler: F) -> Self
+    where
+        F: actix_web::Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        self.with("POST", web::post(), handler)
+    }
+
+    pub fn put<F, Args>(self, handler: F) -> Self
+    where
+        F: actix_web::Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        self.with("PUT", web::put(), handler)
+    }
+
+    pub fn delete<F, Args>(self, handler: F) -> Self
+    where
+        F: actix_web::Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        self.with("DELETE", web::delete(), handler)
+    }
+
+    /// The resource, with every other method answered 405.
+    pub fn done(self) -> actix_web::Resource {
+        // Leaked once per resource at start-up: the header is a static string.
+        let allow: &'static str = Box::leak(self.methods.join(", ").into_boxed_str());
+        self.resource
+            .default_service(web::to(move |req: HttpRequest| {
+                method_not_allowed(req, allow)
+            }))
+    }
 }
 
 /// The API routes (every write is behind the per-client limit, `rate_limit::limit_writes`).
@@ -176,147 +261,143 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             // actix tries resources in order, matching each dynamic path with a regex:
             // the paths of the morning rush come first.
             .service(
-                web::resource("/reservations")
+                Endpoint::new("/reservations")
                     .post(reservations::create)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/offices/{office_id}/tickets")
+                Endpoint::new("/offices/{office_id}/tickets")
                     .post(queue::issue)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/tickets/{ticket_id}")
+                Endpoint::new("/tickets/{ticket_id}")
                     .get(queue::get_ticket)
                     .delete(queue::cancel_ticket)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/offices/{office_id}/congestion")
+                Endpoint::new("/offices/{office_id}/congestion")
                     .get(congestion::office_congestion)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/congestion")
+                Endpoint::new("/congestion")
                     .get(congestion::all_congestion)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/waiting-rooms/{room_id}/status")
+                Endpoint::new("/waiting-rooms/{room_id}/status")
                     .get(waiting_rooms::status)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/waiting-rooms")
+                Endpoint::new("/waiting-rooms")
                     .get(waiting_rooms::list)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/waiting-rooms/{room_id}")
+                Endpoint::new("/waiting-rooms/{room_id}")
                     .get(waiting_rooms::get)
                     .put(waiting_rooms::put)
                     .delete(waiting_rooms::delete)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/waiting-rooms/{room_id}/join")
+                Endpoint::new("/waiting-rooms/{room_id}/join")
                     .post(waiting_rooms::join)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/waiting-rooms/{room_id}/challenge")
+                Endpoint::new("/waiting-rooms/{room_id}/challenge")
                     .get(waiting_rooms::challenge)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
+            .service(Endpoint::new("/offices").get(offices::list_offices).done())
             .service(
-                web::resource("/offices")
-                    .get(offices::list_offices)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/offices/{office_id}")
+                Endpoint::new("/offices/{office_id}")
                     .get(offices::get_office)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/offices/{office_id}/availability")
+                Endpoint::new("/offices/{office_id}/availability")
                     .get(offices::availability)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/procedures")
+                Endpoint::new("/procedures")
                     .get(offices::list_procedures)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
+            .service(Endpoint::new("/holds").post(reservations::hold).done())
             .service(
-                web::resource("/holds")
-                    .post(reservations::hold)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/reservations/{reference}")
+                Endpoint::new("/reservations/{reference}")
                     .get(reservations::get)
                     .delete(reservations::cancel)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/reservations/{reference}/confirm")
+                Endpoint::new("/reservations/{reference}/confirm")
                     .post(reservations::confirm)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/reservations/{reference}/reschedule")
+                Endpoint::new("/reservations/{reference}/reschedule")
                     .post(reservations::reschedule)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/reservations/{reference}/check-in")
+                Endpoint::new("/reservations/{reference}/check-in")
                     .post(queue::check_in)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/offices/{office_id}/audit")
+                Endpoint::new("/offices/{office_id}/audit")
                     .get(queue::audit)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/offices/{office_id}/check-ins")
+                Endpoint::new("/offices/{office_id}/check-ins")
                     .post(queue::staff_check_in)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/offices/{office_id}/counters/{counter_id}/call-next")
+                Endpoint::new("/offices/{office_id}/counters/{counter_id}/call-next")
                     .post(queue::call_next)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/offices/{office_id}/counters/{counter_id}/{action}")
+                Endpoint::new("/offices/{office_id}/counters/{counter_id}/{action}")
                     .post(queue::counter_action)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/offices/{office_id}/congestion/stream")
+                Endpoint::new("/offices/{office_id}/congestion/stream")
                     .get(congestion::stream)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/offices/{office_id}/congestion/typical")
+                Endpoint::new("/offices/{office_id}/congestion/typical")
                     .get(congestion::typical)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/congestion/history.csv")
+                Endpoint::new("/congestion/history.csv")
                     .get(congestion::history_csv)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             )
             .service(
-                web::resource("/congestion/history.json")
+                Endpoint::new("/congestion/history.json")
                     .get(congestion::history_json)
-                    .default_service(web::to(method_not_allowed)),
+                    .done(),
             ),
     )
-    .service(web::resource("/health/live").get(health::live))
-    .service(web::resource("/health/ready").get(health::ready))
-    .service(web::resource("/metrics").get(health::metrics))
-    .service(web::resource("/problems/{slug}").get(openapi::problem_page));
+    .service(Endpoint::new("/health/live").get(health::live).done())
+    .service(Endpoint::new("/health/ready").get(health::ready).done())
+    .service(Endpoint::new("/metrics").get(health::metrics).done())
+    .service(
+        Endpoint::new("/problems/{slug}")
+            .get(openapi::problem_page)
+            .done(),
+    );
 }

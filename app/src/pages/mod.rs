@@ -33,44 +33,79 @@ frame-ancestors 'none'";
 pub const WIDGET_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
 base-uri 'none'; form-action 'none'; frame-ancestors *";
 
+/// The pages (a method a page does not serve is a 405 with `Allow`, as in the API).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/static/{file}").get(asset))
-        .service(web::resource("/").get(booking::home))
+    use crate::http::Endpoint;
+    cfg.service(Endpoint::new("/static/{file}").get(asset).done())
+        .service(Endpoint::new("/").get(booking::home).done())
         .service(
-            web::resource("/manage")
+            Endpoint::new("/manage")
                 .get(booking::manage)
-                .post(booking::manage_submit),
+                .post(booking::manage_submit)
+                .done(),
         )
-        .service(web::resource("/book/{office_id}").get(booking::office))
-        .service(web::resource("/book/{office_id}/{procedure}").get(booking::calendar))
         .service(
-            web::resource("/book/{office_id}/{procedure}/form")
+            Endpoint::new("/book/{office_id}")
+                .get(booking::office)
+                .done(),
+        )
+        .service(
+            Endpoint::new("/book/{office_id}/{procedure}")
+                .get(booking::calendar)
+                .done(),
+        )
+        .service(
+            Endpoint::new("/book/{office_id}/{procedure}/form")
                 .get(booking::form)
-                .post(booking::submit),
+                .post(booking::submit)
+                .done(),
         )
-        .service(web::resource("/congestion").get(congestion::list))
-        .service(web::resource("/congestion/{office_id}").get(congestion::office))
-        .service(web::resource("/congestion/{office_id}/widget").get(congestion::widget))
+        .service(Endpoint::new("/congestion").get(congestion::list).done())
         .service(
-            web::resource("/kiosk/{office_id}")
+            Endpoint::new("/congestion/{office_id}")
+                .get(congestion::office)
+                .done(),
+        )
+        .service(
+            Endpoint::new("/congestion/{office_id}/widget")
+                .get(congestion::widget)
+                .done(),
+        )
+        .service(
+            Endpoint::new("/kiosk/{office_id}")
                 .get(queue::kiosk)
-                .post(queue::kiosk_issue),
+                .post(queue::kiosk_issue)
+                .done(),
         )
-        .service(web::resource("/kiosk/{office_id}/ticket/{ticket_id}").get(queue::kiosk_ticket))
-        .service(web::resource("/t/{ticket_id}").get(queue::ticket))
-        .service(web::resource("/display/{office_id}").get(queue::display))
         .service(
-            web::resource("/wait/{room_id}")
+            Endpoint::new("/kiosk/{office_id}/ticket/{ticket_id}")
+                .get(queue::kiosk_ticket)
+                .done(),
+        )
+        .service(Endpoint::new("/t/{ticket_id}").get(queue::ticket).done())
+        .service(
+            Endpoint::new("/display/{office_id}")
+                .get(queue::display)
+                .done(),
+        )
+        .service(
+            Endpoint::new("/wait/{room_id}")
                 .get(room::page)
-                .post(room::join),
+                .post(room::join)
+                .done(),
         )
-        .service(web::resource("/staff").get(staff::home))
-        .service(web::resource("/staff/sign-in").post(staff::sign_in))
-        .service(web::resource("/staff/sign-out").post(staff::sign_out))
+        .service(Endpoint::new("/staff").get(staff::home).done())
+        .service(Endpoint::new("/staff/sign-in").post(staff::sign_in).done())
         .service(
-            web::resource("/staff/{office_id}/counter/{counter_id}")
+            Endpoint::new("/staff/sign-out")
+                .post(staff::sign_out)
+                .done(),
+        )
+        .service(
+            Endpoint::new("/staff/{office_id}/counter/{counter_id}")
                 .get(staff::console)
-                .post(staff::act),
+                .post(staff::act)
+                .done(),
         );
 }
 

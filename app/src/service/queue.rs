@@ -1527,6 +1527,7 @@ impl QueueService {
         let snapshot = self.queue_snapshot(office_id, date).await?;
         self.load_snapshot(&snapshot).await?;
         if !loaded {
+            tracing::info!(office = %office_id, tickets = snapshot.tickets.len(), "queues loaded from the ledger");
             self.follow_ups
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -1586,7 +1587,7 @@ impl QueueService {
         self.invalidate(office);
         self.counters_changed(office);
         metrics::counter!("madoguchi_queue_rebuilds_total").increment(1);
-        tracing::info!(office = %office, tickets = snapshot.tickets.len(), "queues merged from the ledger");
+        tracing::debug!(office = %office, tickets = snapshot.tickets.len(), "queues merged from the ledger");
         Ok(())
     }
 
