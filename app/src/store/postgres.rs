@@ -46,9 +46,9 @@ pub struct PgLedger {
 /// refusal: while PostgreSQL is unreachable, a statement would wait the whole pool
 /// timeout (3 s) for a connection that cannot be made, and a booking makes two or three
 /// ledger calls (a 503 took ~6 s while it was stopped, and clients piled up on slow
-/// failures). After the first failure that says "unreachable", every call fails at once
-/// with *unavailable* (503, `Retry-After`) while one background probe connects every
-/// `PROBE_EVERY`; the first probe that gets through ends the outage.
+/// failures). After a failure that says "unreachable", a probe connects; if it cannot,
+/// every call fails at once with *unavailable* (503, `Retry-After`) while the probe tries
+/// again every `PROBE_EVERY`; the first probe that gets through ends the outage.
 pub(crate) struct Health {
     down: AtomicBool,
     probing: AtomicBool,
@@ -79,24 +79,21 @@ impl Health {
         }
     }
 
-    /// Notes an error's kind: "unreachable" starts an outage (and its probe).
+    /// Notes an error's kind: after "unreachable", a probe connects at once; the outage
+    /// starts only if it cannot (a connection the database cut, its server up, is no
+    /// outage: the pool reconnects), and ends with the first probe that gets through.
     pub(crate) fn saw(self: &Arc<Self>, e: &StoreError) {
-        if !matches!(e, StoreError::Unavailable(_)) {
-            return;
-        }
-        self.down.store(true, Ordering::Release);
-        if self.probing.swap(true, Ordering::AcqRel) {
+        if !matches!(e, StoreError::Unavailable(_)) || self.probing.swap(true, Ordering::AcqRel)
+        {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             self.probing.store(false, Ordering::Release);
             return;
         };
-        tracing::warn!("PostgreSQL is unreachable; refusing at once until a probe gets through");
         let health = self.clone();
         runtime.spawn(async move {
             loop {
-                tokio::time::sleep(PROBE_EVERY).await;
                 let probe = tokio::time::timeout(PROBE_TIMEOUT, async {
                     let mut conn = sqlx::PgConnection::connect_with(&health.options).await?;
                     conn.ping().await?;
@@ -104,11 +101,18 @@ impl Health {
                 })
                 .await;
                 if let Ok(Ok(())) = probe {
-                    health.down.store(false, Ordering::Release);
+                    if health.down.swap(false, Ordering::AcqRel) {
+                        tracing::info!("PostgreSQL is reachable again");
+                    }
                     health.probing.store(false, Ordering::Release);
-                    tracing::info!("PostgreSQL is reachable again");
                     return;
                 }
+                if !health.down.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(
+                        "PostgreSQL is unreachable; refusing at once until a probe gets through"
+                    );
+                }
+                tokio::time::sleep(PROBE_EVERY).await;
             }
         });
     }
