@@ -29,7 +29,6 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::net::TcpListener;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::watch;
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 /// The stores of one deployment: each backend implements both the booking and the queue
@@ -323,7 +322,9 @@ impl Application {
                 .clone()
                 .forget_idle_every(std::time::Duration::from_secs(60), stopped),
         ));
-        let openapi = openapi::ApiDoc::openapi();
+        let document = web::Data::new(openapi::ServedDocument(web::Bytes::from(
+            serde_json::to_vec(&http::openapi_shapes::document(booking.municipality()))?,
+        )));
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(http::input::refuse_control_characters))
@@ -332,6 +333,7 @@ impl Application {
                 .wrap(from_fn(observe::observe))
                 .app_data(state.clone())
                 .app_data(limiter.clone())
+                .app_data(document.clone())
                 .configure(http::configure)
                 .configure(pages::routes)
                 .service(
@@ -340,7 +342,9 @@ impl Application {
                         .done(),
                 )
                 .service(
-                    SwaggerUi::new("/docs/{_:.*}").url("/api/openapi-ui.json", openapi.clone()),
+                    // The UI reads the served document, so it shows what clients get.
+                    SwaggerUi::new("/docs/{_:.*}")
+                        .config(utoipa_swagger_ui::Config::from("/api/openapi.json")),
                 )
                 .default_service(web::to(http::not_found))
         })

@@ -285,7 +285,7 @@ async fn snapshots_give_typical_congestion_and_open_data(backend: Backend) {
     assert_problem(
         app.get("/api/v1/congestion/history.csv?from=2026-12-05&to=2026-12-01")
             .await,
-        400,
+        422,
         "invalid-range",
     )
     .await;

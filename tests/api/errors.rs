@@ -262,7 +262,47 @@ async fn every_path_answers_other_methods_with_405_and_allow(backend: Backend) {
     assert_eq!(page.headers()["allow"], "POST");
 }
 
+/// A counter action with a nonsense body was answered 200: actions other than a transfer
+/// take no body, and a transfer's body is parsed strictly.
+async fn counter_actions_refuse_bodies_they_do_not_take(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = app
+        .staff_token("main", madoguchi::store::queue::StaffRole::Staff)
+        .await;
+    let post = |path: &str, body: Option<&str>| {
+        let mut request = app.client.post(app.url(path)).bearer_auth(&staff);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_owned());
+        }
+        request.send()
+    };
+    let nonsense = r#"{"keep_place":"","line_id":{}}"#;
+    for action in ["finish", "recall", "start", "no-show", "pause"] {
+        let answer = post(
+            &format!("/api/v1/offices/main/counters/1/{action}"),
+            Some(nonsense),
+        )
+        .await
+        .unwrap();
+        assert_problem(answer, 400, "malformed-request").await;
+    }
+    let transfer = post("/api/v1/offices/main/counters/1/transfer", Some(nonsense))
+        .await
+        .unwrap();
+    assert_problem(transfer, 400, "malformed-request").await;
+    // No body, or an empty object, is what these actions take.
+    let idle = post("/api/v1/offices/main/counters/1/finish", Some("{}"))
+        .await
+        .unwrap();
+    assert_problem(idle, 409, "counter-idle").await;
+    let idle = post("/api/v1/offices/main/counters/1/finish", None).await.unwrap();
+    assert_problem(idle, 409, "counter-idle").await;
+}
+
 on_both_backends!(
+    counter_actions_refuse_bodies_they_do_not_take,
     every_path_answers_other_methods_with_405_and_allow,
     control_characters_are_refused_everywhere_and_nothing_is_stored,
     a_pin_field_is_refused_with_a_fraud_warning_and_nothing_is_stored,

@@ -113,7 +113,7 @@ async fn availability_refuses_what_cannot_be_booked(backend: Backend) {
     let backwards = app
         .get("/api/v1/offices/main/availability?procedure=cert_renewal&from=2026-12-10&to=2026-12-04")
         .await;
-    assert_problem(backwards, 400, "invalid-range").await;
+    assert_problem(backwards, 422, "invalid-range").await;
     let bad_date = app
         .get("/api/v1/offices/main/availability?procedure=cert_renewal&from=2026-13-01")
         .await;

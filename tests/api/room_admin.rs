@@ -210,12 +210,13 @@ async fn a_definition_is_checked_like_the_file_and_every_problem_named(backend: 
         ],
         "{body}"
     );
+    // Of the documented form, but not this room: a rule (422), not the form (400).
     let mut other_id = definition();
     other_id["id"] = json!("another");
     let body = assert_problem(
         put(&app, ROOM, Some(&admin), &other_id).await,
-        400,
-        "invalid-field",
+        422,
+        "unacceptable-field",
     )
     .await;
     assert_eq!(body["errors"][0]["field"], "id");
@@ -281,7 +282,7 @@ async fn absurd_room_values_are_refused_and_bookings_stay_open(backend: Backend)
         "{body}"
     );
     // Dates against each other: opening after the last slot day, slots over a year,
-    // a line of months.
+    // a line of months. Each date has the documented form, so the refusal is a rule's.
     for (field, value, refused) in [
         ("opens_at", json!("2026-12-05T10:00:00+09:00"), "opens_at"),
         ("last_date", json!("2028-01-10"), "last_date"),
@@ -291,8 +292,8 @@ async fn absurd_room_values_are_refused_and_bookings_stay_open(backend: Backend)
         bad[field] = value;
         let body = assert_problem(
             put(&app, ROOM, Some(&admin), &bad).await,
-            400,
-            "invalid-field",
+            422,
+            "unacceptable-field",
         )
         .await;
         assert_eq!(body["errors"][0]["field"], refused, "{body}");

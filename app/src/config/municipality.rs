@@ -56,7 +56,7 @@ pub fn parse_municipality(text: &str, origin: &str) -> Result<Municipality, Muni
     })?;
     let mut v = Validator::default();
     let municipality = v.file(raw);
-    if v.problems.is_empty() {
+    if v.problems.is_empty() && v.conflicts.is_empty() {
         Ok(municipality)
     } else {
         Err(MunicipalityError::Invalid {
@@ -101,28 +101,102 @@ pub struct RoomDefinition {
     pub last_date: String,
     /// RFC 3339, e.g. 2027-01-12T08:30:00+09:00.
     pub opens_at: String,
-    #[serde(default = "default_prequeue")]
+    #[serde(default = "default_prequeue", deserialize_with = "whole::u32")]
     pub prequeue_minutes: u32,
     /// RFC 3339; 12 hours after the opening when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closes_at: Option<String>,
-    #[serde(default = "default_per_minute")]
+    #[serde(default = "default_per_minute", deserialize_with = "whole::u32")]
     pub admissions_per_minute: u32,
-    #[serde(default = "default_dropout")]
+    #[serde(default = "default_dropout", deserialize_with = "whole::u32")]
     pub dropout_percent: u32,
-    #[serde(default = "default_admission_minutes")]
+    #[serde(default = "default_admission_minutes", deserialize_with = "whole::u32")]
     pub admission_minutes: u32,
-    #[serde(default = "default_idle_seconds")]
+    #[serde(default = "default_idle_seconds", deserialize_with = "whole::u32")]
     pub idle_seconds: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_release: Option<Text>,
     /// Joining needs a Hashcash proof of this many leading zero bits (0: off).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole::u8")]
     pub proof_of_work_bits: u8,
     /// Switch on by itself when booking attempts exceed this many a minute (from
     /// opens_at until closes_at) instead of opening at opens_at.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::optional_u32"
+    )]
     pub trigger_per_minute: Option<u32>,
+}
+
+/// Whole numbers as JSON Schema counts them: `5892.0` is the integer 5892 (a client that
+/// writes numbers as floats is not refused), `5892.5` is not one.
+mod whole {
+    use serde::de::{Deserializer, Error, Visitor};
+    use std::fmt;
+
+    struct Whole;
+
+    impl Visitor<'_> for Whole {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a whole number")
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::custom("must not be negative"))
+        }
+
+        fn visit_f64<E: Error>(self, v: f64) -> Result<u64, E> {
+            if v.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&v) {
+                Ok(v as u64)
+            } else {
+                Err(E::custom("must be a whole number"))
+            }
+        }
+    }
+
+    fn number<'de, D: Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<T, D::Error> {
+        let n = d.deserialize_any(Whole)?;
+        T::try_from(n).map_err(|_| D::Error::custom(format!("{n} is too large")))
+    }
+
+    pub fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        number(d)
+    }
+
+    pub fn u8<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+        number(d)
+    }
+
+    pub fn optional_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        struct Maybe;
+        impl<'de> Visitor<'de> for Maybe {
+            type Value = Option<u32>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a whole number or null")
+            }
+
+            fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+
+            fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                number(d).map(Some)
+            }
+        }
+        d.deserialize_option(Maybe)
+    }
 }
 
 /// Validates one room definition against the municipality's offices (the admin API's
@@ -130,12 +204,24 @@ pub struct RoomDefinition {
 pub fn validate_room(
     def: RoomDefinition,
     offices: &[Office],
-) -> Result<crate::domain::waiting_room::WaitingRoom, Vec<(String, String)>> {
+) -> Result<crate::domain::waiting_room::WaitingRoom, RoomProblems> {
     let mut v = Validator::default();
     match v.room("", def, offices) {
-        Some(room) if v.problems.is_empty() => Ok(room),
-        _ => Err(v.problems),
+        Some(room) if v.problems.is_empty() && v.conflicts.is_empty() => Ok(room),
+        _ => Err(RoomProblems {
+            fields: v.problems,
+            conflicts: v.conflicts,
+        }),
     }
+}
+
+/// Why a room definition was refused, by field: `fields` break the definition's
+/// documented form (the OpenAPI schema rules them out: 400), `conflicts` have that form
+/// but do not fit together or with the calendar (422).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomProblems {
+    pub fields: Vec<(String, String)>,
+    pub conflicts: Vec<(String, String)>,
 }
 
 /// The longest pre-queue: joinable a day before the opening at most.
@@ -356,6 +442,8 @@ const DEFAULT_BOOKING: BookingPolicy = BookingPolicy {
 #[derive(Default)]
 struct Validator {
     problems: Vec<(String, String)>,
+    /// Values of the right form that do not fit together (see `RoomProblems`).
+    conflicts: Vec<(String, String)>,
 }
 
 impl Validator {
@@ -363,9 +451,14 @@ impl Validator {
         self.problems.push((field.to_owned(), message.to_string()));
     }
 
+    fn conflict(&mut self, field: &str, message: impl std::fmt::Display) {
+        self.conflicts.push((field.to_owned(), message.to_string()));
+    }
+
     fn into_lines(self) -> Vec<String> {
         self.problems
             .into_iter()
+            .chain(self.conflicts)
             .map(|(field, message)| format!("{field}: {message}"))
             .collect()
     }
@@ -440,7 +533,7 @@ impl Validator {
         offices: &[Office],
     ) -> Option<crate::domain::waiting_room::WaitingRoom> {
         use crate::domain::waiting_room::{AdmissionPolicy, WaitingRoom};
-        let before = self.problems.len();
+        let before = (self.problems.len(), self.conflicts.len());
         // `at` is empty for a definition on its own (the admin API): bare field names.
         let field = |name: &str| {
             if at.is_empty() {
@@ -495,7 +588,7 @@ impl Validator {
         if let (Some(f), Some(l)) = (first, last)
             && l < f
         {
-            self.problem(&field("last_date"), "is before first_date");
+            self.conflict(&field("last_date"), "is before first_date");
         }
         let instant =
             |v: &mut Self, name: &str, raw: &str| match chrono::DateTime::parse_from_rfc3339(raw) {
@@ -521,7 +614,7 @@ impl Validator {
         if let (Some(o), Some(c)) = (opens_at, closes_at)
             && c <= o - prequeue
         {
-            self.problem(
+            self.conflict(
                 &field("closes_at"),
                 "must be after the room becomes joinable (opens_at − prequeue_minutes)",
             );
@@ -592,7 +685,7 @@ impl Validator {
         if let (Some(f), Some(l)) = (first, last)
             && l - f > chrono::Duration::days(MAX_RELEASE_DAYS)
         {
-            self.problem(
+            self.conflict(
                 &field("last_date"),
                 format!("at most {MAX_RELEASE_DAYS} days after first_date"),
             );
@@ -600,12 +693,12 @@ impl Validator {
         if let (Some(o), Some(f), Some(l)) = (opens_at, first, last) {
             let opening_day = crate::domain::time::tokyo_date(o);
             if opening_day > l {
-                self.problem(
+                self.conflict(
                     &field("opens_at"),
                     "is after last_date: nothing left to release",
                 );
             } else if f - opening_day > chrono::Duration::days(MAX_RELEASE_DAYS) {
-                self.problem(
+                self.conflict(
                     &field("opens_at"),
                     format!("at most {MAX_RELEASE_DAYS} days before first_date"),
                 );
@@ -614,15 +707,16 @@ impl Validator {
         if let (Some(o), Some(c)) = (opens_at, closes_at)
             && c - o > chrono::Duration::days(MAX_ROOM_DAYS)
         {
-            self.problem(
+            self.conflict(
                 &field("closes_at"),
                 format!("at most {MAX_ROOM_DAYS} days after opens_at"),
             );
         }
         let mut text = |name: &str, t: &Text, max: usize| {
             for (lang, value) in [("ja", &t.ja), ("en", &t.en)] {
-                let chars = value.trim().chars().count();
-                if chars == 0 || chars > max {
+                // Counted as given (the published maxLength); spaces alone are empty.
+                let chars = value.chars().count();
+                if value.trim().is_empty() || chars > max {
                     self.problem(
                         &format!("{}.{lang}", field(name)),
                         format!("1–{max} characters"),
@@ -634,7 +728,7 @@ impl Validator {
         if let Some(next) = &raw.next_release {
             text("next_release", next, 300);
         }
-        if self.problems.len() > before {
+        if (self.problems.len(), self.conflicts.len()) != before {
             return None;
         }
         Some(WaitingRoom {
@@ -1419,10 +1513,17 @@ mod tests {
         let room = validate_room(def("2027-01-15T08:10:00+09:00"), &city.offices).unwrap();
         assert_eq!(room.prequeue, chrono::Duration::minutes(30));
         let problems = validate_room(def("2027-01-15T08:00:00+09:00"), &city.offices).unwrap_err();
-        assert_eq!(problems.len(), 1);
-        assert_eq!(problems[0].0, "closes_at", "bare field names: {problems:?}");
+        assert!(problems.fields.is_empty(), "{problems:?}");
+        assert_eq!(problems.conflicts.len(), 1);
+        assert_eq!(
+            problems.conflicts[0].0, "closes_at",
+            "bare field names: {problems:?}"
+        );
         let mut bad_id = def("2027-01-15T12:00:00+09:00");
         bad_id.id = Some("a b".into());
-        assert_eq!(validate_room(bad_id, &city.offices).unwrap_err()[0].0, "id");
+        assert_eq!(
+            validate_room(bad_id, &city.offices).unwrap_err().fields[0].0,
+            "id"
+        );
     }
 }

@@ -20,6 +20,7 @@ use std::fmt;
 pub enum Problem {
     MalformedRequest,
     InvalidField,
+    UnacceptableField,
     PinNotAccepted,
     MissingSecret,
     InvalidRange,
@@ -77,9 +78,10 @@ pub enum Problem {
 }
 
 impl Problem {
-    pub const ALL: [Problem; 56] = [
+    pub const ALL: [Problem; 57] = [
         Problem::MalformedRequest,
         Problem::InvalidField,
+        Problem::UnacceptableField,
         Problem::PinNotAccepted,
         Problem::MissingSecret,
         Problem::InvalidRange,
@@ -153,6 +155,14 @@ impl Problem {
                 S::BAD_REQUEST,
                 Text::new("入力内容に誤りがあります", "Some fields are invalid"),
             ),
+            Problem::UnacceptableField => (
+                "unacceptable-field",
+                S::UNPROCESSABLE_ENTITY,
+                Text::new(
+                    "入力内容を受け付けられません",
+                    "Some fields cannot be accepted",
+                ),
+            ),
             Problem::PinNotAccepted => (
                 "pin-not-accepted",
                 S::BAD_REQUEST,
@@ -168,7 +178,8 @@ impl Problem {
             ),
             Problem::InvalidRange => (
                 "invalid-range",
-                S::BAD_REQUEST,
+                // Two dates of the documented form that do not fit together: a rule.
+                S::UNPROCESSABLE_ENTITY,
                 Text::new("期間の指定が正しくありません", "The date range is invalid"),
             ),
             Problem::NotFound => (
@@ -587,6 +598,15 @@ impl ApiError {
         .with("errors", Value::Array(list))
     }
 
+    /// A 422 listing fields that have the documented form but cannot be accepted (a
+    /// birth date in the future, a room whose dates do not fit together): 400 is kept
+    /// for requests the OpenAPI document itself rules out.
+    pub fn unacceptable_fields(errors: Vec<FieldError>, lang: Lang) -> Self {
+        let mut e = Self::invalid_fields(errors, lang);
+        e.problem = Problem::UnacceptableField;
+        e
+    }
+
     pub fn unavailable(lang: Lang) -> Self {
         let mut e = ApiError::new(
             Problem::ServiceUnavailable,
@@ -934,13 +954,21 @@ impl ApiError {
                 ),
                 lang,
             ),
-            A::Invalid(problems) => ApiError::invalid_fields(
-                problems
-                    .into_iter()
-                    .map(|(field, message)| FieldError { field, message })
-                    .collect(),
-                lang,
-            ),
+            A::Invalid(problems) => {
+                let list = |v: Vec<(String, String)>| {
+                    v.into_iter()
+                        .map(|(field, message)| FieldError { field, message })
+                        .collect()
+                };
+                // Both lists when both exist: a client fixes the form first.
+                if problems.fields.is_empty() {
+                    ApiError::unacceptable_fields(list(problems.conflicts), lang)
+                } else {
+                    let mut all = list(problems.fields);
+                    all.extend(list(problems.conflicts));
+                    ApiError::invalid_fields(all, lang)
+                }
+            }
             A::Ledger(e) => ApiError::from_booking(BookingError::from(e), lang),
             A::Hot(e) => ApiError::from_booking(BookingError::from(e), lang),
         }
@@ -1162,7 +1190,9 @@ impl FieldErrors {
         raw: Option<&str>,
         parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Option<T> {
-        let raw = raw.filter(|s| !s.trim().is_empty())?;
+        // A value that is sent must be valid: blank is not the same as absent (pages send
+        // absent fields for empty inputs).
+        let raw = raw?;
         match parse(raw) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -1177,6 +1207,15 @@ impl FieldErrors {
             Ok(())
         } else {
             Err(ApiError::invalid_fields(self.0, lang))
+        }
+    }
+
+    /// Like `into_result`, for fields of the documented form that a rule refuses (422).
+    pub fn into_rule_result(self, lang: Lang) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::unacceptable_fields(self.0, lang))
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod live;
 pub mod observe;
 pub mod offices;
 pub mod openapi;
+pub mod openapi_shapes;
 pub mod parse;
 pub mod queue;
 pub mod queue_dto;
@@ -364,6 +365,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 Endpoint::new("/offices/{office_id}/counters/{counter_id}/call-next")
                     .post(queue::call_next)
+                    .done(),
+            )
+            .service(
+                Endpoint::new("/offices/{office_id}/counters/{counter_id}/transfer")
+                    .post(queue::transfer)
                     .done(),
             )
             .service(

@@ -34,6 +34,7 @@ use utoipa::OpenApi;
         queue::staff_check_in,
         queue::call_next,
         queue::counter_action,
+        queue::transfer,
         queue::audit,
         congestion::office_congestion,
         congestion::all_congestion,
@@ -84,8 +85,13 @@ impl utoipa::Modify for StaffToken {
     }
 }
 
-pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+/// The served document (`openapi_shapes::document`), serialised once at start-up.
+pub struct ServedDocument(pub web::Bytes);
+
+pub async fn openapi_json(doc: web::Data<ServedDocument>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.0.clone())
 }
 
 /// A short description of a problem type, so that `type` URLs resolve.

@@ -9,19 +9,43 @@ use crate::domain::time::{TOKYO, tokyo_date};
 use crate::http::dto::ResidentBody;
 use crate::http::error::{ApiError, FieldErrors, Problem};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use regex::Regex;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+/// The times the API takes (published in its OpenAPI document with `format: date-time`):
+/// RFC 3339 with seconds and an offset.
+pub const DATE_TIME_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})$";
+/// The dates the API takes (`format: date`): `YYYY-MM-DD`.
+pub const DATE_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
+/// `Idempotency-Key`: 1–255 visible ASCII characters.
+pub const IDEMPOTENCY_KEY_PATTERN: &str = r"^[!-~]{1,255}$";
+
+static DATE_TIME: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(DATE_TIME_PATTERN).ok());
+static DATE: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(DATE_PATTERN).ok());
+
+fn shaped(re: &LazyLock<Option<Regex>>, raw: &str) -> bool {
+    re.as_ref().is_some_and(|re| re.is_match(raw))
+}
 
 /// A slot start in RFC 3339 (any offset), as a Tokyo wall-clock time.
 pub fn parse_start(raw: &str) -> Result<NaiveDateTime, String> {
-    DateTime::parse_from_rfc3339(raw.trim())
+    let bad = || "must be an RFC 3339 time such as 2026-12-04T09:00:00+09:00".to_owned();
+    if !shaped(&DATE_TIME, raw) {
+        return Err(bad());
+    }
+    DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&TOKYO).naive_local())
-        .map_err(|_| "must be an RFC 3339 time such as 2026-12-04T09:00:00+09:00".to_owned())
+        .map_err(|_| bad())
 }
 
 pub fn parse_date(raw: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| "must be a date such as 2026-12-04".to_owned())
+    let bad = || "must be a date such as 2026-12-04".to_owned();
+    if !shaped(&DATE, raw) {
+        return Err(bad());
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| bad())
 }
 
 /// Refuses unknown fields; a PIN-like one gets its own, louder answer.
@@ -60,7 +84,6 @@ pub fn parse_resident(
     body: &ResidentBody,
     notice_number: Option<&str>,
     birth_date: Option<&str>,
-    now: DateTime<Utc>,
     errors: &mut FieldErrors,
 ) -> (Option<ResidentName>, IdentityParts) {
     let name = match ResidentName::parse(&body.name) {
@@ -70,22 +93,29 @@ pub fn parse_resident(
             None
         }
     };
-    let today = tokyo_date(now);
     let parts = IdentityParts {
         email: errors.optional("resident.email", body.email.as_deref(), Email::parse),
         phone: errors.optional("resident.phone", body.phone.as_deref(), Phone::parse),
         notice_number: errors.optional("notice_number", notice_number, NoticeNumber::parse),
-        birth_date: errors.optional("birth_date", birth_date, |raw| {
-            parse_date(raw).and_then(|d| {
-                if crate::domain::booking::plausible_birth_date(d, today) {
-                    Ok(d)
-                } else {
-                    Err("must be a past date after 1900".to_owned())
-                }
-            })
-        }),
+        birth_date: errors.optional("birth_date", birth_date, parse_date),
     };
     (name, parts)
+}
+
+/// A birth date of the documented form that cannot be right (422, not 400: no schema
+/// says "in the past").
+pub fn check_birth_date(
+    parts: &IdentityParts,
+    now: DateTime<Utc>,
+    lang: Lang,
+) -> Result<(), ApiError> {
+    let mut errors = FieldErrors::default();
+    if let Some(d) = parts.birth_date
+        && !crate::domain::booking::plausible_birth_date(d, tokyo_date(now))
+    {
+        errors.push("birth_date", "must be a past date after 1900");
+    }
+    errors.into_rule_result(lang)
 }
 
 /// An `Idempotency-Key` header: 1–255 visible ASCII characters.
@@ -108,7 +138,17 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.to_string(), "2026-12-04 09:00:00");
         assert!(parse_start("2026-12-04 09:00").is_err());
+        assert!(
+            parse_start("2026-12-04 09:00:00+09:00").is_err(),
+            "the published shape"
+        );
+        assert!(parse_start(" 2026-12-04T09:00:00+09:00").is_err());
+        assert!(parse_start("2026-12-04T09:00:00.5Z").is_ok());
+        assert!(parse_start("2026-02-30T09:00:00Z").is_err());
         assert!(parse_start("tomorrow").is_err());
+        assert!(parse_date("2026-12-04").is_ok());
+        assert!(parse_date("2026-1-4").is_err());
+        assert!(parse_date("2026-02-30").is_err());
     }
 
     #[test]

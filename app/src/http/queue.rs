@@ -215,6 +215,7 @@ pub async fn check_in(
         (status = 401, description = "No valid staff token", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "Staff of another office", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such reservation", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Not a confirmed booking", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Too early, another day, or the day has passed", body = ProblemDetails, content_type = "application/problem+json")))]
 pub async fn staff_check_in(
     state: web::Data<AppState>,
@@ -297,16 +298,17 @@ pub async fn call_next(
 }
 
 /// An action on the resident at this counter: `recall` (call again), `start` (arrived),
-/// `finish`, `no-show`, `transfer` (body: `line_id`, `keep_place`), or `pause` /
-/// `resume` the counter. Every action is written to the audit trail.
+/// `finish`, `no-show`, or `pause` / `resume` the counter (transfers have their own
+/// path). No body: a body other than `{}` is refused. Every action is written to the
+/// audit trail.
 #[utoipa::path(post, path = "/api/v1/offices/{office_id}/counters/{counter_id}/{action}", tag = "counters",
     params(("office_id" = String, Path), ("counter_id" = String, Path),
-           ("action" = String, Path, description = "recall, start, finish, no-show, transfer, pause or resume")),
-    request_body(content = Option<TransferBody>, description = "For transfer only"),
+           ("action" = String, Path, description = "recall, start, finish, no-show, pause or resume")),
     security(("staff_token" = [])),
     responses(
         (status = 200, description = "Done; the ticket's new state", body = TicketView),
         (status = 204, description = "Paused or resumed"),
+        (status = 400, description = "A body was sent; these actions take none", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "No valid staff token", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "Staff of another office", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such counter or action", body = ProblemDetails, content_type = "application/problem+json"),
@@ -316,37 +318,28 @@ pub async fn counter_action(
     staff: Staff,
     path: web::Path<(String, String, String)>,
     lang: ClientLang,
-    body: Option<web::Json<TransferBody>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang.0;
     let (office, counter, action) = path.into_inner();
     let office_id = office_id(&office, lang)?;
+    // A nonsense body ({"keep_place":"","line_id":{}}) was answered 200: nothing is
+    // taken from one, so only none (or an empty object) is accepted.
+    let empty = body.iter().all(u8::is_ascii_whitespace)
+        || serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
+            .is_ok_and(|m| m.is_empty());
+    if !empty {
+        return Err(ApiError::new(
+            Problem::MalformedRequest,
+            Text::new("この操作に本文は不要です。", "This action takes no body."),
+            lang,
+        ));
+    }
     let action = match action.as_str() {
         "recall" => TicketAction::Recall,
         "start" => TicketAction::Start,
         "finish" => TicketAction::Finish,
         "no-show" => TicketAction::NoShow,
-        "transfer" => {
-            let body = body
-                .ok_or_else(|| {
-                    let mut errors = FieldErrors::default();
-                    errors.push("line_id", "is required to transfer");
-                    ApiError::invalid_fields(errors.0, lang)
-                })?
-                .into_inner();
-            reject_unknown(&body.unknown, "", lang)?;
-            let to = LineId::parse(&body.line_id)
-                .map_err(|_| ApiError::from_queue(QueueError::LineNotFound, lang))?;
-            let default_keep = state
-                .queue
-                .office(&office_id)
-                .map(|o| o.queue.transfer_keeps_place)
-                .map_err(|e| ApiError::from_queue(e, lang))?;
-            TicketAction::Transfer {
-                to,
-                keep_place: body.keep_place.unwrap_or(default_keep),
-            }
-        }
         "pause" | "resume" => {
             state
                 .queue
@@ -366,9 +359,58 @@ pub async fn counter_action(
             ));
         }
     };
+    act(&state, &staff, &office_id, &counter, action, lang).await
+}
+
+/// Moves the resident at this counter to another line, keeping their place or going last
+/// (the office's rule when `keep_place` is omitted).
+#[utoipa::path(post, path = "/api/v1/offices/{office_id}/counters/{counter_id}/transfer", tag = "counters",
+    params(("office_id" = String, Path), ("counter_id" = String, Path)),
+    request_body = TransferBody,
+    security(("staff_token" = [])),
+    responses(
+        (status = 200, description = "Moved; the ticket's new state", body = TicketView),
+        (status = 401, description = "No valid staff token", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "Staff of another office", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such counter or line", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Not possible in the ticket's state, or no resident at the counter", body = ProblemDetails, content_type = "application/problem+json")))]
+pub async fn transfer(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<(String, String)>,
+    lang: ClientLang,
+    body: web::Json<TransferBody>,
+) -> Result<HttpResponse, ApiError> {
+    let lang = lang.0;
+    let (office, counter) = path.into_inner();
+    let office_id = office_id(&office, lang)?;
+    let body = body.into_inner();
+    reject_unknown(&body.unknown, "", lang)?;
+    let to = LineId::parse(&body.line_id)
+        .map_err(|_| ApiError::from_queue(QueueError::LineNotFound, lang))?;
+    let default_keep = state
+        .queue
+        .office(&office_id)
+        .map(|o| o.queue.transfer_keeps_place)
+        .map_err(|e| ApiError::from_queue(e, lang))?;
+    let action = TicketAction::Transfer {
+        to,
+        keep_place: body.keep_place.unwrap_or(default_keep),
+    };
+    act(&state, &staff, &office_id, &counter, action, lang).await
+}
+
+async fn act(
+    state: &AppState,
+    staff: &Staff,
+    office_id: &OfficeId,
+    counter: &str,
+    action: TicketAction,
+    lang: Lang,
+) -> Result<HttpResponse, ApiError> {
     let ticket = state
         .queue
-        .counter_action(&staff.0, &office_id, &counter, action)
+        .counter_action(&staff.0, office_id, counter, action)
         .await
         .map_err(|e| ApiError::from_queue(e, lang))?;
     let info = TicketInfo {
@@ -381,7 +423,7 @@ pub async fn counter_action(
     Ok(ticket_response(
         actix_web::http::StatusCode::OK,
         &info,
-        &state,
+        state,
     ))
 }
 

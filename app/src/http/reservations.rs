@@ -9,7 +9,8 @@ use crate::domain::text::Text;
 use crate::http::dto::{BookingBody, ConfirmBody, HoldBody, RescheduleBody, ReservationView};
 use crate::http::error::{ApiError, FieldErrors, Problem};
 use crate::http::parse::{
-    parse_date, parse_idempotency_key, parse_resident, parse_start, reject_unknown,
+    check_birth_date, parse_date, parse_idempotency_key, parse_resident, parse_start,
+    reject_unknown,
 };
 use crate::http::{AppState, ClientLang};
 use crate::service::booking::{
@@ -207,7 +208,6 @@ pub fn book_request(
         &body.resident,
         body.notice_number.as_deref(),
         body.birth_date.as_deref(),
-        now,
         &mut errors,
     );
     let certificate_expiry = errors.optional(
@@ -216,6 +216,7 @@ pub fn book_request(
         parse_date,
     );
     errors.into_result(lang)?;
+    check_birth_date(&parts, now, lang)?;
     let (Some(office), Some(procedure), Some(start), Some(name)) = (office, procedure, start, name)
     else {
         return Err(ApiError::invalid_fields(Vec::new(), lang));
@@ -329,7 +330,6 @@ pub async fn confirm(
         &body.resident,
         body.notice_number.as_deref(),
         body.birth_date.as_deref(),
-        now,
         &mut errors,
     );
     let certificate_expiry = errors.optional(
@@ -338,6 +338,7 @@ pub async fn confirm(
         parse_date,
     );
     errors.into_result(lang)?;
+    check_birth_date(&parts, now, lang)?;
     let Some(name) = name else {
         return Err(ApiError::invalid_fields(Vec::new(), lang));
     };

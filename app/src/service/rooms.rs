@@ -61,7 +61,7 @@ pub enum RoomAdminError {
     #[error("a deleted room's id is not given to another room")]
     IdUsed,
     #[error("the room definition is not valid")]
-    Invalid(Vec<(String, String)>),
+    Invalid(crate::config::municipality::RoomProblems),
     #[error(transparent)]
     Ledger(#[from] StoreError),
     #[error(transparent)]
@@ -176,6 +176,7 @@ impl RoomService {
         let def: RoomDefinition = serde_json::from_str(&s.definition)
             .map_err(|e| vec![("definition".to_owned(), e.to_string())])?;
         validate_room(def, &self.booking.municipality().offices)
+            .map_err(|p| p.fields.into_iter().chain(p.conflicts).collect())
     }
 
     /// Creates or replaces a room through the admin API; true when created. Once a room's
@@ -193,10 +194,15 @@ impl RoomService {
             return Err(RoomAdminError::Forbidden);
         }
         if def.id.as_deref().is_some_and(|body| body != id) {
-            return Err(RoomAdminError::Invalid(vec![(
-                "id".to_owned(),
-                "must match the room id of the path".to_owned(),
-            )]));
+            return Err(RoomAdminError::Invalid(
+                crate::config::municipality::RoomProblems {
+                    fields: Vec::new(),
+                    conflicts: vec![(
+                        "id".to_owned(),
+                        "must match the room id of the path".to_owned(),
+                    )],
+                },
+            ));
         }
         def.id = Some(id.to_owned());
         if def.offices.is_empty() {

@@ -3,7 +3,9 @@
 //! keeps only what a counter needs: the name in clear, everything else as a keyed hash.
 
 use chrono::NaiveDate;
+use regex::Regex;
 use std::fmt;
+use std::sync::LazyLock;
 
 /// Full-width ASCII (ＡＢＣ１２３＠) and the ideographic space become their ASCII forms:
 /// Japanese phone keyboards produce them, and residents should not be refused for it.
@@ -26,24 +28,40 @@ fn is_separator(c: char) -> bool {
     )
 }
 
+static EMAIL: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(Email::PATTERN).ok());
+static PHONE: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(Phone::PATTERN).ok());
+static NOTICE: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(NoticeNumber::PATTERN).ok());
+
+/// Whether `raw` has the published shape (a pattern that failed to compile accepts
+/// nothing; a unit test compiles each).
+fn matches(re: &LazyLock<Option<Regex>>, raw: &str) -> bool {
+    re.as_ref().is_some_and(|re| re.is_match(raw))
+}
+
 /// A resident's name as given, trimmed, with runs of spaces collapsed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ResidentName(String);
 
 impl ResidentName {
     pub const MAX_CHARS: usize = 100;
+    /// What the API accepts (published in its OpenAPI document): any text of at most
+    /// [`Self::MAX_CHARS`] characters with something besides spaces and no control
+    /// characters. (Regex syntax common to Rust, ECMAScript and Python.)
+    pub const PATTERN: &'static str =
+        r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
 
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        // Counted as given, as the published maximum is.
+        if raw.chars().count() > Self::MAX_CHARS {
+            return Err("must be at most 100 characters");
+        }
+        if raw.chars().any(char::is_control) {
+            return Err("must not contain control characters");
+        }
         let folded = raw.replace('\u{3000}', " ");
         let name = folded.split_whitespace().collect::<Vec<_>>().join(" ");
         if name.is_empty() {
             return Err("must not be empty");
-        }
-        if name.chars().count() > Self::MAX_CHARS {
-            return Err("must be at most 100 characters");
-        }
-        if name.chars().any(char::is_control) {
-            return Err("must not contain control characters");
         }
         Ok(Self(name))
     }
@@ -65,21 +83,19 @@ impl fmt::Debug for ResidentName {
 pub struct Email(String);
 
 impl Email {
+    pub const MAX_CHARS: usize = 254;
+    /// What the API accepts (published in its OpenAPI document; at most
+    /// [`Self::MAX_CHARS`] characters): `local@domain`, the local part 1–64 characters,
+    /// the domain of dot-separated labels, full-width forms allowed (`＠`, `．`; they are
+    /// folded), spaces around it ignored, no other spaces or control characters.
+    pub const PATTERN: &'static str = r"^[ 　]*[^\s@＠\x00-\x1f\x7f-\x9f]{1,64}[@＠][^\s@＠.．\x00-\x1f\x7f-\x9f]+(?:[.．][^\s@＠.．\x00-\x1f\x7f-\x9f]+)+[ 　]*$";
+
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        let email = fold_width(raw).trim().to_lowercase();
         let bad = "must be an e-mail address like name@example.jp";
-        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if raw.chars().count() > Self::MAX_CHARS || !matches(&EMAIL, raw) {
             return Err(bad);
         }
-        let (local, domain) = email.split_once('@').ok_or(bad)?;
-        let domain_ok = !domain.is_empty()
-            && domain.len() <= 253
-            && domain.contains('.')
-            && !domain.contains('@')
-            && domain.split('.').all(|label| !label.is_empty());
-        if local.is_empty() || local.len() > 64 || !domain_ok {
-            return Err(bad);
-        }
+        let email = fold_width(raw).trim_matches(' ').to_lowercase();
         Ok(Self(email))
     }
 
@@ -99,24 +115,23 @@ impl fmt::Debug for Email {
 pub struct Phone(String);
 
 impl Phone {
+    /// What the API accepts (published in its OpenAPI document): a national number (0 and
+    /// 9–10 more digits) or `+81` and the number without its 0, with hyphens, spaces,
+    /// parentheses, dots, dashes or ー anywhere, full-width forms included.
+    pub const PATTERN: &'static str = r"^[-－ 　()（）.．‐‑‒–—―−ーｰ]*(?:[0０](?:[-－ 　()（）.．‐‑‒–—―−ーｰ]*[0-9０-９]){9,10}|[+＋][-－ 　()（）.．‐‑‒–—―−ーｰ]*[8８][-－ 　()（）.．‐‑‒–—―−ーｰ]*[1１](?:[-－ 　()（）.．‐‑‒–—―−ーｰ]*[0０])*[-－ 　()（）.．‐‑‒–—―−ーｰ]*[1-9１-９](?:[-－ 　()（）.．‐‑‒–—―−ーｰ]*[0-9０-９]){8,9})[-－ 　()（）.．‐‑‒–—―−ーｰ]*$";
+
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        let folded = fold_width(raw);
-        let mut digits: String = folded
-            .trim()
+        if !matches(&PHONE, raw) {
+            return Err("must be a Japanese phone number like 03-1234-5678 or 090-1234-5678");
+        }
+        let mut digits: String = fold_width(raw)
             .chars()
             .filter(|c| !is_separator(*c))
             .collect();
         if let Some(rest) = digits.strip_prefix("+81") {
             digits = format!("0{}", rest.trim_start_matches('0'));
         }
-        let ok = digits.bytes().all(|b| b.is_ascii_digit())
-            && digits.starts_with('0')
-            && (10..=11).contains(&digits.len());
-        if ok {
-            Ok(Self(digits))
-        } else {
-            Err("must be a Japanese phone number like 03-1234-5678 or 090-1234-5678")
-        }
+        Ok(Self(digits))
     }
 
     pub fn as_str(&self) -> &str {
@@ -136,18 +151,20 @@ impl fmt::Debug for Phone {
 pub struct NoticeNumber(String);
 
 impl NoticeNumber {
+    /// What the API accepts (published in its OpenAPI document): 4–20 letters and digits
+    /// (full-width too) with the separators of [`Phone::PATTERN`] anywhere.
+    pub const PATTERN: &'static str = r"^[-－ 　()（）.．‐‑‒–—―−ーｰ]*[0-9A-Za-z０-９Ａ-Ｚａ-ｚ](?:[-－ 　()（）.．‐‑‒–—―−ーｰ]*[0-9A-Za-z０-９Ａ-Ｚａ-ｚ]){3,19}[-－ 　()（）.．‐‑‒–—―−ーｰ]*$";
+
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        if !matches(&NOTICE, raw) {
+            return Err("must be the 4–20 letters and digits printed on the notification postcard");
+        }
         let number: String = fold_width(raw)
-            .trim()
             .chars()
             .filter(|c| !is_separator(*c))
             .map(|c| c.to_ascii_uppercase())
             .collect();
-        if (4..=20).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            Ok(Self(number))
-        } else {
-            Err("must be the 4–20 letters and digits printed on the notification postcard")
-        }
+        Ok(Self(number))
     }
 
     pub fn as_str(&self) -> &str {
@@ -237,6 +254,68 @@ pub fn looks_like_pin_field(name: &str) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_published_patterns_compile_and_say_what_the_parsers_accept() {
+        for pattern in [
+            ResidentName::PATTERN,
+            Email::PATTERN,
+            Phone::PATTERN,
+            NoticeNumber::PATTERN,
+        ] {
+            assert!(Regex::new(pattern).is_ok(), "{pattern}");
+        }
+        for ok in [
+            "090-1234-5678",
+            "０３（１２３４）５６７８",
+            "+81 90 1234 5678",
+            "0312345678",
+        ] {
+            assert!(Phone::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "12345",
+            "090-1234-56",
+            "+81 0",
+            "\u{a0}0312345678",
+            "03-1234-5678x",
+        ] {
+            assert!(Phone::parse(bad).is_err(), "{bad}");
+        }
+        for ok in [
+            "a@b.jp",
+            "  Ｙａｍａｄａ＠Ｅｘａｍｐｌｅ．ＪＰ　",
+            "x.y+tag@mail.example.co.jp",
+        ] {
+            assert!(Email::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "a@b",
+            "a b@c.jp",
+            "@c.jp",
+            "a@.jp",
+            "a@b..jp",
+            &format!("{}@b.jp", "a".repeat(65)),
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+        let long_name = format!(" {}", "あ".repeat(100));
+        assert!(ResidentName::parse(&long_name).is_err(), "counted as given");
+    }
+
+    proptest! {
+        /// The parsers refuse exactly what the published patterns refuse (and the limits
+        /// published beside them), so a client built from the document is never refused
+        /// for a value's shape.
+        #[test]
+        fn parsers_accept_exactly_the_published_shapes(raw in "[-0-9+ ()．.０-９＋ーA-Za-zＡ-Ｚ@＠]{0,24}") {
+            let re = |p: &str| Regex::new(p).map(|r| r.is_match(&raw)).unwrap_or(false);
+            prop_assert_eq!(Phone::parse(&raw).is_ok(), re(Phone::PATTERN));
+            prop_assert_eq!(NoticeNumber::parse(&raw).is_ok(), re(NoticeNumber::PATTERN));
+            prop_assert_eq!(Email::parse(&raw).is_ok(), re(Email::PATTERN));
+            prop_assert_eq!(ResidentName::parse(&raw).is_ok(), re(ResidentName::PATTERN));
+        }
+    }
 
     #[test]
     fn names_are_trimmed_and_collapsed_but_kept() {
