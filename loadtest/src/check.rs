@@ -353,7 +353,10 @@ async fn check_acks(
             Ack::Visitor { .. } => report.count("waiting-room visitors", 1),
             Ack::Ticket { id, number, .. } => {
                 report.count("acknowledged tickets", 1);
-                match Uuid::parse_str(id).ok().and_then(|id| ticket_ids.get(&id)) {
+                // The answer's id is the ticket's public token, which carries its id.
+                match madoguchi::service::keys::ticket_id_unverified(id)
+                    .and_then(|id| ticket_ids.get(&id))
+                {
                     Some(t) if &t.display == number => {}
                     Some(t) => report.breach(format!(
                         "ticket {id} acknowledged as {number}, ledger says {}",

@@ -297,7 +297,9 @@ async fn counter_actions_refuse_bodies_they_do_not_take(backend: Backend) {
         .await
         .unwrap();
     assert_problem(idle, 409, "counter-idle").await;
-    let idle = post("/api/v1/offices/main/counters/1/finish", None).await.unwrap();
+    let idle = post("/api/v1/offices/main/counters/1/finish", None)
+        .await
+        .unwrap();
     assert_problem(idle, 409, "counter-idle").await;
 }
 

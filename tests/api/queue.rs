@@ -35,9 +35,10 @@ async fn tickets_are_numbered_per_line_and_durable_before_the_answer(backend: Ba
             .unwrap()
             .contains("暗証番号")
     );
-    // The id is unguessable; the status URL is the only key.
+    // The public id is the status URL's only key: the ticket's id and 128 bits of MAC.
     let id = a2["id"].as_str().unwrap();
-    assert_eq!(id.len(), 36);
+    assert_eq!(id.len(), 43);
+    assert_eq!(a2["status_url"], format!("/api/v1/tickets/{id}"));
     let status = app.ticket(id).await;
     assert_eq!(status["number"], "A-002");
     assert_eq!(status["position"], 2);
@@ -62,6 +63,33 @@ async fn tickets_are_numbered_per_line_and_durable_before_the_answer(backend: Ba
         "ticket-not-found",
     )
     .await;
+    // The ticket's id alone, or its id with another ticket's MAC, names nothing: ids are
+    // time-ordered, so neighbours' ids are guessable, the MAC is not.
+    let uuid = madoguchi::service::keys::ticket_id_unverified(id).unwrap();
+    assert_problem(
+        app.get(&format!("/api/v1/tickets/{uuid}")).await,
+        404,
+        "ticket-not-found",
+    )
+    .await;
+    let other = b1["id"].as_str().unwrap();
+    let forged = format!("{}{}", &id[..21], &other[21..]);
+    assert_problem(
+        app.get(&format!("/api/v1/tickets/{forged}")).await,
+        404,
+        "ticket-not-found",
+    )
+    .await;
+    assert_eq!(
+        app.client
+            .delete(app.url(&format!("/api/v1/tickets/{uuid}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404,
+        "nobody leaves the line for someone else"
+    );
     // Numbers restart the next day.
     app.clock.set(at("2026-12-02T10:00:00+09:00"));
     assert_eq!(
@@ -335,7 +363,7 @@ async fn a_ticket_goes_through_a_counter_and_every_step_is_audited(backend: Back
         .queue_events("main")
         .await
         .into_iter()
-        .filter(|(ticket, _, _)| ticket.map(|t| t.to_string()) == Some(id.to_owned()))
+        .filter(|(ticket, _, _)| *ticket == madoguchi::service::keys::ticket_id_unverified(id))
         .map(|(_, kind, actor)| {
             if kind != "issued" {
                 assert!(actor.starts_with("staff:"), "{actor}");

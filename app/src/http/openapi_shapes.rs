@@ -155,7 +155,10 @@ fn shape_parameters(doc: &mut Value, ids: &Ids) {
                 "reference" | "X-Reservation-Secret" => {
                     json!({ "type": "string", "pattern": BASE32_128_PATTERN })
                 }
-                "ticket_id" => json!({ "type": "string", "format": "uuid" }),
+                "ticket_id" => json!({
+                    "type": "string",
+                    "pattern": crate::service::keys::TICKET_TOKEN_PATTERN
+                }),
                 "room_id" => json!({ "type": "string", "pattern": ROOM_ID_PATTERN }),
                 "from" | "to" | "date" => date(),
                 "Idempotency-Key" => {

@@ -24,8 +24,12 @@ fn office_id(raw: &str, lang: Lang) -> Result<OfficeId, ApiError> {
     OfficeId::parse(raw).map_err(|_| ApiError::from_booking(BookingError::OfficeNotFound, lang))
 }
 
-fn ticket_id(raw: &str, lang: Lang) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::from_queue(QueueError::TicketNotFound, lang))
+/// The ticket a path's public token names (an id without its MAC names none).
+fn ticket_id(state: &AppState, raw: &str, lang: Lang) -> Result<Uuid, ApiError> {
+    state
+        .queue
+        .ticket_of_token(raw)
+        .ok_or_else(|| ApiError::from_queue(QueueError::TicketNotFound, lang))
 }
 
 fn ticket_response(
@@ -33,7 +37,11 @@ fn ticket_response(
     info: &TicketInfo,
     state: &AppState,
 ) -> HttpResponse {
-    let view = TicketView::of(info, state.queue.municipality());
+    let view = TicketView::of(
+        info,
+        state.queue.municipality(),
+        state.queue.ticket_token(info.ticket.id),
+    );
     HttpResponse::build(status)
         .insert_header((header::LOCATION, view.status_url.clone()))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -100,7 +108,7 @@ pub async fn issue(
 
 /// A ticket's status: place in line, estimate, and the counter once called.
 #[utoipa::path(get, path = "/api/v1/tickets/{ticket_id}", tag = "queue",
-    params(("ticket_id" = String, Path, description = "The ticket's unguessable id")),
+    params(("ticket_id" = String, Path, description = "The ticket's public id (`id` of its answers): 256 bits, 128 of them a MAC")),
     responses(
         (status = 200, body = TicketView),
         (status = 404, description = "No such ticket", body = ProblemDetails, content_type = "application/problem+json")))]
@@ -110,7 +118,7 @@ pub async fn get_ticket(
     lang: ClientLang,
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang.0;
-    let id = ticket_id(&path, lang)?;
+    let id = ticket_id(&state, &path, lang)?;
     let info = state
         .queue
         .ticket(id)
@@ -136,7 +144,7 @@ pub async fn cancel_ticket(
     lang: ClientLang,
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang.0;
-    let id = ticket_id(&path, lang)?;
+    let id = ticket_id(&state, &path, lang)?;
     let info = state
         .queue
         .cancel_ticket(id)

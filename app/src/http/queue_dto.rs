@@ -56,7 +56,8 @@ pub struct CounterRef {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TicketView {
-    /// Unguessable id: the ticket's status URL is its only key.
+    /// The ticket's public id: its status URL's only key (the ticket's id and 128 bits of
+    /// MAC, 43 URL-safe characters). Send it to read the ticket or to leave the line.
     pub id: String,
     /// The number shown and called, e.g. `A-012`.
     pub number: String,
@@ -85,7 +86,8 @@ pub struct TicketView {
 }
 
 impl TicketView {
-    pub fn of(info: &TicketInfo, municipality: &Municipality) -> Self {
+    /// `token`: the ticket's public id (`QueueService::ticket_token`).
+    pub fn of(info: &TicketInfo, municipality: &Municipality, token: String) -> Self {
         let t = &info.ticket;
         let office = municipality.office(t.office_id.as_str());
         let counter = t.counter_id.as_ref().map(|c| CounterRef {
@@ -96,7 +98,8 @@ impl TicketView {
                 .unwrap_or_else(|| Text::owned(c.to_string(), c.to_string())),
         });
         TicketView {
-            id: t.id.to_string(),
+            status_url: format!("/api/v1/tickets/{token}"),
+            id: token,
             number: t.display.clone(),
             office_id: t.office_id.to_string(),
             line_id: t.line_id.to_string(),
@@ -110,7 +113,6 @@ impl TicketView {
             counter,
             issued_at: to_tokyo_rfc3339(t.issued_at),
             called_at: t.called_at.map(to_tokyo_rfc3339),
-            status_url: format!("/api/v1/tickets/{}", t.id),
             pin_notice: PIN_NOTICE,
         }
     }

@@ -12,7 +12,6 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-use uuid::Uuid;
 
 /// One button of the kiosk: a walk-in procedure, or why its intake is closed.
 pub struct KioskChoice {
@@ -130,7 +129,11 @@ pub async fn kiosk_issue(
         Ok(info) => HttpResponse::SeeOther()
             .insert_header((
                 header::LOCATION,
-                format!("/kiosk/{id}/ticket/{}?lang={}", info.ticket.id, tr.code()),
+                format!(
+                    "/kiosk/{id}/ticket/{}?lang={}",
+                    state.queue.ticket_token(info.ticket.id),
+                    tr.code()
+                ),
             ))
             .finish(),
         Err(QueueError::IntakeClosed(c)) => {
@@ -182,7 +185,7 @@ impl TicketRow {
                 .unwrap_or_else(|| c.to_string())
         });
         TicketRow {
-            id: t.id.to_string(),
+            id: state.queue.ticket_token(t.id),
             office_id: t.office_id.to_string(),
             number: t.display.clone(),
             procedure: tr.text(&t.procedure.info().name).to_owned(),
@@ -237,7 +240,7 @@ pub async fn kiosk_ticket(
         "{}://{}/t/{}?lang={}",
         conn.scheme(),
         conn.host(),
-        info.ticket.id,
+        state.queue.ticket_token(info.ticket.id),
         tr.code()
     );
     let office_name = state
@@ -277,7 +280,7 @@ pub fn qr_data_uri(text: &str) -> String {
 }
 
 async fn find_ticket(state: &State, raw: &str) -> Option<TicketInfo> {
-    let id = Uuid::parse_str(raw).ok()?;
+    let id = state.queue.ticket_of_token(raw)?;
     match state.queue.ticket(id).await {
         Ok(info) => Some(info),
         Err(QueueError::TicketNotFound) => None,

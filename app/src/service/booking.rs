@@ -221,6 +221,11 @@ impl BookingService {
         }
     }
 
+    /// The purpose keys (ticket tokens are made with them too).
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
     pub fn municipality(&self) -> &Municipality {
         &self.municipality
     }

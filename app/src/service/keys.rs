@@ -7,7 +7,7 @@
 
 use crate::domain::identity::ResidentIdentity;
 use crate::store::Digest;
-use data_encoding::BASE32_NOPAD;
+use data_encoding::{BASE32_NOPAD, BASE64URL_NOPAD};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest as _, Sha256};
@@ -24,6 +24,7 @@ pub struct Keys {
     secret: [u8; 32],
     idempotency: [u8; 32],
     room: [u8; 32],
+    ticket: [u8; 32],
 }
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -48,6 +49,7 @@ impl Keys {
             secret: hmac(master, &[b"madoguchi/reservation-secret/v1"]),
             idempotency: hmac(master, &[b"madoguchi/idempotency/v1"]),
             room: hmac(master, &[b"madoguchi/waiting-room/v1"]),
+            ticket: hmac(master, &[b"madoguchi/ticket/v1"]),
         }
     }
 
@@ -69,6 +71,32 @@ impl Keys {
         expected.as_bytes().ct_eq(given.as_bytes()).into()
     }
 
+    /// A ticket's public token, the key of its status URL and of leaving the line: its
+    /// id and 128 bits of HMAC of it, URL-safe base64 (43 characters). Ticket ids are
+    /// UUIDv7 (time-ordered for the ledger's indexes), so neighbours share their
+    /// timestamp and a counter and only ~32 random bits tell them apart; the MAC gives
+    /// the URL 128 bits that nothing else reveals. Never stored: it is recomputed.
+    pub fn ticket_token(&self, id: Uuid) -> String {
+        let mac = hmac(&self.ticket, &[id.as_bytes()]);
+        let mut bytes = [0u8; 32];
+        bytes[..16].copy_from_slice(id.as_bytes());
+        bytes[16..].copy_from_slice(&mac[..16]);
+        BASE64URL_NOPAD.encode(&bytes)
+    }
+
+    /// The ticket a token names, if its MAC is right (compared in constant time).
+    pub fn ticket_of(&self, token: &str) -> Option<Uuid> {
+        if token.len() != TICKET_TOKEN_CHARS {
+            return None;
+        }
+        let bytes = BASE64URL_NOPAD.decode(token.as_bytes()).ok()?;
+        let (id, mac) = bytes.split_at_checked(16)?;
+        let id = Uuid::from_slice(id).ok()?;
+        let expected = hmac(&self.ticket, &[id.as_bytes()]);
+        let ok: bool = expected.get(..16)?.ct_eq(mac).into();
+        ok.then_some(id)
+    }
+
     /// The signature of a waiting-room token's body.
     pub fn room_mac(&self, body: &[u8]) -> [u8; 32] {
         hmac(&self.room, &[body])
@@ -77,6 +105,19 @@ impl Keys {
     pub fn idempotency_hash(&self, key: &str) -> Digest {
         hmac(&self.idempotency, &[key.as_bytes()])
     }
+}
+
+/// Characters of a ticket token (32 bytes in unpadded base64url).
+pub const TICKET_TOKEN_CHARS: usize = 43;
+/// A ticket token's shape (published in the OpenAPI document).
+pub const TICKET_TOKEN_PATTERN: &str = "^[A-Za-z0-9_-]{43}$";
+
+/// The id a ticket token carries, without checking its MAC: for tools that hold tokens
+/// they were given and compare them with the ledger (the load test's invariant check).
+/// Never use it to authorise anything.
+pub fn ticket_id_unverified(token: &str) -> Option<Uuid> {
+    let bytes = BASE64URL_NOPAD.decode(token.as_bytes()).ok()?;
+    Uuid::from_slice(bytes.get(..16)?).ok()
 }
 
 /// A fresh public reference: 128 random bits.
@@ -142,6 +183,28 @@ mod tests {
         assert!(!keys.verify_secret(id, ""));
         let other = Keys::derive(b"another key, another deployment!");
         assert!(!other.verify_secret(id, &secret));
+    }
+
+    #[test]
+    fn ticket_tokens_name_their_ticket_only_with_the_right_mac() {
+        let keys = Keys::derive(b"0123456789abcdef0123456789abcdef");
+        let id = crate::store::new_row_id();
+        let token = keys.ticket_token(id);
+        assert_eq!(token.len(), TICKET_TOKEN_CHARS);
+        assert!(
+            regex::Regex::new(TICKET_TOKEN_PATTERN)
+                .unwrap()
+                .is_match(&token)
+        );
+        assert_eq!(keys.ticket_of(&token), Some(id));
+        // The id alone, a neighbour's id with this MAC, another deployment: nothing.
+        assert_eq!(keys.ticket_of(&id.to_string()), None);
+        let neighbour = keys.ticket_token(crate::store::new_row_id());
+        let forged = format!("{}{}", &neighbour[..21], &token[21..]);
+        assert_eq!(keys.ticket_of(&forged), None);
+        let other = Keys::derive(b"another key, another deployment!");
+        assert_eq!(other.ticket_of(&token), None);
+        assert_eq!(keys.ticket_of(""), None);
     }
 
     #[test]

@@ -411,6 +411,17 @@ impl QueueService {
         &self.municipality
     }
 
+    /// A ticket's public token (its status URL; see `Keys::ticket_token`).
+    pub fn ticket_token(&self, id: Uuid) -> String {
+        self.booking.keys().ticket_token(id)
+    }
+
+    /// The ticket a public token names; `None` for anything else (answered as an
+    /// unknown ticket).
+    pub fn ticket_of_token(&self, token: &str) -> Option<Uuid> {
+        self.booking.keys().ticket_of(token)
+    }
+
     pub fn hot(&self) -> &Arc<dyn QueueHotState> {
         &self.hot
     }

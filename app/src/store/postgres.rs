@@ -83,8 +83,7 @@ impl Health {
     /// starts only if it cannot (a connection the database cut, its server up, is no
     /// outage: the pool reconnects), and ends with the first probe that gets through.
     pub(crate) fn saw(self: &Arc<Self>, e: &StoreError) {
-        if !matches!(e, StoreError::Unavailable(_)) || self.probing.swap(true, Ordering::AcqRel)
-        {
+        if !matches!(e, StoreError::Unavailable(_)) || self.probing.swap(true, Ordering::AcqRel) {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
