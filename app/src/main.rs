@@ -159,7 +159,11 @@ async fn staff_token(settings: Settings, command: StaffTokenCommand) -> anyhow::
         None => sample_municipality()?,
     };
     let stores = open_stores(&settings).await?;
-    let staff = StaffService::new(stores.queue_ledger, Arc::new(SystemClock));
+    let staff = StaffService::new(
+        stores.queue_ledger,
+        Arc::new(SystemClock),
+        Arc::new(madoguchi::service::guesses::Guesses::default()),
+    );
     match command {
         StaffTokenCommand::Create {
             office,

@@ -238,6 +238,16 @@ impl Application {
             BookingTimings {
                 claim_deadline: deadline,
             },
+            Arc::new(crate::service::guesses::Guesses::new(
+                (
+                    settings.guesses.client_burst,
+                    std::time::Duration::from_secs(settings.guesses.client_every_secs.max(1)),
+                ),
+                (
+                    settings.guesses.target_burst,
+                    std::time::Duration::from_secs(settings.guesses.target_every_secs.max(1)),
+                ),
+            )),
         ));
         let queue = Arc::new(QueueService::new(
             municipality.clone(),
@@ -251,6 +261,7 @@ impl Application {
         let staff = Arc::new(StaffService::new(
             stores.queue_ledger.clone(),
             clock.clone(),
+            booking.guesses().clone(),
         ));
         let rooms = Arc::new(crate::service::rooms::RoomService::new(
             municipality.waiting_rooms.clone(),

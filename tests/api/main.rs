@@ -10,6 +10,7 @@ mod concurrency;
 mod congestion;
 mod errors;
 mod group_commit;
+mod guesses;
 mod health;
 mod holds;
 mod hot_state_model;

@@ -57,6 +57,9 @@ pub struct Settings {
     /// `json` (default) or `pretty` logs.
     pub log_format: LogFormat,
     pub rate_limit: RateLimit,
+    /// Failed guesses of secrets and tokens allowed per client and per target
+    /// (`service::guesses`).
+    pub guesses: GuessLimits,
     /// Reverse proxies whose `X-Forwarded-For` is trusted for the client address.
     pub trusted_proxies: Vec<IpAddr>,
     /// Connections to PostgreSQL per instance.
@@ -125,6 +128,28 @@ impl Default for RateLimit {
     }
 }
 
+/// Failures before a client (or a reservation reference) must wait, and how often one
+/// more is allowed then.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuessLimits {
+    pub client_burst: u32,
+    pub client_every_secs: u64,
+    pub target_burst: u32,
+    pub target_every_secs: u64,
+}
+
+impl Default for GuessLimits {
+    fn default() -> Self {
+        Self {
+            client_burst: crate::service::guesses::CLIENT_BURST,
+            client_every_secs: crate::service::guesses::CLIENT_EVERY.as_secs(),
+            target_burst: crate::service::guesses::TARGET_BURST,
+            target_every_secs: crate::service::guesses::TARGET_EVERY.as_secs(),
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -137,6 +162,7 @@ impl Default for Settings {
             secret_key: None,
             log_format: LogFormat::Json,
             rate_limit: RateLimit::default(),
+            guesses: GuessLimits::default(),
             trusted_proxies: Vec::new(),
             database_pool_size: 16,
             database_acquire_timeout_ms: 3_000,

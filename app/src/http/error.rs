@@ -607,6 +607,22 @@ impl ApiError {
         e
     }
 
+    /// 429 after too many wrong secrets or tokens (`service::guesses`).
+    pub fn too_many_guesses(wait: std::time::Duration, lang: Lang) -> Self {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let secs = secs.max(1);
+        let mut e = ApiError::new(
+            Problem::RateLimited,
+            Text::owned(
+                format!("確認に失敗した回数が多いため、{secs}秒ほど待ってからお試しください。"),
+                format!("Too many failed attempts: please retry in about {secs} s."),
+            ),
+            lang,
+        );
+        e.retry_after = Some(secs);
+        e
+    }
+
     pub fn unavailable(lang: Lang) -> Self {
         let mut e = ApiError::new(
             Problem::ServiceUnavailable,
@@ -687,6 +703,7 @@ impl ApiError {
                 ),
                 lang,
             ),
+            BookingError::TooManyGuesses(wait) => ApiError::too_many_guesses(wait, lang),
             BookingError::WrongState(status) => ApiError::new(
                 Problem::WrongState,
                 Text::owned(

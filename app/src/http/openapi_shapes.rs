@@ -372,6 +372,11 @@ fn shared_answers(doc: &mut Value) {
                 .is_some_and(|ps| ps.iter().any(|p| p["name"] == name))
         };
         let has_range = named("from");
+        // A secret or token in the request: wrong ones are throttled (service::guesses).
+        let guessable = secured
+            || named("X-Reservation-Secret")
+            || named("ticket_id")
+            || named("Waiting-Room-Token");
         // An office named in the path or the query may not exist.
         let names_office = named("office_id");
         let write = method != "get";
@@ -398,7 +403,7 @@ fn shared_answers(doc: &mut Value) {
         if has_range {
             add("422", "InvalidRange");
         }
-        if write {
+        if write || guessable {
             add("429", "TooManyRequests");
         }
         if !always_up {

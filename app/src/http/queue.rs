@@ -25,11 +25,15 @@ fn office_id(raw: &str, lang: Lang) -> Result<OfficeId, ApiError> {
 }
 
 /// The ticket a path's public token names (an id without its MAC names none).
-fn ticket_id(state: &AppState, raw: &str, lang: Lang) -> Result<Uuid, ApiError> {
-    state
+fn ticket_id(state: &AppState, req: &HttpRequest, raw: &str, lang: Lang) -> Result<Uuid, ApiError> {
+    match state
         .queue
-        .ticket_of_token(raw)
-        .ok_or_else(|| ApiError::from_queue(QueueError::TicketNotFound, lang))
+        .ticket_of_token(raw, crate::http::rate_limit::client_of(req))
+    {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => Err(ApiError::from_queue(QueueError::TicketNotFound, lang)),
+        Err(wait) => Err(ApiError::too_many_guesses(wait, lang)),
+    }
 }
 
 fn ticket_response(
@@ -78,18 +82,23 @@ pub async fn issue(
         ApiError::invalid_fields(errors.0, lang)
     })?;
     if body.needs_assistance {
-        let staff = authenticate(&state, bearer(&req), lang)
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    Problem::Forbidden,
-                    Text::new(
-                        "優先の整理券は職員がお渡しします。案内係にお声がけください。",
-                        "Priority tickets are issued by staff: please ask at reception.",
-                    ),
-                    lang,
-                )
-            })?;
+        let staff = authenticate(
+            &state,
+            bearer(&req),
+            crate::http::rate_limit::client_of(&req),
+            lang,
+        )
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                Problem::Forbidden,
+                Text::new(
+                    "優先の整理券は職員がお渡しします。案内係にお声がけください。",
+                    "Priority tickets are issued by staff: please ask at reception.",
+                ),
+                lang,
+            )
+        })?;
         if !staff.may_act_for(&office) {
             return Err(ApiError::from_queue(QueueError::Forbidden, lang));
         }
@@ -114,11 +123,12 @@ pub async fn issue(
         (status = 404, description = "No such ticket", body = ProblemDetails, content_type = "application/problem+json")))]
 pub async fn get_ticket(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
     lang: ClientLang,
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang.0;
-    let id = ticket_id(&state, &path, lang)?;
+    let id = ticket_id(&state, &req, &path, lang)?;
     let info = state
         .queue
         .ticket(id)
@@ -140,11 +150,12 @@ pub async fn get_ticket(
         (status = 409, description = "Already called or finished", body = ProblemDetails, content_type = "application/problem+json")))]
 pub async fn cancel_ticket(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
     lang: ClientLang,
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang.0;
-    let id = ticket_id(&state, &path, lang)?;
+    let id = ticket_id(&state, &req, &path, lang)?;
     let info = state
         .queue
         .cancel_ticket(id)
@@ -193,6 +204,7 @@ pub async fn check_in(
     let owner = Ownership {
         reference: path.into_inner(),
         secret: secret.trim().to_owned(),
+        client: crate::http::rate_limit::client_of(&req),
     };
     let reservation = state
         .booking

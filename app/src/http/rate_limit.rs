@@ -76,6 +76,13 @@ pub fn too_many(req: &actix_web::HttpRequest, wait: Duration) -> ApiError {
     e
 }
 
+/// The client of a request as the limiter sees it (behind trusted proxies, the nearest
+/// untrusted `X-Forwarded-For` entry); `None` when no limiter is configured.
+pub fn client_of(req: &actix_web::HttpRequest) -> Option<IpAddr> {
+    req.app_data::<web::Data<Limiter>>()
+        .map(|l| l.client_key().of(req))
+}
+
 fn is_write(method: &Method) -> bool {
     matches!(
         *method,

@@ -65,6 +65,7 @@ fn ownership(req: &HttpRequest, reference: String, lang: Lang) -> Result<Ownersh
     Ok(Ownership {
         reference,
         secret: secret.trim().to_owned(),
+        client: crate::http::rate_limit::client_of(req),
     })
 }
 

@@ -24,13 +24,19 @@ pub fn bearer(req: &HttpRequest) -> Option<String> {
 pub async fn authenticate(
     state: &AppState,
     token: Option<String>,
+    client: Option<std::net::IpAddr>,
     lang: crate::domain::text::Lang,
 ) -> Result<StaffPrincipal, ApiError> {
     let token = token.ok_or_else(|| ApiError::unauthenticated(lang))?;
-    state.staff.authenticate(&token).await.map_err(|e| match e {
-        AuthError::Unauthenticated => ApiError::unauthenticated(lang),
-        AuthError::Store(e) => ApiError::from_booking(e.into(), lang),
-    })
+    state
+        .staff
+        .authenticate(&token, client)
+        .await
+        .map_err(|e| match e {
+            AuthError::Unauthenticated => ApiError::unauthenticated(lang),
+            AuthError::TooManyGuesses(wait) => ApiError::too_many_guesses(wait, lang),
+            AuthError::Store(e) => ApiError::from_booking(e.into(), lang),
+        })
 }
 
 impl FromRequest for Staff {
@@ -41,9 +47,10 @@ impl FromRequest for Staff {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req);
         let lang = ClientLang::of(req);
+        let client = crate::http::rate_limit::client_of(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(lang))?;
-            authenticate(&state, token, lang).await.map(Staff)
+            authenticate(&state, token, client, lang).await.map(Staff)
         })
     }
 }

@@ -835,6 +835,7 @@ pub async fn manage_submit(
     let owner = Ownership {
         reference: form.reference.trim().to_uppercase(),
         secret: form.secret.trim().to_owned(),
+        client: crate::http::rate_limit::client_of(&req),
     };
     let result = match form.action.as_str() {
         "cancel" => state

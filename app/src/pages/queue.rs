@@ -229,7 +229,7 @@ pub async fn kiosk_ticket(
 ) -> HttpResponse {
     let (tr, _) = page_lang(&req);
     let (office, ticket) = path.into_inner();
-    let Some(info) = find_ticket(&state, &ticket).await else {
+    let Some(info) = find_ticket(&state, &req, &ticket).await else {
         return not_found(tr);
     };
     if info.ticket.office_id.as_str() != office {
@@ -279,8 +279,9 @@ pub fn qr_data_uri(text: &str) -> String {
     }
 }
 
-async fn find_ticket(state: &State, raw: &str) -> Option<TicketInfo> {
-    let id = state.queue.ticket_of_token(raw)?;
+async fn find_ticket(state: &State, req: &HttpRequest, raw: &str) -> Option<TicketInfo> {
+    let client = crate::http::rate_limit::client_of(req);
+    let id = state.queue.ticket_of_token(raw, client).ok().flatten()?;
     match state.queue.ticket(id).await {
         Ok(info) => Some(info),
         Err(QueueError::TicketNotFound) => None,
@@ -302,7 +303,7 @@ struct TicketPage {
 /// The resident's ticket page: live place, estimate, and the call when it comes.
 pub async fn ticket(state: State, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let (tr, remember) = page_lang(&req);
-    let Some(info) = find_ticket(&state, &path).await else {
+    let Some(info) = find_ticket(&state, &req, &path).await else {
         return not_found(tr);
     };
     let office_name = state

@@ -64,9 +64,10 @@ struct SignInPage {
 
 async fn principal(state: &State, req: &HttpRequest) -> Option<StaffPrincipal> {
     let token = req.cookie(STAFF_COOKIE)?;
-    match state.staff.authenticate(token.value()).await {
+    let client = crate::http::rate_limit::client_of(req);
+    match state.staff.authenticate(token.value(), client).await {
         Ok(p) => Some(p),
-        Err(AuthError::Unauthenticated) => None,
+        Err(AuthError::Unauthenticated | AuthError::TooManyGuesses(_)) => None,
         Err(AuthError::Store(e)) => {
             tracing::warn!(error = %e, "staff sign-in check failed");
             None
@@ -207,7 +208,8 @@ pub async fn sign_in(state: State, req: HttpRequest, form: web::Form<SignInForm>
         return crate::pages::queue::forbidden(tr);
     }
     let next = console_path(&form.next).unwrap_or("/staff").to_owned();
-    match state.staff.authenticate(form.token.trim()).await {
+    let client = crate::http::rate_limit::client_of(&req);
+    match state.staff.authenticate(form.token.trim(), client).await {
         Ok(_) => {
             let cookie = Cookie::build(STAFF_COOKIE, form.token.trim().to_owned())
                 .path("/staff")
@@ -225,6 +227,15 @@ pub async fn sign_in(state: State, req: HttpRequest, form: web::Form<SignInForm>
         Err(AuthError::Unauthenticated) => {
             let message = Some(tr.plain("staff.bad_token"));
             sign_in_page(&req, tr, message, HttpResponse::Unauthorized())
+        }
+        Err(AuthError::TooManyGuesses(wait)) => {
+            let message = Some(tr.plain("staff.too_many"));
+            let mut status = HttpResponse::TooManyRequests();
+            status.insert_header((
+                header::RETRY_AFTER,
+                crate::http::rate_limit::retry_after_secs(wait).to_string(),
+            ));
+            sign_in_page(&req, tr, message, status)
         }
         Err(AuthError::Store(e)) => {
             tracing::warn!(error = %e, "staff sign-in failed");

@@ -359,6 +359,12 @@ pub const WORDS: &[Entry] = &[
         "トークンがちがいます。",
     ),
     (
+        "staff.too_many",
+        "トークンの確認に失敗した回数が多いため、しばらく受け付けません。1分ほど待ってから、正しいトークンでサインインしてください。",
+        "Too many unknown tokens from this device: please wait a minute, then sign in with the right token.",
+        "まちがいが<ruby>多<rt>おお</rt></ruby>かったので、すこし<ruby>待<rt>ま</rt></ruby>ってください。1<ruby>分<rt>ぷん</rt></ruby>ぐらい<ruby>待<rt>ま</rt></ruby>ってから、<ruby>正<rt>ただ</rt></ruby>しいトークンでサインインしてください。",
+    ),
+    (
         "staff.other_office",
         "このトークンは別の窓口のものです。",
         "This token belongs to another office.",

@@ -15,6 +15,7 @@ use crate::domain::identity::{ResidentIdentity, ResidentName};
 use crate::domain::office::{Municipality, Office};
 use crate::domain::procedure::ProcedureId;
 use crate::domain::time::{Clock, from_tokyo, tokyo_date};
+use crate::service::guesses::Guesses;
 use crate::service::keys::{Keys, fingerprint, is_token_shaped, new_reference};
 use crate::store::{
     Actor, ClaimOutcome, Digest, HotError, HotState, IdempotencyMark, Ledger, NewReservation,
@@ -53,6 +54,9 @@ pub enum BookingError {
     IdempotencyInProgress,
     #[error("no reservation with this reference and secret")]
     NotFound,
+    /// Too many wrong secrets from this client or for this reference: wait this long.
+    #[error("too many failed attempts; retry in {0:?}")]
+    TooManyGuesses(std::time::Duration),
     /// The reservation is not in a state that allows this (e.g. rescheduling a hold).
     #[error("the reservation is {0:?}")]
     WrongState(ReservationStatus),
@@ -135,11 +139,13 @@ pub struct HoldRequest {
     pub idempotency: Option<IdempotencyKey>,
 }
 
-/// Proof of ownership of a reservation: its reference and secret.
+/// Proof of ownership of a reservation: its reference and secret, and who offers it
+/// (wrong secrets are throttled per client and per reference, `service::guesses`).
 #[derive(Clone)]
 pub struct Ownership {
     pub reference: String,
     pub secret: String,
+    pub client: Option<std::net::IpAddr>,
 }
 
 impl std::fmt::Debug for Ownership {
@@ -194,6 +200,8 @@ pub struct BookingService {
     keys: Arc<Keys>,
     timings: BookingTimings,
     rebuild_locks: HashMap<OfficeId, Mutex<()>>,
+    /// Failed guesses of secrets and tokens (shared with the staff and queue services).
+    guesses: Arc<Guesses>,
 }
 
 impl BookingService {
@@ -204,6 +212,7 @@ impl BookingService {
         clock: Arc<dyn Clock>,
         keys: Arc<Keys>,
         timings: BookingTimings,
+        guesses: Arc<Guesses>,
     ) -> Self {
         let rebuild_locks = municipality
             .offices
@@ -218,7 +227,13 @@ impl BookingService {
             keys,
             timings,
             rebuild_locks,
+            guesses,
         }
+    }
+
+    /// The throttle of failed guesses, for the services that check other secrets.
+    pub fn guesses(&self) -> &Arc<Guesses> {
+        &self.guesses
     }
 
     /// The purpose keys (ticket tokens are made with them too).
@@ -617,6 +632,18 @@ impl BookingService {
     /// The reservation, if the reference exists and the secret matches. Both failures
     /// answer the same, so nobody learns which references exist.
     pub async fn find(&self, owner: &Ownership) -> Result<Reservation, BookingError> {
+        let target = Some(owner.reference.as_str());
+        self.guesses
+            .check(owner.client, target)
+            .map_err(BookingError::TooManyGuesses)?;
+        let found = self.lookup(owner).await;
+        if matches!(found, Err(BookingError::NotFound)) {
+            self.guesses.failed(owner.client, target);
+        }
+        found
+    }
+
+    async fn lookup(&self, owner: &Ownership) -> Result<Reservation, BookingError> {
         if !is_token_shaped(&owner.reference) || !is_token_shaped(&owner.secret) {
             return Err(BookingError::NotFound);
         }

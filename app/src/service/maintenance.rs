@@ -120,6 +120,7 @@ impl Maintenance {
         report.queues_rebuilt = rebuilt;
         report.tickets_dropped = dropped;
         self.rooms.reload().await?;
+        b.guesses().forget_idle();
         if report != MaintenanceReport::default() {
             tracing::debug!(?report, "maintenance pass");
         }

@@ -3,6 +3,7 @@
 
 pub mod booking;
 pub mod demo;
+pub mod guesses;
 pub mod keys;
 pub mod maintenance;
 pub mod queue;

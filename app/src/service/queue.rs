@@ -416,10 +416,21 @@ impl QueueService {
         self.booking.keys().ticket_token(id)
     }
 
-    /// The ticket a public token names; `None` for anything else (answered as an
-    /// unknown ticket).
-    pub fn ticket_of_token(&self, token: &str) -> Option<Uuid> {
-        self.booking.keys().ticket_of(token)
+    /// The ticket a public token names; `Ok(None)` for anything else (answered as an
+    /// unknown ticket, and counted as a failed guess of `client`); `Err(wait)` while the
+    /// client has spent its budget of failures (`service::guesses`).
+    pub fn ticket_of_token(
+        &self,
+        token: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<Option<Uuid>, std::time::Duration> {
+        let guesses = self.booking.guesses();
+        guesses.check(client, None)?;
+        let id = self.booking.keys().ticket_of(token);
+        if id.is_none() {
+            guesses.failed(client, None);
+        }
+        Ok(id)
     }
 
     pub fn hot(&self) -> &Arc<dyn QueueHotState> {

@@ -37,6 +37,9 @@ impl StaffPrincipal {
 pub enum AuthError {
     #[error("no valid staff token")]
     Unauthenticated,
+    /// Too many unknown tokens from this client: wait this long.
+    #[error("too many failed sign-ins; retry in {0:?}")]
+    TooManyGuesses(std::time::Duration),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -44,6 +47,7 @@ pub enum AuthError {
 pub struct StaffService {
     ledger: Arc<dyn QueueLedger>,
     clock: Arc<dyn Clock>,
+    guesses: Arc<crate::service::guesses::Guesses>,
 }
 
 fn hash(token: &str) -> [u8; 32] {
@@ -51,8 +55,16 @@ fn hash(token: &str) -> [u8; 32] {
 }
 
 impl StaffService {
-    pub fn new(ledger: Arc<dyn QueueLedger>, clock: Arc<dyn Clock>) -> Self {
-        Self { ledger, clock }
+    pub fn new(
+        ledger: Arc<dyn QueueLedger>,
+        clock: Arc<dyn Clock>,
+        guesses: Arc<crate::service::guesses::Guesses>,
+    ) -> Self {
+        Self {
+            ledger,
+            clock,
+            guesses,
+        }
     }
 
     /// Creates a token; the plain text is returned once and never stored.
@@ -89,8 +101,24 @@ impl StaffService {
         self.ledger.staff_tokens().await
     }
 
-    /// The principal behind an `Authorization: Bearer <token>` value.
-    pub async fn authenticate(&self, bearer: &str) -> Result<StaffPrincipal, AuthError> {
+    /// The principal behind an `Authorization: Bearer <token>` value (or the console's
+    /// cookie), from `client`; unknown tokens are throttled per client.
+    pub async fn authenticate(
+        &self,
+        bearer: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<StaffPrincipal, AuthError> {
+        self.guesses
+            .check(client, None)
+            .map_err(AuthError::TooManyGuesses)?;
+        let found = self.principal(bearer).await;
+        if matches!(found, Err(AuthError::Unauthenticated)) {
+            self.guesses.failed(client, None);
+        }
+        found
+    }
+
+    async fn principal(&self, bearer: &str) -> Result<StaffPrincipal, AuthError> {
         let token = bearer.trim();
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
             return Err(AuthError::Unauthenticated);
