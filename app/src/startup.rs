@@ -333,6 +333,9 @@ impl Application {
                 .clone()
                 .forget_idle_every(std::time::Duration::from_secs(60), stopped),
         ));
+        let body_timeout = web::Data::new(http::input::BodyTimeout(
+            std::time::Duration::from_millis(settings.request_body_timeout_ms.max(1)),
+        ));
         let document = web::Data::new(openapi::ServedDocument(web::Bytes::from(
             serde_json::to_vec(&http::openapi_shapes::document(booking.municipality()))?,
         )));
@@ -345,6 +348,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(limiter.clone())
                 .app_data(document.clone())
+                .app_data(body_timeout.clone())
                 .configure(http::configure)
                 .configure(pages::routes)
                 .service(
@@ -364,6 +368,11 @@ impl Application {
         .keep_alive(std::time::Duration::from_secs(
             settings.keep_alive_secs.max(1),
         ))
+        // A request's head must arrive within 5 s (then its body within
+        // `request_body_timeout_ms`, `http::input`), and a client that stopped reading
+        // is let go after a second.
+        .client_request_timeout(std::time::Duration::from_secs(5))
+        .client_disconnect_timeout(std::time::Duration::from_secs(1))
         .listen(listener)?
         // Signals are handled by the caller (see `shutdown_handle`), so that live streams
         // end before the server waits for in-flight requests.

@@ -26,4 +26,5 @@ mod rate_limit;
 mod recovery;
 mod reload;
 mod room_admin;
+mod slow_clients;
 mod waiting_room;

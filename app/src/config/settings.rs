@@ -67,6 +67,9 @@ pub struct Settings {
     /// How long a statement waits for a pooled PostgreSQL connection (ms) before the
     /// answer is 503. Once the database is known to be down, calls fail at once instead.
     pub database_acquire_timeout_ms: u64,
+    /// How long a request's head (5 s) and then its body may take to arrive (ms); a
+    /// slow client past it gets 408 and its connection is closed.
+    pub request_body_timeout_ms: u64,
     /// How long an idle HTTP/1.1 connection is kept open. Longer than any page's polling
     /// interval (the waiting room polls every 3 s), so a poll delayed by a rush does not
     /// race the server closing its connection.
@@ -166,6 +169,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             database_pool_size: 16,
             database_acquire_timeout_ms: 3_000,
+            request_body_timeout_ms: 5_000,
             ledger_writers: 2,
             keep_alive_secs: 30,
             redis_pool_size: None,

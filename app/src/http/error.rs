@@ -47,6 +47,8 @@ pub enum Problem {
     CertificateExpired,
     MissingField,
     PayloadTooLarge,
+    HeadersTooLarge,
+    RequestTimeout,
     UnsupportedMediaType,
     RateLimited,
     ServiceUnavailable,
@@ -78,7 +80,7 @@ pub enum Problem {
 }
 
 impl Problem {
-    pub const ALL: [Problem; 57] = [
+    pub const ALL: [Problem; 59] = [
         Problem::MalformedRequest,
         Problem::InvalidField,
         Problem::UnacceptableField,
@@ -108,6 +110,8 @@ impl Problem {
         Problem::CertificateExpired,
         Problem::MissingField,
         Problem::PayloadTooLarge,
+        Problem::HeadersTooLarge,
+        Problem::RequestTimeout,
         Problem::UnsupportedMediaType,
         Problem::RateLimited,
         Problem::ServiceUnavailable,
@@ -344,6 +348,22 @@ impl Problem {
                 "payload-too-large",
                 S::PAYLOAD_TOO_LARGE,
                 Text::new("リクエストが大きすぎます", "The request is too large"),
+            ),
+            Problem::HeadersTooLarge => (
+                "headers-too-large",
+                S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                Text::new(
+                    "リクエストのヘッダーが大きすぎます",
+                    "The request's headers are too large",
+                ),
+            ),
+            Problem::RequestTimeout => (
+                "request-timeout",
+                S::REQUEST_TIMEOUT,
+                Text::new(
+                    "リクエストの受信が時間内に終わりませんでした",
+                    "The request did not arrive in time",
+                ),
             ),
             Problem::UnsupportedMediaType => (
                 "unsupported-media-type",

@@ -6,7 +6,12 @@
 //! them: refusing them here, once, gives both backends the same clear 400.
 //!
 //! Bodies are read whole (they are capped at [`MAX_BODY_BYTES`] like the extractors'
-//! limit), scanned, and handed on unchanged.
+//! limit), scanned, and handed on unchanged. The same guard bounds what a slow or
+//! greedy client can hold: headers over [`MAX_HEADER_BYTES`] are refused (431; the
+//! HTTP layer allows 128 KB, and a 100 KB header was accepted), and a body that does
+//! not arrive within the body timeout (`request_body_timeout_ms`, 5 s) is answered 408
+//! (a body shorter than its Content-Length held its connection, unanswered, for as
+//! long as the client liked).
 
 use crate::domain::text::Text;
 use crate::http::error::{ApiError, Problem};
@@ -18,6 +23,21 @@ use actix_web::middleware::Next;
 use actix_web::mime;
 use actix_web::web::BytesMut;
 use futures_util::StreamExt;
+use std::time::Duration;
+
+/// The most header bytes (names and values) a request may carry: ample for cookies and a
+/// bearer token, far below what a client could tie up.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// How long a request body may take to arrive (app data; the default when absent).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub Duration);
+
+impl Default for BodyTimeout {
+    fn default() -> Self {
+        Self(Duration::from_secs(5))
+    }
+}
 
 fn is_control(code_point: u32) -> bool {
     code_point < 0x20 || (0x7f..=0x9f).contains(&code_point)
@@ -137,11 +157,40 @@ fn control_problem(req: &ServiceRequest, code: u32) -> ApiError {
     .with("control_character", format!("U+{code:04X}"))
 }
 
+fn problem(req: &ServiceRequest, problem: Problem, ja: &'static str, en: &'static str) -> ApiError {
+    ApiError::new(problem, Text::new(ja, en), ClientLang::of(req.request()))
+}
+
+/// Whether the request says a body follows.
+fn has_body(req: &ServiceRequest) -> bool {
+    let headers = req.headers();
+    headers.contains_key(actix_web::http::header::TRANSFER_ENCODING)
+        || headers
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > 0)
+}
+
 /// The middleware (wrapped innermost around every route).
 pub async fn refuse_control_characters<B: MessageBody>(
     mut req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B, BoxBody>>, actix_web::Error> {
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        let problem = problem(
+            &req,
+            Problem::HeadersTooLarge,
+            "ヘッダーは合わせて16KB以下にしてください。",
+            "Headers must be at most 16 KB in all.",
+        );
+        return Ok(refused(req, problem));
+    }
     let uri = req
         .uri()
         .path_and_query()
@@ -151,27 +200,55 @@ pub async fn refuse_control_characters<B: MessageBody>(
         let problem = control_problem(&req, code);
         return Ok(refused(req, problem));
     }
-    if let Some(kind) = body_kind(&req) {
+    if has_body(&req) {
+        let timeout = req
+            .app_data::<actix_web::web::Data<BodyTimeout>>()
+            .map(|t| t.0)
+            .unwrap_or_default();
         let mut payload = req.take_payload();
-        let mut body = BytesMut::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk?;
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                let problem = ApiError::new(
+        let read = async {
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk?;
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Ok(None);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok::<_, actix_web::error::PayloadError>(Some(body))
+        };
+        let body = match tokio::time::timeout(timeout, read).await {
+            Ok(Ok(Some(body))) => body,
+            Ok(Ok(None)) => {
+                let problem = problem(
+                    &req,
                     Problem::PayloadTooLarge,
-                    Text::new(
-                        "リクエストは16KB以下にしてください。",
-                        "Requests must be at most 16 KB.",
-                    ),
-                    ClientLang::of(req.request()),
+                    "リクエストは16KB以下にしてください。",
+                    "Requests must be at most 16 KB.",
                 );
                 return Ok(refused(req, problem));
             }
-            body.extend_from_slice(&chunk);
-        }
-        let found = match kind {
-            BodyKind::Json => control_in_json(&body),
-            BodyKind::Form => control_in_percent_encoded(&body),
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => {
+                let problem = problem(
+                    &req,
+                    Problem::RequestTimeout,
+                    "リクエストの本文が届きませんでした。もう一度お試しください。",
+                    "The request body did not arrive; please try again.",
+                );
+                let mut response = req.error_response(problem);
+                // The rest of the body may still come: do not keep the connection.
+                response
+                    .response_mut()
+                    .head_mut()
+                    .set_connection_type(actix_web::http::ConnectionType::Close);
+                return Ok(response.map_into_right_body());
+            }
+        };
+        let found = match body_kind(&req) {
+            Some(BodyKind::Json) => control_in_json(&body),
+            Some(BodyKind::Form) => control_in_percent_encoded(&body),
+            None => None,
         };
         if let Some(code) = found {
             let problem = control_problem(&req, code);
