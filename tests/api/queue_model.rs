@@ -57,6 +57,10 @@ enum Op {
         line: usize,
         above: u32,
     },
+    GiveBack {
+        line: usize,
+        number: u32,
+    },
     Rebuild,
     /// A reload whose ledger read happened `age` steps ago (other operations ran while it
     /// read): it must keep every ticket issued or changed since.
@@ -78,6 +82,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0i64..120, any::<bool>()).prop_map(|(advance_secs, drop)| Op::Reap { advance_secs, drop }),
         1 => (0usize..30).prop_map(|ticket| Op::Forget { ticket }),
         1 => (0usize..2, 0u32..20).prop_map(|(line, above)| Op::Raise { line, above }),
+        1 => (0usize..2, 0u32..8).prop_map(|(line, number)| Op::GiveBack { line, number }),
         1 => Just(Op::Rebuild),
         2 => (1usize..8).prop_map(|age| Op::StaleRebuild { age }),
         1 => Just(Op::Wipe),
@@ -297,6 +302,15 @@ async fn run(ops: Vec<Op>) {
                 redis.forget_ticket(&office, date, id).await.unwrap();
                 model.forget_ticket(&office, date, id).await.unwrap();
                 ledger.remove(&id);
+            }
+            Op::GiveBack { line, number } => {
+                let a = redis
+                    .give_back_number(&office, date, &lines[line], number)
+                    .await;
+                let b = model
+                    .give_back_number(&office, date, &lines[line], number)
+                    .await;
+                assert_eq!(outcome(a), outcome(b), "step {step}: give back");
             }
             Op::Raise { line, above } => {
                 let a = redis.raise_number(&office, date, &lines[line], above).await;

@@ -669,6 +669,10 @@ impl QueueService {
     ) -> Result<Issued, QueueError> {
         let now = self.clock.now();
         let date = tokyo_date(now);
+        // A number taken now could not be kept: refuse before taking one.
+        if self.ledger.known_down() {
+            return Err(QueueError::Unavailable("the ledger is unreachable".into()));
+        }
         // Read before issuing: a call meanwhile makes the counts below stale, not current.
         let generation = self.counter_generation(&office.id);
         for _ in 0..3 {
@@ -722,6 +726,8 @@ impl QueueService {
                 }
                 Err(TicketWriteError::Store(e)) => {
                     self.forget_quietly(ticket).await;
+                    // Nobody should see a number skipped because a write failed.
+                    self.give_back_quietly(ticket).await;
                     return Err(e.into());
                 }
             }
@@ -730,6 +736,24 @@ impl QueueService {
             "ticket numbering kept colliding at office {}",
             office.id
         )))
+    }
+
+    async fn give_back_quietly(&self, t: &Ticket) {
+        match self
+            .hot
+            .give_back_number(&t.office_id, t.service_date, &t.line_id, t.number)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                metrics::counter!("madoguchi_ticket_numbers_skipped_total").increment(1);
+                tracing::info!(office = %t.office_id, line = %t.line_id, "a ticket number was skipped: its ticket could not be written and a later one was issued");
+            }
+            Err(e) => {
+                metrics::counter!("madoguchi_ticket_numbers_skipped_total").increment(1);
+                tracing::warn!(error = %e, "could not give a ticket number back");
+            }
+        }
     }
 
     async fn forget_quietly(&self, t: &Ticket) {

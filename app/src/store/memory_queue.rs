@@ -173,6 +173,26 @@ impl QueueHotState for MemoryHotState {
         Ok(())
     }
 
+    async fn give_back_number(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        line: &LineId,
+        number: u32,
+    ) -> Result<bool, HotError> {
+        let mut queues = self.queues();
+        let Some(day) = queues.get_mut(office).and_then(|q| q.days.get_mut(&date)) else {
+            return Ok(false);
+        };
+        match day.numbers.get_mut(line) {
+            Some(n) if *n == number && number > 0 => {
+                *n -= 1;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn raise_number(
         &self,
         office: &OfficeId,

@@ -233,6 +233,10 @@ impl TryFrom<TokenRow> for StaffToken {
 
 #[async_trait]
 impl QueueLedger for PgLedger {
+    fn known_down(&self) -> bool {
+        self.health().check().is_err()
+    }
+
     async fn insert_ticket(&self, t: &Ticket, actor: &str) -> Result<(), TicketWriteError> {
         self.health().check()?;
         let result = self.tickets.submit((t.clone(), actor.to_owned())).await;

@@ -354,6 +354,27 @@ impl QueueHotState for RedisHotState {
         self.drop_ticket(office, date, id, None).await
     }
 
+    async fn give_back_number(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        line: &LineId,
+        number: u32,
+    ) -> Result<bool, HotError> {
+        let script = redis::Script::new(
+            "local n = tonumber(ARGV[1]) \
+             if n > 0 and tonumber(redis.call('GET', KEYS[1]) or '0') == n then \
+             redis.call('DECR', KEYS[1]) return 1 end return 0",
+        );
+        let given: i64 = script
+            .key(self.day(office, date, format!("num:{line}")))
+            .arg(number)
+            .invoke_async(&mut self.connection().await?)
+            .await
+            .map_err(hot_error)?;
+        Ok(given == 1)
+    }
+
     async fn raise_number(
         &self,
         office: &OfficeId,

@@ -135,6 +135,11 @@ pub enum TicketWriteError {
 
 #[async_trait]
 pub trait QueueLedger: Send + Sync + 'static {
+    /// Whether the ledger knows it cannot write now (an outage under way): callers refuse
+    /// at once instead of taking a ticket number they could not keep.
+    fn known_down(&self) -> bool {
+        false
+    }
     /// Inserts a new ticket and its `issued` event.
     async fn insert_ticket(&self, ticket: &Ticket, actor: &str) -> Result<(), TicketWriteError>;
     async fn ticket(&self, id: Uuid) -> Result<Option<Ticket>, StoreError>;
@@ -401,6 +406,16 @@ pub trait QueueHotState: Send + Sync + 'static {
         date: NaiveDate,
         id: Uuid,
     ) -> Result<(), crate::store::HotError>;
+    /// Gives a number back to its line when no later one was issued (its ticket could not
+    /// be written): the line's last number goes from `number` to `number - 1`, so the next
+    /// resident gets it and nobody sees a number skipped. True if it was given back.
+    async fn give_back_number(
+        &self,
+        office: &OfficeId,
+        date: NaiveDate,
+        line: &LineId,
+        number: u32,
+    ) -> Result<bool, crate::store::HotError>;
     /// Makes the next number of a line at least `above + 1` (after the ledger refused one).
     async fn raise_number(
         &self,
