@@ -265,3 +265,79 @@ async fn restarting_the_embedded_service_loses_nothing_acknowledged() {
 }
 
 on_both_backends!(seat_maps_live_by_the_service_clock_not_the_wall_clock);
+
+/// An instance killed between its seat claim and its ledger insert leaves a claim (with
+/// the request's Idempotency-Key mark) that no row backs. The client's retry with the
+/// same key, on any instance, is told to wait while the claim may still be written, then
+/// books once the reaper has given the seat back; every later retry answers with that
+/// same booking, and the ledger holds one.
+async fn a_retry_after_an_instance_died_mid_claim_books_once(backend: Backend) {
+    use chrono::NaiveDate;
+    use madoguchi::domain::booking::decide_slot;
+    use madoguchi::domain::identity::{Email, ResidentIdentity, ResidentName};
+    use madoguchi::domain::procedure::ProcedureId;
+    use madoguchi::service::booking::{BookRequest, IdempotencyKey, ResidentInput};
+    use madoguchi::store::new_row_id;
+    use madoguchi_tests::assert_problem;
+
+    let app = spawn_app(backend).await;
+    let body = renewal("main", "2026-12-04T09:00:00+09:00", "killed@example.jp");
+    let now = app.clock.now();
+    // What the dead instance had done: the claim, with the key's mark, and nothing else.
+    let request = BookRequest {
+        office: madoguchi::domain::OfficeId::parse("main").unwrap(),
+        procedure: ProcedureId::CertRenewal,
+        start: "2026-12-04T09:00:00".parse().unwrap(),
+        resident: ResidentInput {
+            name: ResidentName::parse("山田 太郎").unwrap(),
+            identity: ResidentIdentity::Email(Email::parse("killed@example.jp").unwrap()),
+            proxy: false,
+        },
+        certificate_expiry: Some(NaiveDate::from_ymd_opt(2027, 1, 31).unwrap()),
+        idempotency: Some(IdempotencyKey("killed-1".into())),
+    };
+    let municipality = app.booking.municipality();
+    let office = municipality.office("main").unwrap();
+    let slot = decide_slot(municipality, office, request.procedure, request.start, now).unwrap();
+    let claim = SeatClaim {
+        claim_id: new_row_id(),
+        slot: slot.slot_ref(&request.office, request.procedure),
+        capacity: slot.capacity,
+        idempotency: app.booking.idempotency_mark(&request),
+        resident: None,
+        deadline: now + chrono::Duration::seconds(60),
+        now,
+    };
+    assert!(matches!(
+        app.booking.hot().claim(&claim).await.unwrap(),
+        ClaimOutcome::Claimed { .. }
+    ));
+    let retry = || {
+        app.client
+            .post(app.url("/api/v1/reservations"))
+            .header("Idempotency-Key", "killed-1")
+            .json(&body)
+            .send()
+    };
+    // While the claim could still be written, the retry waits (409, retry shortly).
+    let early = retry().await.unwrap();
+    assert!(early.headers().contains_key("retry-after"));
+    assert_problem(early, 409, "idempotency-in-progress").await;
+    // The reaper gives the dead claim's seat and marks back after its deadline.
+    app.clock.advance(chrono::Duration::seconds(61));
+    let pass = app.maintenance.run_once().await.unwrap();
+    assert_eq!(pass.claims_released, 1);
+    let booked = retry().await.unwrap();
+    assert_eq!(booked.status(), 201);
+    let first: serde_json::Value = booked.json().await.unwrap();
+    for _ in 0..3 {
+        let again = retry().await.unwrap();
+        assert_eq!(again.status(), 201);
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        let again: serde_json::Value = again.json().await.unwrap();
+        assert_eq!(again["reference"], first["reference"], "the same booking");
+    }
+    assert_eq!(app.reservation_count().await, 1);
+}
+
+on_both_backends!(a_retry_after_an_instance_died_mid_claim_books_once);
