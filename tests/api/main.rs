@@ -9,6 +9,7 @@ mod booking;
 mod concurrency;
 mod congestion;
 mod errors;
+mod faults;
 mod group_commit;
 mod guesses;
 mod health;
