@@ -49,7 +49,7 @@ test('a number from the kiosk is followed live on the phone and called on the di
   assert.equal(await kiosk.page.locator('.qr img').count(), 1, 'a QR code');
   await checkPage(kiosk.page, 'kiosk-ticket-display');
   const statusUrl = await kiosk.page.getByRole('link', { name: '状況ページを開く' }).getAttribute('href');
-  const ticketId = statusUrl.match(/\/t\/([0-9a-f-]{36})/)[1];
+  const ticketId = statusUrl.match(/\/t\/([A-Za-z0-9_-]{43})/)[1];
   // A reload of the ticket screen does not print a second number.
   await kiosk.page.reload();
   assert.equal((await kiosk.page.locator('.ticket-number').innerText()).trim(), number);
