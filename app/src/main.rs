@@ -44,11 +44,27 @@ enum Command {
     /// Manage staff bearer tokens (stored hashed; shown once at creation).
     #[command(subcommand)]
     StaffToken(StaffTokenCommand),
+    /// Check the tamper-evident audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Write a made-up congestion history (demos and browser tests only): snapshots every
     /// quarter hour of the open hours of the past weeks, following a typical day's curve.
     DemoHistory {
         #[arg(long, default_value_t = 8)]
         weeks: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute every seal of an office's day from the ledger: exit 0 if the chain holds
+    /// (or nothing is sealed yet), 1 if an event or a seal was changed or removed.
+    Verify {
+        #[arg(long)]
+        office: String,
+        /// The Tokyo day, YYYY-MM-DD; today when omitted.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
     },
 }
 
@@ -81,6 +97,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => serve(settings).await,
         Command::StaffToken(command) => staff_token(settings, command).await,
         Command::DemoHistory { weeks } => demo_history(settings, weeks).await,
+        Command::Audit(AuditCommand::Verify { office, date }) => {
+            audit_verify(settings, office, date).await
+        }
     }
 }
 
@@ -150,6 +169,51 @@ async fn demo_history(settings: Settings, weeks: i64) -> anyhow::Result<()> {
         "wrote {} made-up congestion snapshots ({weeks} weeks)",
         rows.len()
     );
+    Ok(())
+}
+
+async fn audit_verify(
+    settings: Settings,
+    office: String,
+    date: Option<chrono::NaiveDate>,
+) -> anyhow::Result<()> {
+    let municipality = match &settings.config {
+        Some(path) => load_municipality(path)?,
+        None => sample_municipality()?,
+    };
+    let office = OfficeId::parse(&office).map_err(anyhow::Error::msg)?;
+    if municipality.office(office.as_str()).is_none() {
+        anyhow::bail!("no office {office} in the municipality file");
+    }
+    let stores = open_stores(&settings).await?;
+    let keys = madoguchi::startup::keys(&settings, &stores).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let date = date.unwrap_or_else(|| madoguchi::domain::time::tokyo_date(clock.now()));
+    let chain = madoguchi::service::audit::AuditChain::new(
+        Arc::new(municipality),
+        stores.queue_ledger,
+        Arc::new(keys),
+        clock,
+    );
+    let v = chain.verify(&office, date).await?;
+    println!(
+        "{office} {date}: {} — {} seals, {} events sealed{}, {} not yet sealed",
+        v.status,
+        v.seals,
+        v.sealed_events,
+        v.sealed_through
+            .as_deref()
+            .map(|t| format!(" through {t}"))
+            .unwrap_or_default(),
+        v.unsealed_events
+    );
+    if let Some(hash) = &v.last_hash {
+        println!("last seal: {hash}");
+    }
+    if let Some(problem) = &v.problem {
+        println!("problem: {problem}");
+        std::process::exit(1);
+    }
     Ok(())
 }
 

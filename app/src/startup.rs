@@ -67,6 +67,24 @@ fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
+/// The purpose keys, from the configured master key or the one kept in the ledger.
+pub async fn keys(settings: &Settings, stores: &Stores) -> anyhow::Result<Keys> {
+    let master = match &settings.secret_key {
+        Some(key) => parse_master_key(key.expose()).map_err(anyhow::Error::msg)?,
+        None => {
+            tracing::warn!(
+                "MADOGUCHI_SECRET_KEY is not set: using a key generated once and kept in the ledger"
+            );
+            stores
+                .ledger
+                .secret("master-key-v1", &generate_master_key())
+                .await
+                .context("reading the master key from the ledger")?
+        }
+    };
+    Ok(Keys::derive(&master))
+}
+
 /// Opens the stores the settings name: PostgreSQL or SQLite for the ledger (migrated),
 /// Redis or in-process for the hot state.
 pub async fn open_stores(settings: &Settings) -> anyhow::Result<Stores> {
@@ -213,22 +231,9 @@ impl Application {
         stores: Stores,
     ) -> anyhow::Result<Self> {
         crate::domain::calendar::warm_up();
-        let master = match &settings.secret_key {
-            Some(key) => parse_master_key(key.expose()).map_err(anyhow::Error::msg)?,
-            None => {
-                tracing::warn!(
-                    "MADOGUCHI_SECRET_KEY is not set: using a key generated once and kept in the ledger"
-                );
-                stores
-                    .ledger
-                    .secret("master-key-v1", &generate_master_key())
-                    .await
-                    .context("reading the master key from the ledger")?
-            }
-        };
+        let keys = Arc::new(keys(&settings, &stores).await?);
         let municipality = Arc::new(municipality);
         let deadline = chrono::Duration::seconds(settings.claim_deadline_secs as i64);
-        let keys = Arc::new(Keys::derive(&master));
         let booking = Arc::new(BookingService::new(
             municipality.clone(),
             stores.ledger.clone(),
@@ -268,7 +273,7 @@ impl Application {
             stores.room_ledger.clone(),
             stores.rooms.clone(),
             booking.clone(),
-            keys,
+            keys.clone(),
             clock.clone(),
         ));
         rooms
@@ -283,10 +288,17 @@ impl Application {
             .rebuild_all(true)
             .await
             .map_err(|e| anyhow::anyhow!("loading today's queues from the ledger: {e}"))?;
+        let audit = Arc::new(crate::service::audit::AuditChain::new(
+            municipality.clone(),
+            stores.queue_ledger.clone(),
+            keys.clone(),
+            clock.clone(),
+        ));
         let maintenance = Arc::new(Maintenance::new(
             booking.clone(),
             queue.clone(),
             rooms.clone(),
+            audit.clone(),
             settings.retention_days,
         ));
         let (stop, stopped) = watch::channel(false);
@@ -300,6 +312,7 @@ impl Application {
                 booking.clone(),
                 queue.clone(),
                 rooms.clone(),
+                audit.clone(),
                 settings.retention_days,
             );
             background.push(tokio::spawn(loop_.run(
@@ -317,6 +330,7 @@ impl Application {
             booking: booking.clone(),
             queue: queue.clone(),
             staff: staff.clone(),
+            audit: audit.clone(),
             rooms,
             live,
             shutdown: stopped.clone(),

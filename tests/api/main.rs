@@ -5,6 +5,7 @@
     reason = "test code: a failed expectation is a failed test"
 )]
 
+mod audit;
 mod booking;
 mod concurrency;
 mod congestion;

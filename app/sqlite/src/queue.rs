@@ -8,8 +8,8 @@ use madoguchi_core::domain::OfficeId;
 use madoguchi_core::domain::procedure::ProcedureId;
 use madoguchi_core::domain::queue::{CounterId, Level, LineId, TicketClass, TicketStatus};
 use madoguchi_core::store::queue::{
-    AuditEntry, CongestionSnapshot, QueueEvent, QueueLedger, ServiceTime, StaffRole, StaffToken,
-    Ticket, TicketWriteError,
+    AuditEntry, AuditRecord, AuditSeal, CongestionSnapshot, QueueEvent, QueueLedger, ServiceTime,
+    StaffRole, StaffToken, Ticket, TicketWriteError,
 };
 use madoguchi_core::store::{Digest, StoreError};
 use uuid::Uuid;
@@ -406,6 +406,111 @@ impl QueueLedger for SqliteLedger {
                 })
             })
             .collect()
+    }
+
+    async fn audit_records(
+        &self,
+        office: &OfficeId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let (office, from, to) = (office.as_str(), ms(from), ms(to));
+        let rows = sqlx::query!(
+            r#"SELECT at AS "at!: i64", source AS "source!: String", kind AS "kind!: String",
+                      actor AS "actor!: String", subject AS "subject?: String",
+                      counter AS "counter?: String", detail AS "detail?: String" FROM (
+                   SELECT at, 'queue' AS source, id AS seq, kind, actor, ticket_id AS subject,
+                          counter_id AS counter, detail
+                   FROM queue_events WHERE office_id = ?1 AND at >= ?2 AND at < ?3
+                   UNION ALL
+                   SELECT e.at, 'reservation', e.id, e.kind, e.actor, e.reservation_id, NULL,
+                          e.detail
+                   FROM reservation_events e JOIN reservations r ON r.id = e.reservation_id
+                   WHERE e.actor LIKE 'staff:%' AND e.at >= ?2 AND e.at < ?3
+                     AND r.office_id = ?1
+                   UNION ALL
+                   SELECT at, 'room', id, kind, actor, room_id, NULL, definition
+                   FROM room_events WHERE office_id = ?1 AND at >= ?2 AND at < ?3
+               ) ORDER BY at, source, seq"#,
+            office,
+            from,
+            to
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(AuditRecord {
+                    at: time(r.at)?,
+                    source: match r.source.as_str() {
+                        "queue" => "queue",
+                        "reservation" => "reservation",
+                        _ => "room",
+                    },
+                    kind: r.kind,
+                    actor: r.actor,
+                    subject: r.subject,
+                    counter: r.counter,
+                    detail: r.detail,
+                })
+            })
+            .collect()
+    }
+
+    async fn audit_seals(
+        &self,
+        office: &OfficeId,
+        day: NaiveDate,
+    ) -> Result<Vec<AuditSeal>, StoreError> {
+        let (office_id, day_text) = (office.as_str(), day.to_string());
+        let rows = sqlx::query!(
+            "SELECT seq, through, events, hash, sealed_at FROM audit_seals
+             WHERE office_id = ?1 AND day = ?2 ORDER BY seq",
+            office_id,
+            day_text
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(AuditSeal {
+                    office: office.clone(),
+                    day,
+                    seq: u32::try_from(r.seq).unwrap_or(0),
+                    through: time(r.through)?,
+                    events: u32::try_from(r.events).unwrap_or(0),
+                    hash: r.hash,
+                    sealed_at: time(r.sealed_at)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_audit_seal(&self, seal: &AuditSeal) -> Result<bool, StoreError> {
+        let (office, day, seq) = (
+            seal.office.as_str(),
+            seal.day.to_string(),
+            i64::from(seal.seq),
+        );
+        let (through, events, sealed) =
+            (ms(seal.through), i64::from(seal.events), ms(seal.sealed_at));
+        sqlx::query!(
+            "INSERT INTO audit_seals (office_id, day, seq, through, events, hash, sealed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+            office,
+            day,
+            seq,
+            through,
+            events,
+            seal.hash,
+            sealed
+        )
+        .execute(self.pool())
+        .await
+        .map(|r| r.rows_affected() == 1)
+        .map_err(store_error)
     }
 
     async fn insert_staff_token(&self, t: &StaffToken) -> Result<(), StoreError> {

@@ -47,9 +47,20 @@ impl RoomLedger for SqliteLedger {
         .collect()
     }
 
-    async fn put_room(&self, r: &StoredRoom) -> Result<(), StoreError> {
+    async fn put_room(
+        &self,
+        r: &StoredRoom,
+        kind: &str,
+        offices: &[String],
+    ) -> Result<(), StoreError> {
         let (created, updated, deleted) =
             (ms(r.created_at), ms(r.updated_at), r.deleted_at.map(ms));
+        // One transaction: the room and its change in the audit log, or neither.
+        let mut tx = self
+            .pool()
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(store_error)?;
         sqlx::query!(
             r#"INSERT INTO waiting_rooms
                    (id, definition, created_by, created_at, updated_by, updated_at, deleted_at)
@@ -65,23 +76,79 @@ impl RoomLedger for SqliteLedger {
             updated,
             deleted
         )
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
-        .map(|_| ())
-        .map_err(store_error)
+        .map_err(store_error)?;
+        for office in offices {
+            room_event(
+                &mut tx,
+                office,
+                &r.id,
+                kind,
+                &r.updated_by,
+                updated,
+                &r.definition,
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(store_error)
     }
 
-    async fn delete_room(&self, id: &str, by: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+    async fn delete_room(
+        &self,
+        id: &str,
+        by: &str,
+        at: DateTime<Utc>,
+        offices: &[String],
+    ) -> Result<bool, StoreError> {
         let at = ms(at);
-        sqlx::query!(
-            "UPDATE waiting_rooms SET deleted_at = ?3, updated_by = ?2, updated_at = ?3 WHERE id = ?1 AND deleted_at IS NULL",
+        let mut tx = self
+            .pool()
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(store_error)?;
+        let definition = sqlx::query_scalar!(
+            "UPDATE waiting_rooms SET deleted_at = ?3, updated_by = ?2, updated_at = ?3
+             WHERE id = ?1 AND deleted_at IS NULL RETURNING definition",
             id,
             by,
             at
         )
-        .execute(self.pool())
+        .fetch_optional(&mut *tx)
         .await
-        .map(|r| r.rows_affected() == 1)
-        .map_err(store_error)
+        .map_err(store_error)?;
+        let Some(definition) = definition else {
+            return Ok(false);
+        };
+        for office in offices {
+            room_event(&mut tx, office, id, "deleted", by, at, &definition).await?;
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
     }
+}
+
+async fn room_event(
+    tx: &mut sqlx::SqliteConnection,
+    office: &str,
+    room: &str,
+    kind: &str,
+    actor: &str,
+    at: i64,
+    definition: &str,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "INSERT INTO room_events (office_id, room_id, kind, actor, at, definition)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        office,
+        room,
+        kind,
+        actor,
+        at,
+        definition
+    )
+    .execute(tx)
+    .await
+    .map(|_| ())
+    .map_err(store_error)
 }

@@ -33,6 +33,7 @@ pub struct AppState {
     pub booking: Arc<BookingService>,
     pub queue: Arc<crate::service::queue::QueueService>,
     pub staff: Arc<crate::service::staff::StaffService>,
+    pub audit: Arc<crate::service::audit::AuditChain>,
     pub rooms: Arc<crate::service::rooms::RoomService>,
     pub live: Arc<live::LiveCongestion>,
     /// Turns true when the server shuts down: long-lived streams end.

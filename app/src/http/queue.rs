@@ -479,6 +479,11 @@ pub async fn audit(
         .audit(&staff.0, &office, date)
         .await
         .map_err(|e| ApiError::from_queue(e, lang))?;
+    let verification = state
+        .audit
+        .verify(&office, date)
+        .await
+        .map_err(|e| ApiError::from_booking(e.into(), lang))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(AuditView {
@@ -494,5 +499,6 @@ pub async fn audit(
                     counter_id: e.counter_id,
                 })
                 .collect(),
+            verification,
         }))
 }

@@ -379,6 +379,8 @@ pub struct AuditView {
     pub office_id: String,
     pub date: String,
     pub events: Vec<AuditEntryView>,
+    /// Whether the day's sealed audit chain still holds (`madoguchi audit verify`).
+    pub verification: crate::service::audit::Verification,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

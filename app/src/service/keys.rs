@@ -25,6 +25,7 @@ pub struct Keys {
     idempotency: [u8; 32],
     room: [u8; 32],
     ticket: [u8; 32],
+    audit: [u8; 32],
 }
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -50,6 +51,7 @@ impl Keys {
             idempotency: hmac(master, &[b"madoguchi/idempotency/v1"]),
             room: hmac(master, &[b"madoguchi/waiting-room/v1"]),
             ticket: hmac(master, &[b"madoguchi/ticket/v1"]),
+            audit: hmac(master, &[b"madoguchi/audit-chain/v1"]),
         }
     }
 
@@ -95,6 +97,21 @@ impl Keys {
         let expected = hmac(&self.ticket, &[id.as_bytes()]);
         let ok: bool = expected.get(..16)?.ct_eq(mac).into();
         ok.then_some(id)
+    }
+
+    /// A seal of the audit chain (`service::audit`): HMAC of its parts, each
+    /// length-prefixed so that no two sequences of parts give the same input.
+    pub fn audit_mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let framed: Vec<Vec<u8>> = parts
+            .iter()
+            .map(|p| {
+                let mut v = (p.len() as u64).to_be_bytes().to_vec();
+                v.extend_from_slice(p);
+                v
+            })
+            .collect();
+        let refs: Vec<&[u8]> = framed.iter().map(Vec::as_slice).collect();
+        hmac(&self.audit, &refs)
     }
 
     /// The signature of a waiting-room token's body.

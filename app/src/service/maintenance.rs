@@ -8,8 +8,10 @@
 //! * retention: residents' names are removed after the retention period;
 //! * watchdog: an office whose hot state vanished (Redis restarted empty) is rebuilt;
 //! * waiting rooms: the rooms defined through the admin API are read again, so a change
-//!   made on one instance reaches every instance within one pass.
+//!   made on one instance reaches every instance within one pass;
+//! * audit seals: each office's audit events are sealed into its chain (`service::audit`).
 
+use crate::service::audit::AuditChain;
 use crate::service::booking::{BookingError, BookingService};
 use crate::service::queue::QueueService;
 use crate::service::rooms::RoomService;
@@ -37,12 +39,14 @@ pub struct MaintenanceReport {
     pub offices_rebuilt: usize,
     pub queues_rebuilt: usize,
     pub tickets_dropped: usize,
+    pub audit_seals: usize,
 }
 
 pub struct Maintenance {
     booking: Arc<BookingService>,
     queue: Arc<QueueService>,
     rooms: Arc<RoomService>,
+    audit: Arc<AuditChain>,
     retention: Duration,
 }
 
@@ -51,12 +55,14 @@ impl Maintenance {
         booking: Arc<BookingService>,
         queue: Arc<QueueService>,
         rooms: Arc<RoomService>,
+        audit: Arc<AuditChain>,
         retention_days: u32,
     ) -> Self {
         Self {
             booking,
             queue,
             rooms,
+            audit,
             retention: Duration::days(i64::from(retention_days)),
         }
     }
@@ -120,6 +126,7 @@ impl Maintenance {
         report.queues_rebuilt = rebuilt;
         report.tickets_dropped = dropped;
         self.rooms.reload().await?;
+        report.audit_seals = self.audit.seal_all().await?;
         b.guesses().forget_idle();
         if report != MaintenanceReport::default() {
             tracing::debug!(?report, "maintenance pass");

@@ -1,6 +1,7 @@
 //! Use cases: each combines the pure domain with the two stores. HTTP handlers call these
 //! and nothing below them.
 
+pub mod audit;
 pub mod booking;
 pub mod demo;
 pub mod guesses;

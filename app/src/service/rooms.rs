@@ -238,18 +238,28 @@ impl RoomService {
         let definition =
             serde_json::to_string(&def).map_err(|e| StoreError::Unexpected(anyhow::anyhow!(e)))?;
         let actor = by.actor();
+        let offices: Vec<String> = room.offices.iter().map(|o| o.to_string()).collect();
+        let kind = if existing.is_some() {
+            "changed"
+        } else {
+            "defined"
+        };
         self.ledger
-            .put_room(&StoredRoom {
-                id: id.to_owned(),
-                definition,
-                created_by: existing
-                    .as_ref()
-                    .map_or_else(|| actor.clone(), |e| e.created_by.clone()),
-                created_at: existing.as_ref().map_or(now, |e| e.created_at),
-                updated_by: actor,
-                updated_at: now,
-                deleted_at: None,
-            })
+            .put_room(
+                &StoredRoom {
+                    id: id.to_owned(),
+                    definition,
+                    created_by: existing
+                        .as_ref()
+                        .map_or_else(|| actor.clone(), |e| e.created_by.clone()),
+                    created_at: existing.as_ref().map_or(now, |e| e.created_at),
+                    updated_by: actor,
+                    updated_at: now,
+                    deleted_at: None,
+                },
+                kind,
+                &offices,
+            )
             .await?;
         self.reload().await?;
         tracing::info!(room = %id, by = %by.actor(), created = existing.is_none(), "waiting room defined through the admin API");
@@ -280,7 +290,12 @@ impl RoomService {
         ) {
             return Err(RoomAdminError::StillRunning);
         }
-        if !self.ledger.delete_room(id, &by.actor(), now).await? {
+        let offices: Vec<String> = room.offices.iter().map(|o| o.to_string()).collect();
+        if !self
+            .ledger
+            .delete_room(id, &by.actor(), now, &offices)
+            .await?
+        {
             return Err(RoomAdminError::NotFound);
         }
         self.reload().await?;

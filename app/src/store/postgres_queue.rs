@@ -6,8 +6,8 @@ use crate::domain::queue::{CounterId, Level, LineId, TicketClass, TicketStatus};
 use crate::store::group_commit::BatchWriter;
 use crate::store::postgres::{PgLedger, store_error, together_then_alone};
 use crate::store::queue::{
-    AuditEntry, CongestionSnapshot, QueueEvent, QueueLedger, ServiceTime, StaffRole, StaffToken,
-    Ticket, TicketWriteError,
+    AuditEntry, AuditRecord, AuditSeal, CongestionSnapshot, QueueEvent, QueueLedger, ServiceTime,
+    StaffRole, StaffToken, Ticket, TicketWriteError,
 };
 use crate::store::{Digest, StoreError};
 use anyhow::anyhow;
@@ -17,6 +17,15 @@ use uuid::Uuid;
 
 fn bad(what: &str, value: &str) -> StoreError {
     StoreError::Unexpected(anyhow!("stored {what} {value:?} is not valid"))
+}
+
+/// The source names the audit chain's query returns.
+pub(crate) fn audit_source(raw: &str) -> &'static str {
+    match raw {
+        "queue" => "queue",
+        "reservation" => "reservation",
+        _ => "room",
+    }
 }
 
 fn parsed<T>(
@@ -440,6 +449,95 @@ impl QueueLedger for PgLedger {
                 counter_id: r.counter_id,
             })
             .collect())
+    }
+
+    async fn audit_records(
+        &self,
+        office: &OfficeId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT at AS "at!", source AS "source!", kind AS "kind!", actor AS "actor!",
+                      subject, counter, detail FROM (
+                   SELECT at, 'queue' AS source, id AS seq, kind, actor,
+                          ticket_id::text AS subject, counter_id AS counter, detail::text AS detail
+                   FROM queue_events WHERE office_id = $1 AND at >= $2 AND at < $3
+                   UNION ALL
+                   SELECT e.at, 'reservation', e.id, e.kind, e.actor, e.reservation_id::text,
+                          NULL, e.detail::text
+                   FROM reservation_events e JOIN reservations r ON r.id = e.reservation_id
+                   WHERE e.actor LIKE 'staff:%' AND e.at >= $2 AND e.at < $3
+                     AND r.office_id = $1
+                   UNION ALL
+                   SELECT at, 'room', id, kind, actor, room_id, NULL, definition
+                   FROM room_events WHERE office_id = $1 AND at >= $2 AND at < $3
+               ) AS trail ORDER BY at, source, seq"#,
+            office.as_str(),
+            from,
+            to
+        )
+        .fetch_all(self.db()?)
+        .await
+        .map_err(|e| self.failed(e))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AuditRecord {
+                at: r.at,
+                source: audit_source(&r.source),
+                kind: r.kind,
+                actor: r.actor,
+                subject: r.subject,
+                counter: r.counter,
+                detail: r.detail,
+            })
+            .collect())
+    }
+
+    async fn audit_seals(
+        &self,
+        office: &OfficeId,
+        day: NaiveDate,
+    ) -> Result<Vec<AuditSeal>, StoreError> {
+        let rows = sqlx::query!(
+            "SELECT seq, through, events, hash, sealed_at FROM audit_seals
+             WHERE office_id = $1 AND day = $2 ORDER BY seq",
+            office.as_str(),
+            day
+        )
+        .fetch_all(self.db()?)
+        .await
+        .map_err(|e| self.failed(e))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AuditSeal {
+                office: office.clone(),
+                day,
+                seq: u32::try_from(r.seq).unwrap_or(0),
+                through: r.through,
+                events: u32::try_from(r.events).unwrap_or(0),
+                hash: r.hash,
+                sealed_at: r.sealed_at,
+            })
+            .collect())
+    }
+
+    async fn insert_audit_seal(&self, seal: &AuditSeal) -> Result<bool, StoreError> {
+        sqlx::query!(
+            "INSERT INTO audit_seals (office_id, day, seq, through, events, hash, sealed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            seal.office.as_str(),
+            seal.day,
+            i32::try_from(seal.seq).unwrap_or(i32::MAX),
+            seal.through,
+            i32::try_from(seal.events).unwrap_or(i32::MAX),
+            seal.hash,
+            seal.sealed_at
+        )
+        .execute(self.db()?)
+        .await
+        .map(|r| r.rows_affected() == 1)
+        .map_err(|e| self.failed(e))
     }
 
     async fn insert_staff_token(&self, t: &StaffToken) -> Result<(), StoreError> {

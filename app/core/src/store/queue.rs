@@ -53,6 +53,38 @@ pub struct QueueEvent {
     pub detail: Option<serde_json::Value>,
 }
 
+/// One event of an office's tamper-evident audit chain (`service::audit`): queue events
+/// (counter actions, ticket changes, pauses, residents leaving the line), staff's changes
+/// of bookings, and changes of waiting rooms. Read in a stable order: time, source, row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub at: DateTime<Utc>,
+    /// `queue`, `reservation` or `room`.
+    pub source: &'static str,
+    pub kind: String,
+    pub actor: String,
+    /// The ticket, reservation or room the event is about.
+    pub subject: Option<String>,
+    pub counter: Option<String>,
+    /// The event's detail (JSON, as the ledger returns it) or a room's definition.
+    pub detail: Option<String>,
+}
+
+/// A seal of an office's audit events of one Tokyo day with `at` in [the previous seal's
+/// `through`, `through`): `hash` chains it to the previous seal (`service::audit`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditSeal {
+    pub office: OfficeId,
+    pub day: NaiveDate,
+    /// 1, 2, … per office and day.
+    pub seq: u32,
+    pub through: DateTime<Utc>,
+    /// How many events it covers.
+    pub events: u32,
+    pub hash: Vec<u8>,
+    pub sealed_at: DateTime<Utc>,
+}
+
 /// One line of the audit trail, as read back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEntry {
@@ -172,6 +204,23 @@ pub trait QueueLedger: Send + Sync + 'static {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The office's audit chain events with `from <= at < to`, in their stable order.
+    async fn audit_records(
+        &self,
+        office: &OfficeId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+    /// The seals of an office's day, by sequence.
+    async fn audit_seals(
+        &self,
+        office: &OfficeId,
+        day: NaiveDate,
+    ) -> Result<Vec<AuditSeal>, StoreError>;
+    /// Stores a seal; false when its sequence number is taken (another instance sealed
+    /// first: nothing is overwritten).
+    async fn insert_audit_seal(&self, seal: &AuditSeal) -> Result<bool, StoreError>;
 
     async fn insert_staff_token(&self, token: &StaffToken) -> Result<(), StoreError>;
     async fn staff_token_by_hash(&self, hash: &Digest) -> Result<Option<StaffToken>, StoreError>;

@@ -187,13 +187,22 @@ pub struct StoredRoom {
 pub trait RoomLedger: Send + Sync {
     /// Every stored room, deleted ones included.
     async fn stored_rooms(&self) -> Result<Vec<StoredRoom>, crate::store::StoreError>;
-    /// Creates or replaces a room (its `created_*` fields are kept on a replace).
-    async fn put_room(&self, room: &StoredRoom) -> Result<(), crate::store::StoreError>;
-    /// Marks a room deleted; false when there was no live room of that id.
+    /// Creates or replaces a room (its `created_*` fields are kept on a replace), and
+    /// records the change (`kind`: defined or changed) for each office in `offices` in the
+    /// append-only log the audit chain reads, in the same write.
+    async fn put_room(
+        &self,
+        room: &StoredRoom,
+        kind: &str,
+        offices: &[String],
+    ) -> Result<(), crate::store::StoreError>;
+    /// Marks a room deleted, recording the deletion for each of `offices` in the same
+    /// write; false when there was no live room of that id.
     async fn delete_room(
         &self,
         id: &str,
         by: &str,
         at: DateTime<Utc>,
+        offices: &[String],
     ) -> Result<bool, crate::store::StoreError>;
 }
