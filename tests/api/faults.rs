@@ -303,31 +303,35 @@ async fn check_callable(pool: &PgPool, service: &ServiceProcess, token: &str) {
     )
     .await;
     let expected = waiting().await;
-    let mut called = Vec::new();
+    let mut called = call_everyone(service, token).await;
+    called.sort();
+    assert_eq!(called, expected, "every waiting ticket is called, once");
+}
+
+/// Counter 1 calls and finishes until nobody waits; the numbers it called.
+async fn call_everyone(service: &ServiceProcess, token: &str) -> Vec<String> {
+    let client = reqwest::Client::new();
     let post = |action: &str| {
         client
             .post(service.url(&format!("/api/v1/offices/desk/counters/1/{action}")))
             .bearer_auth(token)
             .send()
     };
+    let mut called = Vec::new();
     loop {
         let response = post("call-next").await.unwrap();
         match response.status().as_u16() {
-            204 => break,
+            204 => return called,
             200 => {
                 let body: Value = response.json().await.unwrap();
                 called.push(body["number"].as_str().unwrap().to_owned());
-                assert_eq!(post("finish").await.unwrap().status(), 200);
             }
-            409 => {
-                // A ticket left at this counter by a kill: finish it, count it.
-                assert_eq!(post("finish").await.unwrap().status(), 200);
-            }
+            // A ticket left at this counter by a kill: finish it first.
+            409 => {}
             other => panic!("call-next answered {other}"),
         }
+        assert_eq!(post("finish").await.unwrap().status(), 200);
     }
-    called.sort();
-    assert_eq!(called, expected, "every waiting ticket is called, once");
 }
 
 fn env(db: &str, redis: &str, config: &std::path::Path) -> Vec<(String, String)> {
@@ -360,18 +364,7 @@ fn config_file() -> TestFile {
 async fn production_loses_nothing_through_kills_flushes_and_outages() {
     let db = TestDb::create().await;
     let pool = PgPool::connect(&db.url).await.unwrap();
-    let upstream_text = db
-        .url
-        .rsplit_once('@')
-        .and_then(|(_, rest)| rest.split_once('/').map(|(host, _)| host.to_owned()))
-        .unwrap();
-    let upstream = tokio::net::lookup_host(&upstream_text)
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = ChaosProxy::start(upstream).await;
-    let through_proxy = db.url.replace(&upstream_text, &proxy.addr.to_string());
+    let (proxy, through_proxy) = ChaosProxy::in_front_of(&db.url).await;
     let mut redis = PrivateRedis::start().await;
     let config = config_file();
     let env = env(&through_proxy, &redis.url(), &config.path);
@@ -499,28 +492,6 @@ async fn embedded_loses_nothing_when_killed_under_load() {
         .await
         .unwrap();
     // Callable: the counter calls exactly as many as wait in the ledger.
-    let client = reqwest::Client::new();
-    let mut called = 0;
-    loop {
-        let r = client
-            .post(service.url("/api/v1/offices/desk/counters/1/call-next"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        match r.status().as_u16() {
-            204 => break,
-            200 => called += 1,
-            409 => {}
-            other => panic!("call-next answered {other}"),
-        }
-        let f = client
-            .post(service.url("/api/v1/offices/desk/counters/1/finish"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(f.status(), 200);
-    }
+    let called = call_everyone(&service, &token).await.len() as i64;
     assert_eq!(called, waiting, "every waiting ticket is called");
 }

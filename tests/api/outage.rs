@@ -10,28 +10,7 @@ const NINE: &str = "2026-12-04T09:00:00+09:00";
 #[tokio::test]
 async fn postgres_unreachable_gives_503_and_the_seat_goes_back() {
     // Point the app at its PostgreSQL through a proxy we can cut.
-    let upstream_text = madoguchi_tests::database_url()
-        .rsplit_once('@')
-        .and_then(|(_, rest)| rest.split_once('/').map(|(host, _)| host.to_owned()))
-        .expect("TEST_DATABASE_URL has user@host:port/db");
-    let upstream = tokio::net::lookup_host(&upstream_text)
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = ChaosProxy::start(upstream).await;
-    let proxy_addr = proxy.addr.to_string();
-    let app = spawn_with(Options {
-        settings: Box::new(move |s| {
-            let direct = s.database_url.take().unwrap();
-            s.database_url = Some(Secret::new(
-                direct.expose().replace(&upstream_text, &proxy_addr),
-            ));
-            s.database_pool_size = 2;
-        }),
-        ..Options::default()
-    })
-    .await;
+    let (app, proxy) = behind_a_proxy(3_000).await;
     app.book_ok(&renewal("main", NINE, "before@example.jp"))
         .await;
 
@@ -67,23 +46,14 @@ async fn postgres_unreachable_gives_503_and_the_seat_goes_back() {
 
 /// The app's PostgreSQL behind a proxy the test can cut, with `acquire_ms` of pool wait.
 async fn behind_a_proxy(acquire_ms: u64) -> (madoguchi_tests::TestApp, ChaosProxy) {
-    let upstream_text = madoguchi_tests::database_url()
-        .rsplit_once('@')
-        .and_then(|(_, rest)| rest.split_once('/').map(|(host, _)| host.to_owned()))
-        .expect("TEST_DATABASE_URL has user@host:port/db");
-    let upstream = tokio::net::lookup_host(&upstream_text)
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = ChaosProxy::start(upstream).await;
-    let proxy_addr = proxy.addr.to_string();
+    let (proxy, through) = ChaosProxy::in_front_of(&madoguchi_tests::database_url()).await;
     let app = spawn_with(Options {
         settings: Box::new(move |s| {
-            let direct = s.database_url.take().unwrap();
-            s.database_url = Some(Secret::new(
-                direct.expose().replace(&upstream_text, &proxy_addr),
-            ));
+            // The test's own database, reached through the proxy.
+            let own = s.database_url.take().unwrap();
+            let name = own.expose().rsplit_once('/').unwrap().1.to_owned();
+            let base = through.rsplit_once('/').unwrap().0.to_owned();
+            s.database_url = Some(Secret::new(format!("{base}/{name}")));
             s.database_pool_size = 2;
             s.database_acquire_timeout_ms = acquire_ms;
         }),

@@ -120,21 +120,7 @@ async fn concurrent_kiosks_never_issue_a_number_twice(backend: Backend) {
         ..Options::default()
     })
     .await;
-    let requests = (0..150).map(|_| {
-        let request = app
-            .client
-            .post(app.url("/api/v1/offices/desk/tickets"))
-            .json(&json!({ "procedure": "cert_renewal" }));
-        async move {
-            let response = request.send().await.unwrap();
-            assert_eq!(response.status(), 201);
-            response.json::<Value>().await.unwrap()["number"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    });
-    let mut numbers = join_all(requests).await;
+    let mut numbers = app.take_tickets_at_once("desk", "cert_renewal", 150).await;
     numbers.sort();
     let expected: Vec<String> = (1..=150).map(|n| format!("A-{n:03}")).collect();
     assert_eq!(numbers, expected, "contiguous, no duplicates");

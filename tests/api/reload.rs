@@ -2,7 +2,6 @@
 //! residents take tickets and counters call: nothing issued or changed meanwhile is lost
 //! or undone, and every ticket the ledger holds as waiting can be called.
 use chrono::{Duration, NaiveDate};
-use futures_util::future::join_all;
 use madoguchi::domain::OfficeId;
 use madoguchi::domain::procedure::ProcedureId;
 use madoguchi::domain::queue::{LineId, TicketClass};
@@ -10,7 +9,6 @@ use madoguchi::domain::time::{Clock, tokyo_date};
 use madoguchi::store::new_row_id;
 use madoguchi::store::queue::{IssueRequest, StaffRole};
 use madoguchi_tests::{Backend, Options, TestApp, city, on_both_backends, spawn_app, spawn_with};
-use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -116,21 +114,9 @@ async fn tickets_issued_while_reloads_run_can_all_be_called(backend: Backend) {
         })
     };
     const TICKETS: usize = 200;
-    let requests = (0..TICKETS).map(|_| {
-        let request = app
-            .client
-            .post(app.url("/api/v1/offices/desk/tickets"))
-            .json(&json!({ "procedure": "cert_renewal" }));
-        async move {
-            let response = request.send().await.unwrap();
-            assert_eq!(response.status(), 201);
-            response.json::<Value>().await.unwrap()["number"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    });
-    let mut issued = join_all(requests).await;
+    let mut issued = app
+        .take_tickets_at_once("desk", "cert_renewal", TICKETS)
+        .await;
     done.store(true, Ordering::SeqCst);
     reloader.await.unwrap();
     assert!(

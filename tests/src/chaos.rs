@@ -46,6 +46,23 @@ impl ChaosProxy {
         ChaosProxy { addr, open, cut }
     }
 
+    /// A proxy in front of the PostgreSQL of `url` (user@host:port/db), and `url` with
+    /// the proxy in its place.
+    pub async fn in_front_of(url: &str) -> (Self, String) {
+        let host = url
+            .rsplit_once('@')
+            .and_then(|(_, rest)| rest.split_once('/').map(|(host, _)| host.to_owned()))
+            .expect("a database URL of the form user@host:port/db");
+        let upstream = tokio::net::lookup_host(&host)
+            .await
+            .expect("the database host resolves")
+            .next()
+            .expect("an address for the database host");
+        let proxy = Self::start(upstream).await;
+        let proxied = url.replace(&host, &proxy.addr.to_string());
+        (proxy, proxied)
+    }
+
     pub fn cut(&self) {
         self.open.store(false, Ordering::SeqCst);
         self.cut.send_modify(|n| *n += 1);

@@ -606,6 +606,22 @@ impl TestApp {
         .await
     }
 
+    /// `n` kiosk tickets at once; their numbers, each expected to be issued (201).
+    pub async fn take_tickets_at_once(
+        &self,
+        office: &str,
+        procedure: &str,
+        n: usize,
+    ) -> Vec<String> {
+        let requests = (0..n).map(|_| async move {
+            self.take_ticket_ok(office, procedure).await["number"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        });
+        futures_util::future::join_all(requests).await
+    }
+
     pub async fn take_ticket_ok(&self, office: &str, procedure: &str) -> Value {
         let response = self.take_ticket(office, procedure).await;
         let status = response.status();
@@ -707,6 +723,20 @@ pub fn pickup(office: &str, start: &str, notice: &str) -> Value {
         "notice_number": notice,
         "birth_date": "1985-06-15",
     })
+}
+
+/// The fields a problem's `errors` list names, sorted.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    let mut fields: Vec<String> = problem["errors"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    fields.sort();
+    fields
 }
 
 /// Asserts a problem+json answer with the given status and type slug; returns the body.

@@ -443,11 +443,7 @@ impl QueueLedger for SqliteLedger {
             .map(|r| {
                 Ok(AuditRecord {
                     at: time(r.at)?,
-                    source: match r.source.as_str() {
-                        "queue" => "queue",
-                        "reservation" => "reservation",
-                        _ => "room",
-                    },
+                    source: AuditRecord::source_named(&r.source),
                     kind: r.kind,
                     actor: r.actor,
                     subject: r.subject,

@@ -19,15 +19,6 @@ fn bad(what: &str, value: &str) -> StoreError {
     StoreError::Unexpected(anyhow!("stored {what} {value:?} is not valid"))
 }
 
-/// The source names the audit chain's query returns.
-pub(crate) fn audit_source(raw: &str) -> &'static str {
-    match raw {
-        "queue" => "queue",
-        "reservation" => "reservation",
-        _ => "room",
-    }
-}
-
 fn parsed<T>(
     raw: &str,
     what: &str,
@@ -484,7 +475,7 @@ impl QueueLedger for PgLedger {
             .into_iter()
             .map(|r| AuditRecord {
                 at: r.at,
-                source: audit_source(&r.source),
+                source: AuditRecord::source_named(&r.source),
                 kind: r.kind,
                 actor: r.actor,
                 subject: r.subject,

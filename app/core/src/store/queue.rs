@@ -70,6 +70,17 @@ pub struct AuditRecord {
     pub detail: Option<String>,
 }
 
+impl AuditRecord {
+    /// The source name a ledger's query returned, as the record keeps it.
+    pub fn source_named(raw: &str) -> &'static str {
+        match raw {
+            "queue" => "queue",
+            "reservation" => "reservation",
+            _ => "room",
+        }
+    }
+}
+
 /// A seal of an office's audit events of one Tokyo day with `at` in [the previous seal's
 /// `through`, `through`): `hash` chains it to the previous seal (`service::audit`).
 #[derive(Debug, Clone, PartialEq)]
