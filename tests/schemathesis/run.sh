@@ -42,11 +42,13 @@ for MODE in embedded production; do
     fi
   )
   echo "schemathesis: $MODE backend"
-  # A fixed seed: the same cases every run, so a red run is reproducible.
+  # A fixed seed: the same cases every run, so a red run is reproducible. One worker:
+  # with two, hypothesis's description of its own filters (an AST cache shared between
+  # threads) once failed with "AST constructor recursion depth mismatch", a tool error.
   schemathesis --config-file tests/schemathesis/schemathesis.toml run "$HOST/api/openapi.json" \
     -H "Authorization: Bearer $ADMIN" --checks all --exclude-checks use_after_free \
     --phases examples,coverage,fuzzing,stateful \
-    --max-examples "${ST_EXAMPLES:-15}" --seed "${ST_SEED:-20261202}" --workers 2 \
+    --max-examples "${ST_EXAMPLES:-12}" --seed "${ST_SEED:-20261202}" --workers 1 \
     --report junit --report-dir "$OUT/$MODE" --no-color >"$OUT/$MODE.log" 2>&1 || {
       tail -80 "$OUT/$MODE.log"
       echo "schemathesis found failures on the $MODE backend (full log: $OUT/$MODE.log)"
