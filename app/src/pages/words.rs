@@ -879,14 +879,14 @@ pub const WORDS: &[Entry] = &[
     ),
     (
         "too_many.wait",
-        "待ち時間の目安:",
-        "Wait about",
-        "<ruby>待<rt>ま</rt></ruby>つ<ruby>時間<rt>じかん</rt></ruby>:",
+        "待ち時間の目安：約",
+        "Wait about ",
+        "<ruby>待<rt>ま</rt></ruby>つ<ruby>時間<rt>じかん</rt></ruby>：",
     ),
     (
         "too_many.seconds",
         "秒",
-        "seconds",
+        " s (seconds)",
         "<ruby>秒<rt>びょう</rt></ruby>",
     ),
     ("home", "トップへ", "Home", "はじめのページ"),
