@@ -1,6 +1,6 @@
 //! Goose scenarios recreating the morning rush (select them with `--scenarios`):
 //!
-//! * `kiosk` — walk-ins take tickets following the hourly shares of DOMAIN.md over the
+//! * `kiosk` — walk-ins take tickets following the hourly shares of docs/DOMAIN.md over the
 //!   simulated morning, then poll their ticket;
 //! * `booking` — residents hammer the first slots of a day the moment booking opens;
 //! * `refusals` — everyone asks for a slot that is already full (must be refused fast);
@@ -83,7 +83,7 @@ fn sim_local_time() -> NaiveTime {
         .time()
 }
 
-/// Share of counter transactions by hour of the day (DOMAIN.md, one city, a year).
+/// Share of counter transactions by hour of the day (docs/DOMAIN.md, one city, a year).
 fn hourly_share(hour: u32) -> f64 {
     match hour {
         8 => 4.0,
@@ -353,7 +353,7 @@ async fn issue_ticket(user: &mut GooseUser, office: &str, procedure: &str) -> Tr
 static NEXT_ARRIVAL_MS: AtomicI64 = AtomicI64::new(0);
 
 /// Whether a walk-in arrives now: arrivals follow a Poisson process whose hourly rate is
-/// `LOADTEST_WALKINS_PER_DAY` (default 1,000, the city of DOMAIN.md) times the simulated
+/// `LOADTEST_WALKINS_PER_DAY` (default 1,000, the city of docs/DOMAIN.md) times the simulated
 /// hour's share, shared by all kiosk users, so the count does not depend on how many
 /// goose users there are.
 fn walk_in_arrives() -> bool {

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-/// The bundled sample city of DOMAIN.md, used when no file is configured.
+/// The bundled sample city of docs/DOMAIN.md, used when no file is configured.
 pub const SAMPLE_CITY: &str = include_str!("../../config/sample-city.toml");
 
 #[derive(Debug, thiserror::Error)]

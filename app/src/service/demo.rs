@@ -1,6 +1,6 @@
 //! A plausible congestion history for demos and the browser tests: snapshots every
 //! quarter hour of every open day, following the hourly shares of counter transactions in
-//! DOMAIN.md (a morning peak at 10–11, a quieter late afternoon) and a busier Monday.
+//! docs/DOMAIN.md (a morning peak at 10–11, a quieter late afternoon) and a busier Monday.
 //! Deterministic, so screenshots are stable. Never run against a real municipality's data.
 
 use crate::domain::calendar::DayPlan;

@@ -8,7 +8,7 @@ use crate::domain::slots::SlotTime;
 use crate::domain::time::{from_tokyo, tokyo_date, tokyo_naive};
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 
-/// An office's booking rules; each is configuration (DOMAIN.md lists real variants).
+/// An office's booking rules; each is configuration (docs/DOMAIN.md lists real variants).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BookingPolicy {
     /// Bookings for a day open this many days ahead (e.g. 45)...
