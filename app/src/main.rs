@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// jemalloc instead of glibc's malloc: a request allocates ~100 small blocks, and glibc
-/// spent ~20 % of the server's CPU in malloc/free (fastbin consolidation included).
-/// Measured in docs/PERFORMANCE.md; mimalloc was faster too but broke the SSE memory target.
+/// spent a large share of the server's CPU in malloc/free (fastbin consolidation
+/// included; docs/perf/journal/2026-11-22-to-12-01.md); mimalloc was faster too but broke
+/// the SSE memory target.
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

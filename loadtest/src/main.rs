@@ -13,7 +13,7 @@
 )]
 
 /// As in the server: the generator shares the two cores with what it measures, and
-/// glibc's malloc/free took ~15 % of its CPU (`perf`, docs/PERFORMANCE.md).
+/// glibc's malloc/free took a large share of its CPU (`perf`, docs/perf/journal/2026-11-22-to-12-01.md).
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

@@ -305,7 +305,8 @@ impl Serialize for Prewritten {
 
 /// The parts of a reservation's answer that depend only on its office, its procedure and
 /// whether it is a proxy booking, serialised once at start-up: `perf` on a booking run
-/// found the 201 answer's serialisation ~7 % of the server's CPU, most of it these parts.
+/// found the 201 answer's serialisation a noticeable share of the server's CPU, most of it
+/// these parts.
 pub struct ReservationParts {
     offices: HashMap<String, OfficeParts>,
     /// Indexed by `procedure as usize * 2 + proxy`.

@@ -15,7 +15,7 @@
 //! commit). Once batches hold several writes, rows already queue behind commits, and a
 //! free writer that took them one by one would only add commits: it waits for the batch
 //! in flight instead and takes everything that arrived meanwhile (measured in
-//! docs/PERFORMANCE.md, "How many group-commit writers").
+//! docs/perf/journal/2026-11-22-to-12-01.md, "How many group-commit writers").
 
 use async_trait::async_trait;
 use std::sync::Arc;

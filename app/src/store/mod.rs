@@ -42,7 +42,7 @@ pub(crate) fn pending_member(claim: &PendingClaim) -> String {
 /// ordered (UUIDv7, real time, not the business clock: only index locality depends on
 /// it), so the ledger's primary key and the audit events' index on it grow at their right
 /// edge instead of writing a random page of each per row: PostgreSQL's work per booked
-/// row fell by about a tenth (docs/PERFORMANCE.md, "Fewer random index writes per
+/// row fell by about a tenth (docs/perf/journal/2026-11-22-to-12-01.md, "Fewer random index writes per
 /// booking"). Its 74 random bits keep it unguessable where it is shown (ticket links).
 pub fn new_row_id() -> uuid::Uuid {
     uuid::Uuid::now_v7()

@@ -303,8 +303,8 @@ impl BatchWriter for ReservationWriter {
 ///
 /// The statement is a plain `INSERT`, not `ON CONFLICT DO NOTHING`: conflicts are rare
 /// (the hot state hands out free seats and numbers), and skipping conflicting rows made
-/// PostgreSQL probe every unique index of every row before inserting it, about a fifth
-/// of its work per booking (docs/PERFORMANCE.md).
+/// PostgreSQL probe every unique index of every row before inserting it, a large share
+/// of its work per booking (docs/perf/journal/2026-11-22-to-12-01.md).
 pub(crate) async fn together_then_alone<'a, I, E, Many, One>(
     items: &'a [I],
     together: impl FnOnce() -> Many,

@@ -60,13 +60,13 @@ pub(crate) struct QueueScripts {
     pub(crate) line: Script,
 }
 
-/// How the hot path reaches Redis (measured in docs/PERFORMANCE.md).
+/// How the hot path reaches Redis (measured: docs/PERFORMANCE.md, docs/perf/journal/2026-11-22-to-12-01.md).
 #[derive(Clone)]
 enum Connections {
     /// One multiplexed connection (reconnecting by itself) per thread that uses the hot
     /// state: each actix worker and the main thread. A connection's driver runs on the
     /// runtime of the thread that first used it, so a command and its reply never wake
-    /// another thread (docs/PERFORMANCE.md: that wake-up cost more than the command).
+    /// another thread (docs/perf/journal/2026-11-22-to-12-01.md: that wake-up cost more than the command).
     PerThread(Box<PerThread>),
     /// A deadpool pool: a checkout per operation (and a PING per checkout).
     Pooled(deadpool_redis::Pool),
@@ -881,7 +881,7 @@ impl HotState for RedisHotState {
     /// then swaps them in with one short script (`load_office.lua`). One script writing
     /// everything held Redis for 2.4 s on an office with 188,000 active reservations,
     /// past the response timeout, so such an office could not be loaded at all
-    /// (docs/PERFORMANCE.md, "Rebuilding a large office").
+    /// (docs/perf/journal/2026-11-22-to-12-01.md, "Rebuilding a large office").
     async fn load_office(&self, s: &OfficeSnapshot) -> Result<(), HotError> {
         let office = &s.office;
         let nonce = Uuid::new_v4().simple();

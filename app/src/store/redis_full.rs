@@ -2,7 +2,7 @@
 //! skip the claim script.
 //!
 //! At a booking opening most requests ask for slots that filled in the first seconds;
-//! each refusal ran the claim script (four lookups and the script's own cost, ~20 µs of
+//! each refusal ran the claim script (four lookups and the script's own cost, all on
 //! Redis's single thread). A slot seen full is remembered here until any seat anywhere is
 //! given back: `release.lua` publishes on `<prefix>:freed`, every instance forgets all
 //! it remembered (and this one at once, before it answers). A refusal from memory still

@@ -65,8 +65,7 @@ impl SlotRef {
 
 /// `YYYYMMDD` of a date, as every hot-state key spells a day. Written out directly:
 /// chrono's `format("%Y%m%d")` parses its pattern on each call, and the kiosk and
-/// booking paths build several such keys per request (measured: ~3 % of the server's
-/// CPU per ticket).
+/// booking paths build several such keys per request (it showed in `perf`).
 #[derive(Debug, Clone, Copy)]
 pub struct DateKey(pub NaiveDate);
 

@@ -125,7 +125,7 @@ pub fn to_tokyo_rfc3339(at: DateTime<Utc>) -> String {
 
 /// `HH:MM` of a time, as residents and staff read it. Written out directly: chrono's
 /// `format("%H:%M")` parses its pattern on each call, and every booking's answer carries
-/// the office's opening hours (measured: ~2 % of the server's CPU per booking).
+/// the office's opening hours (it showed in `perf`).
 #[derive(Debug, Clone, Copy)]
 pub struct HhMm(pub NaiveTime);
 
