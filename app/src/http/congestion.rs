@@ -3,12 +3,11 @@
 
 use crate::domain::OfficeId;
 use crate::domain::time::{to_tokyo_rfc3339, tokyo_date};
-use crate::http::error::{ApiError, FieldErrors};
+use crate::http::error::{ApiError, FieldErrors, OrProblem};
 use crate::http::parse::parse_date;
 use crate::http::queue_dto::{
     CongestionListView, CongestionView, HistoryQuery, HistoryRow, HistoryView, TypicalView,
 };
-use crate::http::reservations::ProblemDetails;
 use crate::http::{AppState, ClientLang};
 use crate::service::BookingError;
 use actix_web::web::Bytes;
@@ -40,7 +39,7 @@ fn office(
 #[utoipa::path(get, path = "/api/v1/offices/{office_id}/congestion", tag = "congestion",
     params(("office_id" = String, Path)),
     responses((status = 200, body = CongestionView),
-              (status = 404, description = "No such office", body = ProblemDetails, content_type = "application/problem+json")))]
+              (status = 404, description = "No such office")))]
 pub async fn office_congestion(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -48,11 +47,7 @@ pub async fn office_congestion(
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang.0;
     let office = office(&state, &path, lang)?;
-    let c = state
-        .queue
-        .congestion(&office)
-        .await
-        .map_err(|e| ApiError::from_queue(e, lang))?;
+    let c = state.queue.congestion(&office).await.or_problem(lang)?;
     let json = state.live.page_json(&c).map_err(|e| {
         tracing::error!(error = %e, "cannot serialise congestion");
         ApiError::internal(lang)
@@ -73,11 +68,7 @@ pub async fn all_congestion(
     let lang = lang.0;
     let mut offices = Vec::new();
     for o in &state.booking.municipality().offices {
-        let c = state
-            .queue
-            .congestion(&o.id)
-            .await
-            .map_err(|e| ApiError::from_queue(e, lang))?;
+        let c = state.queue.congestion(&o.id).await.or_problem(lang)?;
         offices.push(CongestionView::of(&c));
     }
     Ok(HttpResponse::Ok()
@@ -101,7 +92,7 @@ pub const STREAM_WRITE_BUFFER: usize = 4096;
 #[utoipa::path(get, path = "/api/v1/offices/{office_id}/congestion/stream", tag = "congestion",
     params(("office_id" = String, Path)),
     responses((status = 200, description = "`text/event-stream` of `congestion` events", content_type = "text/event-stream"),
-              (status = 404, description = "No such office", body = ProblemDetails, content_type = "application/problem+json")))]
+              (status = 404, description = "No such office")))]
 pub async fn stream(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -188,7 +179,7 @@ impl Drop for ClientGuard {
 #[utoipa::path(get, path = "/api/v1/offices/{office_id}/congestion/typical", tag = "congestion",
     params(("office_id" = String, Path)),
     responses((status = 200, body = TypicalView),
-              (status = 404, description = "No such office", body = ProblemDetails, content_type = "application/problem+json")))]
+              (status = 404, description = "No such office")))]
 pub async fn typical(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -200,7 +191,7 @@ pub async fn typical(
         .queue
         .typical(&office, TYPICAL_WEEKS)
         .await
-        .map_err(|e| ApiError::from_queue(e, lang))?;
+        .or_problem(lang)?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))
         .json(TypicalView::of(office.as_str(), TYPICAL_WEEKS, &cells)))
@@ -231,7 +222,7 @@ async fn history_rows(
         .queue
         .history(office.as_ref(), from, to)
         .await
-        .map_err(|e| ApiError::from_queue(e, lang))?;
+        .or_problem(lang)?;
     Ok(rows
         .into_iter()
         .map(|r| HistoryRow {
@@ -251,7 +242,7 @@ async fn history_rows(
 #[utoipa::path(get, path = "/api/v1/congestion/history.csv", tag = "congestion",
     params(HistoryQuery),
     responses((status = 200, description = "CSV: office_id,line_id,taken_at,waiting,counters_open,wait_p50_minutes,wait_p90_minutes,level", content_type = "text/csv"),
-              (status = 400, description = "Bad dates or range", body = ProblemDetails, content_type = "application/problem+json")))]
+              (status = 400, description = "Bad dates or range")))]
 pub async fn history_csv(
     state: web::Data<AppState>,
     query: web::Query<HistoryQuery>,
@@ -288,7 +279,7 @@ pub async fn history_csv(
 #[utoipa::path(get, path = "/api/v1/congestion/history.json", tag = "congestion",
     params(HistoryQuery),
     responses((status = 200, body = HistoryView),
-              (status = 400, description = "Bad dates or range", body = ProblemDetails, content_type = "application/problem+json")))]
+              (status = 400, description = "Bad dates or range")))]
 pub async fn history_json(
     state: web::Data<AppState>,
     query: web::Query<HistoryQuery>,

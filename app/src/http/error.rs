@@ -14,9 +14,11 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Map, Value, json};
 use std::fmt;
+use strum::IntoEnumIterator;
 
-/// The kinds of problem the API answers with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The kinds of problem the API answers with. `Problem::all()` lists them (derived,
+/// so a new variant cannot be left out of the slugs, the OpenAPI list or their tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter)]
 pub enum Problem {
     MalformedRequest,
     InvalidField,
@@ -80,67 +82,10 @@ pub enum Problem {
 }
 
 impl Problem {
-    pub const ALL: [Problem; 59] = [
-        Problem::MalformedRequest,
-        Problem::InvalidField,
-        Problem::UnacceptableField,
-        Problem::PinNotAccepted,
-        Problem::MissingSecret,
-        Problem::InvalidRange,
-        Problem::NotFound,
-        Problem::OfficeNotFound,
-        Problem::ReservationNotFound,
-        Problem::MethodNotAllowed,
-        Problem::SlotFull,
-        Problem::IdempotencyInProgress,
-        Problem::WrongState,
-        Problem::HoldExpired,
-        Problem::AlreadyBooked,
-        Problem::IdempotencyKeyReused,
-        Problem::ProcedureNotOffered,
-        Problem::ProcedureNotBookable,
-        Problem::OfficeClosed,
-        Problem::NotASlot,
-        Problem::BookingNotOpenYet,
-        Problem::BookingClosed,
-        Problem::CancellationClosed,
-        Problem::ProxyNotPossible,
-        Problem::ProxyNotAccepted,
-        Problem::RenewalTooEarly,
-        Problem::CertificateExpired,
-        Problem::MissingField,
-        Problem::PayloadTooLarge,
-        Problem::HeadersTooLarge,
-        Problem::RequestTimeout,
-        Problem::UnsupportedMediaType,
-        Problem::RateLimited,
-        Problem::ServiceUnavailable,
-        Problem::InternalError,
-        Problem::Unauthenticated,
-        Problem::Forbidden,
-        Problem::IntakeClosed,
-        Problem::TicketNotFound,
-        Problem::CounterNotFound,
-        Problem::LineNotFound,
-        Problem::CounterBusy,
-        Problem::CounterPaused,
-        Problem::CounterIdle,
-        Problem::ActionNotAllowed,
-        Problem::CheckInTooEarly,
-        Problem::CheckInMissed,
-        Problem::CheckInOtherDay,
-        Problem::WaitingRoomNotFound,
-        Problem::WaitingRoomNotOpen,
-        Problem::WaitingRoomEnded,
-        Problem::InvalidRoomToken,
-        Problem::AdmissionRequired,
-        Problem::AdmissionUsed,
-        Problem::ProofRequired,
-        Problem::ProofInvalid,
-        Problem::WaitingRoomRunning,
-        Problem::WaitingRoomInFile,
-        Problem::WaitingRoomIdUsed,
-    ];
+    /// Every problem, in declaration order.
+    pub fn all() -> impl Iterator<Item = Problem> {
+        <Problem as IntoEnumIterator>::iter()
+    }
 
     /// `(slug, status, title)`.
     pub fn describe(self) -> (&'static str, StatusCode, Text) {
@@ -564,7 +509,60 @@ impl Problem {
     }
 
     pub fn from_slug(slug: &str) -> Option<Self> {
-        Problem::ALL.into_iter().find(|p| p.slug() == slug)
+        Problem::all().find(|p| p.slug() == slug)
+    }
+}
+
+/// A service error with a problem answer of its own.
+pub trait IntoApiError {
+    fn into_api_error(self, lang: Lang) -> ApiError;
+}
+
+impl IntoApiError for BookingError {
+    fn into_api_error(self, lang: Lang) -> ApiError {
+        ApiError::from_booking(self, lang)
+    }
+}
+
+impl IntoApiError for crate::store::StoreError {
+    fn into_api_error(self, lang: Lang) -> ApiError {
+        ApiError::from_booking(self.into(), lang)
+    }
+}
+
+impl IntoApiError for RuleViolation {
+    fn into_api_error(self, lang: Lang) -> ApiError {
+        ApiError::from_rule(self, lang)
+    }
+}
+
+impl IntoApiError for crate::service::rooms::RoomError {
+    fn into_api_error(self, lang: Lang) -> ApiError {
+        ApiError::from_room(self, lang)
+    }
+}
+
+impl IntoApiError for crate::service::rooms::RoomAdminError {
+    fn into_api_error(self, lang: Lang) -> ApiError {
+        ApiError::from_room_admin(self, lang)
+    }
+}
+
+impl IntoApiError for crate::service::queue::QueueError {
+    fn into_api_error(self, lang: Lang) -> ApiError {
+        ApiError::from_queue(self, lang)
+    }
+}
+
+/// `service_call().or_problem(lang)?`: a handler's one way to turn a service error into
+/// its answer, in the caller's language.
+pub trait OrProblem<T> {
+    fn or_problem(self, lang: Lang) -> Result<T, ApiError>;
+}
+
+impl<T, E: IntoApiError> OrProblem<T> for Result<T, E> {
+    fn or_problem(self, lang: Lang) -> Result<T, ApiError> {
+        self.map_err(|e| e.into_api_error(lang))
     }
 }
 
@@ -1264,11 +1262,11 @@ mod tests {
 
     #[test]
     fn every_problem_has_a_unique_slug_and_a_client_or_server_status() {
-        let mut slugs: Vec<&str> = Problem::ALL.iter().map(|p| p.slug()).collect();
+        let mut slugs: Vec<&str> = Problem::all().map(|p| p.slug()).collect();
         slugs.sort();
         slugs.dedup();
-        assert_eq!(slugs.len(), Problem::ALL.len());
-        for p in Problem::ALL {
+        assert_eq!(slugs.len(), Problem::all().count());
+        for p in Problem::all() {
             assert_eq!(Problem::from_slug(p.slug()), Some(p));
             let status = p.describe().1;
             assert!(status.is_client_error() || status.is_server_error());

@@ -19,7 +19,7 @@ pub async fn live() -> HttpResponse {
 /// The ledger and the hot state both answer.
 #[utoipa::path(get, path = "/health/ready", tag = "operations",
     responses((status = 200, body = HealthView),
-              (status = 503, description = "A backend does not answer", content_type = "application/problem+json")))]
+              (status = 503, description = "A backend does not answer")))]
 pub async fn ready(state: web::Data<AppState>, lang: ClientLang) -> Result<HttpResponse, ApiError> {
     let booking = &state.booking;
     let (ledger, hot) = tokio::join!(booking.ledger().ping(), booking.hot().ping());

@@ -7,7 +7,7 @@ use crate::http::dto::{
     AvailabilityQuery, AvailabilityView, ClosedDayView, OfficeView, OfficesView, ProcedureView,
     ProceduresView, SlotView, WindowView,
 };
-use crate::http::error::{ApiError, FieldErrors};
+use crate::http::error::{ApiError, FieldErrors, OrProblem};
 use crate::http::parse::parse_date;
 use crate::http::{AppState, ClientLang};
 use crate::service::BookingError;
@@ -29,7 +29,7 @@ pub async fn list_offices(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(get, path = "/api/v1/offices/{office_id}", tag = "offices",
     params(("office_id" = String, Path, description = "Office id, e.g. `main`")),
     responses((status = 200, body = OfficeView),
-              (status = 404, description = "No such office", content_type = "application/problem+json")))]
+              (status = 404, description = "No such office")))]
 pub async fn get_office(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -62,9 +62,9 @@ pub async fn list_procedures(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(get, path = "/api/v1/offices/{office_id}/availability", tag = "offices",
     params(("office_id" = String, Path, description = "Office id"), AvailabilityQuery),
     responses((status = 200, body = AvailabilityView),
-              (status = 400, description = "Malformed query or range", content_type = "application/problem+json"),
-              (status = 404, description = "No such office", content_type = "application/problem+json"),
-              (status = 422, description = "Procedure not offered or not bookable here", content_type = "application/problem+json")))]
+              (status = 400, description = "Malformed query or range"),
+              (status = 404, description = "No such office"),
+              (status = 422, description = "Procedure not offered or not bookable here")))]
 pub async fn availability(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -91,7 +91,7 @@ pub async fn availability(
         .booking
         .availability(&office, procedure, from, to)
         .await
-        .map_err(|e| ApiError::from_booking(e, lang))?;
+        .or_problem(lang)?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(AvailabilityView {

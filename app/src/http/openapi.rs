@@ -53,6 +53,7 @@ use utoipa::OpenApi;
         health::ready,
         health::metrics,
     ),
+    components(schemas(reservations::ProblemDetails)),
     modifiers(&StaffToken),
     tags(
         (name = "offices", description = "Offices, procedures and availability"),

@@ -382,6 +382,17 @@ fn shared_answers(doc: &mut Value) {
         let write = method != "get";
         let always_up = matches!(path.as_str(), "/health/live" | "/metrics");
         let responses = op.entry("responses").or_insert_with(|| json!({}));
+        // Every 4xx and 5xx is problem+json: the annotations give only the status and
+        // what it means for the operation.
+        if let Some(own) = responses.as_object_mut() {
+            for (status, answer) in own.iter_mut() {
+                let is_problem = status.starts_with('4') || status.starts_with('5');
+                if is_problem && answer.get("content").is_none() && answer.get("$ref").is_none() {
+                    let description = answer["description"].as_str().unwrap_or_default();
+                    *answer = problem(description, false);
+                }
+            }
+        }
         let mut add = |status: &str, name: &str| {
             if responses.get(status).is_none() {
                 responses[status] = json!({ "$ref": format!("#/components/responses/{name}") });
@@ -577,5 +588,42 @@ fn links(doc: &mut Value) {
         if let Some(response) = doc.pointer_mut(&pointer) {
             response["links"] = set;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_answer_is_documented_as_problem_json() {
+        let city = crate::config::sample_municipality().unwrap();
+        let mut doc = document(&city);
+        let shared = doc["components"]["responses"].clone();
+        let mut checked = 0;
+        for (path, method, op) in operations(&mut doc) {
+            for (status, answer) in op["responses"].as_object().unwrap() {
+                if !(status.starts_with('4') || status.starts_with('5')) {
+                    continue;
+                }
+                let answer = match answer["$ref"].as_str() {
+                    Some(r) => &shared[r.trim_start_matches("#/components/responses/")],
+                    None => answer,
+                };
+                let schema = &answer["content"]["application/problem+json"]["schema"]["$ref"];
+                assert_eq!(
+                    schema, "#/components/schemas/ProblemDetails",
+                    "{method} {path} {status}"
+                );
+                assert!(
+                    answer["description"]
+                        .as_str()
+                        .is_some_and(|d| !d.is_empty())
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 100, "{checked}");
+        assert!(doc["components"]["schemas"]["ProblemDetails"].is_object());
     }
 }

@@ -4,12 +4,11 @@ use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
 use crate::domain::queue::LineId;
 use crate::domain::text::{Lang, Text};
-use crate::http::error::{ApiError, FieldErrors, Problem};
+use crate::http::error::{ApiError, FieldErrors, OrProblem, Problem};
 use crate::http::parse::reject_unknown;
 use crate::http::queue_dto::{
     AuditEntryView, AuditQuery, AuditView, CheckInBody, TicketBody, TicketView, TransferBody,
 };
-use crate::http::reservations::ProblemDetails;
 use crate::http::staff::{Staff, authenticate, bearer};
 use crate::http::{AppState, ClientLang};
 use crate::service::BookingError;
@@ -60,11 +59,11 @@ fn ticket_response(
     request_body = TicketBody,
     responses(
         (status = 201, description = "Issued; durable before this answer", body = TicketView),
-        (status = 400, description = "Malformed request", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "Priority tickets need a staff token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such office", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "Intake is closed (with `reason`)", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "The office does not offer the procedure", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 400, description = "Malformed request"),
+        (status = 403, description = "Priority tickets need a staff token"),
+        (status = 404, description = "No such office"),
+        (status = 409, description = "Intake is closed (with `reason`)"),
+        (status = 422, description = "The office does not offer the procedure")))]
 pub async fn issue(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -107,7 +106,7 @@ pub async fn issue(
         .queue
         .issue_walk_in(&office, procedure, body.needs_assistance)
         .await
-        .map_err(|e| ApiError::from_queue(e, lang))?;
+        .or_problem(lang)?;
     Ok(ticket_response(
         actix_web::http::StatusCode::CREATED,
         &info,
@@ -120,7 +119,7 @@ pub async fn issue(
     params(("ticket_id" = String, Path, description = "The ticket's public id (`id` of its answers): 256 bits, 128 of them a MAC")),
     responses(
         (status = 200, body = TicketView),
-        (status = 404, description = "No such ticket", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 404, description = "No such ticket")))]
 pub async fn get_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -129,11 +128,7 @@ pub async fn get_ticket(
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang.0;
     let id = ticket_id(&state, &req, &path, lang)?;
-    let info = state
-        .queue
-        .ticket(id)
-        .await
-        .map_err(|e| ApiError::from_queue(e, lang))?;
+    let info = state.queue.ticket(id).await.or_problem(lang)?;
     Ok(ticket_response(
         actix_web::http::StatusCode::OK,
         &info,
@@ -146,8 +141,8 @@ pub async fn get_ticket(
     params(("ticket_id" = String, Path)),
     responses(
         (status = 200, description = "Cancelled", body = TicketView),
-        (status = 404, description = "No such ticket", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "Already called or finished", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 404, description = "No such ticket"),
+        (status = 409, description = "Already called or finished")))]
 pub async fn cancel_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -156,11 +151,7 @@ pub async fn cancel_ticket(
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang.0;
     let id = ticket_id(&state, &req, &path, lang)?;
-    let info = state
-        .queue
-        .cancel_ticket(id)
-        .await
-        .map_err(|e| ApiError::from_queue(e, lang))?;
+    let info = state.queue.cancel_ticket(id).await.or_problem(lang)?;
     Ok(ticket_response(
         actix_web::http::StatusCode::OK,
         &info,
@@ -176,9 +167,9 @@ pub async fn cancel_ticket(
     responses(
         (status = 201, description = "Checked in", body = TicketView),
         (status = 200, description = "Already checked in", body = TicketView),
-        (status = 404, description = "Unknown reference or wrong secret", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "Not a confirmed booking", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "Too early, another day, or the day has passed", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 404, description = "Unknown reference or wrong secret"),
+        (status = 409, description = "Not a confirmed booking"),
+        (status = 422, description = "Too early, another day, or the day has passed")))]
 pub async fn check_in(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -206,16 +197,12 @@ pub async fn check_in(
         secret: secret.trim().to_owned(),
         client: crate::http::rate_limit::client_of(&req),
     };
-    let reservation = state
-        .booking
-        .find(&owner)
-        .await
-        .map_err(|e| ApiError::from_booking(e, lang))?;
+    let reservation = state.booking.find(&owner).await.or_problem(lang)?;
     let info = state
         .queue
         .check_in(&reservation, "resident")
         .await
-        .map_err(|e| ApiError::from_queue(e, lang))?;
+        .or_problem(lang)?;
     let status = if info.existing {
         actix_web::http::StatusCode::OK
     } else {
@@ -232,11 +219,11 @@ pub async fn check_in(
     responses(
         (status = 201, description = "Checked in", body = TicketView),
         (status = 200, description = "Already checked in", body = TicketView),
-        (status = 401, description = "No valid staff token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "Staff of another office", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such reservation", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "Not a confirmed booking", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "Too early, another day, or the day has passed", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 401, description = "No valid staff token"),
+        (status = 403, description = "Staff of another office"),
+        (status = 404, description = "No such reservation"),
+        (status = 409, description = "Not a confirmed booking"),
+        (status = 422, description = "Too early, another day, or the day has passed")))]
 pub async fn staff_check_in(
     state: web::Data<AppState>,
     staff: Staff,
@@ -256,14 +243,14 @@ pub async fn staff_check_in(
         .ledger()
         .reservation_by_reference(&body.reference.trim().to_ascii_uppercase())
         .await
-        .map_err(|e| ApiError::from_booking(e.into(), lang))?
+        .or_problem(lang)?
         .filter(|r| r.office_id == office)
         .ok_or_else(|| ApiError::from_booking(BookingError::NotFound, lang))?;
     let info = state
         .queue
         .check_in(&reservation, &staff.0.actor())
         .await
-        .map_err(|e| ApiError::from_queue(e, lang))?;
+        .or_problem(lang)?;
     let status = if info.existing {
         actix_web::http::StatusCode::OK
     } else {
@@ -280,10 +267,10 @@ pub async fn staff_check_in(
     responses(
         (status = 200, description = "Called", body = TicketView),
         (status = 204, description = "Nobody is waiting"),
-        (status = 401, description = "No valid staff token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "Staff of another office", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such counter", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "The counter is busy or paused", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 401, description = "No valid staff token"),
+        (status = 403, description = "Staff of another office"),
+        (status = 404, description = "No such counter"),
+        (status = 409, description = "The counter is busy or paused")))]
 pub async fn call_next(
     state: web::Data<AppState>,
     staff: Staff,
@@ -297,7 +284,7 @@ pub async fn call_next(
         .queue
         .call_next(&staff.0, &office, &counter)
         .await
-        .map_err(|e| ApiError::from_queue(e, lang))?
+        .or_problem(lang)?
     {
         Some(ticket) => {
             let info = TicketInfo {
@@ -328,11 +315,11 @@ pub async fn call_next(
     responses(
         (status = 200, description = "Done; the ticket's new state", body = TicketView),
         (status = 204, description = "Paused or resumed"),
-        (status = 400, description = "A body was sent; these actions take none", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "No valid staff token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "Staff of another office", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such counter or action", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "Not possible in the ticket's state, or no resident at the counter", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 400, description = "A body was sent; these actions take none"),
+        (status = 401, description = "No valid staff token"),
+        (status = 403, description = "Staff of another office"),
+        (status = 404, description = "No such counter or action"),
+        (status = 409, description = "Not possible in the ticket's state, or no resident at the counter")))]
 pub async fn counter_action(
     state: web::Data<AppState>,
     staff: Staff,
@@ -365,7 +352,7 @@ pub async fn counter_action(
                 .queue
                 .set_paused(&staff.0, &office_id, &counter, action == "pause")
                 .await
-                .map_err(|e| ApiError::from_queue(e, lang))?;
+                .or_problem(lang)?;
             return Ok(HttpResponse::NoContent().finish());
         }
         _ => {
@@ -390,10 +377,10 @@ pub async fn counter_action(
     security(("staff_token" = [])),
     responses(
         (status = 200, description = "Moved; the ticket's new state", body = TicketView),
-        (status = 401, description = "No valid staff token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "Staff of another office", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such counter or line", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "Not possible in the ticket's state, or no resident at the counter", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 401, description = "No valid staff token"),
+        (status = 403, description = "Staff of another office"),
+        (status = 404, description = "No such counter or line"),
+        (status = 409, description = "Not possible in the ticket's state, or no resident at the counter")))]
 pub async fn transfer(
     state: web::Data<AppState>,
     staff: Staff,
@@ -412,7 +399,7 @@ pub async fn transfer(
         .queue
         .office(&office_id)
         .map(|o| o.queue.transfer_keeps_place)
-        .map_err(|e| ApiError::from_queue(e, lang))?;
+        .or_problem(lang)?;
     let action = TicketAction::Transfer {
         to,
         keep_place: body.keep_place.unwrap_or(default_keep),
@@ -432,7 +419,7 @@ async fn act(
         .queue
         .counter_action(&staff.0, office_id, counter, action)
         .await
-        .map_err(|e| ApiError::from_queue(e, lang))?;
+        .or_problem(lang)?;
     let info = TicketInfo {
         ticket,
         position: None,
@@ -454,9 +441,9 @@ async fn act(
     security(("staff_token" = [])),
     responses(
         (status = 200, body = AuditView),
-        (status = 400, description = "Bad date", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "No valid staff token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator of this office", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 400, description = "Bad date"),
+        (status = 401, description = "No valid staff token"),
+        (status = 403, description = "Not an administrator of this office")))]
 pub async fn audit(
     state: web::Data<AppState>,
     staff: Staff,
@@ -478,12 +465,8 @@ pub async fn audit(
         .queue
         .audit(&staff.0, &office, date)
         .await
-        .map_err(|e| ApiError::from_queue(e, lang))?;
-    let verification = state
-        .audit
-        .verify(&office, date)
-        .await
-        .map_err(|e| ApiError::from_booking(e.into(), lang))?;
+        .or_problem(lang)?;
+    let verification = state.audit.verify(&office, date).await.or_problem(lang)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(AuditView {

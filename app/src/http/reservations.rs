@@ -7,7 +7,7 @@ use crate::domain::procedure::ProcedureId;
 use crate::domain::text::Lang;
 use crate::domain::text::Text;
 use crate::http::dto::{BookingBody, ConfirmBody, HoldBody, RescheduleBody, ReservationView};
-use crate::http::error::{ApiError, FieldErrors, Problem};
+use crate::http::error::{ApiError, FieldErrors, OrProblem, Problem};
 use crate::http::parse::{
     check_birth_date, parse_date, parse_idempotency_key, parse_resident, parse_start,
     reject_unknown,
@@ -117,11 +117,11 @@ fn created(booked: Booked, state: &AppState) -> HttpResponse {
     params(("Idempotency-Key" = Option<String>, Header, description = "A unique key per booking attempt; retries with it return the same booking")),
     responses(
         (status = 201, description = "Booked. The `secret` is shown here only.", body = ReservationView),
-        (status = 400, description = "Malformed request, invalid field, or a PIN was sent", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "The slot is full, or the same request is in progress", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "A booking rule was broken", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this client", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Temporarily unavailable; retry with the same Idempotency-Key", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 400, description = "Malformed request, invalid field, or a PIN was sent"),
+        (status = 409, description = "The slot is full, or the same request is in progress"),
+        (status = 422, description = "A booking rule was broken"),
+        (status = 429, description = "Too many requests from this client"),
+        (status = 503, description = "Temporarily unavailable; retry with the same Idempotency-Key")))]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -184,7 +184,7 @@ pub async fn through_room(
             idempotency.map(|k| k.0.as_str()),
         )
         .await
-        .map_err(|e| ApiError::from_room(e, lang))
+        .or_problem(lang)
 }
 
 /// A booking body parsed into the service's request (shared by the API and the booking
@@ -245,10 +245,10 @@ pub fn book_request(
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with it return the same hold")),
     responses(
         (status = 201, description = "Held", body = ReservationView),
-        (status = 400, description = "Malformed request", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "The slot is full", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "A booking rule was broken", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 400, description = "Malformed request"),
+        (status = 409, description = "The slot is full"),
+        (status = 422, description = "A booking rule was broken"),
+        (status = 429, description = "Too many requests")))]
 pub async fn hold(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -304,10 +304,10 @@ pub async fn hold(
     params(("reference" = String, Path), ("X-Reservation-Secret" = String, Header)),
     responses(
         (status = 200, description = "Confirmed", body = ReservationView),
-        (status = 400, description = "Malformed request", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown reference or wrong secret", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "The hold expired or is not a hold", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "A booking rule was broken", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 400, description = "Malformed request"),
+        (status = 404, description = "Unknown reference or wrong secret"),
+        (status = 409, description = "The hold expired or is not a hold"),
+        (status = 422, description = "A booking rule was broken")))]
 pub async fn confirm(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -320,11 +320,7 @@ pub async fn confirm(
     let body = body.into_inner();
     reject_unknown(&body.unknown, "", lang)?;
     reject_unknown(&body.resident.unknown, "resident.", lang)?;
-    let found = state
-        .booking
-        .find(&owner)
-        .await
-        .map_err(|e| ApiError::from_booking(e, lang))?;
+    let found = state.booking.find(&owner).await.or_problem(lang)?;
     let now = state.booking.clock().now();
     let mut errors = FieldErrors::default();
     let (name, parts) = parse_resident(
@@ -357,7 +353,7 @@ pub async fn confirm(
             certificate_expiry,
         )
         .await
-        .map_err(|e| ApiError::from_booking(e, lang))?;
+        .or_problem(lang)?;
     Ok(owner_view(&state, &confirmed))
 }
 
@@ -377,8 +373,8 @@ fn owner_view(state: &AppState, reservation: &Reservation) -> HttpResponse {
     params(("reference" = String, Path), ("X-Reservation-Secret" = String, Header)),
     responses(
         (status = 200, body = ReservationView),
-        (status = 400, description = "No secret sent", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown reference or wrong secret", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 400, description = "No secret sent"),
+        (status = 404, description = "Unknown reference or wrong secret")))]
 pub async fn get(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -387,11 +383,7 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang.0;
     let owner = ownership(&req, path.into_inner(), lang)?;
-    let found = state
-        .booking
-        .find(&owner)
-        .await
-        .map_err(|e| ApiError::from_booking(e, lang))?;
+    let found = state.booking.find(&owner).await.or_problem(lang)?;
     Ok(owner_view(&state, &found))
 }
 
@@ -400,8 +392,8 @@ pub async fn get(
     params(("reference" = String, Path), ("X-Reservation-Secret" = String, Header)),
     responses(
         (status = 200, description = "Cancelled", body = ReservationView),
-        (status = 404, description = "Unknown reference or wrong secret", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "Past the online cancellation cut-off", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 404, description = "Unknown reference or wrong secret"),
+        (status = 422, description = "Past the online cancellation cut-off")))]
 pub async fn cancel(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -410,11 +402,7 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang.0;
     let owner = ownership(&req, path.into_inner(), lang)?;
-    let cancelled = state
-        .booking
-        .cancel(&owner)
-        .await
-        .map_err(|e| ApiError::from_booking(e, lang))?;
+    let cancelled = state.booking.cancel(&owner).await.or_problem(lang)?;
     Ok(owner_view(&state, &cancelled))
 }
 
@@ -425,10 +413,10 @@ pub async fn cancel(
     params(("reference" = String, Path), ("X-Reservation-Secret" = String, Header)),
     responses(
         (status = 200, description = "Moved", body = ReservationView),
-        (status = 400, description = "Malformed request", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown reference or wrong secret", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "The new slot is full, or the booking cannot be moved", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "A booking rule was broken (e.g. past the change cut-off)", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 400, description = "Malformed request"),
+        (status = 404, description = "Unknown reference or wrong secret"),
+        (status = 409, description = "The new slot is full, or the booking cannot be moved"),
+        (status = 422, description = "A booking rule was broken (e.g. past the change cut-off)")))]
 pub async fn reschedule(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -478,6 +466,6 @@ pub async fn reschedule(
             },
         )
         .await
-        .map_err(|e| ApiError::from_booking(e, lang))?;
+        .or_problem(lang)?;
     Ok(owner_view(&state, &moved))
 }

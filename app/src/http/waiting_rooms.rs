@@ -6,8 +6,7 @@ use crate::config::municipality::RoomDefinition;
 use crate::domain::text::{Lang, Text};
 use crate::domain::time::to_tokyo_rfc3339;
 use crate::domain::waiting_room::{RoomPhase, WaitingRoom};
-use crate::http::error::ApiError;
-use crate::http::reservations::ProblemDetails;
+use crate::http::error::{ApiError, OrProblem};
 use crate::http::staff::Staff;
 use crate::http::{AppState, ClientLang};
 use actix_web::cookie::{Cookie, SameSite};
@@ -63,7 +62,7 @@ async fn room_view(state: &AppState, r: &WaitingRoom, lang: Lang) -> Result<Room
         .rooms
         .phase_of(r, state.rooms.now())
         .await
-        .map_err(|e| ApiError::from_room(e, lang))?;
+        .or_problem(lang)?;
     Ok(RoomView {
         id: r.id.clone(),
         name: r.name.clone(),
@@ -100,16 +99,13 @@ pub async fn list(state: web::Data<AppState>, lang: ClientLang) -> Result<HttpRe
 #[utoipa::path(get, path = "/api/v1/waiting-rooms/{room_id}", tag = "waiting rooms",
     params(("room_id" = String, Path)),
     responses((status = 200, body = RoomView),
-              (status = 404, description = "No such room", body = ProblemDetails, content_type = "application/problem+json")))]
+              (status = 404, description = "No such room")))]
 pub async fn get(
     state: web::Data<AppState>,
     path: web::Path<String>,
     lang: ClientLang,
 ) -> Result<HttpResponse, ApiError> {
-    let room = state
-        .rooms
-        .room(&path)
-        .map_err(|e| ApiError::from_room(e, lang.0))?;
+    let room = state.rooms.room(&path).or_problem(lang.0)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=5"))
         .json(room_view(&state, &room, lang.0).await?))
@@ -129,10 +125,10 @@ pub async fn get(
     responses(
         (status = 201, description = "Created", body = RoomView),
         (status = 200, description = "Replaced", body = RoomView),
-        (status = 400, description = "Invalid definition (every field listed)", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 401, description = "No valid staff token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator of every office the room covers", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "Defined in the municipality file, its line has begun (fields listed), or the id belonged to a deleted room", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 400, description = "Invalid definition (every field listed)"),
+        (status = 401, description = "No valid staff token"),
+        (status = 403, description = "Not an administrator of every office the room covers"),
+        (status = 409, description = "Defined in the municipality file, its line has begun (fields listed), or the id belonged to a deleted room")))]
 pub async fn put(
     state: web::Data<AppState>,
     staff: Staff,
@@ -144,7 +140,7 @@ pub async fn put(
         .rooms
         .define(&staff.0, &path, body.into_inner())
         .await
-        .map_err(|e| ApiError::from_room_admin(e, lang.0))?;
+        .or_problem(lang.0)?;
     let view = room_view(&state, &room, lang.0).await?;
     let mut response = if created {
         HttpResponse::Created()
@@ -168,10 +164,10 @@ pub async fn put(
     security(("staff_token" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid staff token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator of the room's office", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such room", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "Defined in the municipality file, or its line is running", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 401, description = "No valid staff token"),
+        (status = 403, description = "Not an administrator of the room's office"),
+        (status = 404, description = "No such room"),
+        (status = 409, description = "Defined in the municipality file, or its line is running")))]
 pub async fn delete(
     state: web::Data<AppState>,
     staff: Staff,
@@ -182,7 +178,7 @@ pub async fn delete(
         .rooms
         .remove(&staff.0, &path)
         .await
-        .map_err(|e| ApiError::from_room_admin(e, lang.0))?;
+        .or_problem(lang.0)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -202,9 +198,9 @@ pub struct JoinView {
     responses(
         (status = 201, description = "Joined", body = JoinView),
         (status = 200, description = "Already in line: the same place", body = JoinView),
-        (status = 404, description = "No such room", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "Not joinable yet, or ended", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this client", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 404, description = "No such room"),
+        (status = 409, description = "Not joinable yet, or ended"),
+        (status = 429, description = "Too many requests from this client")))]
 pub async fn join(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -222,7 +218,7 @@ pub async fn join(
         .rooms
         .join(&room, existing.as_deref(), proof)
         .await
-        .map_err(|e| ApiError::from_room(e, lang.0))?;
+        .or_problem(lang.0)?;
     let cookie = Cookie::build(cookie_name(&room), token.clone())
         .path("/")
         .http_only(true)
@@ -256,16 +252,13 @@ pub struct ChallengeView {
 #[utoipa::path(get, path = "/api/v1/waiting-rooms/{room_id}/challenge", tag = "waiting rooms",
     params(("room_id" = String, Path)),
     responses((status = 200, body = ChallengeView),
-              (status = 404, description = "No such room", body = ProblemDetails, content_type = "application/problem+json")))]
+              (status = 404, description = "No such room")))]
 pub async fn challenge(
     state: web::Data<AppState>,
     path: web::Path<String>,
     lang: ClientLang,
 ) -> Result<HttpResponse, ApiError> {
-    let c = state
-        .rooms
-        .challenge(&path)
-        .map_err(|e| ApiError::from_room(e, lang.0))?;
+    let c = state.rooms.challenge(&path).or_problem(lang.0)?;
     let (challenge, bits) = match c {
         Some((c, bits)) => (Some(c), bits),
         None => (None, 0),
@@ -299,8 +292,8 @@ pub struct StatusView {
     params(("room_id" = String, Path), ("Waiting-Room-Token" = Option<String>, Header)),
     responses(
         (status = 200, body = StatusView),
-        (status = 401, description = "No valid place token", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such room", body = ProblemDetails, content_type = "application/problem+json")))]
+        (status = 401, description = "No valid place token"),
+        (status = 404, description = "No such room")))]
 pub async fn status(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -310,11 +303,7 @@ pub async fn status(
     let room = path.into_inner();
     let lang = lang.0;
     let token = place_token(&req, &room).unwrap_or_default();
-    let s = state
-        .rooms
-        .status(&room, &token)
-        .await
-        .map_err(|e| ApiError::from_room(e, lang))?;
+    let s = state.rooms.status(&room, &token).await.or_problem(lang)?;
     let next_release = if s.state == "closed" {
         state
             .rooms
