@@ -709,7 +709,9 @@ async fn a_swap_refuses_a_staging_key_that_lost_fields_and_changes_nothing() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    let script = redis::Script::new(include_str!("../../app/src/store/lua/load_office.lua"));
+    let script = redis::Script::new(include_str!(
+        "../../app/src/store/redis/lua/load_office.lua"
+    ));
     let swap = |fields_staged: usize| {
         let mut invocation = script.prepare_invoke();
         invocation

@@ -11,6 +11,9 @@ use crate::domain::OfficeId;
 pub mod queue;
 pub mod room;
 
+/// How long an Idempotency-Key is remembered in the hot state (the ledger keeps it).
+pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
+
 use crate::domain::procedure::ProcedureId;
 use crate::domain::slots::SlotRef;
 use async_trait::async_trait;

@@ -4,17 +4,9 @@
 
 pub use madoguchi_core::store::*;
 
-pub mod group_commit;
 pub mod memory;
-pub mod memory_queue;
-pub mod memory_room;
 pub mod postgres;
-pub mod postgres_queue;
-pub mod postgres_room;
 pub mod redis;
-pub(crate) mod redis_full;
-pub mod redis_queue;
-pub mod redis_room;
 
 use data_encoding::HEXLOWER;
 

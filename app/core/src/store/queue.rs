@@ -9,6 +9,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
+/// How many recent calls displays get (`queue_call.lua` and `queue_act.lua` keep 10 too).
+pub const RECENT_CALLS: usize = 10;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ticket {
     pub id: Uuid,

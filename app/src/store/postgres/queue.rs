@@ -3,7 +3,7 @@
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
 use crate::domain::queue::{CounterId, Level, LineId, TicketClass, TicketStatus};
-use crate::store::group_commit::BatchWriter;
+use crate::store::postgres::group_commit::BatchWriter;
 use crate::store::postgres::{PgLedger, store_error, together_then_alone};
 use crate::store::queue::{
     AuditEntry, AuditRecord, AuditSeal, CongestionSnapshot, QueueEvent, QueueLedger, ServiceTime,
@@ -28,7 +28,7 @@ fn parsed<T>(
 }
 
 /// Writes new tickets (each with who issued it: the audit trail's "issued" entry), many
-/// per statement (group commit, see `store::group_commit`). A ticket the ledger refuses
+/// per statement (group commit, see `store::postgres::group_commit`). A ticket the ledger refuses
 /// (its number or its reservation's check-in is taken) is written again on its own, so
 /// its caller gets the exact refusal.
 pub(crate) struct TicketWriter(pub(crate) sqlx::PgPool);

@@ -748,7 +748,7 @@ impl QueueHotState for RedisHotState {
         called.sort_by_key(|t| std::cmp::Reverse((t.called_at, t.id)));
         let recent: String = called
             .iter()
-            .take(crate::store::memory_queue::RECENT_CALLS)
+            .take(crate::store::queue::RECENT_CALLS)
             .map(|t| format!("{}\n", t.id))
             .collect();
         let stats: String = s

@@ -14,13 +14,17 @@
 //! One shared multiplexed connection (redis' `ConnectionManager`, which reconnects by
 //! itself) carries the hot path: a pool checkout costs a round trip per request.
 
+pub(crate) mod full;
+pub mod queue;
+pub mod room;
+
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
 use crate::domain::slots::{DateKey, SlotRef, parse_time_key};
-use crate::store::redis_full::FullSlots;
+use crate::store::redis::full::FullSlots;
 use crate::store::{
-    ActiveSeat, ClaimOutcome, Digest, HotError, HotState, OfficeSnapshot, PendingClaim,
-    ResidentMark, SeatClaim, SeatRelease, TakenSeats, pending_member,
+    ActiveSeat, ClaimOutcome, Digest, HotError, HotState, IDEMPOTENCY_TTL_SECS, OfficeSnapshot,
+    PendingClaim, ResidentMark, SeatClaim, SeatRelease, TakenSeats, pending_member,
 };
 use anyhow::{Context, anyhow};
 use async_trait::async_trait;
@@ -31,9 +35,6 @@ use redis::{Script, Value};
 use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 use uuid::Uuid;
-
-/// How long an Idempotency-Key is remembered in the hot state (the ledger keeps it).
-pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
 
 /// Entries (seat holders, resident marks, idempotency keys) a rebuild writes per round
 /// trip. Measured on a 188,000-reservation office: 1,000 resident marks in one `HSET`
@@ -122,7 +123,7 @@ pub struct RedisHotState {
     scripts: std::sync::Arc<Scripts>,
     queue: std::sync::Arc<QueueScripts>,
     events: std::sync::Arc<tokio::sync::broadcast::Sender<OfficeId>>,
-    /// Slots seen full, so that their refusals skip the claim script (`redis_full`).
+    /// Slots seen full, so that their refusals skip the claim script (`redis::full`).
     full: std::sync::Arc<FullSlots>,
     /// Entries a rebuild writes per round trip (`load_office`).
     load_batch: usize,

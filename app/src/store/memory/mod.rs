@@ -7,11 +7,14 @@
 //! by the `now` of the operation, as in the scripts; a rebuild replaces them with the
 //! ledger's and those of the claims it carries over, as `load_office.lua` does.
 
+pub mod queue;
+pub mod room;
+
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
 use crate::domain::slots::SlotRef;
-use crate::store::memory_queue::OfficeQueues;
-use crate::store::redis::IDEMPOTENCY_TTL_SECS;
+use crate::store::IDEMPOTENCY_TTL_SECS;
+use crate::store::memory::queue::OfficeQueues;
 use crate::store::{
     ClaimOutcome, Digest, HotError, HotState, OfficeSnapshot, PendingClaim, ReservationStatus,
     ResidentMark, SeatClaim, SeatRelease, TakenSeats, pending_member,
@@ -81,7 +84,7 @@ fn recent_claims(state: &OfficeState, s: &OfficeSnapshot) -> Vec<KeptClaim> {
 pub struct MemoryHotState {
     offices: Mutex<HashMap<OfficeId, OfficeState>>,
     queues: Mutex<HashMap<OfficeId, OfficeQueues>>,
-    pub(crate) rooms: Mutex<HashMap<String, crate::store::memory_room::MemRoom>>,
+    pub(crate) rooms: Mutex<HashMap<String, crate::store::memory::room::MemRoom>>,
     events: tokio::sync::broadcast::Sender<OfficeId>,
 }
 

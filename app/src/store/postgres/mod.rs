@@ -2,11 +2,15 @@
 //! reservation and its audit event together), so no hot row is ever locked across round
 //! trips: the hot state serialises seat claims, PostgreSQL only inserts and checks.
 
+pub mod group_commit;
+pub mod queue;
+pub mod room;
+
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
 use crate::domain::slots::SlotRef;
 use crate::domain::time::tokyo_naive;
-use crate::store::group_commit::{BatchWriter, GroupCommit};
+use crate::store::postgres::group_commit::{BatchWriter, GroupCommit};
 use crate::store::queue::{Ticket, TicketWriteError};
 use crate::store::{
     ActiveSeat, Actor, Digest, IdempotencyRecord, Ledger, NewReservation, Placement, Reservation,
@@ -172,7 +176,7 @@ impl PgLedger {
                 || WriteError::Store(writer_stopped()),
             )),
             tickets: Arc::new(GroupCommit::start(
-                crate::store::postgres_queue::TicketWriter(pool.clone()),
+                crate::store::postgres::queue::TicketWriter(pool.clone()),
                 writers,
                 MAX_BATCH,
                 &runtime,

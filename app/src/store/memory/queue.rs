@@ -11,15 +11,13 @@ use crate::store::HotError;
 use crate::store::memory::MemoryHotState;
 use crate::store::queue::{
     ActOutcome, ActRequest, CallOutcome, CallRequest, CounterView, IssueRequest, Issued,
-    LineSummary, PendingTicket, QueueHotState, QueueSnapshot, QueueView, Ticket, TicketAction,
+    LineSummary, PendingTicket, QueueHotState, QueueSnapshot, QueueView, RECENT_CALLS, Ticket,
+    TicketAction,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use uuid::Uuid;
-
-/// How many recent calls displays get.
-pub const RECENT_CALLS: usize = 10;
 
 #[derive(Default)]
 pub(crate) struct DayQueue {
