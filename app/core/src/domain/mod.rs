@@ -9,6 +9,7 @@ pub mod ids;
 pub mod office;
 pub mod procedure;
 pub mod queue;
+pub mod queue_day;
 pub mod slots;
 pub mod text;
 pub mod time;

@@ -3,43 +3,15 @@
 
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
-use crate::domain::queue::{CounterId, Level, LineId, TicketClass, TicketStatus};
+use crate::domain::queue::{CounterId, Level, LineId, TicketClass};
+pub use crate::domain::queue_day::{
+    ActOutcome, CallOutcome, CounterView, Issued, LineSummary, QueueSnapshot, QueueView,
+    RECENT_CALLS, Ticket, TicketAction,
+};
 use crate::store::{Digest, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
-
-/// How many recent calls displays get (`queue_call.lua` and `queue_act.lua` keep 10 too).
-pub const RECENT_CALLS: usize = 10;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Ticket {
-    pub id: Uuid,
-    pub office_id: OfficeId,
-    pub line_id: LineId,
-    /// The Tokyo date it was issued on; numbers restart every day.
-    pub service_date: NaiveDate,
-    pub number: u32,
-    pub display: String,
-    pub procedure: ProcedureId,
-    pub class: TicketClass,
-    pub reservation_id: Option<Uuid>,
-    pub status: TicketStatus,
-    pub counter_id: Option<CounterId>,
-    /// Place within its line and class: the issue sequence, or the slot start (ms) for a
-    /// checked-in reservation.
-    pub order_key: i64,
-    pub issued_at: DateTime<Utc>,
-    pub called_at: Option<DateTime<Utc>>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub recalls: u32,
-    /// How many changes the ticket went through after its issue (calls, recalls, starts,
-    /// finishes, transfers…): the hot state raises it with each change, the ledger keeps
-    /// the revision of the state it holds, so a reload can tell which copy is newer
-    /// ([`crate::domain::queue::ledger_copy_wins`]).
-    pub revision: u32,
-}
 
 /// One line of the audit trail.
 #[derive(Debug, Clone)]
@@ -269,13 +241,6 @@ pub struct IssueRequest {
     pub deadline: DateTime<Utc>,
 }
 
-/// A ticket just issued, and its line's counts the moment before it joined (no rank).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Issued {
-    pub ticket: Ticket,
-    pub before: LineSummary,
-}
-
 /// A counter asks for its next resident.
 #[derive(Debug, Clone)]
 pub struct CallRequest<'a> {
@@ -300,154 +265,6 @@ pub struct ActRequest<'a> {
     /// Every line of the office (a transfer may move the ticket to any of them).
     pub all_lines: &'a [LineId],
     pub now: DateTime<Utc>,
-}
-
-/// What call-next did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CallOutcome {
-    Called(Ticket),
-    /// Nobody is waiting in the counter's lines.
-    Empty,
-    /// The counter still has a ticket called or being served.
-    Busy(Ticket),
-    Paused,
-}
-
-/// A staff or resident action on one ticket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TicketAction {
-    /// Call the same ticket again (the resident did not come yet).
-    Recall,
-    /// The resident arrived at the counter.
-    Start,
-    Finish,
-    NoShow,
-    /// Back to waiting, in another line (keeping its place or going last).
-    Transfer {
-        to: LineId,
-        keep_place: bool,
-    },
-    /// The resident gives up their place.
-    Cancel,
-}
-
-impl TicketAction {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            TicketAction::Recall => "recalled",
-            TicketAction::Start => "started",
-            TicketAction::Finish => "finished",
-            TicketAction::NoShow => "no_show",
-            TicketAction::Transfer { .. } => "transferred",
-            TicketAction::Cancel => "cancelled",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum ActOutcome {
-    Done(Ticket),
-    /// The action does not fit the ticket's state (or it is at another counter).
-    NotAllowed(Ticket),
-    NotFound,
-}
-
-/// A counter as the hot state sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CounterView {
-    pub id: CounterId,
-    pub paused: bool,
-    pub current: Option<Ticket>,
-}
-
-/// Everything estimates and displays need about one office's queues on one day, read in
-/// time proportional to the lines and counters (never to the people waiting).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct QueueView {
-    /// How many wait in each line asked for, in the order asked.
-    pub waiting: Vec<(LineId, u32)>,
-    pub counters: Vec<CounterView>,
-    pub stats: Vec<(ProcedureId, crate::domain::queue::ServiceStats)>,
-    /// The most recently called tickets, newest first (for displays).
-    pub recent: Vec<Ticket>,
-}
-
-/// One line's queue, read in constant time (for ticket positions and intake forecasts).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct LineSummary {
-    pub reserved: u32,
-    pub priority: u32,
-    pub normal: u32,
-    /// The asked ticket's 0-based rank within its class, if it waits in this line.
-    pub rank: Option<u32>,
-}
-
-impl QueueView {
-    /// How many wait in `line`.
-    pub fn waiting_in(&self, line: &LineId) -> u32 {
-        self.waiting
-            .iter()
-            .find(|(l, _)| l == line)
-            .map_or(0, |(_, n)| *n)
-    }
-}
-
-impl LineSummary {
-    pub fn waiting(&self) -> u32 {
-        self.reserved + self.priority + self.normal
-    }
-
-    /// How many wait ahead of a ticket of `class` with this summary's rank: every class
-    /// called before it (reserved before priority before normal), then its own rank.
-    pub fn ahead_of(&self, class: TicketClass) -> Option<u32> {
-        let rank = self.rank?;
-        Some(match class {
-            TicketClass::Reserved => rank,
-            TicketClass::Priority => self.reserved + rank,
-            TicketClass::Normal => self.reserved + self.priority + rank,
-        })
-    }
-}
-
-/// The state of an office's queues on a day, read from the ledger.
-#[derive(Debug, Clone)]
-pub struct QueueSnapshot {
-    pub office: OfficeId,
-    pub date: NaiveDate,
-    pub lines: Vec<LineId>,
-    /// The ticket prefix of each line (same order): numbers count by the issuing line,
-    /// which a transferred ticket keeps in its displayed number.
-    pub prefixes: Vec<String>,
-    pub tickets: Vec<Ticket>,
-    pub paused: Vec<CounterId>,
-    pub counters: Vec<CounterId>,
-    pub stats: Vec<(ProcedureId, crate::domain::queue::ServiceStats)>,
-    pub now: DateTime<Utc>,
-}
-
-impl QueueSnapshot {
-    /// The highest issue sequence among the day's walk-in and priority tickets (reserved
-    /// ones are ordered by their slot instead).
-    pub fn highest_sequence(&self) -> i64 {
-        self.tickets
-            .iter()
-            .filter(|t| t.class != TicketClass::Reserved)
-            .map(|t| t.order_key)
-            .max()
-            .unwrap_or(0)
-            .max(0)
-    }
-
-    /// The highest number the line with `prefix` issued (a transferred ticket keeps the
-    /// number, and prefix, of the line that issued it).
-    pub fn highest_number(&self, prefix: &str) -> u32 {
-        self.tickets
-            .iter()
-            .filter(|t| crate::domain::queue::issued_by(&t.display, prefix))
-            .map(|t| t.number)
-            .max()
-            .unwrap_or(0)
-    }
 }
 
 /// A ticket issue not yet confirmed by the reaper.
