@@ -120,8 +120,7 @@ pub async fn open_stores(settings: &Settings) -> anyhow::Result<Stores> {
                 &settings.redis_prefix,
                 std::time::Duration::from_millis(settings.redis_timeout_ms),
                 settings.redis_pool_size,
-            )
-            .await?;
+            )?;
             (Some(Arc::new(redis)), None, "Redis hot state")
         }
         None => {

@@ -272,6 +272,7 @@ async fn sync_clock(user: &mut GooseUser) -> TransactionResult {
     Ok(())
 }
 
+#[allow(clippy::unused_async, reason = "a goose transaction is an async fn")]
 async fn flush_acks(_user: &mut GooseUser) -> TransactionResult {
     acks::flush();
     Ok(())
@@ -621,6 +622,7 @@ fn token(office: &str) -> Option<String> {
         .map(|(_, t)| t.to_owned())
 }
 
+#[allow(clippy::unused_async, reason = "a goose transaction is an async fn")]
 async fn take_desk(user: &mut GooseUser) -> TransactionResult {
     let all = counters();
     let i = NEXT_COUNTER.fetch_add(1, Ordering::SeqCst);

@@ -53,7 +53,6 @@ async fn a_booking_is_confirmed_with_everything_the_resident_needs(backend: Back
     let path = format!("/api/v1/reservations/{reference}");
     let seen: Value = app
         .with_secret(Method::GET, &path, secret)
-        .await
         .send()
         .await
         .unwrap()
@@ -67,7 +66,6 @@ async fn a_booking_is_confirmed_with_everything_the_resident_needs(backend: Back
     );
     let wrong = app
         .with_secret(Method::GET, &path, "AAAAAAAAAAAAAAAAAAAAAAAAAA")
-        .await
         .send()
         .await
         .unwrap();
@@ -80,7 +78,6 @@ async fn a_booking_is_confirmed_with_everything_the_resident_needs(backend: Back
             "/api/v1/reservations/BBBBBBBBBBBBBBBBBBBBBBBBBB",
             secret,
         )
-        .await
         .send()
         .await
         .unwrap();

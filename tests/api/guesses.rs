@@ -15,7 +15,6 @@ async fn wrong_reservation_secrets_are_throttled_and_then_even_the_right_one_wai
     for _ in 0..12 {
         let wrong = app
             .with_secret(reqwest::Method::GET, &path, "AAAAAAAAAAAAAAAAAAAAAAAAAA")
-            .await
             .send()
             .await
             .unwrap();
@@ -29,7 +28,6 @@ async fn wrong_reservation_secrets_are_throttled_and_then_even_the_right_one_wai
     );
     let refused = app
         .with_secret(reqwest::Method::GET, &path, &booked.secret)
-        .await
         .send()
         .await
         .unwrap();
@@ -43,7 +41,6 @@ async fn wrong_reservation_secrets_are_throttled_and_then_even_the_right_one_wai
             &format!("/api/v1/reservations/{}", other.reference),
             &other.secret,
         )
-        .await
         .send()
         .await
         .unwrap();

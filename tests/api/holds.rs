@@ -27,7 +27,6 @@ async fn a_hold_keeps_the_seat_until_confirmed(backend: Backend) {
     let path = format!("/api/v1/reservations/{reference}/confirm");
     let confirmed = app
         .with_secret(Method::POST, &path, secret)
-        .await
         .json(&confirm_body("hold@example.jp"))
         .send()
         .await
@@ -39,7 +38,6 @@ async fn a_hold_keeps_the_seat_until_confirmed(backend: Backend) {
     // Confirming again answers the same; the resident rule now applies to them.
     let again = app
         .with_secret(Method::POST, &path, secret)
-        .await
         .json(&confirm_body("hold@example.jp"))
         .send()
         .await
@@ -58,7 +56,6 @@ async fn a_hold_keeps_the_seat_until_confirmed(backend: Backend) {
             ),
             other["secret"].as_str().unwrap(),
         )
-        .await
         .json(&confirm_body("hold@example.jp"))
         .send()
         .await
@@ -88,7 +85,6 @@ async fn an_unconfirmed_hold_expires_and_its_seat_returns(backend: Backend) {
             &format!("/api/v1/reservations/{reference}/confirm"),
             secret,
         )
-        .await
         .json(&confirm_body("slow@example.jp"))
         .send()
         .await
@@ -114,7 +110,6 @@ async fn a_hold_that_ran_out_cannot_be_confirmed_even_before_the_reaper_runs(bac
             ),
             body["secret"].as_str().unwrap(),
         )
-        .await
         .json(&confirm_body("edge@example.jp"))
         .send()
         .await
@@ -139,7 +134,6 @@ async fn releasing_a_hold_frees_the_seat(backend: Backend) {
             ),
             body["secret"].as_str().unwrap(),
         )
-        .await
         .send()
         .await
         .unwrap();

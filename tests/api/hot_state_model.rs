@@ -96,7 +96,7 @@ fn slots() -> [(SlotRef, u16); 3] {
 
 /// A Redis hot state on a prefix of its own (removed when the guard drops), whose
 /// rebuilds write `load_batch` entries per round trip.
-async fn redis_on_own_prefix(load_batch: usize) -> (TestRedis, RedisHotState) {
+fn redis_on_own_prefix(load_batch: usize) -> (TestRedis, RedisHotState) {
     let keys = TestRedis {
         prefix: format!("m-{}", Uuid::new_v4().simple()),
     };
@@ -105,7 +105,6 @@ async fn redis_on_own_prefix(load_batch: usize) -> (TestRedis, RedisHotState) {
         &keys.prefix,
         std::time::Duration::from_secs(2),
     )
-    .await
     .unwrap()
     .with_load_batch(load_batch);
     (keys, redis)
@@ -140,7 +139,7 @@ fn outcome<T: std::fmt::Debug>(r: Result<T, HotError>) -> String {
 async fn run(ops: Vec<Op>) {
     // Rebuilds write two entries per round trip, so a snapshot of a few seats is staged
     // over several pipelines before the swap.
-    let (keys, redis) = redis_on_own_prefix(2).await;
+    let (keys, redis) = redis_on_own_prefix(2);
     let model = MemoryHotState::new();
     let office = OfficeId::parse("main").unwrap();
     let base: DateTime<Utc> = "2026-12-01T01:00:00Z".parse().unwrap();
@@ -374,7 +373,7 @@ async fn a_seat_given_back_on_one_instance_reopens_the_slot_on_another() {
     };
     let url = redis_url();
     let connect = || RedisHotState::connect(&url, &keys.prefix, std::time::Duration::from_secs(2));
-    let (a, b) = (connect().await.unwrap(), connect().await.unwrap());
+    let (a, b) = (connect().unwrap(), connect().unwrap());
     // Each trusts what it remembers only once it hears releases (its subscription is up).
     let mut a_forgot = a.full_slots_forgotten();
     if *a_forgot.borrow_and_update() == 0 {
@@ -441,7 +440,7 @@ async fn a_seat_given_back_on_one_instance_reopens_the_slot_on_another() {
 /// staging key behind; the seat maps keep their expiry, the resident marks none.
 #[tokio::test]
 async fn a_rebuild_larger_than_a_batch_replaces_the_office_exactly() {
-    let (keys, redis) = redis_on_own_prefix(7).await;
+    let (keys, redis) = redis_on_own_prefix(7);
     let office = OfficeId::parse("main").unwrap();
     let days: Vec<NaiveDate> = vec!["2026-12-04".parse().unwrap(), "2026-12-05".parse().unwrap()];
     let now: DateTime<Utc> = "2026-12-01T01:00:00Z".parse().unwrap();
@@ -584,7 +583,7 @@ async fn a_rebuild_larger_than_a_batch_replaces_the_office_exactly() {
 #[tokio::test]
 async fn a_rebuild_keeps_the_claims_made_while_its_snapshot_was_read() {
     // One claim a round: the claims made meanwhile are carried over in many rounds.
-    let (_keys, redis) = redis_on_own_prefix(1).await;
+    let (_keys, redis) = redis_on_own_prefix(1);
     let model = MemoryHotState::new();
     let hot_states: [(&str, &dyn HotState); 2] = [("redis", &redis), ("in process", &model)];
     for (name, hot) in hot_states {
@@ -781,7 +780,7 @@ async fn a_swap_refuses_a_staging_key_that_lost_fields_and_changes_nothing() {
 /// it through the later claims of the day, which do not set it again.
 #[tokio::test]
 async fn a_seat_map_made_by_claims_expires_after_its_day() {
-    let (keys, redis) = redis_on_own_prefix(250).await;
+    let (keys, redis) = redis_on_own_prefix(250);
     let (slot, _) = slots()[2].clone();
     let now: DateTime<Utc> = "2026-12-01T01:00:00Z".parse().unwrap();
     // The office is loaded, but no day of it: the claims below create the day's map.
@@ -827,7 +826,7 @@ async fn a_seat_map_made_by_claims_expires_after_its_day() {
 /// claims' clock (not Redis's): both hot states.
 #[tokio::test]
 async fn an_idempotency_key_is_remembered_for_a_day_of_the_claims_clock() {
-    let (_keys, redis) = redis_on_own_prefix(250).await;
+    let (_keys, redis) = redis_on_own_prefix(250);
     let model = MemoryHotState::new();
     let hot_states: [(&str, &dyn HotState); 2] = [("redis", &redis), ("in process", &model)];
     for (name, hot) in hot_states {

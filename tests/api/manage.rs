@@ -14,7 +14,6 @@ async fn cancelling_returns_the_seat_and_is_idempotent(backend: Backend) {
     let path = format!("/api/v1/reservations/{}", t.reference);
     let cancelled = app
         .with_secret(Method::DELETE, &path, &t.secret)
-        .await
         .send()
         .await
         .unwrap();
@@ -25,7 +24,6 @@ async fn cancelling_returns_the_seat_and_is_idempotent(backend: Backend) {
     assert_eq!(app.active_rows("main", "cert_renewal", NINE).await, 0);
     let again = app
         .with_secret(Method::DELETE, &path, &t.secret)
-        .await
         .send()
         .await
         .unwrap();
@@ -53,7 +51,6 @@ async fn online_cancellation_closes_at_the_cut_off(backend: Backend) {
     let path = format!("/api/v1/reservations/{}", t.reference);
     let late = app
         .with_secret(Method::DELETE, &path, &t.secret)
-        .await
         .send()
         .await
         .unwrap();
@@ -61,7 +58,6 @@ async fn online_cancellation_closes_at_the_cut_off(backend: Backend) {
     assert_eq!(problem["last_day"], "2026-12-02");
     let moved = app
         .with_secret(Method::POST, &format!("{path}/reschedule"), &t.secret)
-        .await
         .json(&json!({ "start": "2026-12-11T09:00:00+09:00", "certificate_expiry": "2027-01-31" }))
         .send()
         .await
@@ -76,7 +72,6 @@ async fn rescheduling_takes_the_new_seat_before_giving_back_the_old(backend: Bac
     let path = format!("/api/v1/reservations/{}/reschedule", t.reference);
     let moved = app
         .with_secret(Method::POST, &path, &t.secret)
-        .await
         .json(&json!({ "start": TEN, "certificate_expiry": "2027-01-31" }))
         .send()
         .await
@@ -98,7 +93,6 @@ async fn rescheduling_takes_the_new_seat_before_giving_back_the_old(backend: Bac
     app.book_ok(&renewal("main", eleven, "b@example.jp")).await;
     let full = app
         .with_secret(Method::POST, &path, &t.secret)
-        .await
         .json(&json!({ "start": eleven, "certificate_expiry": "2027-01-31" }))
         .send()
         .await
@@ -110,7 +104,6 @@ async fn rescheduling_takes_the_new_seat_before_giving_back_the_old(backend: Bac
     // To another office: the resident rule moves along.
     let other = app
         .with_secret(Method::POST, &path, &t.secret)
-        .await
         .json(&json!({ "start": NINE, "office_id": "south", "certificate_expiry": "2027-01-31" }))
         .send()
         .await
@@ -137,7 +130,6 @@ async fn rescheduling_checks_the_rules_of_the_new_day(backend: Backend) {
     let path = format!("/api/v1/reservations/{}/reschedule", t.reference);
     let after_expiry = app
         .with_secret(Method::POST, &path, &t.secret)
-        .await
         .json(&json!({ "start": "2027-01-04T09:00:00+09:00", "certificate_expiry": "2026-12-31" }))
         .send()
         .await
@@ -145,7 +137,6 @@ async fn rescheduling_checks_the_rules_of_the_new_day(backend: Backend) {
     assert_problem(after_expiry, 422, "certificate-expired").await;
     let no_expiry = app
         .with_secret(Method::POST, &path, &t.secret)
-        .await
         .json(&json!({ "start": TEN }))
         .send()
         .await
@@ -153,7 +144,6 @@ async fn rescheduling_checks_the_rules_of_the_new_day(backend: Backend) {
     assert_problem(no_expiry, 422, "missing-field").await;
     let closed = app
         .with_secret(Method::POST, &path, &t.secret)
-        .await
         .json(&json!({ "start": "2026-12-05T09:00:00+09:00", "certificate_expiry": "2027-01-31" }))
         .send()
         .await
@@ -183,7 +173,6 @@ async fn operations_that_do_not_fit_the_state_are_refused_with_409(backend: Back
             &format!("/api/v1/reservations/{reference}/reschedule"),
             secret,
         )
-        .await
         .json(&json!({ "start": TEN, "certificate_expiry": "2027-01-31" }))
         .send()
         .await
@@ -196,13 +185,11 @@ async fn operations_that_do_not_fit_the_state_are_refused_with_409(backend: Back
         &format!("/api/v1/reservations/{reference}"),
         secret,
     )
-    .await
     .send()
     .await
     .unwrap();
     let confirm = app
         .with_secret(Method::POST, &format!("/api/v1/reservations/{reference}/confirm"), secret)
-        .await
         .json(&json!({ "resident": { "name": "状態 太郎", "email": "state@example.jp" }, "certificate_expiry": "2027-01-31" }))
         .send()
         .await

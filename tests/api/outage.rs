@@ -139,7 +139,6 @@ async fn redis_down_gives_503_and_redis_back_empty_is_rebuilt() {
             &format!("/api/v1/reservations/{}", kept.reference),
             &kept.secret,
         )
-        .await
         .send()
         .await
         .unwrap();

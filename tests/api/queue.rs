@@ -576,7 +576,6 @@ async fn reserved_residents_check_in_and_go_ahead_of_walk_ins(backend: Backend) 
     // Not on another day.
     let other_day = app
         .with_secret(reqwest::Method::POST, &path(&booking), &booking.secret)
-        .await
         .send()
         .await
         .unwrap();
@@ -584,7 +583,6 @@ async fn reserved_residents_check_in_and_go_ahead_of_walk_ins(backend: Backend) 
     app.clock.set(at("2026-12-04T08:40:00+09:00"));
     let too_early = app
         .with_secret(reqwest::Method::POST, &path(&booking), &booking.secret)
-        .await
         .send()
         .await
         .unwrap();
@@ -598,7 +596,6 @@ async fn reserved_residents_check_in_and_go_ahead_of_walk_ins(backend: Backend) 
     // The 09:00 booking checks in 20 minutes late: it queues as a walk-in.
     let late_in = app
         .with_secret(reqwest::Method::POST, &path(&late), &late.secret)
-        .await
         .send()
         .await
         .unwrap();
@@ -609,7 +606,6 @@ async fn reserved_residents_check_in_and_go_ahead_of_walk_ins(backend: Backend) 
     // The 10:00 booking checks in on time.
     let on_time = app
         .with_secret(reqwest::Method::POST, &path(&booking), &booking.secret)
-        .await
         .send()
         .await
         .unwrap();
@@ -618,7 +614,6 @@ async fn reserved_residents_check_in_and_go_ahead_of_walk_ins(backend: Backend) 
     assert_eq!(ticket["class"], "reserved");
     let again = app
         .with_secret(reqwest::Method::POST, &path(&booking), &booking.secret)
-        .await
         .send()
         .await
         .unwrap();
@@ -688,7 +683,6 @@ async fn staff_check_in_by_reference_and_only_confirmed_bookings(backend: Backen
         &format!("/api/v1/reservations/{}", other.reference),
         &other.secret,
     )
-    .await
     .send()
     .await
     .unwrap();

@@ -129,7 +129,6 @@ async fn run(policy: QueuePolicy, ops: Vec<Op>) {
         &keys.prefix,
         std::time::Duration::from_secs(2),
     )
-    .await
     .unwrap();
     let model = MemoryHotState::new();
     let office = OfficeId::parse("main").unwrap();

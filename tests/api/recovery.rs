@@ -245,7 +245,6 @@ async fn restarting_the_embedded_service_loses_nothing_acknowledged() {
             &format!("/api/v1/reservations/{}", booked.reference),
             &booked.secret,
         )
-        .await
         .send()
         .await
         .unwrap();

@@ -424,7 +424,7 @@ impl TestApp {
         }
     }
 
-    pub async fn with_secret(
+    pub fn with_secret(
         &self,
         method: reqwest::Method,
         path: &str,

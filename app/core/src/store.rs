@@ -350,7 +350,7 @@ impl SeatClaim {
     pub fn seat_order(&self, hint: Option<u16>) -> impl Iterator<Item = u16> + '_ {
         let first = u32::from(hint.unwrap_or_else(|| self.first_seat()));
         let capacity = u32::from(self.capacity);
-        (0..capacity).map(move |i| ((first + i) % capacity) as u16)
+        (0..capacity).map(move |i| u16::try_from((first + i) % capacity).unwrap_or(0))
     }
 }
 

@@ -155,6 +155,7 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 
 /// A method the resource does not serve: 405 with `Allow` naming those it does (RFC
 /// 9110 §15.5.6).
+#[allow(clippy::unused_async, reason = "an actix handler is an async fn")]
 pub async fn method_not_allowed(req: HttpRequest, allow: &'static str) -> HttpResponse {
     let mut response = actix_web::ResponseError::error_response(&ApiError::new(
         Problem::MethodNotAllowed,

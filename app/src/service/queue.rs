@@ -490,7 +490,7 @@ impl QueueService {
     /// later changes set a flag and the sender publishes once more when it is done, so
     /// the last change is always followed by a notice. The sender runs in its own task,
     /// so no request waits for it.
-    async fn publish(&self, office: &OfficeId) {
+    fn publish(&self, office: &OfficeId) {
         self.invalidate(office);
         let Some(state) = self.notices.get(office) else {
             return;
@@ -699,7 +699,7 @@ impl QueueService {
                         .increment(1);
                     self.remember(ticket);
                     self.counted(office, line, (generation, now), &issued);
-                    self.publish(&office.id).await;
+                    self.publish(&office.id);
                     return Ok(issued);
                 }
                 Err(TicketWriteError::NumberTaken) => {
@@ -1012,7 +1012,7 @@ impl QueueService {
         };
         self.ledger.update_ticket(t, &event).await?;
         self.counters_changed(&t.office_id);
-        self.publish(&t.office_id).await;
+        self.publish(&t.office_id);
         Ok(())
     }
 
@@ -1042,7 +1042,7 @@ impl QueueService {
         };
         self.ledger.set_counter_paused(paused, &event).await?;
         self.counters_changed(office_id);
-        self.publish(office_id).await;
+        self.publish(office_id);
         Ok(())
     }
 
@@ -1675,7 +1675,7 @@ impl QueueService {
                 }
             }
             if dropped > dropped_before {
-                self.publish(&office.id).await;
+                self.publish(&office.id);
             }
         }
         Ok((rebuilt, dropped))

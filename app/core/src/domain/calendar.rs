@@ -183,7 +183,8 @@ impl DateRule {
                     || DateRule::SundayAfterThirdSaturday.matches(date)
             }
             DateRule::NthWeekday { weekday, nth } => {
-                date.weekday() == *weekday && nth.contains(&(((date.day() - 1) / 7 + 1) as u8))
+                date.weekday() == *weekday
+                    && nth.contains(&u8::try_from((date.day() - 1) / 7 + 1).unwrap_or(u8::MAX))
             }
             DateRule::Dates(dates) => dates.contains(&date),
             DateRule::Range { from, to } => *from <= date && date <= *to,
@@ -250,7 +251,16 @@ pub struct WeeklyHours(pub [Vec<TimeWindow>; 7]);
 
 impl WeeklyHours {
     pub fn on(&self, weekday: Weekday) -> &[TimeWindow] {
-        &self.0[weekday.num_days_from_monday() as usize]
+        let [mon, tue, wed, thu, fri, sat, sun] = &self.0;
+        match weekday {
+            Weekday::Mon => mon,
+            Weekday::Tue => tue,
+            Weekday::Wed => wed,
+            Weekday::Thu => thu,
+            Weekday::Fri => fri,
+            Weekday::Sat => sat,
+            Weekday::Sun => sun,
+        }
     }
 }
 

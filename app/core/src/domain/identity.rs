@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 pub fn fold_width(raw: &str) -> String {
     raw.chars()
         .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
             '\u{3000}' => ' ',
             _ => c,
         })

@@ -369,7 +369,8 @@ pub fn choose_next(
             .min_by_key(|(i, c)| (c.order, *i))
             .map(|(i, _)| i)
     };
-    if let Some(i) = earliest(TicketClass::Reserved).filter(|&i| heads[i].order - before <= now_ms)
+    if let Some(i) = earliest(TicketClass::Reserved)
+        .filter(|&i| heads.get(i).is_some_and(|h| h.order - before <= now_ms))
     {
         return Some((i, streak));
     }
@@ -466,6 +467,10 @@ pub fn estimate_wait(load: &QueueLoad) -> Option<WaitEstimate> {
     let p50 = residual + load.work_ahead_minutes / c;
     let sd = load.variance_ahead.max(0.0).sqrt() / c;
     let p90 = p50 + 1.2816 * sd;
+    #[allow(
+        clippy::as_conversions,
+        reason = "a float to int `as` saturates, as wanted"
+    )]
     Some(WaitEstimate {
         p50_minutes: p50.ceil().max(0.0) as u32,
         p90_minutes: p90.ceil().max(0.0) as u32,
@@ -525,6 +530,10 @@ pub fn intake(
         && let Some(minutes) = forecast_minutes
     {
         let start = now_local.max(first.start);
+        #[allow(
+            clippy::as_conversions,
+            reason = "a float to int `as` saturates, as wanted"
+        )]
         let done = start + Duration::seconds((minutes * 60.0) as i64);
         if done > last.end || done < start {
             return Err(IntakeClosed::Full {

@@ -458,7 +458,10 @@ impl DayQueue {
                 t.status = TicketStatus::Done;
                 t.finished_at = Some(now);
                 let from = t.started_at.or(t.called_at).unwrap_or(now);
-                #[allow(clippy::cast_precision_loss, reason = "minutes of one service")]
+                #[allow(
+                    clippy::as_conversions,
+                    reason = "milliseconds of one service fit an f64"
+                )]
                 let minutes = (now - from).num_milliseconds() as f64 / 60_000.0;
                 observed = Some(Observed {
                     procedure: t.procedure,

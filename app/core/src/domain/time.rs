@@ -92,7 +92,12 @@ impl ScaledClock {
 impl Clock for ScaledClock {
     fn now(&self) -> DateTime<Utc> {
         let real = self.origin.elapsed().as_secs_f64() * self.speed;
-        self.start + chrono::Duration::microseconds((real * 1_000_000.0) as i64)
+        #[allow(
+            clippy::as_conversions,
+            reason = "a float to int `as` saturates, as wanted"
+        )]
+        let micros = (real * 1_000_000.0) as i64;
+        self.start + chrono::Duration::microseconds(micros)
     }
 }
 

@@ -206,7 +206,7 @@ pub fn advance(
     // The clock moves on by what was used. Unused rate does not pile up: with nobody
     // left waiting it restarts now, and while the inventory holds people back at most a
     // minute of it is kept, so returned seats never release a burst.
-    let consumed = admitted.len() as u32;
+    let consumed = u32::try_from(admitted.len()).unwrap_or(u32::MAX);
     let rate_since = if serving >= counters.issued && consumed < rate {
         now
     } else {
@@ -266,9 +266,10 @@ pub fn visitor_state(
 pub fn has_leading_zero_bits(digest: &[u8], bits: u8) -> bool {
     let full = usize::from(bits / 8);
     let rest = bits % 8;
-    digest.len() >= full + usize::from(rest > 0)
-        && digest[..full].iter().all(|b| *b == 0)
-        && (rest == 0 || digest[full] >> (8 - rest) == 0)
+    digest
+        .get(..full)
+        .is_some_and(|head| head.iter().all(|b| *b == 0))
+        && (rest == 0 || digest.get(full).is_some_and(|b| b >> (8 - rest) == 0))
 }
 
 /// The pre-queue: visitors who joined before the opening get their positions in the

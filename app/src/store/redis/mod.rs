@@ -216,13 +216,13 @@ impl RedisHotState {
         Ok(())
     }
 
-    pub async fn connect(url: &str, prefix: &str, timeout: StdDuration) -> anyhow::Result<Self> {
-        Self::connect_with(url, prefix, timeout, None).await
+    pub fn connect(url: &str, prefix: &str, timeout: StdDuration) -> anyhow::Result<Self> {
+        Self::connect_with(url, prefix, timeout, None)
     }
 
     /// With `pool_size`, operations check a connection out of a deadpool pool instead of
     /// sharing one multiplexed connection.
-    pub async fn connect_with(
+    pub fn connect_with(
         url: &str,
         prefix: &str,
         timeout: StdDuration,
