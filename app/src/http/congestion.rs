@@ -10,6 +10,7 @@ use crate::http::queue_dto::{
 };
 use crate::http::{AppState, ClientLang};
 use crate::service::BookingError;
+use crate::service::queue::TYPICAL_WEEKS;
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use chrono::{Duration, NaiveDate};
@@ -17,8 +18,6 @@ use tokio::sync::watch;
 
 /// Displays hear a comment this often, so proxies keep the connection open.
 pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
-/// Typical congestion looks this many weeks back.
-pub const TYPICAL_WEEKS: i64 = 8;
 /// The longest history one request may ask for.
 pub const MAX_HISTORY_DAYS: i64 = 92;
 

@@ -542,6 +542,16 @@ impl IntoApiError for crate::service::rooms::RoomError {
     }
 }
 
+impl IntoApiError for crate::service::rooms::GatedBookingError {
+    fn into_api_error(self, lang: Lang) -> ApiError {
+        use crate::service::rooms::GatedBookingError as G;
+        match self {
+            G::Room(e) => ApiError::from_room(e, lang),
+            G::Booking(e) => ApiError::from_booking(e, lang),
+        }
+    }
+}
+
 impl IntoApiError for crate::service::rooms::RoomAdminError {
     fn into_api_error(self, lang: Lang) -> ApiError {
         ApiError::from_room_admin(self, lang)

@@ -1,6 +1,7 @@
 //! The JSON API: thin handlers that parse requests into domain types, call a service,
 //! and render the answer. Errors are problem+json (see [`error`]).
 
+pub mod booking_input;
 pub mod congestion;
 pub mod dto;
 pub mod error;

@@ -6,6 +6,7 @@ use crate::domain::identity::identity_for;
 use crate::domain::procedure::ProcedureId;
 use crate::domain::text::Lang;
 use crate::domain::text::Text;
+use crate::http::booking_input::{book_request, office_and_procedure};
 use crate::http::dto::{BookingBody, ConfirmBody, HoldBody, RescheduleBody, ReservationView};
 use crate::http::error::{ApiError, FieldErrors, OrProblem, Problem};
 use crate::http::parse::{
@@ -14,7 +15,7 @@ use crate::http::parse::{
 };
 use crate::http::{AppState, ClientLang};
 use crate::service::booking::{
-    BookRequest, Booked, HoldRequest, IdempotencyKey, Ownership, RescheduleRequest, ResidentInput,
+    Booked, HoldRequest, IdempotencyKey, Ownership, RescheduleRequest, ResidentInput,
 };
 use crate::store::Reservation;
 use actix_web::http::header;
@@ -69,32 +70,6 @@ fn ownership(req: &HttpRequest, reference: String, lang: Lang) -> Result<Ownersh
     })
 }
 
-fn office_and_procedure(
-    office: &str,
-    procedure: &str,
-    state: &AppState,
-    errors: &mut FieldErrors,
-) -> (Option<OfficeId>, Option<ProcedureId>) {
-    let office = match OfficeId::parse(office) {
-        Ok(id) if state.booking.municipality().office(id.as_str()).is_some() => Some(id),
-        _ => {
-            errors.push(
-                "office_id",
-                "no such office; GET /api/v1/offices lists them",
-            );
-            None
-        }
-    };
-    let procedure = match procedure.parse::<ProcedureId>() {
-        Ok(p) => Some(p),
-        Err(e) => {
-            errors.push("procedure", e);
-            None
-        }
-    };
-    (office, procedure)
-}
-
 fn created(booked: Booked, state: &AppState) -> HttpResponse {
     let view = ReservationView::of(
         &booked.reservation,
@@ -130,36 +105,14 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang.0;
     let idempotency = idempotency(&req, lang)?;
-    let request = book_request(&state, body.into_inner(), idempotency, lang)?;
-    let booked = book_through_room(&state, &req, request, lang).await?;
+    let request = book_request(&state.booking, body.into_inner(), idempotency, lang)?;
+    let token_for = |room: &str| crate::http::waiting_rooms::admission_token(&req, room);
+    let booked = state
+        .rooms
+        .book_through(&state.booking, request, &token_for)
+        .await
+        .or_problem(lang)?;
     Ok(created(booked, &state))
-}
-
-/// Books through the waiting room that gates the slot's release, if any (the API and
-/// the booking page): the admission is used, and given back if the booking fails.
-pub async fn book_through_room(
-    state: &AppState,
-    req: &HttpRequest,
-    request: BookRequest,
-    lang: Lang,
-) -> Result<Booked, ApiError> {
-    let admitted = through_room(
-        state,
-        req,
-        (&request.office, request.procedure, request.start),
-        request.idempotency.as_ref(),
-        lang,
-    )
-    .await?;
-    match state.booking.book(request).await {
-        Ok(booked) => Ok(booked),
-        Err(e) => {
-            if let Some(a) = admitted {
-                state.rooms.restore(&a).await;
-            }
-            Err(ApiError::from_booking(e, lang))
-        }
-    }
 }
 
 /// Lets a booking or hold through the waiting room that gates its release, if any: it
@@ -187,57 +140,6 @@ pub async fn through_room(
         .or_problem(lang)
 }
 
-/// A booking body parsed into the service's request (shared by the API and the booking
-/// page): every field error at once, then the identity the procedure needs.
-pub fn book_request(
-    state: &AppState,
-    body: BookingBody,
-    idempotency: Option<IdempotencyKey>,
-    lang: Lang,
-) -> Result<BookRequest, ApiError> {
-    reject_unknown(&body.unknown, "", lang)?;
-    reject_unknown(&body.resident.unknown, "resident.", lang)?;
-    let now = state.booking.clock().now();
-    let mut errors = FieldErrors::default();
-    let (office, procedure) =
-        office_and_procedure(&body.office_id, &body.procedure, state, &mut errors);
-    let start = errors.optional("start", Some(&body.start), parse_start);
-    if body.start.trim().is_empty() {
-        errors.push("start", "is required");
-    }
-    let (name, parts) = parse_resident(
-        &body.resident,
-        body.notice_number.as_deref(),
-        body.birth_date.as_deref(),
-        &mut errors,
-    );
-    let certificate_expiry = errors.optional(
-        "certificate_expiry",
-        body.certificate_expiry.as_deref(),
-        parse_date,
-    );
-    errors.into_result(lang)?;
-    check_birth_date(&parts, now, lang)?;
-    let (Some(office), Some(procedure), Some(start), Some(name)) = (office, procedure, start, name)
-    else {
-        return Err(ApiError::invalid_fields(Vec::new(), lang));
-    };
-    let identity = identity_for(procedure.info().identity, &parts)
-        .map_err(|field| ApiError::from_rule(RuleViolation::MissingField(field), lang))?;
-    Ok(BookRequest {
-        office,
-        procedure,
-        start,
-        resident: ResidentInput {
-            name,
-            identity,
-            proxy: body.proxy,
-        },
-        certificate_expiry,
-        idempotency,
-    })
-}
-
 /// Holds a seat for the configured minutes while the resident fills in the form. Confirm
 /// it with `POST /api/v1/reservations/{reference}/confirm`; an unconfirmed hold expires.
 #[utoipa::path(post, path = "/api/v1/holds", tag = "reservations",
@@ -260,8 +162,12 @@ pub async fn hold(
     reject_unknown(&body.unknown, "", lang)?;
     let idempotency = idempotency(&req, lang)?;
     let mut errors = FieldErrors::default();
-    let (office, procedure) =
-        office_and_procedure(&body.office_id, &body.procedure, &state, &mut errors);
+    let (office, procedure) = office_and_procedure(
+        &body.office_id,
+        &body.procedure,
+        &state.booking,
+        &mut errors,
+    );
     let start = errors.optional("start", Some(&body.start), parse_start);
     if body.start.trim().is_empty() {
         errors.push("start", "is required");

@@ -3,19 +3,19 @@
 //! its short eligibility check, the confirmation (reference, secret, what to bring, map
 //! link, hours, an `.ics` file, the PIN warning), and managing a booking (view, cancel,
 //! reschedule) with reference + secret. The form goes through the same parsing as the
-//! JSON API (`reservations::book_request`), so a page cannot accept what the API refuses.
+//! JSON API (`http::booking_input::book_request`), so a page cannot accept what the API refuses.
 
 use crate::domain::OfficeId;
 use crate::domain::procedure::{IdentityKind, ProcedureId};
 use crate::domain::queue::Level;
 use crate::domain::time::{HhMm, tokyo_naive};
-use crate::http::congestion::TYPICAL_WEEKS;
 use crate::http::dto::{BookingBody, ResidentBody};
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::{ApiError, OrProblem, Problem};
 use crate::pages::csrf::{self, CsrfToken};
 use crate::pages::heatmap;
 use crate::pages::{State, Tr, not_found, page_lang, render_with, unavailable};
 use crate::service::booking::{IdempotencyKey, Ownership, RescheduleRequest};
+use crate::service::queue::TYPICAL_WEEKS;
 use crate::store::{Reservation, ReservationStatus};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
@@ -647,12 +647,16 @@ pub async fn submit(
         .ok()
         .map(IdempotencyKey);
     // A release behind a waiting room is booked through the room; the refusal says so.
-    let booked = match crate::http::reservations::book_request(&state, body, idempotency, lang) {
-        Ok(request) => {
-            crate::http::reservations::book_through_room(&state, &req, request, lang).await
-        }
-        Err(e) => Err(e),
-    };
+    let token_for = |room: &str| crate::http::waiting_rooms::admission_token(&req, room);
+    let booked =
+        match crate::http::booking_input::book_request(&state.booking, body, idempotency, lang) {
+            Ok(request) => state
+                .rooms
+                .book_through(&state.booking, request, &token_for)
+                .await
+                .or_problem(lang),
+            Err(e) => Err(e),
+        };
     match booked {
         Ok(b) => {
             let page = DonePage {

@@ -4,10 +4,10 @@
 use crate::domain::OfficeId;
 use crate::domain::queue::{Level, WaitEstimate};
 use crate::domain::time::{tokyo_date, tokyo_naive};
-use crate::http::congestion::TYPICAL_WEEKS;
 use crate::pages::heatmap::{self, HourCell};
 use crate::pages::{State, Tr, not_found, page_lang, render, render_with};
 use crate::service::queue::OfficeCongestion;
+use crate::service::queue::TYPICAL_WEEKS;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;

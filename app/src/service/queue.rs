@@ -288,6 +288,9 @@ const NOTICE_IDLE: u8 = 0;
 const NOTICE_SENDING: u8 = 1;
 const NOTICE_DIRTY: u8 = 2;
 
+/// Typical congestion looks this many weeks back.
+pub const TYPICAL_WEEKS: i64 = 8;
+
 pub struct QueueService {
     municipality: Arc<Municipality>,
     ledger: Arc<dyn QueueLedger>,
@@ -1449,7 +1452,8 @@ impl QueueService {
         Ok(rows.len())
     }
 
-    /// Typical congestion by weekday and hour (Tokyo) over the last `weeks` weeks.
+    /// Typical congestion by weekday and hour (Tokyo) over the last `weeks` weeks
+    /// ([`TYPICAL_WEEKS`] on the pages and in the API).
     pub async fn typical(
         &self,
         office_id: &OfficeId,

@@ -23,6 +23,15 @@ use rand::RngCore;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
+/// Why a booking through a waiting room failed: at the room's gate, or in the booking.
+#[derive(Debug, thiserror::Error)]
+pub enum GatedBookingError {
+    #[error(transparent)]
+    Room(#[from] RoomError),
+    #[error(transparent)]
+    Booking(#[from] crate::service::BookingError),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RoomError {
     #[error("no such waiting room")]
@@ -786,6 +795,35 @@ impl RoomService {
             expires: DateTime::from_timestamp_millis(admission.expires_ms).unwrap_or_default(),
             first,
         }))
+    }
+
+    /// Books through the waiting room that gates the slot's release, if any (the API and
+    /// the booking page alike): the admission is used, and given back if the booking
+    /// fails. `token_for` gives the admission token the resident holds for a room.
+    pub async fn book_through(
+        &self,
+        booking: &BookingService,
+        request: crate::service::booking::BookRequest,
+        token_for: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<crate::service::booking::Booked, GatedBookingError> {
+        let admitted = self
+            .enter(
+                &request.office,
+                request.procedure,
+                request.start.date(),
+                token_for,
+                request.idempotency.as_ref().map(|k| k.0.as_str()),
+            )
+            .await?;
+        match booking.book(request).await {
+            Ok(booked) => Ok(booked),
+            Err(e) => {
+                if let Some(a) = admitted {
+                    self.restore(&a).await;
+                }
+                Err(e.into())
+            }
+        }
     }
 
     pub async fn restore(&self, admitted: &Admitted) {
