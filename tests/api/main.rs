@@ -28,5 +28,6 @@ mod rate_limit;
 mod recovery;
 mod reload;
 mod room_admin;
+mod room_model;
 mod slow_clients;
 mod waiting_room;

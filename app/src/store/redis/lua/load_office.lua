@@ -1,4 +1,4 @@
--- The last steps of an office's rebuild (store/redis.rs `load_office`). The seat maps and
+-- The last steps of an office's rebuild (store/redis/mod.rs `load_office`). The seat maps and
 -- the marks were written beforehand to staging keys, in short pipelined commands, so that
 -- no single command holds Redis while a large office loads.
 -- ARGV[1] 'carry': copy the claims made since the snapshot was read (pending claims due

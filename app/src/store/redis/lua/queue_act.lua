@@ -1,4 +1,4 @@
--- Apply a counter or resident action to a ticket (see store::memory_queue for the rules).
+-- Apply a counter or resident action to a ticket (the rules: domain::queue_day::DayQueue::act).
 -- KEYS: 1 loaded, 2 tickets, 3 counters, 4 recent calls, 5 issue sequence, 6 service stats,
 --       then per line of the office (in ARGV[7] order): reserved, priority, normal queues
 -- ARGV: 1 action, 2 ticket id, 3 acting counter or '' (resident), 4 now ms,

@@ -11,7 +11,7 @@ local counters = redis.call('GET', KEYS[2])
 if not counters then
   return {1, false, false}
 end
--- serving|rate_since|prequeue|opened (redis_room.rs: encode)
+-- serving|rate_since|prequeue|opened (store/redis/room.rs: encode)
 local serving, prequeue, opened = string.match(counters, '^(%d+)|%-?%d+|(%d+)|(%d)$')
 if opened ~= '1' then
   return {1, counters, false}
