@@ -17,6 +17,7 @@ mod health;
 mod holds;
 mod hot_state_model;
 mod idempotency;
+mod ledger_contract;
 mod manage;
 mod offices;
 mod outage;

@@ -153,7 +153,8 @@ impl QueueLedger for SqliteLedger {
         );
         let issued = ms(t.issued_at);
         let classify = |e: sqlx::Error| match &e {
-            sqlx::Error::Database(db) if db.message().contains("tickets.number") => {
+            // The number's unique index is on the displayed number (tickets_number_key).
+            sqlx::Error::Database(db) if db.message().contains("tickets.display") => {
                 TicketWriteError::NumberTaken
             }
             sqlx::Error::Database(db) if db.message().contains("tickets.reservation_id") => {

@@ -1,0 +1,314 @@
+//! One contract for every ledger: the same writes and reads on PostgreSQL and on SQLite
+//! give the same answers (the uniqueness rules, holds, cancellation, moves, the reaper's
+//! and the rebuild's reads, tickets and their revisions, the audit trail), and each
+//! answer is the one the contract names.
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use madoguchi::domain::OfficeId;
+use madoguchi::domain::procedure::ProcedureId;
+use madoguchi::domain::queue::{CounterId, LineId, TicketClass, TicketStatus};
+use madoguchi::domain::slots::SlotRef;
+use madoguchi::store::postgres::PgLedger;
+use madoguchi::store::queue::{QueueEvent, QueueLedger, Ticket, TicketWriteError};
+use madoguchi::store::{
+    Actor, Ledger, NewReservation, Placement, Reservation, ResidentRecord, WriteError,
+};
+use madoguchi_sqlite::SqliteLedger;
+use madoguchi_tests::{TestDb, TestFile};
+use uuid::Uuid;
+
+fn now() -> DateTime<Utc> {
+    "2026-12-01T01:00:00Z".parse().unwrap()
+}
+
+fn office() -> OfficeId {
+    OfficeId::parse("desk").unwrap()
+}
+
+fn placement(hour: u32, seat: u16) -> Placement {
+    let date = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+    let start: DateTime<Utc> = "2026-12-04T00:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        + Duration::hours(i64::from(hour) - 9);
+    Placement {
+        slot: SlotRef {
+            office: office(),
+            procedure: ProcedureId::CertRenewal,
+            date,
+            start: NaiveTime::from_hms_opt(hour, 0, 0).unwrap(),
+        },
+        start,
+        end: start + Duration::minutes(15),
+        seat,
+        capacity: 2,
+    }
+}
+
+fn booking(hour: u32, seat: u16, who: u8, key: Option<u8>) -> NewReservation {
+    NewReservation {
+        id: Uuid::new_v4(),
+        reference: format!("REF{who:02}{hour:02}{seat}"),
+        placement: placement(hour, seat),
+        resident: Some(ResidentRecord {
+            name: format!("住民 {who}"),
+            identity_hash: [who; 32],
+            proxy: false,
+        }),
+        hold_expires_at: None,
+        idempotency_key_hash: key.map(|k| [k; 32]),
+        request_fingerprint: key.map(|k| [k; 32]),
+        now: now(),
+    }
+}
+
+fn kind(r: &Result<(), WriteError>) -> &'static str {
+    match r {
+        Ok(()) => "ok",
+        Err(WriteError::SeatTaken) => "seat",
+        Err(WriteError::ResidentHasBooking) => "resident",
+        Err(WriteError::IdempotencyKeyUsed) => "key",
+        Err(WriteError::Store(_)) => "store",
+    }
+}
+
+/// What a reservation says, without its row id (each run makes its own).
+fn shown(r: &Option<Reservation>) -> String {
+    r.as_ref().map_or("none".into(), |r| {
+        format!(
+            "{} {} {} {} seat {} {} {:?} {:?}",
+            r.reference,
+            r.office_id,
+            r.procedure,
+            r.slot_start,
+            r.seat,
+            r.status.as_str(),
+            r.resident_name,
+            r.hold_expires_at
+        )
+    })
+}
+
+fn ticket(number: u32, reservation: Option<Uuid>) -> Ticket {
+    Ticket {
+        id: Uuid::new_v4(),
+        office_id: office(),
+        line_id: LineId::parse("a").unwrap(),
+        service_date: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        number,
+        display: format!("A-{number:03}"),
+        procedure: ProcedureId::CardPickup,
+        class: TicketClass::Normal,
+        reservation_id: reservation,
+        status: TicketStatus::Waiting,
+        counter_id: None,
+        order_key: i64::from(number),
+        issued_at: now(),
+        called_at: None,
+        started_at: None,
+        finished_at: None,
+        recalls: 0,
+        revision: 0,
+    }
+}
+
+fn ticket_kind(r: &Result<(), TicketWriteError>) -> &'static str {
+    match r {
+        Ok(()) => "ok",
+        Err(TicketWriteError::NumberTaken) => "number",
+        Err(TicketWriteError::AlreadyCheckedIn) => "checked-in",
+        Err(TicketWriteError::Store(_)) => "store",
+    }
+}
+
+/// The contract, step by step: each line of the transcript is an answer, and the
+/// expected answer is asserted where the contract names one.
+async fn contract<L: Ledger + QueueLedger>(ledger: &L) -> Vec<String> {
+    let mut log = Vec::new();
+    let first = booking(9, 0, 1, Some(1));
+    assert_eq!(kind(&ledger.insert_reservation(&first).await), "ok");
+    // The seat, the resident and the key are each taken once.
+    let answers = [
+        kind(&ledger.insert_reservation(&booking(9, 0, 2, None)).await),
+        kind(&ledger.insert_reservation(&booking(10, 0, 1, None)).await),
+        kind(&ledger.insert_reservation(&booking(10, 1, 3, Some(1))).await),
+        kind(&ledger.insert_reservation(&booking(9, 1, 4, None)).await),
+    ];
+    assert_eq!(answers, ["seat", "resident", "key", "ok"]);
+    log.push(format!("{answers:?}"));
+
+    let found = ledger
+        .reservation_by_reference(&first.reference)
+        .await
+        .unwrap();
+    assert_eq!(found.as_ref().map(|r| r.id), Some(first.id));
+    log.push(shown(&found));
+    let by_key = ledger
+        .reservation_by_idempotency_key(&[1; 32])
+        .await
+        .unwrap();
+    assert_eq!(by_key.as_ref().map(|r| r.id), Some(first.id));
+    let holder = ledger
+        .seat_holder(&first.placement.slot, first.placement.start, 0)
+        .await
+        .unwrap();
+    assert_eq!(holder, Some(first.id));
+
+    // A hold becomes a booking once; then it is no hold any more.
+    let mut hold = booking(11, 0, 5, None);
+    hold.resident = None;
+    hold.hold_expires_at = Some(now() + Duration::minutes(30));
+    assert_eq!(kind(&ledger.insert_reservation(&hold).await), "ok");
+    let resident = ResidentRecord {
+        name: "住民 5".into(),
+        identity_hash: [5; 32],
+        proxy: false,
+    };
+    let confirmed = ledger
+        .confirm_hold(hold.id, &resident, now())
+        .await
+        .unwrap();
+    log.push(shown(&confirmed));
+    assert_eq!(
+        confirmed.as_ref().map(|r| r.status.as_str()),
+        Some("confirmed")
+    );
+    let again = ledger
+        .confirm_hold(hold.id, &resident, now())
+        .await
+        .unwrap();
+    assert!(again.is_none());
+
+    // A move to a taken seat is refused; to a free one it happens.
+    let taken = ledger.reschedule(first.id, &placement(9, 1), now()).await;
+    assert!(matches!(taken, Err(WriteError::SeatTaken)), "{taken:?}");
+    let moved = ledger
+        .reschedule(first.id, &placement(12, 0), now())
+        .await
+        .unwrap();
+    log.push(shown(&moved));
+
+    // Cancelling frees the seat and the resident; a second cancel finds nothing active.
+    let cancelled = ledger
+        .cancel(first.id, Actor::Resident, now())
+        .await
+        .unwrap();
+    log.push(shown(&cancelled));
+    assert_eq!(
+        cancelled.as_ref().map(|r| r.status.as_str()),
+        Some("cancelled")
+    );
+    assert!(
+        ledger
+            .cancel(first.id, Actor::Resident, now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        kind(&ledger.insert_reservation(&booking(12, 0, 1, None)).await),
+        "ok"
+    );
+
+    // The reaper's and the rebuild's reads.
+    let placed = ledger
+        .active_placements(&[first.id, hold.id])
+        .await
+        .unwrap();
+    assert_eq!(placed.keys().copied().collect::<Vec<_>>(), vec![hold.id]);
+    let inactive = ledger.inactive_among(&[first.id, hold.id]).await.unwrap();
+    assert_eq!(inactive, vec![first.id]);
+    let mut seats: Vec<String> = ledger
+        .active_seats(&office(), now())
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| format!("{:?}", (s.slot.start, s.seat)))
+        .collect();
+    seats.sort();
+    assert_eq!(seats.len(), 3, "{seats:?}");
+    log.push(format!("{seats:?}"));
+
+    // Tickets: a number once per line and day; a newer revision wins, an older one
+    // does not undo it.
+    let t = ticket(1, None);
+    assert_eq!(ticket_kind(&ledger.insert_ticket(&t, "kiosk").await), "ok");
+    assert_eq!(
+        ticket_kind(&ledger.insert_ticket(&ticket(1, None), "kiosk").await),
+        "number"
+    );
+    let mut called = t.clone();
+    called.status = TicketStatus::Called;
+    called.counter_id = Some(CounterId::parse("1").unwrap());
+    called.called_at = Some(now());
+    called.revision = 2;
+    let event = |kind: &'static str| QueueEvent {
+        office: office(),
+        ticket: Some(t.id),
+        counter: Some(CounterId::parse("1").unwrap()),
+        kind,
+        actor: "system".into(),
+        at: now(),
+        detail: None,
+    };
+    ledger
+        .update_ticket(&called, &event("called"))
+        .await
+        .unwrap();
+    let mut stale = t.clone();
+    stale.revision = 1;
+    stale.status = TicketStatus::Cancelled;
+    ledger
+        .update_ticket(&stale, &event("cancelled"))
+        .await
+        .unwrap();
+    let stored = ledger.ticket(t.id).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.revision), (TicketStatus::Called, 2));
+    let day = ledger
+        .tickets_of_day(&office(), t.service_date)
+        .await
+        .unwrap();
+    log.push(format!(
+        "{:?}",
+        day.iter()
+            .map(|t| (t.display.clone(), t.status, t.revision))
+            .collect::<Vec<_>>()
+    ));
+
+    // A reservation checks in once.
+    let checked_in = ticket(2, Some(hold.id));
+    assert_eq!(
+        ticket_kind(&ledger.insert_ticket(&checked_in, "kiosk").await),
+        "ok"
+    );
+    assert_eq!(
+        ticket_kind(
+            &ledger
+                .insert_ticket(&ticket(3, Some(hold.id)), "kiosk")
+                .await
+        ),
+        "checked-in"
+    );
+
+    // The audit trail holds both queue events, the stale one too.
+    let trail = ledger
+        .audit_records(
+            &office(),
+            now() - Duration::hours(1),
+            now() + Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = trail.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(kinds, ["called", "cancelled"], "{trail:?}");
+    log
+}
+
+#[tokio::test]
+async fn postgres_and_sqlite_keep_the_same_ledger_contract() {
+    let db = TestDb::create().await;
+    let pg = PgLedger::connect_lazy(&db.url, 4, 1, std::time::Duration::from_secs(3)).unwrap();
+    pg.migrate().await.unwrap();
+    let file = TestFile::new();
+    let sqlite = SqliteLedger::open(&file.path).await.unwrap();
+    let on_postgres = contract(&pg).await;
+    let on_sqlite = contract(&sqlite).await;
+    assert_eq!(on_postgres, on_sqlite);
+}
