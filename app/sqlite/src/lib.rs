@@ -6,6 +6,10 @@
 //! a process crash and a power cut. SQLite has one writer at a time; writes that touch
 //! two tables run in `BEGIN IMMEDIATE` transactions so they queue instead of failing.
 
+// Toward the workspace's lints, crate by crate (see madoguchi-core).
+#![deny(clippy::as_conversions, clippy::indexing_slicing)]
+#![cfg_attr(test, allow(clippy::as_conversions, clippy::indexing_slicing))]
+
 use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

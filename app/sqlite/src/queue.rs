@@ -315,7 +315,7 @@ impl QueueLedger for SqliteLedger {
             .map(|r| {
                 Ok(ServiceTime {
                     procedure: parsed(&r.procedure, "procedure", |s| s.parse().ok())?,
-                    minutes: (r.finished_at - r.started_at) as f64 / 60_000.0,
+                    minutes: minutes_between(r.started_at, r.finished_at),
                     finished_at: time(r.finished_at)?,
                 })
             })
@@ -630,13 +630,25 @@ impl QueueLedger for SqliteLedger {
                     office_id: parsed(&r.office_id, "office", |s| OfficeId::parse(s).ok())?,
                     line_id: parsed(&r.line_id, "line", |s| LineId::parse(s).ok())?,
                     taken_at: time(r.taken_at)?,
-                    waiting: r.waiting.max(0) as u32,
-                    counters_open: r.counters_open.max(0) as u32,
-                    wait_p50: r.wait_p50.map(|v| v.max(0) as u32),
-                    wait_p90: r.wait_p90.map(|v| v.max(0) as u32),
+                    waiting: count(r.waiting),
+                    counters_open: count(r.counters_open),
+                    wait_p50: r.wait_p50.map(count),
+                    wait_p90: r.wait_p90.map(count),
                     level: parsed(&r.level, "level", Level::parse)?,
                 })
             })
             .collect()
     }
+}
+
+/// A stored count (an SQLite integer) as the domain counts: never below 0.
+fn count(v: i64) -> u32 {
+    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
+}
+
+/// Minutes between two stored times (Unix milliseconds).
+fn minutes_between(from_ms: i64, to_ms: i64) -> f64 {
+    #[allow(clippy::as_conversions, reason = "milliseconds of one service fit an f64")]
+    let ms = (to_ms - from_ms) as f64;
+    ms / 60_000.0
 }
