@@ -30,6 +30,9 @@ trap stop_server EXIT
 CONFIG="$OUT/city.toml"
 cat app/config/sample-city.toml tests/browser/room.toml >"$CONFIG"
 CLOCK=2027-01-12T09:30:00+09:00@1
+# Writes from residents' addresses (the limit test) refill slowly, so that a slow
+# machine's presses still use up the burst; 127.0.0.1 (every other test) is exempt.
+export MADOGUCHI_RATE_LIMIT__PER_MINUTE=2
 start_server "$CONFIG" "$CLOCK"
 MADOGUCHI_CONFIG="$CONFIG" MADOGUCHI_CLOCK="$CLOCK" RUST_LOG=error "$BIN/madoguchi" demo-history --weeks 8
 STAFF_TOKEN=$(MADOGUCHI_CONFIG="$CONFIG" RUST_LOG=error "$BIN/madoguchi" staff-token create --office main --role staff --label browser 2>/dev/null)
