@@ -648,7 +648,10 @@ fn count(v: i64) -> u32 {
 
 /// Minutes between two stored times (Unix milliseconds).
 fn minutes_between(from_ms: i64, to_ms: i64) -> f64 {
-    #[allow(clippy::as_conversions, reason = "milliseconds of one service fit an f64")]
+    #[allow(
+        clippy::as_conversions,
+        reason = "milliseconds of one service fit an f64"
+    )]
     let ms = (to_ms - from_ms) as f64;
     ms / 60_000.0
 }
