@@ -273,9 +273,7 @@ impl QueueLedger for PgLedger {
 
     async fn update_ticket(&self, t: &Ticket, e: &QueueEvent) -> Result<(), StoreError> {
         // The event is recorded even when a newer state is already there (the row then
-        // stays), and when the row is not committed yet (a counter called the ticket in
-        // the moment after its issue; its next change writes the state); the CTE runs to
-        // completion whether or not the INSERT reads it.
+        // stays); the CTE runs to completion whether or not the INSERT reads it.
         sqlx::query!(
             r#"
             WITH updated AS (
@@ -286,7 +284,7 @@ impl QueueLedger for PgLedger {
                 RETURNING id
             )
             INSERT INTO queue_events (office_id, ticket_id, counter_id, kind, actor, at, detail)
-            VALUES ($11, $1, $12, $13, $14, $15, $16)
+            SELECT $11, id, $12, $13, $14, $15, $16 FROM tickets WHERE id = $1
             "#,
             t.id,
             t.status.as_str(),
