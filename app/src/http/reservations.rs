@@ -3,7 +3,6 @@
 use crate::domain::OfficeId;
 use crate::domain::booking::RuleViolation;
 use crate::domain::identity::identity_for;
-use crate::domain::procedure::ProcedureId;
 use crate::domain::text::Lang;
 use crate::domain::text::Text;
 use crate::http::booking_input::{book_request, office_and_procedure};
@@ -115,31 +114,6 @@ pub async fn create(
     Ok(created(booked, &state))
 }
 
-/// Lets a booking or hold through the waiting room that gates its release, if any: it
-/// needs a valid admission token, used now (one booking per admission; a retry with the
-/// same Idempotency-Key is the same booking). Given back if the booking then fails.
-pub async fn through_room(
-    state: &AppState,
-    req: &HttpRequest,
-    (office, procedure, start): (&OfficeId, ProcedureId, chrono::NaiveDateTime),
-    idempotency: Option<&IdempotencyKey>,
-    lang: Lang,
-) -> Result<Option<crate::service::rooms::Admitted>, ApiError> {
-    // The header (API clients), else the room's admission cookie (the resident pages).
-    let token_for = |room: &str| crate::http::waiting_rooms::admission_token(req, room);
-    state
-        .rooms
-        .enter(
-            office,
-            procedure,
-            start.date(),
-            &token_for,
-            idempotency.map(|k| k.0.as_str()),
-        )
-        .await
-        .or_problem(lang)
-}
-
 /// Holds a seat for the configured minutes while the resident fills in the form. Confirm
 /// it with `POST /api/v1/reservations/{reference}/confirm`; an unconfirmed hold expires.
 #[utoipa::path(post, path = "/api/v1/holds", tag = "reservations",
@@ -176,32 +150,19 @@ pub async fn hold(
     let (Some(office), Some(procedure), Some(start)) = (office, procedure, start) else {
         return Err(ApiError::invalid_fields(Vec::new(), lang));
     };
-    let admitted = through_room(
-        &state,
-        &req,
-        (&office, procedure, start),
-        idempotency.as_ref(),
-        lang,
-    )
-    .await?;
+    let token_for = |room: &str| crate::http::waiting_rooms::admission_token(&req, room);
+    let request = HoldRequest {
+        office,
+        procedure,
+        start,
+        idempotency,
+    };
     let held = state
-        .booking
-        .hold(HoldRequest {
-            office,
-            procedure,
-            start,
-            idempotency,
-        })
-        .await;
-    match held {
-        Ok(booked) => Ok(created(booked, &state)),
-        Err(e) => {
-            if let Some(a) = admitted {
-                state.rooms.restore(&a).await;
-            }
-            Err(ApiError::from_booking(e, lang))
-        }
-    }
+        .rooms
+        .hold_through(&state.booking, request, &token_for)
+        .await
+        .or_problem(lang)?;
+    Ok(created(held, &state))
 }
 
 /// Confirms a hold with the resident's details.

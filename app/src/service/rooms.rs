@@ -815,15 +815,42 @@ impl RoomService {
                 request.idempotency.as_ref().map(|k| k.0.as_str()),
             )
             .await?;
-        match booking.book(request).await {
-            Ok(booked) => Ok(booked),
-            Err(e) => {
-                if let Some(a) = admitted {
-                    self.restore(&a).await;
-                }
-                Err(e.into())
-            }
+        self.given_back_on_failure(admitted, booking.book(request).await)
+            .await
+    }
+
+    /// A hold through the same gate as [`Self::book_through`].
+    pub async fn hold_through(
+        &self,
+        booking: &BookingService,
+        request: crate::service::booking::HoldRequest,
+        token_for: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<crate::service::booking::Booked, GatedBookingError> {
+        let admitted = self
+            .enter(
+                &request.office,
+                request.procedure,
+                request.start.date(),
+                token_for,
+                request.idempotency.as_ref().map(|k| k.0.as_str()),
+            )
+            .await?;
+        self.given_back_on_failure(admitted, booking.hold(request).await)
+            .await
+    }
+
+    /// The admission a failed booking or hold used goes back to its visitor.
+    async fn given_back_on_failure<T>(
+        &self,
+        admitted: Option<Admitted>,
+        result: Result<T, crate::service::BookingError>,
+    ) -> Result<T, GatedBookingError> {
+        if result.is_err()
+            && let Some(a) = admitted
+        {
+            self.restore(&a).await;
         }
+        Ok(result?)
     }
 
     pub async fn restore(&self, admitted: &Admitted) {
