@@ -287,7 +287,45 @@ async fn contract<L: Ledger + QueueLedger>(ledger: &L) -> Vec<String> {
         "checked-in"
     );
 
-    // The audit trail holds both queue events, the stale one too.
+    // A counter calls a ticket the moment before its issue's row is written: the call's
+    // state is kept, and the issue's insert, arriving second, adds who issued it.
+    let early = ticket(4, None);
+    let mut early_call = early.clone();
+    early_call.status = TicketStatus::Called;
+    early_call.counter_id = Some(CounterId::parse("1").unwrap());
+    early_call.called_at = Some(now());
+    early_call.revision = 1;
+    ledger
+        .update_ticket(
+            &early_call,
+            &QueueEvent {
+                ticket: Some(early.id),
+                ..event("called")
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ticket_kind(&ledger.insert_ticket(&early, "kiosk").await),
+        "ok"
+    );
+    let row = ledger.ticket(early.id).await.unwrap().unwrap();
+    assert_eq!((row.status, row.revision), (TicketStatus::Called, 1));
+    let issuer = ledger
+        .queue_events(
+            &office(),
+            now() - Duration::hours(1),
+            now() + Duration::hours(1),
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "issued" && e.ticket_id == Some(early.id))
+        .map(|e| e.actor);
+    assert_eq!(issuer.as_deref(), Some("kiosk"));
+    log.push(format!("{:?} {} {issuer:?}", row.status, row.revision));
+
+    // The audit trail holds every queue event, the stale one and the early call too.
     let trail = ledger
         .audit_records(
             &office(),
@@ -297,7 +335,7 @@ async fn contract<L: Ledger + QueueLedger>(ledger: &L) -> Vec<String> {
         .await
         .unwrap();
     let kinds: Vec<&str> = trail.iter().map(|r| r.kind.as_str()).collect();
-    assert_eq!(kinds, ["called", "cancelled"], "{trail:?}");
+    assert_eq!(kinds, ["called", "cancelled", "called"], "{trail:?}");
     log
 }
 
@@ -311,4 +349,71 @@ async fn postgres_and_sqlite_keep_the_same_ledger_contract() {
     let on_postgres = contract(&pg).await;
     let on_sqlite = contract(&sqlite).await;
     assert_eq!(on_postgres, on_sqlite);
+}
+
+/// A counter calls a ticket while the issue's insert is still uncommitted (the group
+/// commit's transaction is open): on PostgreSQL the call waits for that commit, then
+/// writes its state over the issue's, instead of updating nothing.
+#[tokio::test]
+async fn a_call_during_the_issue_commit_waits_for_it_on_postgres() {
+    let db = TestDb::create().await;
+    let pg = PgLedger::connect_lazy(&db.url, 4, 1, std::time::Duration::from_secs(3)).unwrap();
+    pg.migrate().await.unwrap();
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let t = ticket(7, None);
+    let mut issue = pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO tickets (id, office_id, line_id, service_date, number, display, procedure,
+                              class, status, order_key, issued_at, issued_by)
+         VALUES ($1, $2, 'a', $3, 7, 'A-007', $4, 'normal', 'waiting', 7, $5, 'kiosk')",
+    )
+    .bind(t.id)
+    .bind(office().as_str())
+    .bind(t.service_date)
+    .bind(t.procedure.as_str())
+    .bind(t.issued_at)
+    .execute(&mut *issue)
+    .await
+    .unwrap();
+    let mut called = t.clone();
+    called.status = TicketStatus::Called;
+    called.counter_id = Some(CounterId::parse("1").unwrap());
+    called.called_at = Some(now());
+    called.revision = 1;
+    let event = QueueEvent {
+        office: office(),
+        ticket: Some(t.id),
+        counter: called.counter_id.clone(),
+        kind: "called",
+        actor: "system".into(),
+        at: now(),
+        detail: None,
+    };
+    let call = tokio::spawn(async move { pg.update_ticket(&called, &event).await });
+    // Until the call either finished (it did not wait) or waits on the issue's row lock.
+    let waits = loop {
+        if call.is_finished() {
+            break false;
+        }
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break true;
+        }
+        tokio::task::yield_now().await;
+    };
+    issue.commit().await.unwrap();
+    call.await.unwrap().unwrap();
+    assert!(waits, "the call did not wait for the issue's commit");
+    let status: String = sqlx::query_scalar("SELECT status FROM tickets WHERE id = $1")
+        .bind(t.id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "called");
 }

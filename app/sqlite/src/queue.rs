@@ -162,11 +162,13 @@ impl QueueLedger for SqliteLedger {
             }
             _ => TicketWriteError::Store(store_error(e)),
         };
-        // One row: who issued it is the audit trail's "issued" entry.
+        // One row: who issued it is the audit trail's "issued" entry. A row already there
+        // is this ticket, written by a counter that called it first (`update_ticket`).
         sqlx::query!(
             "INSERT INTO tickets (id, office_id, line_id, service_date, number, display, procedure, class,
                                   reservation_id, status, counter_id, order_key, issued_at, issued_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+             ON CONFLICT (id) DO UPDATE SET issued_by = excluded.issued_by",
             id,
             office,
             line,
@@ -237,12 +239,32 @@ impl QueueLedger for SqliteLedger {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;
+        let (date, number, procedure) = (
+            t.service_date.to_string(),
+            i64::from(t.number),
+            t.procedure.as_str(),
+        );
+        let (office, reservation, issued) = (
+            t.office_id.as_str(),
+            t.reservation_id.map(|r| r.to_string()),
+            ms(t.issued_at),
+        );
         sqlx::query!(
-            // A newer state already written stays (see QueueLedger::update_ticket).
-            "UPDATE tickets SET status = ?2, counter_id = ?3, line_id = ?4, order_key = ?5, called_at = ?6,
-                                started_at = ?7, finished_at = ?8, recalls = ?9, class = ?10,
-                                revision = ?11
-             WHERE id = ?1 AND revision < ?11",
+            // An upsert: a counter may call a ticket before its issue's row is written
+            // (the issue's insert then only adds who issued it). A newer state already
+            // written stays (see QueueLedger::update_ticket).
+            "INSERT INTO tickets (id, office_id, line_id, service_date, number, display, procedure,
+                                  class, reservation_id, status, counter_id, order_key, issued_at,
+                                  called_at, started_at, finished_at, recalls, revision, issued_by)
+             VALUES (?1, ?12, ?4, ?13, ?14, ?15, ?16, ?10, ?17, ?2, ?3, ?5, ?18, ?6, ?7, ?8, ?9,
+                     ?11, '')
+             ON CONFLICT (id) DO UPDATE
+             SET status = excluded.status, counter_id = excluded.counter_id,
+                 line_id = excluded.line_id, order_key = excluded.order_key,
+                 called_at = excluded.called_at, started_at = excluded.started_at,
+                 finished_at = excluded.finished_at, recalls = excluded.recalls,
+                 class = excluded.class, revision = excluded.revision
+             WHERE tickets.revision < excluded.revision",
             id,
             status,
             counter,
@@ -253,7 +275,14 @@ impl QueueLedger for SqliteLedger {
             finished,
             recalls,
             class,
-            revision
+            revision,
+            office,
+            date,
+            number,
+            t.display,
+            procedure,
+            reservation,
+            issued
         )
         .execute(&mut *tx)
         .await

@@ -158,7 +158,8 @@ pub trait QueueLedger: Send + Sync + 'static {
     fn known_down(&self) -> bool {
         false
     }
-    /// Inserts a new ticket and its `issued` event.
+    /// Inserts a new ticket and its `issued` event (on a row a call already wrote, only
+    /// the event: see `update_ticket`).
     async fn insert_ticket(&self, ticket: &Ticket, actor: &str) -> Result<(), TicketWriteError>;
     async fn ticket(&self, id: Uuid) -> Result<Option<Ticket>, StoreError>;
     async fn ticket_for_reservation(&self, reservation: Uuid)
@@ -166,6 +167,9 @@ pub trait QueueLedger: Send + Sync + 'static {
     /// Writes a ticket's new state (as the hot state decided it) with its event. A state
     /// older than the one the ledger holds (a lower revision: two changes of one ticket
     /// written out of order) leaves the row as it is; the event is recorded either way.
+    /// The issue's row may not be written yet (a counter called the ticket the moment
+    /// after its issue): the state is written all the same, and the issue's insert, when
+    /// it comes, adds only who issued it.
     async fn update_ticket(&self, ticket: &Ticket, event: &QueueEvent) -> Result<(), StoreError>;
     async fn tickets_of_day(
         &self,

@@ -49,7 +49,9 @@ impl BatchWriter for TicketWriter {
     }
 }
 
-/// Every ticket of a batch, or none (one statement).
+/// Every ticket of a batch, or none (one statement). A row already there is the same
+/// ticket, written by a counter that called it before this commit (`update_ticket`): it
+/// gets its issuer and keeps its newer state.
 async fn insert_many(pool: &sqlx::PgPool, items: &[(Ticket, String)]) -> Result<(), sqlx::Error> {
     let n = items.len();
     let mut ids = Vec::with_capacity(n);
@@ -90,6 +92,7 @@ async fn insert_many(pool: &sqlx::PgPool, items: &[(Ticket, String)]) -> Result<
         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::date[], $5::int[],
                              $6::text[], $7::text[], $8::text[], $9::uuid[], $10::text[],
                              $11::text[], $12::bigint[], $13::timestamptz[], $14::text[])
+        ON CONFLICT (id) DO UPDATE SET issued_by = EXCLUDED.issued_by
         "#,
         &ids,
         &offices as &[&str],
@@ -118,6 +121,7 @@ async fn insert_one(pool: &sqlx::PgPool, t: &Ticket, actor: &str) -> Result<(), 
                              class, reservation_id, status, counter_id, order_key, issued_at,
                              issued_by)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+        ON CONFLICT (id) DO UPDATE SET issued_by = EXCLUDED.issued_by
         "#,
         t.id,
         t.office_id.as_str(),
@@ -272,19 +276,31 @@ impl QueueLedger for PgLedger {
     }
 
     async fn update_ticket(&self, t: &Ticket, e: &QueueEvent) -> Result<(), StoreError> {
-        // The event is recorded even when a newer state is already there (the row then
-        // stays); the CTE runs to completion whether or not the INSERT reads it.
+        // An upsert, not an UPDATE: a counter may call a ticket the moment after its issue,
+        // before the issue's row commits. ON CONFLICT waits for that insert and then
+        // updates; a row not yet begun is written here and the issue's insert only adds
+        // who issued it (`insert_many`). A newer state already written stays; the event
+        // is recorded either way (the CTE runs whether or not the INSERT reads it).
         sqlx::query!(
             r#"
-            WITH updated AS (
-                UPDATE tickets
-                SET status = $2, counter_id = $3, line_id = $4, order_key = $5, called_at = $6,
-                    started_at = $7, finished_at = $8, recalls = $9, class = $10, revision = $17
-                WHERE id = $1 AND revision < $17
+            WITH written AS (
+                INSERT INTO tickets (id, office_id, line_id, service_date, number, display,
+                                     procedure, class, reservation_id, status, counter_id,
+                                     order_key, issued_at, called_at, started_at, finished_at,
+                                     recalls, revision, issued_by)
+                VALUES ($1, $11, $4, $18, $19, $20, $21, $10, $22, $2, $3, $5, $23, $6, $7, $8,
+                        $9, $17, '')
+                ON CONFLICT (id) DO UPDATE
+                SET status = EXCLUDED.status, counter_id = EXCLUDED.counter_id,
+                    line_id = EXCLUDED.line_id, order_key = EXCLUDED.order_key,
+                    called_at = EXCLUDED.called_at, started_at = EXCLUDED.started_at,
+                    finished_at = EXCLUDED.finished_at, recalls = EXCLUDED.recalls,
+                    class = EXCLUDED.class, revision = EXCLUDED.revision
+                WHERE tickets.revision < EXCLUDED.revision
                 RETURNING id
             )
             INSERT INTO queue_events (office_id, ticket_id, counter_id, kind, actor, at, detail)
-            SELECT $11, id, $12, $13, $14, $15, $16 FROM tickets WHERE id = $1
+            VALUES ($11, $1, $12, $13, $14, $15, $16)
             "#,
             t.id,
             t.status.as_str(),
@@ -303,6 +319,12 @@ impl QueueLedger for PgLedger {
             e.at,
             e.detail,
             i32::try_from(t.revision).unwrap_or(i32::MAX),
+            t.service_date,
+            t.number as i32,
+            t.display,
+            t.procedure.as_str(),
+            t.reservation_id,
+            t.issued_at,
         )
         .execute(self.db()?)
         .await
