@@ -133,6 +133,48 @@ async fn concurrent_kiosks_never_issue_a_number_twice(backend: Backend) {
     assert_eq!(issued, 150, "all durable");
 }
 
+/// Four counters calling at once while a kiosk issues: each ticket is called once, by
+/// one counter, and a counter never holds two (a call decided on what changed meanwhile
+/// is decided again).
+async fn counters_calling_at_once_call_each_ticket_once(backend: Backend) {
+    let app = spawn_with(Options {
+        backend,
+        municipality: city(RUSH),
+        ..Options::default()
+    })
+    .await;
+    let token = app.staff_token("desk", StaffRole::Staff).await;
+    let first = app.take_tickets_at_once("desk", "cert_renewal", 40).await;
+    let counter = |c: &'static str| {
+        let (app, token) = (&app, &token);
+        async move {
+            let mut called = Vec::new();
+            while let Some(number) = app.call_next(token, "desk", c).await {
+                called.push(number);
+                let finish = app.counter(token, "desk", c, "finish").await;
+                assert_eq!(finish.status(), 200, "{c} finishes {}", called.len());
+            }
+            called
+        }
+    };
+    let more = app.take_tickets_at_once("desk", "cert_renewal", 20);
+    let (a, b, c, d, late) =
+        tokio::join!(counter("1"), counter("2"), counter("3"), counter("4"), more);
+    let mut all: Vec<String> = [a, b, c, d].concat();
+    // Tickets issued after every counter found the line empty wait for the next call.
+    while let Some(number) = app.call_next(&token, "desk", "1").await {
+        all.push(number);
+        assert_eq!(
+            app.counter(&token, "desk", "1", "finish").await.status(),
+            200
+        );
+    }
+    all.sort();
+    let mut issued: Vec<String> = [first, late].concat();
+    issued.sort();
+    assert_eq!(all, issued, "every ticket called exactly once");
+}
+
 async fn intake_closes_with_a_reason(backend: Backend) {
     let app = spawn_app(backend).await;
     let closed = |slug_reason: &'static str| slug_reason;
@@ -821,3 +863,4 @@ on_both_backends!(
 );
 
 on_both_backends!(multi_thread: concurrent_kiosks_never_issue_a_number_twice);
+on_both_backends!(multi_thread: counters_calling_at_once_call_each_ticket_once);

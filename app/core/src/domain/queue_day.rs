@@ -15,7 +15,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use uuid::Uuid;
 
-/// How many recent calls displays get (`queue_call.lua` and `queue_act.lua` keep 10 too).
+/// How many recent calls displays get (passed to `queue_call_swap.lua`; `queue_act.lua`
+/// keeps 10 too).
 pub const RECENT_CALLS: usize = 10;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -199,6 +200,16 @@ impl QueueSnapshot {
             .map(|t| t.number)
             .max()
             .unwrap_or(0)
+    }
+}
+
+impl Ticket {
+    /// The ticket called to `counter` (the next resident there).
+    pub fn call_to(&mut self, counter: &CounterId, now: DateTime<Utc>) {
+        self.status = TicketStatus::Called;
+        self.counter_id = Some(counter.clone());
+        self.called_at = Some(now);
+        self.revision += 1;
     }
 }
 
@@ -410,10 +421,7 @@ impl DayQueue {
         };
         self.dequeue(&ticket);
         self.streak = streak;
-        ticket.status = TicketStatus::Called;
-        ticket.counter_id = Some(counter.clone());
-        ticket.called_at = Some(now);
-        ticket.revision += 1;
+        ticket.call_to(counter, now);
         self.tickets.insert(ticket.id, ticket.clone());
         self.counters.insert(
             counter.clone(),

@@ -52,7 +52,8 @@ struct Scripts {
 
 pub(crate) struct QueueScripts {
     pub(crate) issue: Script,
-    pub(crate) call: Script,
+    pub(crate) heads: Script,
+    pub(crate) call_swap: Script,
     pub(crate) act: Script,
     pub(crate) view: Script,
     pub(crate) drop: Script,
@@ -277,7 +278,8 @@ impl RedisHotState {
             load_batch: LOAD_BATCH,
             queue: std::sync::Arc::new(QueueScripts {
                 issue: Script::new(include_str!("lua/queue_issue.lua")),
-                call: Script::new(include_str!("lua/queue_call.lua")),
+                heads: Script::new(include_str!("lua/queue_heads.lua")),
+                call_swap: Script::new(include_str!("lua/queue_call_swap.lua")),
                 act: Script::new(include_str!("lua/queue_act.lua")),
                 view: Script::new(include_str!("lua/queue_view.lua")),
                 drop: Script::new(include_str!("lua/queue_drop.lua")),

@@ -7,12 +7,15 @@
 
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
-use crate::domain::queue::{CounterId, LineId, ServiceStats, TicketClass, TicketStatus};
+use crate::domain::queue::{
+    Candidate, CounterId, LineId, ServiceStats, TicketClass, TicketStatus, choose_next,
+};
 use crate::domain::slots::DateKey;
 use crate::store::HotError;
 use crate::store::queue::{
     ActOutcome, ActRequest, CallOutcome, CallRequest, CounterView, IssueRequest, Issued,
-    LineSummary, PendingTicket, QueueHotState, QueueSnapshot, QueueView, Ticket, TicketAction,
+    LineSummary, PendingTicket, QueueHotState, QueueSnapshot, QueueView, RECENT_CALLS, Ticket,
+    TicketAction,
 };
 use crate::store::redis::{RedisHotState, hot_error, text};
 use anyhow::anyhow;
@@ -252,6 +255,149 @@ impl RedisHotState {
     }
 }
 
+/// How often call-next reads and decides again after a conflicting change.
+const CALL_ATTEMPTS: usize = 16;
+
+/// One queue's first ticket, as read.
+struct Head {
+    member: String,
+    order: i64,
+    raw: String,
+}
+
+/// What call-next decides on (`queue_heads.lua`).
+struct HeadsRead {
+    state: Option<String>,
+    current: Option<String>,
+    streak: Option<String>,
+    /// Per queue (reserved, priority, normal of each line, in the counter's order).
+    heads: Vec<Option<Head>>,
+}
+
+/// A call decided: the ticket as called, from which queue, as it was read.
+struct DecidedCall {
+    ticket: Ticket,
+    queue: usize,
+    raw: String,
+    streak: u16,
+}
+
+enum Decided {
+    Done(CallOutcome),
+    Call(DecidedCall),
+}
+
+fn encode_ticket(t: &Ticket) -> Result<String, HotError> {
+    serde_json::to_string(&HotTicket::of(t)).map_err(|e| HotError::Unexpected(anyhow!(e)))
+}
+
+/// The core's call-next rule on what was read.
+fn decide_call(req: &CallRequest<'_>, read: &HeadsRead) -> Result<Decided, HotError> {
+    let (paused, _) = read
+        .state
+        .as_deref()
+        .and_then(|s| s.split_once('|'))
+        .unwrap_or(("0", ""));
+    if paused == "1" {
+        return Ok(Decided::Done(CallOutcome::Paused));
+    }
+    if let Some(raw) = &read.current {
+        let current = parse_ticket(raw)?;
+        if matches!(current.status, TicketStatus::Called | TicketStatus::Serving) {
+            return Ok(Decided::Done(CallOutcome::Busy(current)));
+        }
+    }
+    let mut candidates = Vec::new();
+    let mut at = Vec::new();
+    for (i, head) in read.heads.iter().enumerate() {
+        if let (Some(head), Some(class)) = (head, CLASSES.get(i % CLASSES.len())) {
+            candidates.push(Candidate {
+                class: *class,
+                order: head.order,
+            });
+            at.push(i);
+        }
+    }
+    let streak = read
+        .streak
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let Some((pick, streak)) = choose_next(&candidates, ms(req.now), req.policy, streak) else {
+        return Ok(Decided::Done(CallOutcome::Empty));
+    };
+    let outside = || unexpected("a pick outside the heads");
+    let queue = *at.get(pick).ok_or_else(outside)?;
+    let head = read
+        .heads
+        .get(queue)
+        .and_then(Option::as_ref)
+        .ok_or_else(outside)?;
+    let mut ticket = parse_ticket(&head.raw)?;
+    ticket.call_to(req.counter, req.now);
+    Ok(Decided::Call(DecidedCall {
+        ticket,
+        queue,
+        raw: head.raw.clone(),
+        streak,
+    }))
+}
+
+impl RedisHotState {
+    async fn read_heads(
+        &self,
+        req: &CallRequest<'_>,
+        queues: &[String],
+    ) -> Result<HeadsRead, HotError> {
+        let mut invocation = self.queue_scripts().heads.prepare_invoke();
+        invocation
+            .key(self.day(req.office, req.date, "loaded"))
+            .key(self.day(req.office, req.date, "tickets"))
+            .key(self.day(req.office, req.date, "counters"))
+            .key(self.day(req.office, req.date, "streak"));
+        for key in queues {
+            invocation.key(key);
+        }
+        let reply: Vec<Value> = invocation
+            .arg(req.counter.as_str())
+            .invoke_async(&mut self.connection().await?)
+            .await
+            .map_err(hot_error)?;
+        let part = |i: usize| reply.get(i).and_then(text);
+        match part(0).as_deref() {
+            Some("OK") => {}
+            Some("REBUILD") => return Err(HotError::NeedsRebuild(req.office.clone())),
+            other => return Err(unexpected(&format!("{other:?}"))),
+        }
+        let heads = (0..queues.len())
+            .map(|q| {
+                let at = 4 + 3 * q;
+                match (part(at), part(at + 1), part(at + 2)) {
+                    (Some(member), Some(score), Some(raw)) => Ok(Some(Head {
+                        member,
+                        order: score
+                            .parse::<f64>()
+                            .map_err(|_| unexpected("a bad queue score"))
+                            .map(|s| {
+                                #[allow(clippy::as_conversions, reason = "scores are whole")]
+                                let order = s as i64;
+                                order
+                            })?,
+                        raw,
+                    })),
+                    _ => Ok(None),
+                }
+            })
+            .collect::<Result<_, HotError>>()?;
+        Ok(HeadsRead {
+            state: part(1),
+            current: part(2),
+            streak: part(3),
+            heads,
+        })
+    }
+}
+
 #[async_trait]
 impl QueueHotState for RedisHotState {
     async fn issue(&self, req: &IssueRequest) -> Result<Issued, HotError> {
@@ -401,41 +547,52 @@ impl QueueHotState for RedisHotState {
     }
 
     async fn call_next(&self, req: &CallRequest<'_>) -> Result<CallOutcome, HotError> {
-        let mut invocation = self.queue_scripts().call.prepare_invoke();
-        invocation
-            .key(self.day(req.office, req.date, "loaded"))
-            .key(self.day(req.office, req.date, "tickets"))
-            .key(self.day(req.office, req.date, "counters"))
-            .key(self.day(req.office, req.date, "streak"))
-            .key(self.day(req.office, req.date, "recent"));
-        for key in self.all_queues(req.office, req.date, req.lines) {
-            invocation.key(key);
+        // Read, decide in the core, write if nothing read has changed; a counter calls a
+        // few times a minute, so a conflict (another call, an issue into an empty class)
+        // is rare and simply read again.
+        let queues = self.all_queues(req.office, req.date, req.lines);
+        for _ in 0..CALL_ATTEMPTS {
+            let read = self.read_heads(req, &queues).await?;
+            let decided = match decide_call(req, &read)? {
+                Decided::Done(outcome) => return Ok(outcome),
+                Decided::Call(call) => call,
+            };
+            let mut invocation = self.queue_scripts().call_swap.prepare_invoke();
+            invocation
+                .key(self.day(req.office, req.date, "loaded"))
+                .key(self.day(req.office, req.date, "tickets"))
+                .key(self.day(req.office, req.date, "counters"))
+                .key(self.day(req.office, req.date, "streak"))
+                .key(self.day(req.office, req.date, "recent"));
+            for key in &queues {
+                invocation.key(key);
+            }
+            invocation
+                .arg(req.counter.as_str())
+                .arg(read.state.as_deref().unwrap_or_default())
+                .arg(read.streak.as_deref().unwrap_or_default())
+                .arg(decided.streak)
+                .arg(decided.queue + 1)
+                .arg(decided.ticket.id.to_string())
+                .arg(&decided.raw)
+                .arg(encode_ticket(&decided.ticket)?)
+                .arg(day_ttl(req.date, req.now))
+                .arg(RECENT_CALLS.saturating_sub(1));
+            for head in &read.heads {
+                invocation.arg(head.as_ref().map_or("", |h| h.member.as_str()));
+            }
+            let reply: String = invocation
+                .invoke_async(&mut self.connection().await?)
+                .await
+                .map_err(hot_error)?;
+            if reply == "OK" {
+                return Ok(CallOutcome::Called(decided.ticket));
+            }
+            metrics::counter!("madoguchi_queue_call_conflicts_total").increment(1);
         }
-        let reply: Vec<Value> = invocation
-            .arg(req.counter.as_str())
-            .arg(ms(req.now))
-            .arg(i64::from(req.policy.reserved_callable_before_minutes) * 60_000)
-            .arg(req.policy.priority_ratio)
-            .arg(day_ttl(req.date, req.now))
-            .invoke_async(&mut self.connection().await?)
-            .await
-            .map_err(hot_error)?;
-        let ticket = || -> Result<Ticket, HotError> {
-            parse_ticket(
-                &reply
-                    .get(1)
-                    .and_then(text)
-                    .ok_or_else(|| unexpected("no ticket"))?,
-            )
-        };
-        match reply.first().and_then(text).as_deref() {
-            Some("OK") => Ok(CallOutcome::Called(ticket()?)),
-            Some("BUSY") => Ok(CallOutcome::Busy(ticket()?)),
-            Some("EMPTY") => Ok(CallOutcome::Empty),
-            Some("PAUSED") => Ok(CallOutcome::Paused),
-            Some("REBUILD") => Err(HotError::NeedsRebuild(req.office.clone())),
-            other => Err(unexpected(&format!("{other:?}"))),
-        }
+        Err(HotError::Unexpected(anyhow!(
+            "call-next conflicted {CALL_ATTEMPTS} times in a row"
+        )))
     }
 
     async fn act(&self, req: &ActRequest<'_>) -> Result<ActOutcome, HotError> {
