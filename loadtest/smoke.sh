@@ -13,7 +13,10 @@ trap stop_server EXIT
 
 CITY=app/config/sample-city.toml
 SPEED=600                                  # one simulated hour every six seconds
-start_server "$CITY" "2027-01-12T08:30:00+09:00@$SPEED"
+# The claim and ticket deadline counts on the service's clock: at this speed the default
+# 60 s is 100 ms of real time, and the reaper would drop tickets whose write is merely
+# slow on a busy machine. A minute of real time, as in production.
+start_server "$CITY" "2027-01-12T08:30:00+09:00@$SPEED" MADOGUCHI_CLAIM_DEADLINE_SECS=$(( 60 * SPEED ))
 TOKENS=$(tokens "$CITY" main north south mall)
 
 # 12 staff users (one per counter of the sample city), walk-ins, a booking opening on
@@ -26,8 +29,9 @@ LOADTEST_WEIGHTS="kiosk=40,booking=20,staff=12,public=8" \
   --report-file "$OUT/report.json"
 
 # The order check's tolerance is in server time, and timestamps are taken before the
-# atomic step: two calls a couple of real milliseconds apart on two busy cores may run
-# in the other order. 20 ms of real time, at this clock's speed (the default, 1,000 ms,
-# is 17 ms at the rush's speed of 60 but under 2 ms here, which failed CI once).
+# atomic step (call-next reads, decides, then compares-and-sets): two calls a few real
+# milliseconds apart on two busy cores may land in the other order. 50 ms of real time,
+# at this clock's speed (the default, 1,000 ms, is 17 ms at the rush's speed of 60 but
+# under 2 ms here, which failed CI once; 20 ms failed on a machine loaded by other work).
 "$BIN/loadtest" check --database-url "$DATABASE_URL" --host "$HOST" --acks "$OUT/acks.jsonl" \
-  --tolerance-ms $(( SPEED * 20 )) --export "$OUT/tickets.csv"
+  --tolerance-ms $(( SPEED * 50 )) --export "$OUT/tickets.csv"

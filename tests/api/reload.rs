@@ -183,8 +183,54 @@ async fn a_ticket_whose_ledger_write_outlived_the_hot_state_comes_back(backend: 
     assert_eq!(app.maintenance.run_once().await.unwrap().queues_rebuilt, 0);
 }
 
+/// The reaper cannot tell a ticket whose write is slow from one whose write was lost: a
+/// ticket it dropped at its deadline whose write then lands comes back at the next pass.
+async fn a_ticket_dropped_while_its_write_was_late_comes_back(backend: Backend) {
+    let app = spawn_with(Options {
+        backend,
+        municipality: city(DESK),
+        ..Options::default()
+    })
+    .await;
+    let token = app.staff_token("desk", StaffRole::Staff).await;
+    let desk = OfficeId::parse("desk").unwrap();
+    let now = app.clock.now();
+    let issued = app
+        .queue
+        .hot()
+        .issue(&IssueRequest {
+            ticket_id: new_row_id(),
+            office: desk.clone(),
+            line: LineId::first(),
+            prefix: "A".into(),
+            date: today(&app),
+            procedure: ProcedureId::CertRenewal,
+            class: TicketClass::Normal,
+            reservation_id: None,
+            slot_start_ms: None,
+            now,
+            deadline: now + Duration::seconds(60),
+        })
+        .await
+        .unwrap();
+    app.clock.advance(Duration::seconds(61));
+    assert_eq!(app.maintenance.run_once().await.unwrap().tickets_dropped, 1);
+    app.queue
+        .ledger()
+        .insert_ticket(&issued.ticket, "kiosk")
+        .await
+        .unwrap();
+    app.clock.advance(Duration::seconds(5));
+    app.maintenance.run_once().await.unwrap();
+    assert_eq!(
+        call_everyone(&app, &token, "desk", "1").await,
+        vec![issued.ticket.display.clone()]
+    );
+}
+
 on_both_backends!(
     a_reload_keeps_what_happened_while_it_read_the_ledger,
-    a_ticket_whose_ledger_write_outlived_the_hot_state_comes_back
+    a_ticket_whose_ledger_write_outlived_the_hot_state_comes_back,
+    a_ticket_dropped_while_its_write_was_late_comes_back
 );
 on_both_backends!(multi_thread: tickets_issued_while_reloads_run_can_all_be_called);

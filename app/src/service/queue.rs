@@ -1578,12 +1578,18 @@ impl QueueService {
         self.load_snapshot(&snapshot).await?;
         if !loaded {
             tracing::info!(office = %office_id, tickets = snapshot.tickets.len(), "queues loaded from the ledger");
-            self.follow_ups
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert((office_id.clone(), date), snapshot.now + self.deadline);
+            self.follow_up(office_id, date, snapshot.now + self.deadline);
         }
         Ok(())
+    }
+
+    /// Merges the ledger into the day's queues at every maintenance pass until `until`:
+    /// a ticket whose write was still on its way when the hot state lost it (or the reaper
+    /// dropped it) comes back.
+    fn follow_up(&self, office: &OfficeId, date: NaiveDate, until: DateTime<Utc>) {
+        let mut follow_ups = self.follow_ups.lock().unwrap_or_else(|e| e.into_inner());
+        let at = follow_ups.entry((office.clone(), date)).or_insert(until);
+        *at = (*at).max(until);
     }
 
     /// What the ledger holds of an office's queues on a day.
@@ -1672,6 +1678,9 @@ impl QueueService {
                 for p in &lost {
                     self.hot.drop_unwritten_ticket(&office.id, p).await?;
                     tracing::info!(office = %office.id, "dropped a ticket that never reached the ledger");
+                    // Or whose write is only slow: if it lands, a follow-up merge brings
+                    // the ticket back.
+                    self.follow_up(&office.id, p.date, now + self.deadline);
                 }
                 dropped += lost.len();
                 if round < BATCH {
