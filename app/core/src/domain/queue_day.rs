@@ -15,8 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use uuid::Uuid;
 
-/// How many recent calls displays get (passed to `queue_call_swap.lua`; `queue_act.lua`
-/// keeps 10 too).
+/// How many recent calls displays get (the Redis scripts are given it).
 pub const RECENT_CALLS: usize = 10;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -211,6 +210,121 @@ impl Ticket {
         self.called_at = Some(now);
         self.revision += 1;
     }
+}
+
+/// What an action does to a ticket and around it, decided on the ticket alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActChange {
+    /// The ticket after the action (revision raised; for `goes_last`, the order key is
+    /// the caller's to set: the day's next issue sequence).
+    pub ticket: Ticket,
+    /// It leaves the waiting queue of its old line and class (if it was in it).
+    pub leaves: bool,
+    /// The counter it was at stops holding it (if it still did).
+    pub frees_counter: bool,
+    /// It waits again, in its (new) line and class, by its order key.
+    pub joins: bool,
+    /// It goes to the end of its class: a new issue sequence as its order.
+    pub goes_last: bool,
+    /// It moves to the front of the recent calls (a recall).
+    pub recalled: bool,
+    pub observed: Option<Observed>,
+}
+
+/// Decides a staff action at `counter`, or the resident's (`counter` `None`), on a
+/// ticket: `None` when it does not fit the ticket's state or it is at another counter.
+pub fn decide_act(
+    old: &Ticket,
+    action: &TicketAction,
+    counter: Option<&CounterId>,
+    all_lines: &[LineId],
+    now: DateTime<Utc>,
+) -> Option<ActChange> {
+    let mut t = old.clone();
+    let at_counter = counter.is_some() && t.counter_id.as_ref() == counter;
+    let change = |t: Ticket| ActChange {
+        ticket: t,
+        leaves: false,
+        frees_counter: false,
+        joins: false,
+        goes_last: false,
+        recalled: false,
+        observed: None,
+    };
+    let mut decided = match action {
+        TicketAction::Recall if t.status == TicketStatus::Called && at_counter => {
+            t.recalls += 1;
+            t.called_at = Some(now);
+            ActChange {
+                recalled: true,
+                ..change(t)
+            }
+        }
+        TicketAction::Start if t.status == TicketStatus::Called && at_counter => {
+            t.status = TicketStatus::Serving;
+            t.started_at = Some(now);
+            change(t)
+        }
+        TicketAction::Finish
+            if matches!(t.status, TicketStatus::Called | TicketStatus::Serving) && at_counter =>
+        {
+            t.status = TicketStatus::Done;
+            t.finished_at = Some(now);
+            let from = t.started_at.or(t.called_at).unwrap_or(now);
+            #[allow(
+                clippy::as_conversions,
+                reason = "milliseconds of one service fit an f64"
+            )]
+            let minutes = (now - from).num_milliseconds() as f64 / 60_000.0;
+            let observed = Some(Observed {
+                procedure: t.procedure,
+                minutes,
+            });
+            ActChange {
+                frees_counter: true,
+                observed,
+                ..change(t)
+            }
+        }
+        TicketAction::NoShow if t.status == TicketStatus::Called && at_counter => {
+            t.status = TicketStatus::NoShow;
+            t.finished_at = Some(now);
+            ActChange {
+                frees_counter: true,
+                ..change(t)
+            }
+        }
+        TicketAction::Transfer { to, keep_place }
+            if counter.is_some()
+                && all_lines.contains(to)
+                && (t.status == TicketStatus::Waiting
+                    || (matches!(t.status, TicketStatus::Called | TicketStatus::Serving)
+                        && at_counter)) =>
+        {
+            let goes_last = !keep_place && t.class != TicketClass::Reserved;
+            t.line_id = to.clone();
+            t.status = TicketStatus::Waiting;
+            t.counter_id = None;
+            ActChange {
+                leaves: true,
+                frees_counter: true,
+                joins: true,
+                goes_last,
+                ..change(t)
+            }
+        }
+        TicketAction::Cancel if t.status == TicketStatus::Waiting => {
+            t.status = TicketStatus::Cancelled;
+            t.finished_at = Some(now);
+            ActChange {
+                leaves: true,
+                ..change(t)
+            }
+        }
+        _ => return None,
+    };
+    decided.ticket.revision += 1;
+    Some(decided)
 }
 
 /// A ticket to issue: who it is for and where it joins.
@@ -435,7 +549,7 @@ impl DayQueue {
     }
 
     /// A staff action at `counter`, or the resident's (`counter` `None`), on a ticket;
-    /// also the service time it observed (a finish).
+    /// also the service time it observed (a finish). The decision is [`decide_act`].
     pub fn act(
         &mut self,
         ticket: Uuid,
@@ -444,72 +558,31 @@ impl DayQueue {
         all_lines: &[LineId],
         now: DateTime<Utc>,
     ) -> (ActOutcome, Option<Observed>) {
-        let Some(mut t) = self.tickets.get(&ticket).cloned() else {
+        let Some(old) = self.tickets.get(&ticket).cloned() else {
             return (ActOutcome::NotFound, None);
         };
-        let at_counter = counter.is_some() && t.counter_id.as_ref() == counter;
-        let mut observed = None;
-        match action {
-            TicketAction::Recall if t.status == TicketStatus::Called && at_counter => {
-                t.recalls += 1;
-                t.called_at = Some(now);
-                self.called(t.id);
-            }
-            TicketAction::Start if t.status == TicketStatus::Called && at_counter => {
-                t.status = TicketStatus::Serving;
-                t.started_at = Some(now);
-            }
-            TicketAction::Finish
-                if matches!(t.status, TicketStatus::Called | TicketStatus::Serving)
-                    && at_counter =>
-            {
-                t.status = TicketStatus::Done;
-                t.finished_at = Some(now);
-                let from = t.started_at.or(t.called_at).unwrap_or(now);
-                #[allow(
-                    clippy::as_conversions,
-                    reason = "milliseconds of one service fit an f64"
-                )]
-                let minutes = (now - from).num_milliseconds() as f64 / 60_000.0;
-                observed = Some(Observed {
-                    procedure: t.procedure,
-                    minutes,
-                });
-                self.free_counter(&t.counter_id, t.id);
-            }
-            TicketAction::NoShow if t.status == TicketStatus::Called && at_counter => {
-                t.status = TicketStatus::NoShow;
-                t.finished_at = Some(now);
-                self.free_counter(&t.counter_id, t.id);
-            }
-            TicketAction::Transfer { to, keep_place }
-                if counter.is_some()
-                    && all_lines.contains(to)
-                    && (t.status == TicketStatus::Waiting
-                        || (matches!(t.status, TicketStatus::Called | TicketStatus::Serving)
-                            && at_counter)) =>
-            {
-                self.dequeue(&t);
-                self.free_counter(&t.counter_id, t.id);
-                if !keep_place && t.class != TicketClass::Reserved {
-                    self.seq += 1;
-                    t.order_key = self.seq;
-                }
-                t.line_id = to.clone();
-                t.status = TicketStatus::Waiting;
-                t.counter_id = None;
-                self.enqueue(&t);
-            }
-            TicketAction::Cancel if t.status == TicketStatus::Waiting => {
-                self.dequeue(&t);
-                t.status = TicketStatus::Cancelled;
-                t.finished_at = Some(now);
-            }
-            _ => return (ActOutcome::NotAllowed(t), None),
+        let Some(change) = decide_act(&old, action, counter, all_lines, now) else {
+            return (ActOutcome::NotAllowed(old), None);
+        };
+        let mut t = change.ticket;
+        if change.leaves {
+            self.dequeue(&old);
         }
-        t.revision += 1;
+        if change.frees_counter {
+            self.free_counter(&old.counter_id, old.id);
+        }
+        if change.goes_last {
+            self.seq += 1;
+            t.order_key = self.seq;
+        }
+        if change.joins {
+            self.enqueue(&t);
+        }
+        if change.recalled {
+            self.called(t.id);
+        }
         self.tickets.insert(t.id, t.clone());
-        (ActOutcome::Done(t), observed)
+        (ActOutcome::Done(t), change.observed)
     }
 
     pub fn set_paused(&mut self, counter: &CounterId, paused: bool) {

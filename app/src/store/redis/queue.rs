@@ -10,12 +10,12 @@ use crate::domain::procedure::ProcedureId;
 use crate::domain::queue::{
     Candidate, CounterId, LineId, ServiceStats, TicketClass, TicketStatus, choose_next,
 };
+use crate::domain::queue_day::decide_act;
 use crate::domain::slots::DateKey;
 use crate::store::HotError;
 use crate::store::queue::{
     ActOutcome, ActRequest, CallOutcome, CallRequest, CounterView, IssueRequest, Issued,
     LineSummary, PendingTicket, QueueHotState, QueueSnapshot, QueueView, RECENT_CALLS, Ticket,
-    TicketAction,
 };
 use crate::store::redis::{RedisHotState, hot_error, text};
 use anyhow::anyhow;
@@ -255,7 +255,7 @@ impl RedisHotState {
     }
 }
 
-/// How often call-next reads and decides again after a conflicting change.
+/// How often call-next or an action reads and decides again after a conflicting change.
 const CALL_ATTEMPTS: usize = 16;
 
 /// One queue's first ticket, as read.
@@ -285,6 +285,10 @@ struct DecidedCall {
 enum Decided {
     Done(CallOutcome),
     Call(DecidedCall),
+}
+
+fn flag(on: bool) -> &'static str {
+    if on { "1" } else { "0" }
 }
 
 fn encode_ticket(t: &Ticket) -> Result<String, HotError> {
@@ -596,58 +600,101 @@ impl QueueHotState for RedisHotState {
     }
 
     async fn act(&self, req: &ActRequest<'_>) -> Result<ActOutcome, HotError> {
-        let (action, target, keep) = match req.action {
-            TicketAction::Recall => ("recall", String::new(), false),
-            TicketAction::Start => ("start", String::new(), false),
-            TicketAction::Finish => ("finish", String::new(), false),
-            TicketAction::NoShow => ("no_show", String::new(), false),
-            TicketAction::Cancel => ("cancel", String::new(), false),
-            TicketAction::Transfer { to, keep_place } => ("transfer", to.to_string(), *keep_place),
-        };
-        let nominal: Vec<String> = ProcedureId::ALL
-            .iter()
-            .map(|p| format!("{}={}", p.as_str(), p.info().nominal_minutes))
-            .collect();
-        let lines: Vec<&str> = req.all_lines.iter().map(|l| l.as_str()).collect();
-        let mut invocation = self.queue_scripts().act.prepare_invoke();
-        invocation
-            .key(self.day(req.office, req.date, "loaded"))
-            .key(self.day(req.office, req.date, "tickets"))
-            .key(self.day(req.office, req.date, "counters"))
-            .key(self.day(req.office, req.date, "recent"))
-            .key(self.day(req.office, req.date, "seq"))
-            .key(self.office_key(req.office, "stats"));
-        for key in self.all_queues(req.office, req.date, req.all_lines) {
-            invocation.key(key);
+        // Read, decide in the core (decide_act), write if nothing read has changed.
+        for _ in 0..CALL_ATTEMPTS {
+            let mut read = self.queue_scripts().ticket_read.prepare_invoke();
+            read.key(self.day(req.office, req.date, "loaded"))
+                .key(self.day(req.office, req.date, "tickets"))
+                .key(self.day(req.office, req.date, "counters"))
+                .key(self.day(req.office, req.date, "seq"))
+                .key(self.office_key(req.office, "stats"))
+                .arg(req.ticket.to_string());
+            let reply: Vec<Value> = read
+                .invoke_async(&mut self.connection().await?)
+                .await
+                .map_err(hot_error)?;
+            let part = |i: usize| reply.get(i).and_then(text);
+            match part(0).as_deref() {
+                Some("OK") => {}
+                Some("NOTFOUND") => return Ok(ActOutcome::NotFound),
+                Some("REBUILD") => return Err(HotError::NeedsRebuild(req.office.clone())),
+                other => return Err(unexpected(&format!("{other:?}"))),
+            }
+            let raw = part(1).ok_or_else(|| unexpected("no ticket"))?;
+            let (state, seq, stats) = (part(2), part(3), part(4));
+            let old = parse_ticket(&raw)?;
+            let Some(change) = decide_act(&old, req.action, req.counter, req.all_lines, req.now)
+            else {
+                return Ok(ActOutcome::NotAllowed(old));
+            };
+            let mut ticket = change.ticket;
+            let next_seq = seq
+                .as_deref()
+                .and_then(|s| s.parse::<i64>().ok())
+                .unwrap_or(0)
+                + 1;
+            if change.goes_last {
+                ticket.order_key = next_seq;
+            }
+            // The counter stops holding the ticket only if it still does.
+            let freed = state.as_deref().and_then(|s| {
+                let (paused, current) = s.split_once('|')?;
+                (change.frees_counter && current == old.id.to_string())
+                    .then(|| format!("{paused}|"))
+            });
+            let learnt = change.observed.map(|seen| {
+                let mut learnt = stats.as_deref().and_then(parse_stats).unwrap_or_else(|| {
+                    ServiceStats::nominal(seen.procedure.info().nominal_minutes)
+                });
+                learnt.observe(seen.minutes);
+                (
+                    seen.procedure.as_str(),
+                    format!(
+                        "{:?}|{:?}|{}",
+                        learnt.mean_minutes, learnt.variance, learnt.samples
+                    ),
+                )
+            });
+            let mut write = self.queue_scripts().act_swap.prepare_invoke();
+            write
+                .key(self.day(req.office, req.date, "loaded"))
+                .key(self.day(req.office, req.date, "tickets"))
+                .key(self.day(req.office, req.date, "counters"))
+                .key(self.day(req.office, req.date, "recent"))
+                .key(self.day(req.office, req.date, "seq"))
+                .key(self.office_key(req.office, "stats"))
+                .key(self.queue_key(req.office, req.date, &old.line_id, old.class))
+                .key(self.queue_key(req.office, req.date, &ticket.line_id, ticket.class))
+                .arg(old.id.to_string())
+                .arg(&raw)
+                .arg(encode_ticket(&ticket)?)
+                .arg(old.counter_id.as_ref().map_or("", |c| c.as_str()))
+                .arg(state.as_deref().unwrap_or_default())
+                .arg(freed.as_deref().unwrap_or_default())
+                .arg(flag(change.goes_last))
+                .arg(seq.as_deref().unwrap_or_default())
+                .arg(next_seq)
+                .arg(learnt.as_ref().map_or("", |(p, _)| *p))
+                .arg(stats.as_deref().unwrap_or_default())
+                .arg(learnt.as_ref().map_or("", |(_, s)| s.as_str()))
+                .arg(flag(change.leaves))
+                .arg(flag(change.joins))
+                .arg(ticket.order_key)
+                .arg(flag(change.recalled))
+                .arg(RECENT_CALLS.saturating_sub(1))
+                .arg(day_ttl(req.date, req.now));
+            let reply: String = write
+                .invoke_async(&mut self.connection().await?)
+                .await
+                .map_err(hot_error)?;
+            if reply == "OK" {
+                return Ok(ActOutcome::Done(ticket));
+            }
+            metrics::counter!("madoguchi_queue_act_conflicts_total").increment(1);
         }
-        let reply: Vec<Value> = invocation
-            .arg(action)
-            .arg(req.ticket.to_string())
-            .arg(req.counter.map(|c| c.as_str()).unwrap_or(""))
-            .arg(ms(req.now))
-            .arg(target)
-            .arg(if keep { "1" } else { "0" })
-            .arg(lines.join(","))
-            .arg(nominal.join(","))
-            .arg(day_ttl(req.date, req.now))
-            .invoke_async(&mut self.connection().await?)
-            .await
-            .map_err(hot_error)?;
-        let ticket = || -> Result<Ticket, HotError> {
-            parse_ticket(
-                &reply
-                    .get(1)
-                    .and_then(text)
-                    .ok_or_else(|| unexpected("no ticket"))?,
-            )
-        };
-        match reply.first().and_then(text).as_deref() {
-            Some("OK") => Ok(ActOutcome::Done(ticket()?)),
-            Some("NOTALLOWED") => Ok(ActOutcome::NotAllowed(ticket()?)),
-            Some("NOTFOUND") => Ok(ActOutcome::NotFound),
-            Some("REBUILD") => Err(HotError::NeedsRebuild(req.office.clone())),
-            other => Err(unexpected(&format!("{other:?}"))),
-        }
+        Err(HotError::Unexpected(anyhow!(
+            "a ticket action conflicted {CALL_ATTEMPTS} times in a row"
+        )))
     }
 
     async fn set_paused(
