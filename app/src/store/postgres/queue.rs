@@ -49,9 +49,10 @@ impl BatchWriter for TicketWriter {
     }
 }
 
-/// Every ticket of a batch, or none (one statement). A row already there is the same
-/// ticket, written by a counter that called it before this commit (`update_ticket`): it
-/// gets its issuer and keeps its newer state.
+/// Every ticket of a batch, or none (one statement). A plain `INSERT` (see
+/// `together_then_alone`): a row already there, written by a counter that called the
+/// ticket before this commit (`update_ticket`), fails the batch, and `insert_one` then
+/// gives that row its issuer.
 async fn insert_many(pool: &sqlx::PgPool, items: &[(Ticket, String)]) -> Result<(), sqlx::Error> {
     let n = items.len();
     let mut ids = Vec::with_capacity(n);
@@ -92,7 +93,6 @@ async fn insert_many(pool: &sqlx::PgPool, items: &[(Ticket, String)]) -> Result<
         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::date[], $5::int[],
                              $6::text[], $7::text[], $8::text[], $9::uuid[], $10::text[],
                              $11::text[], $12::bigint[], $13::timestamptz[], $14::text[])
-        ON CONFLICT (id) DO UPDATE SET issued_by = EXCLUDED.issued_by
         "#,
         &ids,
         &offices as &[&str],
@@ -121,7 +121,6 @@ async fn insert_one(pool: &sqlx::PgPool, t: &Ticket, actor: &str) -> Result<(), 
                              class, reservation_id, status, counter_id, order_key, issued_at,
                              issued_by)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-        ON CONFLICT (id) DO UPDATE SET issued_by = EXCLUDED.issued_by
         "#,
         t.id,
         t.office_id.as_str(),
@@ -142,6 +141,17 @@ async fn insert_one(pool: &sqlx::PgPool, t: &Ticket, actor: &str) -> Result<(), 
     .await;
     match result {
         Ok(_) => Ok(()),
+        // The ticket's own row, written by a counter that called it first: only who
+        // issued it is missing (its state there is newer than the issue's).
+        Err(sqlx::Error::Database(db)) if db.constraint() == Some("tickets_pkey") => sqlx::query!(
+            "UPDATE tickets SET issued_by = $2 WHERE id = $1",
+            t.id,
+            actor
+        )
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .map_err(|e| TicketWriteError::Store(store_error(e))),
         Err(sqlx::Error::Database(db)) if db.constraint() == Some("tickets_number_key") => {
             Err(TicketWriteError::NumberTaken)
         }
@@ -278,8 +288,8 @@ impl QueueLedger for PgLedger {
     async fn update_ticket(&self, t: &Ticket, e: &QueueEvent) -> Result<(), StoreError> {
         // An upsert, not an UPDATE: a counter may call a ticket the moment after its issue,
         // before the issue's row commits. ON CONFLICT waits for that insert and then
-        // updates; a row not yet begun is written here and the issue's insert only adds
-        // who issued it (`insert_many`). A newer state already written stays; the event
+        // updates; a row not yet begun is written here and the issue's insert, refused
+        // by the row, only adds who issued it (`insert_one`). A newer state already written stays; the event
         // is recorded either way (the CTE runs whether or not the INSERT reads it).
         sqlx::query!(
             r#"
