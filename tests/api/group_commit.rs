@@ -2,22 +2,16 @@
 //! each caller still gets the exact answer a write of its own would have got — success,
 //! the seat, resident or idempotency key taken, a ticket number taken, a check refused.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
-use madoguchi::domain::OfficeId;
-use madoguchi::domain::procedure::ProcedureId;
-use madoguchi::domain::queue::{LineId, TicketClass, TicketStatus};
-use madoguchi::domain::slots::SlotRef;
+use chrono::Duration;
+use madoguchi::domain::queue::TicketStatus;
 use madoguchi::store::postgres::PgLedger;
-use madoguchi::store::queue::{QueueEvent, QueueLedger, Ticket, TicketWriteError};
-use madoguchi::store::{Ledger, NewReservation, Placement, ResidentRecord, StoreError, WriteError};
+use madoguchi::store::queue::{QueueEvent, QueueLedger, TicketWriteError};
+use madoguchi::store::{Ledger, NewReservation};
 use madoguchi_tests::TestDb;
+use madoguchi_tests::ledger_rows::{self as rows, now, placement, ticket, write_kind};
 use sqlx::Connection;
 use std::sync::Arc;
 use uuid::Uuid;
-
-fn now() -> DateTime<Utc> {
-    "2026-12-01T01:00:00Z".parse().unwrap()
-}
 
 async fn ledger(writers: usize) -> (PgLedger, TestDb) {
     let db = TestDb::create().await;
@@ -27,45 +21,15 @@ async fn ledger(writers: usize) -> (PgLedger, TestDb) {
     (ledger, db)
 }
 
-/// A booking of `seat` (of 4) at 09:00 on 4 December by resident `who`.
-fn booking(seat: u16, who: u8, key: Option<u8>) -> NewReservation {
-    let start: DateTime<Utc> = "2026-12-04T00:00:00Z".parse().unwrap();
-    NewReservation {
-        id: Uuid::new_v4(),
-        reference: Uuid::new_v4().simple().to_string(),
-        placement: Placement {
-            slot: SlotRef {
-                office: OfficeId::parse("desk").unwrap(),
-                procedure: ProcedureId::CertRenewal,
-                date: NaiveDate::from_ymd_opt(2026, 12, 4).unwrap(),
-                start: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
-            },
-            start,
-            end: start + Duration::minutes(15),
-            seat,
-            capacity: 4,
-        },
-        resident: Some(ResidentRecord {
-            name: format!("住民 {who}"),
-            identity_hash: [who; 32],
-            proxy: false,
-        }),
-        hold_expires_at: None,
-        idempotency_key_hash: key.map(|k| [k; 32]),
-        request_fingerprint: key.map(|k| [k; 32]),
-        now: now(),
-    }
+/// A booking of `seat` (of 4) at `hour` o'clock on 4 December by resident `who`.
+fn booking_of(hour: u32, seat: u16, who: u8, key: Option<u8>) -> NewReservation {
+    let reference = Uuid::new_v4().simple().to_string();
+    rows::booking(placement(hour, seat, 4), reference, who, key)
 }
 
-fn kind(r: &Result<(), WriteError>) -> &'static str {
-    match r {
-        Ok(()) => "ok",
-        Err(WriteError::SeatTaken) => "seat",
-        Err(WriteError::ResidentHasBooking) => "resident",
-        Err(WriteError::IdempotencyKeyUsed) => "key",
-        Err(WriteError::Store(StoreError::Unavailable(_))) => "unavailable",
-        Err(WriteError::Store(_)) => "store",
-    }
+/// A booking of `seat` (of 4) at 09:00 on 4 December by resident `who`.
+fn booking(seat: u16, who: u8, key: Option<u8>) -> NewReservation {
+    booking_of(9, seat, who, key)
 }
 
 /// Writes all at once (so they meet in batches) and returns each one's answer.
@@ -74,7 +38,7 @@ async fn write_all(ledger: &Arc<PgLedger>, items: Vec<NewReservation>) -> Vec<&'
         .into_iter()
         .map(|item| {
             let ledger = ledger.clone();
-            tokio::spawn(async move { kind(&ledger.insert_reservation(&item).await) })
+            tokio::spawn(async move { write_kind(&ledger.insert_reservation(&item).await) })
         })
         .collect();
     let mut answers = Vec::new();
@@ -136,19 +100,13 @@ async fn every_write_of_a_group_gets_its_own_answer() {
 
     // The same resident (2, who surely booked) cannot hold two bookings; a reused
     // idempotency key is caught.
-    let mut again = booking(1, 2, None);
-    again.placement.start += Duration::hours(1);
-    again.placement.end += Duration::hours(1);
-    again.placement.slot.start = NaiveTime::from_hms_opt(10, 0, 0).unwrap();
-    let mut first_key = booking(2, 20, Some(7));
-    first_key.placement.start += Duration::hours(2);
-    first_key.placement.end += Duration::hours(2);
-    first_key.placement.slot.start = NaiveTime::from_hms_opt(11, 0, 0).unwrap();
+    let again = booking_of(10, 1, 2, None);
+    let first_key = booking_of(11, 2, 20, Some(7));
     let mut second_key = first_key.clone();
     second_key.id = Uuid::new_v4();
     second_key.reference = Uuid::new_v4().simple().to_string();
     second_key.placement.seat = 3;
-    second_key.resident = Some(ResidentRecord {
+    second_key.resident = Some(madoguchi::store::ResidentRecord {
         name: "住民 21".into(),
         identity_hash: [21; 32],
         proxy: false,
@@ -178,29 +136,9 @@ async fn every_write_of_a_group_gets_its_own_answer() {
 async fn hundreds_of_concurrent_tickets_share_commits_and_numbers_stay_unique() {
     let (ledger, _db) = ledger(2).await;
     let ledger = Arc::new(ledger);
-    let ticket = |number: u32| Ticket {
-        id: Uuid::new_v4(),
-        office_id: OfficeId::parse("desk").unwrap(),
-        line_id: LineId::parse("a").unwrap(),
-        service_date: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
-        number,
-        display: format!("A-{number:03}"),
-        procedure: ProcedureId::CertRenewal,
-        class: TicketClass::Normal,
-        reservation_id: None,
-        status: TicketStatus::Waiting,
-        counter_id: None,
-        order_key: i64::from(number),
-        issued_at: now(),
-        called_at: None,
-        started_at: None,
-        finished_at: None,
-        recalls: 0,
-        revision: 0,
-    };
     // 300 numbers, 20 of them twice; ten (of the later numbers) called by a counter
     // before their issue's row is written, so the batches holding them meet their rows.
-    let tickets: Vec<Ticket> = (1..=300).chain(1..=20).map(ticket).collect();
+    let tickets: Vec<_> = (1..=300).chain(1..=20).map(|n| ticket(n, None)).collect();
     for t in tickets.iter().skip(100).step_by(20).take(10) {
         let mut called = t.clone();
         called.status = TicketStatus::Called;
@@ -244,16 +182,6 @@ async fn hundreds_of_concurrent_tickets_share_commits_and_numbers_stay_unique() 
     assert_eq!(called, 10, "a call written first keeps its state");
 }
 
-/// The booking of `booking` moved to `hour` o'clock, so that each write has a free seat.
-fn booking_at(hour: u32, who: u8) -> NewReservation {
-    let mut new = booking(0, who, None);
-    let shift = Duration::hours(i64::from(hour) - 9);
-    new.placement.start += shift;
-    new.placement.end += shift;
-    new.placement.slot.start = NaiveTime::from_hms_opt(hour, 0, 0).unwrap();
-    new
-}
-
 /// Cuts every connection to the test's database, as a restart of PostgreSQL or a
 /// proxy's timeout would; returns how many there were.
 async fn cut_connections(db: &TestDb) -> i64 {
@@ -287,8 +215,10 @@ async fn connections_cut_by_the_database_cost_one_unavailable_write_each_at_most
 
     let mut answers = Vec::new();
     for (hour, who) in (10..20).zip(30u8..) {
-        answers.push(kind(
-            &ledger.insert_reservation(&booking_at(hour, who)).await,
+        answers.push(write_kind(
+            &ledger
+                .insert_reservation(&booking_of(hour, 0, who, None))
+                .await,
         ));
     }
     let failed = answers.iter().take_while(|a| **a == "unavailable").count();

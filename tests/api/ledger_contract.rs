@@ -2,71 +2,26 @@
 //! give the same answers (the uniqueness rules, holds, cancellation, moves, the reaper's
 //! and the rebuild's reads, tickets and their revisions, the audit trail), and each
 //! answer is the one the contract names.
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
-use madoguchi::domain::OfficeId;
-use madoguchi::domain::procedure::ProcedureId;
-use madoguchi::domain::queue::{CounterId, LineId, TicketClass, TicketStatus};
-use madoguchi::domain::slots::SlotRef;
+use chrono::Duration;
+use madoguchi::domain::queue::{CounterId, TicketStatus};
 use madoguchi::store::postgres::PgLedger;
-use madoguchi::store::queue::{QueueEvent, QueueLedger, Ticket, TicketWriteError};
-use madoguchi::store::{
-    Actor, Ledger, NewReservation, Placement, Reservation, ResidentRecord, WriteError,
-};
+use madoguchi::store::queue::{QueueEvent, QueueLedger};
+use madoguchi::store::{Actor, Ledger, NewReservation, Reservation, ResidentRecord, WriteError};
 use madoguchi_sqlite::SqliteLedger;
+use madoguchi_tests::ledger_rows::{
+    self as rows, now, office, placement, ticket, ticket_kind, write_kind,
+};
 use madoguchi_tests::{TestDb, TestFile};
-use uuid::Uuid;
 
-fn now() -> DateTime<Utc> {
-    "2026-12-01T01:00:00Z".parse().unwrap()
-}
-
-fn office() -> OfficeId {
-    OfficeId::parse("desk").unwrap()
-}
-
-fn placement(hour: u32, seat: u16) -> Placement {
-    let date = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
-    let start: DateTime<Utc> = "2026-12-04T00:00:00Z".parse::<DateTime<Utc>>().unwrap()
-        + Duration::hours(i64::from(hour) - 9);
-    Placement {
-        slot: SlotRef {
-            office: office(),
-            procedure: ProcedureId::CertRenewal,
-            date,
-            start: NaiveTime::from_hms_opt(hour, 0, 0).unwrap(),
-        },
-        start,
-        end: start + Duration::minutes(15),
-        seat,
-        capacity: 2,
-    }
-}
-
+/// Seat `seat` (of 2) at `hour` o'clock by resident `who`, with a reference that is the
+/// same on every ledger (the contract compares what each one answers).
 fn booking(hour: u32, seat: u16, who: u8, key: Option<u8>) -> NewReservation {
-    NewReservation {
-        id: Uuid::new_v4(),
-        reference: format!("REF{who:02}{hour:02}{seat}"),
-        placement: placement(hour, seat),
-        resident: Some(ResidentRecord {
-            name: format!("住民 {who}"),
-            identity_hash: [who; 32],
-            proxy: false,
-        }),
-        hold_expires_at: None,
-        idempotency_key_hash: key.map(|k| [k; 32]),
-        request_fingerprint: key.map(|k| [k; 32]),
-        now: now(),
-    }
-}
-
-fn kind(r: &Result<(), WriteError>) -> &'static str {
-    match r {
-        Ok(()) => "ok",
-        Err(WriteError::SeatTaken) => "seat",
-        Err(WriteError::ResidentHasBooking) => "resident",
-        Err(WriteError::IdempotencyKeyUsed) => "key",
-        Err(WriteError::Store(_)) => "store",
-    }
+    rows::booking(
+        placement(hour, seat, 2),
+        format!("REF{who:02}{hour:02}{seat}"),
+        who,
+        key,
+    )
 }
 
 /// What a reservation says, without its row id (each run makes its own).
@@ -86,50 +41,18 @@ fn shown(r: &Option<Reservation>) -> String {
     })
 }
 
-fn ticket(number: u32, reservation: Option<Uuid>) -> Ticket {
-    Ticket {
-        id: Uuid::new_v4(),
-        office_id: office(),
-        line_id: LineId::parse("a").unwrap(),
-        service_date: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
-        number,
-        display: format!("A-{number:03}"),
-        procedure: ProcedureId::CardPickup,
-        class: TicketClass::Normal,
-        reservation_id: reservation,
-        status: TicketStatus::Waiting,
-        counter_id: None,
-        order_key: i64::from(number),
-        issued_at: now(),
-        called_at: None,
-        started_at: None,
-        finished_at: None,
-        recalls: 0,
-        revision: 0,
-    }
-}
-
-fn ticket_kind(r: &Result<(), TicketWriteError>) -> &'static str {
-    match r {
-        Ok(()) => "ok",
-        Err(TicketWriteError::NumberTaken) => "number",
-        Err(TicketWriteError::AlreadyCheckedIn) => "checked-in",
-        Err(TicketWriteError::Store(_)) => "store",
-    }
-}
-
 /// The contract, step by step: each line of the transcript is an answer, and the
 /// expected answer is asserted where the contract names one.
 async fn contract<L: Ledger + QueueLedger>(ledger: &L) -> Vec<String> {
     let mut log = Vec::new();
     let first = booking(9, 0, 1, Some(1));
-    assert_eq!(kind(&ledger.insert_reservation(&first).await), "ok");
+    assert_eq!(write_kind(&ledger.insert_reservation(&first).await), "ok");
     // The seat, the resident and the key are each taken once.
     let answers = [
-        kind(&ledger.insert_reservation(&booking(9, 0, 2, None)).await),
-        kind(&ledger.insert_reservation(&booking(10, 0, 1, None)).await),
-        kind(&ledger.insert_reservation(&booking(10, 1, 3, Some(1))).await),
-        kind(&ledger.insert_reservation(&booking(9, 1, 4, None)).await),
+        write_kind(&ledger.insert_reservation(&booking(9, 0, 2, None)).await),
+        write_kind(&ledger.insert_reservation(&booking(10, 0, 1, None)).await),
+        write_kind(&ledger.insert_reservation(&booking(10, 1, 3, Some(1))).await),
+        write_kind(&ledger.insert_reservation(&booking(9, 1, 4, None)).await),
     ];
     assert_eq!(answers, ["seat", "resident", "key", "ok"]);
     log.push(format!("{answers:?}"));
@@ -155,7 +78,7 @@ async fn contract<L: Ledger + QueueLedger>(ledger: &L) -> Vec<String> {
     let mut hold = booking(11, 0, 5, None);
     hold.resident = None;
     hold.hold_expires_at = Some(now() + Duration::minutes(30));
-    assert_eq!(kind(&ledger.insert_reservation(&hold).await), "ok");
+    assert_eq!(write_kind(&ledger.insert_reservation(&hold).await), "ok");
     let resident = ResidentRecord {
         name: "住民 5".into(),
         identity_hash: [5; 32],
@@ -177,10 +100,12 @@ async fn contract<L: Ledger + QueueLedger>(ledger: &L) -> Vec<String> {
     assert!(again.is_none());
 
     // A move to a taken seat is refused; to a free one it happens.
-    let taken = ledger.reschedule(first.id, &placement(9, 1), now()).await;
+    let taken = ledger
+        .reschedule(first.id, &placement(9, 1, 2), now())
+        .await;
     assert!(matches!(taken, Err(WriteError::SeatTaken)), "{taken:?}");
     let moved = ledger
-        .reschedule(first.id, &placement(12, 0), now())
+        .reschedule(first.id, &placement(12, 0, 2), now())
         .await
         .unwrap();
     log.push(shown(&moved));
@@ -203,7 +128,7 @@ async fn contract<L: Ledger + QueueLedger>(ledger: &L) -> Vec<String> {
             .is_none()
     );
     assert_eq!(
-        kind(&ledger.insert_reservation(&booking(12, 0, 1, None)).await),
+        write_kind(&ledger.insert_reservation(&booking(12, 0, 1, None)).await),
         "ok"
     );
 

@@ -11,6 +11,7 @@
 )]
 
 pub mod chaos;
+pub mod ledger_rows;
 
 use chrono::{DateTime, Utc};
 use madoguchi::config::settings::{RateLimit, Secret};
