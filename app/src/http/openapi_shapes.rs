@@ -626,4 +626,27 @@ mod tests {
         assert!(checked > 100, "{checked}");
         assert!(doc["components"]["schemas"]["ProblemDetails"].is_object());
     }
+
+    /// The shared answers are where an operation's annotation need not repeat them: every
+    /// operation can be malformed, every staff one refused for its token, every write
+    /// throttled.
+    #[test]
+    fn shared_answers_reach_every_operation_they_belong_to() {
+        let city = crate::config::sample_municipality().unwrap();
+        let mut doc = document(&city);
+        let mut staff = 0;
+        for (path, method, op) in operations(&mut doc) {
+            let answers = op["responses"].as_object().unwrap();
+            let has = |status: &str| answers.contains_key(status);
+            assert!(has("400"), "{method} {path}");
+            if op.contains_key("security") {
+                assert!(has("401") && has("403"), "{method} {path}");
+                staff += 1;
+            }
+            if method != "get" {
+                assert!(has("429"), "{method} {path}");
+            }
+        }
+        assert!(staff >= 7, "{staff}");
+    }
 }

@@ -59,7 +59,6 @@ fn ticket_response(
     request_body = TicketBody,
     responses(
         (status = 201, description = "Issued; durable before this answer", body = TicketView),
-        (status = 400, description = "Malformed request"),
         (status = 403, description = "Priority tickets need a staff token"),
         (status = 404, description = "No such office"),
         (status = 409, description = "Intake is closed (with `reason`)"),
@@ -219,7 +218,6 @@ pub async fn check_in(
     responses(
         (status = 201, description = "Checked in", body = TicketView),
         (status = 200, description = "Already checked in", body = TicketView),
-        (status = 401, description = "No valid staff token"),
         (status = 403, description = "Staff of another office"),
         (status = 404, description = "No such reservation"),
         (status = 409, description = "Not a confirmed booking"),
@@ -267,7 +265,6 @@ pub async fn staff_check_in(
     responses(
         (status = 200, description = "Called", body = TicketView),
         (status = 204, description = "Nobody is waiting"),
-        (status = 401, description = "No valid staff token"),
         (status = 403, description = "Staff of another office"),
         (status = 404, description = "No such counter"),
         (status = 409, description = "The counter is busy or paused")))]
@@ -316,7 +313,6 @@ pub async fn call_next(
         (status = 200, description = "Done; the ticket's new state", body = TicketView),
         (status = 204, description = "Paused or resumed"),
         (status = 400, description = "A body was sent; these actions take none"),
-        (status = 401, description = "No valid staff token"),
         (status = 403, description = "Staff of another office"),
         (status = 404, description = "No such counter or action"),
         (status = 409, description = "Not possible in the ticket's state, or no resident at the counter")))]
@@ -377,7 +373,6 @@ pub async fn counter_action(
     security(("staff_token" = [])),
     responses(
         (status = 200, description = "Moved; the ticket's new state", body = TicketView),
-        (status = 401, description = "No valid staff token"),
         (status = 403, description = "Staff of another office"),
         (status = 404, description = "No such counter or line"),
         (status = 409, description = "Not possible in the ticket's state, or no resident at the counter")))]
@@ -442,7 +437,6 @@ async fn act(
     responses(
         (status = 200, body = AuditView),
         (status = 400, description = "Bad date"),
-        (status = 401, description = "No valid staff token"),
         (status = 403, description = "Not an administrator of this office")))]
 pub async fn audit(
     state: web::Data<AppState>,

@@ -94,7 +94,6 @@ fn created(booked: Booked, state: &AppState) -> HttpResponse {
         (status = 400, description = "Malformed request, invalid field, or a PIN was sent"),
         (status = 409, description = "The slot is full, or the same request is in progress"),
         (status = 422, description = "A booking rule was broken"),
-        (status = 429, description = "Too many requests from this client"),
         (status = 503, description = "Temporarily unavailable; retry with the same Idempotency-Key")))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -121,10 +120,8 @@ pub async fn create(
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with it return the same hold")),
     responses(
         (status = 201, description = "Held", body = ReservationView),
-        (status = 400, description = "Malformed request"),
         (status = 409, description = "The slot is full"),
-        (status = 422, description = "A booking rule was broken"),
-        (status = 429, description = "Too many requests")))]
+        (status = 422, description = "A booking rule was broken")))]
 pub async fn hold(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -171,7 +168,6 @@ pub async fn hold(
     params(("reference" = String, Path), ("X-Reservation-Secret" = String, Header)),
     responses(
         (status = 200, description = "Confirmed", body = ReservationView),
-        (status = 400, description = "Malformed request"),
         (status = 404, description = "Unknown reference or wrong secret"),
         (status = 409, description = "The hold expired or is not a hold"),
         (status = 422, description = "A booking rule was broken")))]
@@ -280,7 +276,6 @@ pub async fn cancel(
     params(("reference" = String, Path), ("X-Reservation-Secret" = String, Header)),
     responses(
         (status = 200, description = "Moved", body = ReservationView),
-        (status = 400, description = "Malformed request"),
         (status = 404, description = "Unknown reference or wrong secret"),
         (status = 409, description = "The new slot is full, or the booking cannot be moved"),
         (status = 422, description = "A booking rule was broken (e.g. past the change cut-off)")))]

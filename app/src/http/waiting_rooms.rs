@@ -126,7 +126,6 @@ pub async fn get(
         (status = 201, description = "Created", body = RoomView),
         (status = 200, description = "Replaced", body = RoomView),
         (status = 400, description = "Invalid definition (every field listed)"),
-        (status = 401, description = "No valid staff token"),
         (status = 403, description = "Not an administrator of every office the room covers"),
         (status = 409, description = "Defined in the municipality file, its line has begun (fields listed), or the id belonged to a deleted room")))]
 pub async fn put(
@@ -164,7 +163,6 @@ pub async fn put(
     security(("staff_token" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid staff token"),
         (status = 403, description = "Not an administrator of the room's office"),
         (status = 404, description = "No such room"),
         (status = 409, description = "Defined in the municipality file, or its line is running")))]
@@ -199,8 +197,7 @@ pub struct JoinView {
         (status = 201, description = "Joined", body = JoinView),
         (status = 200, description = "Already in line: the same place", body = JoinView),
         (status = 404, description = "No such room"),
-        (status = 409, description = "Not joinable yet, or ended"),
-        (status = 429, description = "Too many requests from this client")))]
+        (status = 409, description = "Not joinable yet, or ended")))]
 pub async fn join(
     state: web::Data<AppState>,
     req: HttpRequest,
