@@ -4,9 +4,13 @@
 //! and the hot state behind traits), [`service`] (use cases that combine them), [`http`]
 //! (the JSON API), [`config`], [`telemetry`] and [`startup`].
 
+#![deny(clippy::as_conversions, clippy::indexing_slicing)]
+#![cfg_attr(test, allow(clippy::as_conversions, clippy::indexing_slicing))]
+
 pub mod config;
 pub use madoguchi_core::domain;
 pub mod http;
+pub mod num;
 pub mod pages;
 pub mod service;
 pub mod startup;

@@ -232,7 +232,9 @@ impl Application {
         crate::domain::calendar::warm_up();
         let keys = Arc::new(keys(&settings, &stores).await?);
         let municipality = Arc::new(municipality);
-        let deadline = chrono::Duration::seconds(settings.claim_deadline_secs as i64);
+        let deadline = chrono::Duration::seconds(
+            i64::try_from(settings.claim_deadline_secs).unwrap_or(i64::MAX),
+        );
         let booking = Arc::new(BookingService::new(
             municipality.clone(),
             stores.ledger.clone(),

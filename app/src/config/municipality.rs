@@ -153,8 +153,8 @@ mod whole {
         }
 
         fn visit_f64<E: Error>(self, v: f64) -> Result<u64, E> {
-            if v.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&v) {
-                Ok(v as u64)
+            if v.fract() == 0.0 && v >= 0.0 && crate::num::u64_of_whole(v) < u64::MAX {
+                Ok(crate::num::u64_of_whole(v))
             } else {
                 Err(E::custom("must be a whole number"))
             }
@@ -767,7 +767,7 @@ impl Validator {
             .ok();
         let counter_count = match &raw.counters {
             RawCounters::Count(n) => *n,
-            RawCounters::List(list) => list.len() as u16,
+            RawCounters::List(list) => u16::try_from(list.len()).unwrap_or(u16::MAX),
         };
         if !(1..=100).contains(&counter_count) {
             self.problem(
@@ -776,10 +776,17 @@ impl Validator {
             );
         }
         let h = &raw.hours;
-        let days = [&h.mon, &h.tue, &h.wed, &h.thu, &h.fri, &h.sat, &h.sun];
-        let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let days = [
+            ("mon", &h.mon),
+            ("tue", &h.tue),
+            ("wed", &h.wed),
+            ("thu", &h.thu),
+            ("fri", &h.fri),
+            ("sat", &h.sat),
+            ("sun", &h.sun),
+        ];
         let weekly: [Vec<TimeWindow>; 7] =
-            std::array::from_fn(|i| self.windows(&format!("{at}.hours.{}", names[i]), days[i]));
+            days.map(|(name, day)| self.windows(&format!("{at}.hours.{name}"), day));
         let holiday_hours = raw
             .holiday_hours
             .as_ref()
@@ -1127,7 +1134,10 @@ impl Validator {
             })
             .collect();
         windows.sort_by_key(|w| w.start);
-        if windows.windows(2).any(|p| p[1].start < p[0].end) {
+        if windows
+            .windows(2)
+            .any(|p| matches!(p, [a, b] if b.start < a.end))
+        {
             self.problem(field, "time windows overlap");
         }
         windows

@@ -356,6 +356,12 @@ impl ReservationParts {
         }
     }
 
+    #[allow(
+        clippy::as_conversions,
+        clippy::indexing_slicing,
+        reason = "`procedures` holds two parts for every variant, in the order of `ALL`, \
+                  which lists them in declaration order"
+    )]
     fn procedure(&self, procedure: ProcedureId, proxy: bool) -> &ProcedureParts {
         &self.procedures[procedure as usize * 2 + usize::from(proxy)]
     }
@@ -440,7 +446,7 @@ impl OfficeView {
             name: office.name.clone(),
             address: office.address.clone(),
             phone: office.phone.clone(),
-            counters: office.counters.len() as u16,
+            counters: u16::try_from(office.counters.len()).unwrap_or(u16::MAX),
             hours: weekly_hours(office),
             holiday_hours: office.calendar.holiday_hours.as_deref().map(windows_text),
             closures: office.calendar.closures.iter().map(closure_name).collect(),

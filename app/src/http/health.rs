@@ -52,7 +52,8 @@ pub async fn metrics(
     // Gauges of this instance's own state are read when scraped, not only when a
     // background sweep last ran (the limiter's read 0 just after 60 refusals).
     if let Some(limiter) = limiter {
-        metrics::gauge!("madoguchi_rate_limit_clients").set(limiter.remembered() as f64);
+        metrics::gauge!("madoguchi_rate_limit_clients")
+            .set(crate::num::f64_of(limiter.remembered()));
     }
     match &state.metrics {
         Some(handle) => {

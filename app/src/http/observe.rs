@@ -41,7 +41,7 @@ pub async fn observe(
         "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
     .record(elapsed.as_secs_f64());
     span.in_scope(|| {
-        let micros = elapsed.as_micros() as u64;
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         if status >= 500 {
             tracing::error!(status, micros, "request failed");
         } else {

@@ -108,8 +108,8 @@ fn bilingual(max: usize) -> Value {
 
 /// `schema` also allows `null` (an `Option` field).
 fn nullable(mut schema: Value) -> Value {
-    if let Some(kind) = schema.get("type").cloned() {
-        schema["type"] = json!([kind, "null"]);
+    if let Some(kind) = schema.get_mut("type") {
+        *kind = json!([kind.take(), "null"]);
     }
     if let Some(values) = schema.get_mut("enum").and_then(Value::as_array_mut) {
         values.push(Value::Null);
@@ -312,11 +312,12 @@ fn shared_answers(doc: &mut Value) {
             "content": { "application/problem+json": {
                 "schema": { "$ref": "#/components/schemas/ProblemDetails" } } }
         });
-        if retry {
-            r["headers"] = json!({ "Retry-After": {
+        if let (true, Some(answer)) = (retry, r.as_object_mut()) {
+            let retry_after = json!({ "Retry-After": {
                 "description": "Seconds to wait before retrying",
                 "required": true,
                 "schema": { "type": "integer", "minimum": 1 } } });
+            answer.insert("headers".to_owned(), retry_after);
         }
         r
     };

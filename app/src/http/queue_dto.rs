@@ -308,7 +308,10 @@ impl TypicalView {
         let mut lines: Vec<TypicalLineView> = Vec::new();
         for c in cells {
             let cell = TypicalCellView {
-                weekday: WEEKDAYS[c.weekday as usize % 7],
+                weekday: WEEKDAYS
+                    .get(usize::try_from(c.weekday % 7).unwrap_or_default())
+                    .copied()
+                    .unwrap_or_default(),
                 hour: c.hour,
                 samples: c.samples,
                 avg_waiting: (c.avg_waiting * 10.0).round() / 10.0,

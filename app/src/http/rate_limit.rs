@@ -58,7 +58,7 @@ impl ClientKey {
 /// Whole seconds to wait, rounded up: a client that waits exactly `Retry-After` must find
 /// its next request allowed (rounded down, a wait of 1.9 s was announced as 1 s).
 pub fn retry_after_secs(wait: Duration) -> u64 {
-    wait.as_nanos().div_ceil(1_000_000_000).max(1) as u64
+    u64::try_from(wait.as_nanos().div_ceil(1_000_000_000).max(1)).unwrap_or(u64::MAX)
 }
 
 /// A 429 with `Retry-After`, in the client's language.
@@ -167,7 +167,7 @@ impl Limiter {
                 _ = stop.changed() => return,
                 _ = tick.tick() => {
                     let remembered = self.forget_idle();
-                    metrics::gauge!("madoguchi_rate_limit_clients").set(remembered as f64);
+                    metrics::gauge!("madoguchi_rate_limit_clients").set(crate::num::f64_of(remembered));
                 }
             }
         }
@@ -184,7 +184,8 @@ pub async fn limit_writes<B: MessageBody>(
         && let Err(wait) = limiter.check(req.request())
     {
         metrics::counter!("madoguchi_rate_limited_total").increment(1);
-        metrics::gauge!("madoguchi_rate_limit_clients").set(limiter.remembered() as f64);
+        metrics::gauge!("madoguchi_rate_limit_clients")
+            .set(crate::num::f64_of(limiter.remembered()));
         let api = req.path().starts_with("/api/");
         let response = match limiter.page.filter(|_| !api) {
             Some(page) => page(req.request(), retry_after_secs(wait)),

@@ -536,7 +536,7 @@ fn percent(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
+                char::from(b).to_string()
             }
             _ => format!("%{b:02X}"),
         })

@@ -73,7 +73,7 @@ pub fn mornings_are_busy(cells: &[HourCell]) -> bool {
             .filter(|c| f(c))
             .map(|c| c.avg_waiting)
             .collect();
-        (!picked.is_empty()).then(|| picked.iter().sum::<f64>() / picked.len() as f64)
+        (!picked.is_empty()).then(|| picked.iter().sum::<f64>() / crate::num::f64_of(picked.len()))
     };
     match (mean(&|c| c.hour < 12), mean(&|c| c.hour >= 13)) {
         (Some(morning), Some(afternoon)) => morning > 0.5 && morning >= afternoon * 4.0 / 3.0,

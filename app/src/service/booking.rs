@@ -301,7 +301,7 @@ impl BookingService {
             if t < f {
                 return Err(BookingError::BadRange("`to` is before `from`"));
             }
-            if (t - f).num_days() >= MAX_AVAILABILITY_DAYS as i64 {
+            if (t - f).num_days() >= i64::try_from(MAX_AVAILABILITY_DAYS).unwrap_or(i64::MAX) {
                 return Err(BookingError::BadRange("ask for at most 62 days at a time"));
             }
         }
@@ -338,7 +338,7 @@ impl BookingService {
                 let used = taken
                     .get(&(*date, time.start))
                     .map(|seats| seats.iter().filter(|s| **s < op.capacity).count())
-                    .unwrap_or(0) as u16;
+                    .map_or(0, |n| u16::try_from(n).unwrap_or(u16::MAX));
                 slots.push(SlotAvailability {
                     start: from_tokyo(*date, time.start),
                     end: from_tokyo(*date, time.end),
@@ -947,7 +947,7 @@ impl BookingService {
         tracing::info!(
             office = %office_id,
             seats = snapshot.seats.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
+            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "hot state loaded from the ledger"
         );
         Ok(())

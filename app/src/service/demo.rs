@@ -49,9 +49,13 @@ pub fn demo_snapshots(
                         .find(|(h, _)| *h == t.hour())
                         .map(|(_, s)| *s)
                         .unwrap_or(0);
-                    let weekday = WEEKDAY_PERCENT[day.weekday().num_days_from_monday() as usize];
+                    let weekday = WEEKDAY_PERCENT
+                        .get(usize::try_from(day.weekday().num_days_from_monday()).unwrap_or(0))
+                        .copied()
+                        .unwrap_or(100);
                     for line in &office.lines {
-                        let counters = office.counters_of(&line.id).count().max(1) as u32;
+                        let counters = u32::try_from(office.counters_of(&line.id).count().max(1))
+                            .unwrap_or(u32::MAX);
                         // About 2.5 people per counter at the peak hour of an ordinary day.
                         let waiting = counters * 25 * share * weekday / (10 * 163 * 100);
                         let p50 = waiting * 15 / counters;

@@ -35,7 +35,7 @@ fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
         Err(_) => return [0; 32],
     };
     for part in parts {
-        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(&crate::num::u64_of(part.len()).to_be_bytes());
         mac.update(part);
     }
     mac.finalize().into_bytes().into()
@@ -105,7 +105,7 @@ impl Keys {
         let framed: Vec<Vec<u8>> = parts
             .iter()
             .map(|p| {
-                let mut v = (p.len() as u64).to_be_bytes().to_vec();
+                let mut v = crate::num::u64_of(p.len()).to_be_bytes().to_vec();
                 v.extend_from_slice(p);
                 v
             })
@@ -176,7 +176,7 @@ pub fn is_token_shaped(raw: &str) -> bool {
 pub fn fingerprint(parts: &[&[u8]]) -> Digest {
     let mut h = Sha256::new();
     for part in parts {
-        h.update((part.len() as u64).to_be_bytes());
+        h.update(crate::num::u64_of(part.len()).to_be_bytes());
         h.update(part);
     }
     h.finalize().into()

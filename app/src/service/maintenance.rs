@@ -104,7 +104,10 @@ impl Maintenance {
                 }
             }
         }
-        let expired = b.ledger().expire_holds(now, BATCH as i64).await?;
+        let expired = b
+            .ledger()
+            .expire_holds(now, i64::try_from(BATCH).unwrap_or(i64::MAX))
+            .await?;
         for hold in &expired {
             let release = SeatRelease {
                 holder: hold.id,

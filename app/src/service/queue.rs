@@ -242,8 +242,9 @@ impl OfficeState {
         let state = |c: &CounterId| {
             view.counters
                 .binary_search_by(|v| v.id.cmp(c))
-                .map(|i| (view.counters[i].paused, view.counters[i].current.is_some()))
-                .unwrap_or((false, false))
+                .ok()
+                .and_then(|i| view.counters.get(i))
+                .map_or((false, false), |v| (v.paused, v.current.is_some()))
         };
         let loads = office
             .lines
@@ -1237,7 +1238,7 @@ impl QueueService {
                 .get(&(date, slot.start))
                 .map(|s| s.iter().filter(|x| **x < op.capacity).count())
                 .unwrap_or(0);
-            busy += seats as u32;
+            busy += u32::try_from(seats).unwrap_or(u32::MAX);
         }
         Ok(busy)
     }
@@ -1262,7 +1263,7 @@ impl QueueService {
         };
         // Reserved residents under way hold counters; walk-ins keep at least one.
         let open = open.saturating_sub(reserved_now).max(1);
-        let n = line.procedures.len().max(1) as f64;
+        let n = crate::num::f64_of(line.procedures.len().max(1));
         let line_mean = line
             .procedures
             .iter()
@@ -1500,8 +1501,8 @@ impl QueueService {
                 let avg_waiting = sums.waiting / f64::from(n);
                 let avg_wait_p50 = (sums.with_p50 > 0).then(|| sums.p50 / f64::from(sums.with_p50));
                 let level = office.queue.thresholds.level(
-                    avg_waiting.round() as u32,
-                    avg_wait_p50.unwrap_or(0.0).round() as u32,
+                    crate::num::u32_rounded(avg_waiting),
+                    crate::num::u32_rounded(avg_wait_p50.unwrap_or(0.0)),
                 );
                 TypicalCell {
                     line,

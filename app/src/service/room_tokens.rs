@@ -73,13 +73,12 @@ fn split(token: &str) -> Result<(&str, &str), TokenError> {
 
 /// Verifies a token's signature and splits its body: the `kind`, the room (which must
 /// be `room`), then exactly `n` more fields.
-fn fields<'a>(
+fn fields<'a, const N: usize>(
     keys: &Keys,
     token: &'a str,
     kind: &str,
     room: &str,
-    n: usize,
-) -> Result<Vec<&'a str>, TokenError> {
+) -> Result<[&'a str; N], TokenError> {
     let (body, mac) = split(token)?;
     check(keys, body, mac)?;
     let mut parts = body.split('.');
@@ -87,10 +86,10 @@ fn fields<'a>(
         return Err(TokenError::Invalid);
     }
     let of = parts.next().ok_or(TokenError::Invalid)?;
-    let rest: Vec<&str> = parts.collect();
-    if rest.len() != n {
-        return Err(TokenError::Invalid);
-    }
+    let rest: [&str; N] = parts
+        .collect::<Vec<&str>>()
+        .try_into()
+        .map_err(|_| TokenError::Invalid)?;
     if of != room {
         return Err(TokenError::OtherRoom);
     }
@@ -114,11 +113,11 @@ impl PlaceToken {
     }
 
     pub fn decode(keys: &Keys, token: &str, room: &str) -> Result<Self, TokenError> {
-        let f = fields(keys, token, "p", room, 2)?;
+        let [place, issued] = fields(keys, token, "p", room)?;
         Ok(Self {
             room: room.to_owned(),
-            place: f[0].parse().map_err(|_| TokenError::Invalid)?,
-            issued_ms: f[1].parse().map_err(|_| TokenError::Invalid)?,
+            place: place.parse().map_err(|_| TokenError::Invalid)?,
+            issued_ms: issued.parse().map_err(|_| TokenError::Invalid)?,
         })
     }
 }
@@ -153,12 +152,12 @@ impl AdmissionToken {
         room: &str,
         now: DateTime<Utc>,
     ) -> Result<Self, TokenError> {
-        let f = fields(keys, token, "a", room, 3)?;
+        let [place, expires, nonce] = fields(keys, token, "a", room)?;
         Ok(Self {
             room: room.to_owned(),
-            place: f[0].parse().map_err(|_| TokenError::Invalid)?,
-            expires_ms: unexpired(f[1], now)?,
-            nonce: f[2].to_owned(),
+            place: place.parse().map_err(|_| TokenError::Invalid)?,
+            expires_ms: unexpired(expires, now)?,
+            nonce: nonce.to_owned(),
         })
     }
 }
@@ -199,12 +198,12 @@ impl Challenge {
         room: &str,
         now: DateTime<Utc>,
     ) -> Result<Self, TokenError> {
-        let f = fields(keys, token, "c", room, 3)?;
+        let [bits, expires, id] = fields(keys, token, "c", room)?;
         Ok(Self {
             room: room.to_owned(),
-            bits: f[0].parse().map_err(|_| TokenError::Invalid)?,
-            expires_ms: unexpired(f[1], now)?,
-            id: f[2].to_owned(),
+            bits: bits.parse().map_err(|_| TokenError::Invalid)?,
+            expires_ms: unexpired(expires, now)?,
+            id: id.to_owned(),
         })
     }
 }

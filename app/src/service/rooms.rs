@@ -497,7 +497,7 @@ impl RoomService {
             let pairs: Vec<(u64, u64)> = prequeue_order(&entries)
                 .into_iter()
                 .enumerate()
-                .map(|(i, place)| (place, i as u64 + 1))
+                .map(|(i, place)| (place, crate::num::u64_of(i) + 1))
                 .collect();
             self.store.set_positions(&room.id, &pairs).await?;
             // Everyone in the pre-queue counts as present at the opening.
@@ -628,7 +628,7 @@ impl RoomService {
             .await?
         {
             metrics::counter!("madoguchi_room_admissions_total")
-                .increment(step.admitted.len() as u64);
+                .increment(crate::num::u64_of(step.admitted.len()));
             Ok(next)
         } else {
             Ok(self.store.counters(&room.id).await?.unwrap_or(current))

@@ -102,7 +102,7 @@ impl<I: Send + 'static, E: Send + 'static> GroupCommit<I, E> {
                     }
                     let (items, replies): (Vec<I>, Vec<_>) = batch.drain(..).unzip();
                     metrics::histogram!("madoguchi_group_commit_batch_size")
-                        .record(items.len() as f64);
+                        .record(crate::num::f64_of(items.len()));
                     let results = writer.write_batch(items).await;
                     shared.done(received);
                     for (result, reply) in results.into_iter().zip(replies) {

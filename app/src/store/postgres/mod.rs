@@ -345,6 +345,10 @@ fn same_error(e: &StoreError) -> StoreError {
 
 /// Every row of a batch, with the "held" event of each hold, or none (one statement). A
 /// booking's "booked" entry of the audit trail is its row (`reservation_trail`).
+#[allow(
+    clippy::as_conversions,
+    reason = "sqlx's query! names an array parameter's type with `as` (a type override)"
+)]
 async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx::Error> {
     let n = items.len();
     let mut ids = Vec::with_capacity(n);

@@ -53,6 +53,10 @@ impl BatchWriter for TicketWriter {
 /// `together_then_alone`): a row already there, written by a counter that called the
 /// ticket before this commit (`update_ticket`), fails the batch, and `insert_one` then
 /// gives that row its issuer.
+#[allow(
+    clippy::as_conversions,
+    reason = "sqlx's query! names an array parameter's type with `as` (a type override)"
+)]
 async fn insert_many(pool: &sqlx::PgPool, items: &[(Ticket, String)]) -> Result<(), sqlx::Error> {
     let n = items.len();
     let mut ids = Vec::with_capacity(n);
@@ -74,7 +78,7 @@ async fn insert_many(pool: &sqlx::PgPool, items: &[(Ticket, String)]) -> Result<
         offices.push(t.office_id.as_str());
         lines.push(t.line_id.as_str());
         dates.push(t.service_date);
-        numbers.push(t.number as i32);
+        numbers.push(crate::num::i32_of(t.number));
         displays.push(t.display.as_str());
         procedures.push(t.procedure.as_str());
         classes.push(t.class.as_str());
@@ -126,7 +130,7 @@ async fn insert_one(pool: &sqlx::PgPool, t: &Ticket, actor: &str) -> Result<(), 
         t.office_id.as_str(),
         t.line_id.as_str(),
         t.service_date,
-        t.number as i32,
+        crate::num::i32_of(t.number),
         t.display,
         t.procedure.as_str(),
         t.class.as_str(),
@@ -320,7 +324,7 @@ impl QueueLedger for PgLedger {
             t.called_at,
             t.started_at,
             t.finished_at,
-            t.recalls as i32,
+            crate::num::i32_of(t.recalls),
             t.class.as_str(),
             e.office.as_str(),
             e.counter.as_ref().map(|c| c.as_str()),
@@ -330,7 +334,7 @@ impl QueueLedger for PgLedger {
             e.detail,
             i32::try_from(t.revision).unwrap_or(i32::MAX),
             t.service_date,
-            t.number as i32,
+            crate::num::i32_of(t.number),
             t.display,
             t.procedure.as_str(),
             t.reservation_id,
@@ -388,7 +392,9 @@ impl QueueLedger for PgLedger {
             .map(|r| {
                 Ok(ServiceTime {
                     procedure: parsed(&r.procedure, "procedure", |s| s.parse().ok())?,
-                    minutes: (r.finished_at - r.started_at).num_milliseconds() as f64 / 60_000.0,
+                    minutes: crate::num::f64_of_millis(
+                        (r.finished_at - r.started_at).num_milliseconds(),
+                    ) / 60_000.0,
                     finished_at: r.finished_at,
                 })
             })
@@ -614,14 +620,27 @@ impl QueueLedger for PgLedger {
             .collect()
     }
 
+    #[allow(
+        clippy::as_conversions,
+        reason = "sqlx's query! names an array parameter's type with `as` (a type override)"
+    )]
     async fn insert_snapshots(&self, rows: &[CongestionSnapshot]) -> Result<(), StoreError> {
         let offices: Vec<String> = rows.iter().map(|r| r.office_id.to_string()).collect();
         let lines: Vec<String> = rows.iter().map(|r| r.line_id.to_string()).collect();
         let at: Vec<DateTime<Utc>> = rows.iter().map(|r| r.taken_at).collect();
-        let waiting: Vec<i32> = rows.iter().map(|r| r.waiting as i32).collect();
-        let open: Vec<i32> = rows.iter().map(|r| r.counters_open as i32).collect();
-        let p50: Vec<Option<i32>> = rows.iter().map(|r| r.wait_p50.map(|v| v as i32)).collect();
-        let p90: Vec<Option<i32>> = rows.iter().map(|r| r.wait_p90.map(|v| v as i32)).collect();
+        let waiting: Vec<i32> = rows.iter().map(|r| crate::num::i32_of(r.waiting)).collect();
+        let open: Vec<i32> = rows
+            .iter()
+            .map(|r| crate::num::i32_of(r.counters_open))
+            .collect();
+        let p50: Vec<Option<i32>> = rows
+            .iter()
+            .map(|r| r.wait_p50.map(crate::num::i32_of))
+            .collect();
+        let p90: Vec<Option<i32>> = rows
+            .iter()
+            .map(|r| r.wait_p90.map(crate::num::i32_of))
+            .collect();
         let level: Vec<String> = rows.iter().map(|r| r.level.as_str().to_owned()).collect();
         sqlx::query!(
             r#"INSERT INTO congestion_snapshots
@@ -667,10 +686,10 @@ impl QueueLedger for PgLedger {
                     office_id: parsed(&r.office_id, "office", |s| OfficeId::parse(s).ok())?,
                     line_id: parsed(&r.line_id, "line", |s| LineId::parse(s).ok())?,
                     taken_at: r.taken_at,
-                    waiting: r.waiting.max(0) as u32,
-                    counters_open: r.counters_open.max(0) as u32,
-                    wait_p50: r.wait_p50.map(|v| v.max(0) as u32),
-                    wait_p90: r.wait_p90.map(|v| v.max(0) as u32),
+                    waiting: crate::num::u32_of(r.waiting),
+                    counters_open: crate::num::u32_of(r.counters_open),
+                    wait_p50: r.wait_p50.map(crate::num::u32_of),
+                    wait_p90: r.wait_p90.map(crate::num::u32_of),
                     level: parsed(&r.level, "level", Level::parse)?,
                 })
             })

@@ -852,12 +852,12 @@ impl QueueHotState for RedisHotState {
             other => return Err(unexpected(&format!("{other:?}"))),
         };
         let number = |i: usize| reply.get(i).copied().unwrap_or(0);
-        let rank = number(3);
+        let count = |i: usize| u32::try_from(number(i)).unwrap_or(0);
         Ok(LineSummary {
-            reserved: number(0) as u32,
-            priority: number(1) as u32,
-            normal: number(2) as u32,
-            rank: (rank >= 0 && ticket.is_some()).then_some(rank as u32),
+            reserved: count(0),
+            priority: count(1),
+            normal: count(2),
+            rank: (number(3) >= 0 && ticket.is_some()).then_some(count(3)),
         })
     }
 

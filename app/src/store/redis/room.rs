@@ -215,7 +215,7 @@ impl RoomStore for RedisHotState {
             .map_err(hot_error)?;
         Ok(scores
             .into_iter()
-            .map(|s| s.map(|v| from_ms(v as i64)))
+            .map(|s| s.map(|v| from_ms(crate::num::i64_of_whole(v))))
             .collect())
     }
 
