@@ -130,28 +130,18 @@ async fn tickets_issued_while_reloads_run_can_all_be_called(backend: Backend) {
     assert_eq!(called, issued);
 }
 
-async fn a_ticket_whose_ledger_write_outlived_the_hot_state_comes_back(backend: Backend) {
-    let mut app = spawn_with(Options {
-        backend,
-        municipality: city(DESK),
-        ..Options::default()
-    })
-    .await;
-    let token = app.staff_token("desk", StaffRole::Staff).await;
-    let desk = OfficeId::parse("desk").unwrap();
+/// A ticket issued in the hot state only (its ledger write not made yet), with the
+/// default deadline of a minute.
+async fn issue_unwritten(app: &TestApp) -> madoguchi::store::queue::Issued {
     let now = app.clock.now();
-    let date = today(&app);
-    // A ticket is issued in the hot state; its ledger write is still on its way when the
-    // hot state is lost (Redis restarted empty) and the maintenance loop reloads the day.
-    let issued = app
-        .queue
+    app.queue
         .hot()
         .issue(&IssueRequest {
             ticket_id: new_row_id(),
-            office: desk.clone(),
+            office: OfficeId::parse("desk").unwrap(),
             line: LineId::first(),
             prefix: "A".into(),
-            date,
+            date: today(app),
             procedure: ProcedureId::CertRenewal,
             class: TicketClass::Normal,
             reservation_id: None,
@@ -160,7 +150,20 @@ async fn a_ticket_whose_ledger_write_outlived_the_hot_state_comes_back(backend: 
             deadline: now + Duration::seconds(60),
         })
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn a_ticket_whose_ledger_write_outlived_the_hot_state_comes_back(backend: Backend) {
+    let mut app = spawn_with(Options {
+        backend,
+        municipality: city(DESK),
+        ..Options::default()
+    })
+    .await;
+    let token = app.staff_token("desk", StaffRole::Staff).await;
+    // A ticket is issued in the hot state; its ledger write is still on its way when the
+    // hot state is lost (Redis restarted empty) and the maintenance loop reloads the day.
+    let issued = issue_unwritten(&app).await;
     app.lose_hot_state().await;
     let pass = app.maintenance.run_once().await.unwrap();
     assert_eq!(pass.queues_rebuilt, 1);
@@ -193,26 +196,7 @@ async fn a_ticket_dropped_while_its_write_was_late_comes_back(backend: Backend) 
     })
     .await;
     let token = app.staff_token("desk", StaffRole::Staff).await;
-    let desk = OfficeId::parse("desk").unwrap();
-    let now = app.clock.now();
-    let issued = app
-        .queue
-        .hot()
-        .issue(&IssueRequest {
-            ticket_id: new_row_id(),
-            office: desk.clone(),
-            line: LineId::first(),
-            prefix: "A".into(),
-            date: today(&app),
-            procedure: ProcedureId::CertRenewal,
-            class: TicketClass::Normal,
-            reservation_id: None,
-            slot_start_ms: None,
-            now,
-            deadline: now + Duration::seconds(60),
-        })
-        .await
-        .unwrap();
+    let issued = issue_unwritten(&app).await;
     app.clock.advance(Duration::seconds(61));
     assert_eq!(app.maintenance.run_once().await.unwrap().tickets_dropped, 1);
     app.queue
