@@ -11,6 +11,8 @@
     clippy::unwrap_used,
     reason = "a load-test tool fails loudly"
 )]
+#![deny(clippy::as_conversions, clippy::indexing_slicing)]
+#![cfg_attr(test, allow(clippy::as_conversions, clippy::indexing_slicing))]
 
 /// As in the server: the generator shares the two cores with what it measures, and
 /// glibc's malloc/free took a large share of its CPU (`perf`, docs/perf/journal/2026-11-22-to-12-01.md).
@@ -27,8 +29,8 @@ mod sse;
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("check") => check::main(&args[1..]).await,
-        Some("sse") => sse::main(&args[1..]).await,
+        Some("check") => check::main(args.get(1..).unwrap_or_default()).await,
+        Some("sse") => sse::main(args.get(1..).unwrap_or_default()).await,
         _ => scenarios::run().await,
     }
 }

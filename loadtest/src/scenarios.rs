@@ -71,7 +71,11 @@ fn sim_now() -> DateTime<Utc> {
     match SIM.get() {
         Some(c) => {
             c.base
-                + Duration::milliseconds((c.at.elapsed().as_secs_f64() * c.speed * 1000.0) as i64)
+                + Duration::milliseconds({
+                    #[allow(clippy::as_conversions, reason = "milliseconds of a run fit an i64")]
+                    let ms = (c.at.elapsed().as_secs_f64() * c.speed * 1000.0) as i64;
+                    ms
+                })
         }
         None => Utc::now(),
     }
@@ -340,7 +344,11 @@ async fn issue_ticket(user: &mut GooseUser, office: &str, procedure: &str) -> Tr
                 id: id.to_owned(),
                 office: office.to_owned(),
                 number: number.to_owned(),
-                estimate_p50: v["estimated_wait"]["p50_minutes"].as_u64(),
+                estimate_p50: v
+                    .estimated_wait
+                    .as_ref()
+                    .and_then(|w| w.get("p50_minutes"))
+                    .and_then(Value::as_u64),
             });
             user.set_session_data(MyTicket(id.to_owned()));
         }
@@ -373,15 +381,19 @@ fn walk_in_arrives() -> bool {
         .parse()
         .unwrap_or(1000.0);
     let per_hour = per_day * hourly_share(sim_local_time().hour_of_day()) / 100.0;
+    #[allow(
+        clippy::as_conversions,
+        reason = "a gap of simulated milliseconds, far inside an i64"
+    )]
     let gap_ms = if per_hour > 0.0 {
-        -(1.0 - rand::rng().random::<f64>()).ln() * 3_600_000.0 / per_hour
+        (-(1.0 - rand::rng().random::<f64>()).ln() * 3_600_000.0 / per_hour) as i64
     } else {
-        60_000.0
+        60_000
     };
     let claimed = NEXT_ARRIVAL_MS
         .compare_exchange(
             next,
-            next + gap_ms as i64,
+            next.saturating_add(gap_ms),
             Ordering::SeqCst,
             Ordering::SeqCst,
         )
@@ -460,7 +472,7 @@ impl HotSlots {
     /// The `hot` first slots not known to be full.
     fn open(&self, hot: usize) -> impl Iterator<Item = usize> + '_ {
         (self.first_open..self.slots.len())
-            .filter(|&i| !self.full[i])
+            .filter(|&i| self.full.get(i) == Some(&false))
             .take(hot)
     }
 
@@ -486,7 +498,7 @@ fn pick_hot_slot() -> Option<(usize, String)> {
     let set = guard.as_ref()?;
     let nth = rand::rng().random_range(0..set.open(hot).count().max(1));
     let i = set.open(hot).nth(nth)?;
-    Some((i, set.slots[i].clone()))
+    Some((i, set.slots.get(i)?.clone()))
 }
 
 fn mark_full(index: usize) {
@@ -514,8 +526,10 @@ async fn load_slots(user: &mut GooseUser) -> TransactionResult {
         ..
     }) = answer(user, goose).await
     {
-        let slots: Vec<String> = v.json()["slots"]
-            .as_array()
+        let slots: Vec<String> = v
+            .json()
+            .get("slots")
+            .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
                     .filter_map(|s| s["start"].as_str().map(str::to_owned))
@@ -906,8 +920,10 @@ async fn book_in_release(
         let Some(Answer { body, .. }) = send(user, slots, "GET availability (room)").await? else {
             break;
         };
-        let free: Vec<String> = body.json()["slots"]
-            .as_array()
+        let free: Vec<String> = body
+            .json()
+            .get("slots")
+            .and_then(Value::as_array)
             .map(|s| {
                 s.iter()
                     .filter(|s| s["remaining"].as_u64().unwrap_or(0) > 0)
@@ -921,7 +937,9 @@ async fn book_in_release(
             }
             break;
         }
-        let start = free[rand::rng().random_range(0..free.len())].clone();
+        let Some(start) = free.get(rand::rng().random_range(0..free.len())).cloned() else {
+            break;
+        };
         let mut book = builder(user, reqwest::Method::POST, "/api/v1/reservations")?
             .header("x-forwarded-for", me)
             .header("idempotency-key", format!("{key}-{who}-{attempt}"));
@@ -1066,7 +1084,12 @@ async fn congestion_page(user: &mut GooseUser) -> TransactionResult {
         std::sync::LazyLock::new(|| std::env::var("LOADTEST_KIOSK_OFFICE").ok());
     let office = OFFICE
         .as_deref()
-        .unwrap_or_else(|| OFFICES[rand::rng().random_range(0..OFFICES.len())]);
+        .or_else(|| {
+            OFFICES
+                .get(rand::rng().random_range(0..OFFICES.len()))
+                .copied()
+        })
+        .unwrap_or("main");
     read_json(
         user,
         &format!("/api/v1/offices/{office}/congestion"),

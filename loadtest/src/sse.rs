@@ -135,6 +135,10 @@ pub async fn main(args: &[String]) -> anyhow::Result<()> {
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     delays.sort();
+    #[allow(
+        clippy::as_conversions,
+        reason = "a quantile's rank among at most millions of delays"
+    )]
     let at = |q: f64| {
         delays
             .get(((delays.len() as f64 * q) as usize).min(delays.len().saturating_sub(1)))
@@ -182,7 +186,7 @@ async fn client(address: &str, office: &str, shared: &Shared) -> anyhow::Result<
         if n == 0 {
             bail!("stream closed");
         }
-        pending.extend_from_slice(&buffer[..n]);
+        pending.extend_from_slice(buffer.get(..n).unwrap_or_default());
         let events = count_events(&mut pending);
         if events == 0 {
             continue;
@@ -195,7 +199,11 @@ async fn client(address: &str, office: &str, shared: &Shared) -> anyhow::Result<
         let change = shared.change.load(Ordering::SeqCst);
         if change > seen {
             seen = change;
-            let at = shared.triggered.lock().unwrap_or_else(|e| e.into_inner())[change as usize];
+            let at = usize::try_from(change).ok().and_then(|i| {
+                let triggered = shared.triggered.lock().unwrap_or_else(|e| e.into_inner());
+                triggered.get(i).copied()
+            });
+            let Some(at) = at else { continue };
             shared
                 .delays
                 .lock()
@@ -211,7 +219,9 @@ fn count_events(pending: &mut Vec<u8>) -> usize {
     const MARK: &[u8] = b"event: congestion";
     let mut count = 0;
     let mut consumed = 0;
-    while let Some(at) = pending[consumed..]
+    while let Some(at) = pending
+        .get(consumed..)
+        .unwrap_or_default()
         .windows(MARK.len())
         .position(|w| w == MARK)
     {
