@@ -153,6 +153,26 @@ async fn issue_unwritten(app: &TestApp) -> madoguchi::store::queue::Issued {
         .unwrap()
 }
 
+/// The ticket's ledger write lands late; the next maintenance pass merges the ledger
+/// and the ticket is the one the counter calls.
+async fn late_write_is_merged_and_called(
+    app: &TestApp,
+    token: &str,
+    issued: &madoguchi::store::queue::Issued,
+) {
+    app.queue
+        .ledger()
+        .insert_ticket(&issued.ticket, "kiosk")
+        .await
+        .unwrap();
+    app.clock.advance(Duration::seconds(5));
+    app.maintenance.run_once().await.unwrap();
+    assert_eq!(
+        call_everyone(app, token, "desk", "1").await,
+        vec![issued.ticket.display.clone()]
+    );
+}
+
 async fn a_ticket_whose_ledger_write_outlived_the_hot_state_comes_back(backend: Backend) {
     let mut app = spawn_with(Options {
         backend,
@@ -168,18 +188,7 @@ async fn a_ticket_whose_ledger_write_outlived_the_hot_state_comes_back(backend: 
     let pass = app.maintenance.run_once().await.unwrap();
     assert_eq!(pass.queues_rebuilt, 1);
     // The write lands after the reload read the ledger: the ticket is in neither.
-    app.queue
-        .ledger()
-        .insert_ticket(&issued.ticket, "kiosk")
-        .await
-        .unwrap();
-    // The next maintenance pass merges the ledger again and the ticket can be called.
-    app.clock.advance(Duration::seconds(5));
-    app.maintenance.run_once().await.unwrap();
-    assert_eq!(
-        call_everyone(&app, &token, "desk", "1").await,
-        vec![issued.ticket.display.clone()]
-    );
+    late_write_is_merged_and_called(&app, &token, &issued).await;
     // A deadline later the follow-ups stop: a pass only reloads what is missing.
     app.clock.advance(Duration::seconds(120));
     app.maintenance.run_once().await.unwrap();
@@ -199,17 +208,7 @@ async fn a_ticket_dropped_while_its_write_was_late_comes_back(backend: Backend) 
     let issued = issue_unwritten(&app).await;
     app.clock.advance(Duration::seconds(61));
     assert_eq!(app.maintenance.run_once().await.unwrap().tickets_dropped, 1);
-    app.queue
-        .ledger()
-        .insert_ticket(&issued.ticket, "kiosk")
-        .await
-        .unwrap();
-    app.clock.advance(Duration::seconds(5));
-    app.maintenance.run_once().await.unwrap();
-    assert_eq!(
-        call_everyone(&app, &token, "desk", "1").await,
-        vec![issued.ticket.display.clone()]
-    );
+    late_write_is_merged_and_called(&app, &token, &issued).await;
 }
 
 on_both_backends!(

@@ -806,15 +806,7 @@ impl RoomService {
         request: crate::service::booking::BookRequest,
         token_for: &dyn Fn(&str) -> Option<String>,
     ) -> Result<crate::service::booking::Booked, GatedBookingError> {
-        let admitted = self
-            .enter(
-                &request.office,
-                request.procedure,
-                request.start.date(),
-                token_for,
-                request.idempotency.as_ref().map(|k| k.0.as_str()),
-            )
-            .await?;
+        let admitted = self.enter_for(&request, token_for).await?;
         self.given_back_on_failure(admitted, booking.book(request).await)
             .await
     }
@@ -826,17 +818,26 @@ impl RoomService {
         request: crate::service::booking::HoldRequest,
         token_for: &dyn Fn(&str) -> Option<String>,
     ) -> Result<crate::service::booking::Booked, GatedBookingError> {
-        let admitted = self
-            .enter(
-                &request.office,
-                request.procedure,
-                request.start.date(),
-                token_for,
-                request.idempotency.as_ref().map(|k| k.0.as_str()),
-            )
-            .await?;
+        let admitted = self.enter_for(&request, token_for).await?;
         self.given_back_on_failure(admitted, booking.hold(request).await)
             .await
+    }
+
+    /// [`Self::enter`] for what a booking or a hold asks for.
+    async fn enter_for(
+        &self,
+        request: &impl Gated,
+        token_for: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<Admitted>, RoomError> {
+        let (office, procedure, start, idempotency) = request.gate();
+        self.enter(
+            office,
+            procedure,
+            start.date(),
+            token_for,
+            idempotency.map(|k| k.0.as_str()),
+        )
+        .await
     }
 
     /// The admission a failed booking or hold used goes back to its visitor.
@@ -894,4 +895,40 @@ fn fixed_fields_changed(old: &WaitingRoom, new: &WaitingRoom) -> Vec<&'static st
         old.trigger_per_minute == new.trigger_per_minute,
     );
     changed
+}
+
+/// What the waiting room checks of a request for a seat: where, what, when, and its
+/// Idempotency-Key (a retry reuses its admission).
+type Gate<'a> = (
+    &'a OfficeId,
+    ProcedureId,
+    chrono::NaiveDateTime,
+    Option<&'a crate::service::booking::IdempotencyKey>,
+);
+
+/// A booking or a hold, as the waiting room sees it.
+trait Gated {
+    fn gate(&self) -> Gate<'_>;
+}
+
+impl Gated for crate::service::booking::BookRequest {
+    fn gate(&self) -> Gate<'_> {
+        (
+            &self.office,
+            self.procedure,
+            self.start,
+            self.idempotency.as_ref(),
+        )
+    }
+}
+
+impl Gated for crate::service::booking::HoldRequest {
+    fn gate(&self) -> Gate<'_> {
+        (
+            &self.office,
+            self.procedure,
+            self.start,
+            self.idempotency.as_ref(),
+        )
+    }
 }
