@@ -10,9 +10,9 @@ use madoguchi::store::queue::{Ticket, TicketWriteError};
 use madoguchi::store::{NewReservation, Placement, ResidentRecord, StoreError, WriteError};
 use uuid::Uuid;
 
-/// The tests' "now": 10:00 in Tokyo on 1 December 2026.
+/// The tests' "now" (`default_now`): 10:00 in Tokyo on 1 December 2026.
 pub fn now() -> DateTime<Utc> {
-    "2026-12-01T01:00:00Z".parse().expect("a valid time")
+    crate::default_now()
 }
 
 pub fn office() -> OfficeId {
