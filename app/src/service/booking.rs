@@ -8,7 +8,7 @@
 
 use crate::domain::OfficeId;
 use crate::domain::booking::{
-    BookingFacts, BookingWindow, RuleViolation, check_who_and_why, days, decide_slot,
+    BookingFacts, BookingWindow, RuleViolation, check_who_and_why, days, decide_slot, seats_in_use,
 };
 use crate::domain::calendar::{Closure, DayPlan};
 use crate::domain::identity::{ResidentIdentity, ResidentName};
@@ -337,8 +337,7 @@ impl BookingService {
                 }
                 let used = taken
                     .get(&(*date, time.start))
-                    .map(|seats| seats.iter().filter(|s| **s < op.capacity).count())
-                    .map_or(0, |n| u16::try_from(n).unwrap_or(u16::MAX));
+                    .map_or(0, |seats| seats_in_use(seats, op.capacity));
                 slots.push(SlotAvailability {
                     start: from_tokyo(*date, time.start),
                     end: from_tokyo(*date, time.end),

@@ -250,6 +250,14 @@ pub fn days(from: NaiveDate, to: NaiveDate, max: usize) -> impl Iterator<Item = 
     from.iter_days().take_while(move |d| *d <= to).take(max)
 }
 
+/// How many of a slot's taken seats count against its capacity today. Seats are numbered
+/// below the capacity when claimed; one numbered at or above it (claimed before the
+/// capacity was lowered) does not take a seat of today's.
+pub fn seats_in_use(seats: &[u16], capacity: u16) -> u16 {
+    let n = seats.iter().filter(|s| **s < capacity).count();
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
 /// Whether a date is a plausible birth date at `today`.
 pub fn plausible_birth_date(date: NaiveDate, today: NaiveDate) -> bool {
     date.year() >= 1900 && date <= today
@@ -285,6 +293,14 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_seat_above_a_lowered_capacity_takes_none_of_todays() {
+        assert_eq!(seats_in_use(&[], 2), 0);
+        assert_eq!(seats_in_use(&[0, 1], 2), 2);
+        // Seat 2 was claimed while the slot had three seats; it has two now.
+        assert_eq!(seats_in_use(&[0, 2], 2), 1);
     }
 
     fn policy() -> BookingPolicy {

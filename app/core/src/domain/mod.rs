@@ -4,6 +4,7 @@
 
 pub mod booking;
 pub mod calendar;
+pub mod estimate;
 pub mod identity;
 pub mod ids;
 pub mod office;
