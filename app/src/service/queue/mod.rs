@@ -162,6 +162,15 @@ pub fn intake_reason(closed: &IntakeClosed) -> &'static str {
     }
 }
 
+/// One of `make` for each office.
+fn per_office<T>(municipality: &Municipality, make: impl Fn() -> T) -> HashMap<OfficeId, T> {
+    municipality
+        .offices
+        .iter()
+        .map(|o| (o.id.clone(), make()))
+        .collect()
+}
+
 const NOTICE_IDLE: u8 = 0;
 const NOTICE_SENDING: u8 = 1;
 const NOTICE_DIRTY: u8 = 2;
@@ -209,26 +218,10 @@ impl QueueService {
         clock: Arc<dyn Clock>,
         deadline: Duration,
     ) -> Self {
-        let generations = municipality
-            .offices
-            .iter()
-            .map(|o| (o.id.clone(), AtomicU64::new(0)))
-            .collect();
-        let notices = municipality
-            .offices
-            .iter()
-            .map(|o| (o.id.clone(), Arc::new(AtomicU8::new(NOTICE_IDLE))))
-            .collect();
-        let counter_generations = municipality
-            .offices
-            .iter()
-            .map(|o| (o.id.clone(), AtomicU64::new(0)))
-            .collect();
-        let rebuild_locks = municipality
-            .offices
-            .iter()
-            .map(|o| (o.id.clone(), AsyncMutex::new(())))
-            .collect();
+        let generations = per_office(&municipality, || AtomicU64::new(0));
+        let counter_generations = per_office(&municipality, || AtomicU64::new(0));
+        let notices = per_office(&municipality, || Arc::new(AtomicU8::new(NOTICE_IDLE)));
+        let rebuild_locks = per_office(&municipality, || AsyncMutex::new(()));
         Self {
             municipality,
             ledger,
