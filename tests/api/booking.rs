@@ -11,7 +11,12 @@ async fn a_booking_is_confirmed_with_everything_the_resident_needs(backend: Back
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let body: Value = response.json().await.unwrap();
     let reference = body["reference"].as_str().unwrap();
-    assert_eq!(reference.len(), 26, "128 random bits in base32");
+    assert_eq!(
+        reference.len(),
+        10,
+        "nine symbols and a hyphen, e.g. K7MQ-X2P4S"
+    );
+    assert!(madoguchi::domain::reference::Reference::parse(reference).is_ok());
     assert_eq!(location, format!("/api/v1/reservations/{reference}"));
     assert_eq!(body["status"], "confirmed");
     assert_eq!(body["start"], NINE);

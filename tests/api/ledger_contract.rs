@@ -47,14 +47,19 @@ async fn contract<L: Ledger + QueueLedger>(ledger: &L) -> Vec<String> {
     let mut log = Vec::new();
     let first = booking(9, 0, 1, Some(1));
     assert_eq!(write_kind(&ledger.insert_reservation(&first).await), "ok");
-    // The seat, the resident and the key are each taken once.
+    // The seat, the resident, the key and the reference are each taken once.
+    let same_reference = NewReservation {
+        reference: first.reference.clone(),
+        ..booking(11, 0, 5, None)
+    };
     let answers = [
         write_kind(&ledger.insert_reservation(&booking(9, 0, 2, None)).await),
         write_kind(&ledger.insert_reservation(&booking(10, 0, 1, None)).await),
         write_kind(&ledger.insert_reservation(&booking(10, 1, 3, Some(1))).await),
+        write_kind(&ledger.insert_reservation(&same_reference).await),
         write_kind(&ledger.insert_reservation(&booking(9, 1, 4, None)).await),
     ];
-    assert_eq!(answers, ["seat", "resident", "key", "ok"]);
+    assert_eq!(answers, ["seat", "resident", "key", "reference", "ok"]);
     log.push(format!("{answers:?}"));
 
     let found = ledger

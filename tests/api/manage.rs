@@ -197,10 +197,80 @@ async fn operations_that_do_not_fit_the_state_are_refused_with_409(backend: Back
     assert_problem(confirm, 409, "wrong-state").await;
 }
 
+/// A reference is read as a person types it back; a typo is told as a typo, before any
+/// lookup, and not as an unknown booking.
+async fn a_reference_is_read_as_typed_and_a_typo_is_told_apart(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let t = app
+        .book_ok(&renewal("main", NINE, "typed@example.jp"))
+        .await;
+    let plain = t.reference.replace('-', "");
+    for typed in [
+        plain.to_lowercase(),
+        plain.clone(),
+        t.reference.to_lowercase(),
+    ] {
+        let found = app
+            .with_secret(
+                Method::GET,
+                &format!("/api/v1/reservations/{typed}"),
+                &t.secret,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(found.status(), 200, "{typed}");
+        let body: Value = found.json().await.unwrap();
+        assert_eq!(body["reference"], t.reference.as_str());
+    }
+    // One symbol changed: the check symbol catches it.
+    const SYMBOLS: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let first = plain.chars().next().unwrap();
+    let other = SYMBOLS.chars().find(|c| *c != first).unwrap();
+    let typo = format!("{other}{}", &plain[1..]);
+    let answer = app
+        .with_secret(
+            Method::GET,
+            &format!("/api/v1/reservations/{typo}"),
+            &t.secret,
+        )
+        .header("accept-language", "ja")
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(answer, 422, "unacceptable-field").await;
+    assert_eq!(problem["errors"][0]["field"], "reference");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("入力まちがい"),
+        "{problem}"
+    );
+    // Too short is not of the documented form at all.
+    let short = app
+        .with_secret(Method::GET, "/api/v1/reservations/K7MQ", &t.secret)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(short, 400, "invalid-field").await;
+    // Staff reception takes the reference as typed too, and tells a typo the same way.
+    let staff = app
+        .staff_token("main", madoguchi::store::queue::StaffRole::Staff)
+        .await;
+    let typo_check_in = app
+        .client
+        .post(app.url("/api/v1/offices/main/check-ins"))
+        .bearer_auth(&staff)
+        .json(&json!({ "reference": typo }))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(typo_check_in, 422, "unacceptable-field").await;
+}
+
 on_both_backends!(
     cancelling_returns_the_seat_and_is_idempotent,
     online_cancellation_closes_at_the_cut_off,
     rescheduling_takes_the_new_seat_before_giving_back_the_old,
     rescheduling_checks_the_rules_of_the_new_day,
     operations_that_do_not_fit_the_state_are_refused_with_409,
+    a_reference_is_read_as_typed_and_a_typo_is_told_apart,
 );

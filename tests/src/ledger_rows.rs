@@ -96,6 +96,7 @@ pub fn write_kind(r: &Result<(), WriteError>) -> &'static str {
         Err(WriteError::SeatTaken) => "seat",
         Err(WriteError::ResidentHasBooking) => "resident",
         Err(WriteError::IdempotencyKeyUsed) => "key",
+        Err(WriteError::ReferenceTaken) => "reference",
         Err(WriteError::Store(StoreError::Unavailable(_))) => "unavailable",
         Err(WriteError::Store(_)) => "store",
     }

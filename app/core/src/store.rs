@@ -170,6 +170,10 @@ pub enum WriteError {
     ResidentHasBooking,
     #[error("the idempotency key was used by another request")]
     IdempotencyKeyUsed,
+    /// Another booking has the reference drawn for this one (short references are drawn
+    /// at random, so this happens about once in a million bookings): draw again.
+    #[error("the reference is taken")]
+    ReferenceTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -111,6 +111,9 @@ fn write_error(e: sqlx::Error) -> WriteError {
         if message.contains("reservations.idempotency_key_hash") {
             return WriteError::IdempotencyKeyUsed;
         }
+        if message.contains("reservations.reference") {
+            return WriteError::ReferenceTaken;
+        }
     }
     WriteError::Store(store_error(e))
 }

@@ -6,6 +6,7 @@
 
 use crate::domain::booking::RuleViolation;
 use crate::domain::calendar::ClosureKind;
+use crate::domain::reference::ReferenceError;
 use crate::domain::text::{Lang, Text};
 use crate::domain::time::{HhMm, to_tokyo_rfc3339};
 use crate::service::BookingError;
@@ -633,6 +634,36 @@ impl ApiError {
         let mut e = Self::invalid_fields(errors, lang);
         e.problem = Problem::UnacceptableField;
         e
+    }
+
+    /// 400 for a reference that cannot be one (its length, a symbol no reference has) or
+    /// that has a typo (its check symbol does not match): said before any lookup, so a
+    /// typo reads differently from an unknown booking and costs no guess.
+    pub fn bad_reference(e: ReferenceError, lang: Lang) -> Self {
+        let detail = match e {
+            ReferenceError::Check => Text::new(
+                "予約番号に入力まちがいがあります。もう一度お確かめください。",
+                "The reference has a typo; please check it again.",
+            ),
+            ReferenceError::Length => Text::new(
+                "予約番号は英数字9文字です（例: K7MQ-X2P4S）。",
+                "A reference has nine letters and digits (e.g. K7MQ-X2P4S).",
+            ),
+            ReferenceError::Symbol => Text::new(
+                "予約番号に使えない文字が入っています（英数字のみです）。",
+                "A reference has only letters and digits.",
+            ),
+        };
+        // A typo has the documented form, which no schema can tell: a rule refuses it.
+        let problem = if e == ReferenceError::Check {
+            Problem::UnacceptableField
+        } else {
+            Problem::InvalidField
+        };
+        ApiError::new(problem, detail, lang).with(
+            "errors",
+            json!([{ "field": "reference", "message": e.to_string() }]),
+        )
     }
 
     /// 429 after too many wrong secrets or tokens (`service::guesses`).

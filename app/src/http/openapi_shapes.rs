@@ -16,6 +16,7 @@ use crate::config::municipality::{MAX_PREQUEUE_MINUTES, MAX_RELEASE_DAYS, MAX_RO
 use crate::domain::identity::{Email, NoticeNumber, Phone, ResidentName};
 use crate::domain::office::Municipality;
 use crate::domain::procedure::ProcedureId;
+use crate::domain::reference::REFERENCE_PATTERN;
 use crate::http::openapi::ApiDoc;
 use crate::http::parse::{DATE_PATTERN, DATE_TIME_PATTERN, IDEMPOTENCY_KEY_PATTERN};
 use serde_json::{Map, Value, json};
@@ -152,7 +153,8 @@ fn shape_parameters(doc: &mut Value, ids: &Ids) {
                 "counter_id" => one_of(&ids.counters),
                 "action" => one_of(&actions),
                 "procedure" => one_of(&ids.procedures),
-                "reference" | "X-Reservation-Secret" => {
+                "reference" => json!({ "type": "string", "pattern": REFERENCE_PATTERN }),
+                "X-Reservation-Secret" => {
                     json!({ "type": "string", "pattern": BASE32_128_PATTERN })
                 }
                 "ticket_id" => json!({
@@ -209,7 +211,7 @@ fn shape_bodies(doc: &mut Value, ids: &Ids) {
         (
             "CheckInBody",
             "reference",
-            json!({ "type": "string", "pattern": BASE32_128_PATTERN }),
+            json!({ "type": "string", "pattern": REFERENCE_PATTERN }),
         ),
         ("TicketBody", "procedure", procedure.clone()),
         ("TransferBody", "line_id", one_of(&ids.lines)),
@@ -449,10 +451,7 @@ fn examples(doc: &mut Value) {
             "RescheduleBody",
             json!({ "start": "2026-12-04T10:00:00+09:00", "certificate_expiry": "2027-01-31" }),
         ),
-        (
-            "CheckInBody",
-            json!({ "reference": "K7MQX2P4ABCDEFGHJKLMNPQRST" }),
-        ),
+        ("CheckInBody", json!({ "reference": "K7MQ-X2P4S" })),
         ("TicketBody", json!({ "procedure": "card_pickup" })),
         (
             "TransferBody",

@@ -3,6 +3,7 @@
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
 use crate::domain::queue::LineId;
+use crate::domain::reference::ReferenceKey;
 use crate::domain::text::{Lang, Text};
 use crate::http::error::{ApiError, FieldErrors, OrProblem, Problem};
 use crate::http::parse::reject_unknown;
@@ -12,7 +13,6 @@ use crate::http::queue_dto::{
 use crate::http::staff::{Staff, authenticate, bearer};
 use crate::http::{AppState, ClientLang};
 use crate::service::BookingError;
-use crate::service::booking::Ownership;
 use crate::service::queue::{QueueError, TicketInfo};
 use crate::store::queue::TicketAction;
 use actix_web::http::header;
@@ -176,26 +176,7 @@ pub async fn check_in(
     lang: ClientLang,
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang.0;
-    let secret = req
-        .headers()
-        .get("x-reservation-secret")
-        .and_then(|v| v.to_str().ok())
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| {
-            ApiError::new(
-                Problem::MissingSecret,
-                Text::new(
-                    "X-Reservation-Secret ヘッダーで確認コードを送ってください。",
-                    "Send the secret in the X-Reservation-Secret header.",
-                ),
-                lang,
-            )
-        })?;
-    let owner = Ownership {
-        reference: path.into_inner(),
-        secret: secret.trim().to_owned(),
-        client: crate::http::rate_limit::client_of(&req),
-    };
+    let owner = crate::http::reservations::ownership(&req, &path, lang)?;
     let reservation = state.booking.find(&owner).await.or_problem(lang)?;
     let info = state
         .queue
@@ -236,10 +217,12 @@ pub async fn staff_check_in(
     }
     let body = body.into_inner();
     reject_unknown(&body.unknown, "", lang)?;
+    let reference =
+        ReferenceKey::parse(&body.reference).map_err(|e| ApiError::bad_reference(e, lang))?;
     let reservation = state
         .booking
         .ledger()
-        .reservation_by_reference(&body.reference.trim().to_ascii_uppercase())
+        .reservation_by_reference(reference.as_str())
         .await
         .or_problem(lang)?
         .filter(|r| r.office_id == office)

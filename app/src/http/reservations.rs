@@ -3,6 +3,7 @@
 use crate::domain::OfficeId;
 use crate::domain::booking::RuleViolation;
 use crate::domain::identity::identity_for;
+use crate::domain::reference::ReferenceKey;
 use crate::domain::text::Lang;
 use crate::domain::text::Text;
 use crate::http::booking_input::{book_request, office_and_procedure};
@@ -46,7 +47,13 @@ fn idempotency(req: &HttpRequest, lang: Lang) -> Result<Option<IdempotencyKey>, 
         })
 }
 
-fn ownership(req: &HttpRequest, reference: String, lang: Lang) -> Result<Ownership, ApiError> {
+/// Who claims a booking: its reference (parsed, so a typo is told before any lookup) and
+/// the secret of the `X-Reservation-Secret` header.
+pub(crate) fn ownership(
+    req: &HttpRequest,
+    reference: &str,
+    lang: Lang,
+) -> Result<Ownership, ApiError> {
     let secret = req
         .headers()
         .get("x-reservation-secret")
@@ -62,6 +69,7 @@ fn ownership(req: &HttpRequest, reference: String, lang: Lang) -> Result<Ownersh
                 lang,
             )
         })?;
+    let reference = ReferenceKey::parse(reference).map_err(|e| ApiError::bad_reference(e, lang))?;
     Ok(Ownership {
         reference,
         secret: secret.trim().to_owned(),
@@ -179,7 +187,7 @@ pub async fn confirm(
     body: web::Json<ConfirmBody>,
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang.0;
-    let owner = ownership(&req, path.into_inner(), lang)?;
+    let owner = ownership(&req, &path, lang)?;
     let body = body.into_inner();
     reject_unknown(&body.unknown, "", lang)?;
     reject_unknown(&body.resident.unknown, "resident.", lang)?;
@@ -245,7 +253,7 @@ pub async fn get(
     lang: ClientLang,
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang.0;
-    let owner = ownership(&req, path.into_inner(), lang)?;
+    let owner = ownership(&req, &path, lang)?;
     let found = state.booking.find(&owner).await.or_problem(lang)?;
     Ok(owner_view(&state, &found))
 }
@@ -264,7 +272,7 @@ pub async fn cancel(
     lang: ClientLang,
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang.0;
-    let owner = ownership(&req, path.into_inner(), lang)?;
+    let owner = ownership(&req, &path, lang)?;
     let cancelled = state.booking.cancel(&owner).await.or_problem(lang)?;
     Ok(owner_view(&state, &cancelled))
 }
@@ -287,7 +295,7 @@ pub async fn reschedule(
     body: web::Json<RescheduleBody>,
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang.0;
-    let owner = ownership(&req, path.into_inner(), lang)?;
+    let owner = ownership(&req, &path, lang)?;
     let body = body.into_inner();
     reject_unknown(&body.unknown, "", lang)?;
     let mut errors = FieldErrors::default();

@@ -8,6 +8,7 @@
 use crate::domain::OfficeId;
 use crate::domain::procedure::{IdentityKind, ProcedureId};
 use crate::domain::queue::Level;
+use crate::domain::reference::ReferenceKey;
 use crate::domain::time::{HhMm, tokyo_naive};
 use crate::http::dto::{BookingBody, ResidentBody};
 use crate::http::error::{ApiError, OrProblem, Problem};
@@ -836,8 +837,25 @@ pub async fn manage_submit(
         return crate::pages::queue::forbidden(tr);
     }
     let lang = tr.lang.text_lang();
+    let reference = match ReferenceKey::parse(&form.reference) {
+        Ok(reference) => reference,
+        Err(e) => {
+            let message = tr.text(&ApiError::bad_reference(e, lang).detail).to_owned();
+            return manage_page(
+                &state,
+                &req,
+                tr,
+                None,
+                form.reference.trim().to_owned(),
+                Some(message),
+                None,
+                HttpResponse::BadRequest(),
+            )
+            .await;
+        }
+    };
     let owner = Ownership {
-        reference: form.reference.trim().to_uppercase(),
+        reference,
         secret: form.secret.trim().to_owned(),
         client: crate::http::rate_limit::client_of(&req),
     };
@@ -876,7 +894,7 @@ pub async fn manage_submit(
                 &req,
                 tr,
                 Some((&r, &owner.secret)),
-                owner.reference.clone(),
+                owner.reference.as_str().to_owned(),
                 None,
                 done,
                 HttpResponse::Ok(),
@@ -901,7 +919,7 @@ pub async fn manage_submit(
                 &req,
                 tr,
                 found.as_ref().map(|r| (r, owner.secret.as_str())),
-                owner.reference.clone(),
+                owner.reference.as_str().to_owned(),
                 message,
                 None,
                 HttpResponse::build(status),

@@ -14,6 +14,7 @@ use crate::domain::calendar::{Closure, DayPlan};
 use crate::domain::identity::{ResidentIdentity, ResidentName};
 use crate::domain::office::{Municipality, Office};
 use crate::domain::procedure::ProcedureId;
+use crate::domain::reference::ReferenceKey;
 use crate::domain::time::{Clock, from_tokyo, tokyo_date};
 use crate::service::guesses::Guesses;
 use crate::service::keys::{Keys, fingerprint, is_token_shaped, new_reference};
@@ -103,6 +104,8 @@ impl From<WriteError> for BookingError {
             WriteError::SeatTaken => BookingError::SlotFull,
             WriteError::ResidentHasBooking => BookingError::AlreadyBooked,
             WriteError::IdempotencyKeyUsed => BookingError::IdempotencyMismatch,
+            // Only a new booking draws a reference, and it draws again (`book`).
+            WriteError::ReferenceTaken => BookingError::Unavailable("a reference was taken".into()),
             WriteError::Store(e) => e.into(),
         }
     }
@@ -143,7 +146,7 @@ pub struct HoldRequest {
 /// (wrong secrets are throttled per client and per reference, `service::guesses`).
 #[derive(Clone)]
 pub struct Ownership {
-    pub reference: String,
+    pub reference: ReferenceKey,
     pub secret: String,
     pub client: Option<std::net::IpAddr>,
 }
@@ -485,7 +488,7 @@ impl BookingService {
             };
             let new = NewReservation {
                 id: claim.claim_id,
-                reference: new_reference(),
+                reference: new_reference().to_string(),
                 placement: Placement {
                     slot: claim.slot.clone(),
                     start,
@@ -584,6 +587,12 @@ impl BookingService {
                         )
                         .await;
                 }
+                Err(WriteError::ReferenceTaken) => {
+                    // Drawn before (about once in a million bookings): claim again, with
+                    // a reference drawn afresh.
+                    tracing::info!(office = %office, "a drawn reference was taken; drawing again");
+                    self.release_quietly(&release).await;
+                }
                 Err(WriteError::Store(e)) => {
                     self.release_quietly(&release).await;
                     return Err(e.into());
@@ -643,12 +652,12 @@ impl BookingService {
     }
 
     async fn lookup(&self, owner: &Ownership) -> Result<Reservation, BookingError> {
-        if !is_token_shaped(&owner.reference) || !is_token_shaped(&owner.secret) {
+        if !is_token_shaped(&owner.secret) {
             return Err(BookingError::NotFound);
         }
         let reservation = self
             .ledger
-            .reservation_by_reference(&owner.reference.to_ascii_uppercase())
+            .reservation_by_reference(owner.reference.as_str())
             .await?
             .ok_or(BookingError::NotFound)?;
         if self.keys.verify_secret(reservation.id, &owner.secret) {

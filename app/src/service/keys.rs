@@ -1,11 +1,12 @@
 //! Keys and the values derived from them: resident-identity hashes, reservation secrets,
-//! idempotency-key hashes, and fresh references.
+//! idempotency-key hashes, fresh references and random tokens.
 //!
 //! A reservation's secret is derived from its id with a server key (HMAC), so it is never
 //! stored: a leaked database alone does not let anyone manage bookings, and a retried
 //! request (same Idempotency-Key) can be answered with the same secret again.
 
 use crate::domain::identity::ResidentIdentity;
+use crate::domain::reference::Reference;
 use crate::store::Digest;
 use data_encoding::{BASE32_NOPAD, BASE64URL_NOPAD};
 use hmac::{Hmac, Mac};
@@ -16,7 +17,7 @@ use uuid::Uuid;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Length of references and secrets: 16 random bytes in base32 (26 characters).
+/// Length of secrets (and of the first releases' references): 16 bytes in base32.
 pub const TOKEN_CHARS: usize = 26;
 
 pub struct Keys {
@@ -137,8 +138,19 @@ pub fn ticket_id_unverified(token: &str) -> Option<Uuid> {
     Uuid::from_slice(bytes.get(..16)?).ok()
 }
 
-/// A fresh public reference: 128 random bits.
-pub fn new_reference() -> String {
+/// A fresh booking reference (`domain::reference`), drawn at random.
+pub fn new_reference() -> Reference {
+    loop {
+        // About one draw in seven has an unreadable check symbol; draw again.
+        if let Some(r) = Reference::from_bits(rand::rng().next_u64()) {
+            return r;
+        }
+    }
+}
+
+/// A fresh random token: 128 bits in base32 (26 characters), for nonces and ids that
+/// nobody reads aloud.
+pub fn random_token() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     BASE32_NOPAD.encode(&bytes)
@@ -237,11 +249,14 @@ mod tests {
     }
 
     #[test]
-    fn references_are_random_and_well_formed() {
+    fn references_are_random_and_short() {
         let r1 = new_reference();
         let r2 = new_reference();
         assert_ne!(r1, r2);
-        assert!(is_token_shaped(&r1));
+        assert_eq!(r1.to_string().len(), 10);
+        let t1 = random_token();
+        assert_ne!(t1, random_token());
+        assert!(is_token_shaped(&t1));
         assert!(!is_token_shaped("1234"));
         assert!(!is_token_shaped(&"0".repeat(TOKEN_CHARS)));
     }

@@ -131,7 +131,7 @@ impl AdmissionToken {
             room: room.to_owned(),
             place,
             expires_ms: expires.timestamp_millis(),
-            nonce: crate::service::keys::new_reference(),
+            nonce: crate::service::keys::random_token(),
         })
     }
 
@@ -179,7 +179,7 @@ impl Challenge {
             room: room.to_owned(),
             bits,
             expires_ms: expires.timestamp_millis(),
-            id: crate::service::keys::new_reference(),
+            id: crate::service::keys::random_token(),
         }
     }
 

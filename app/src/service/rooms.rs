@@ -612,7 +612,7 @@ impl RoomService {
         // Admissions first: a crash before the swap leaves a few recorded early (the
         // next advance keeps them), never a position passed without one.
         for position in &step.admitted {
-            let nonce = crate::service::keys::new_reference();
+            let nonce = crate::service::keys::random_token();
             self.store
                 .admit(&room.id, *position, &nonce, now + room.policy.admission_ttl)
                 .await?;

@@ -35,6 +35,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/pos
 const SEAT_KEY: &str = "reservations_active_seat_key";
 const RESIDENT_KEY: &str = "reservations_active_resident_key";
 const IDEMPOTENCY_KEY: &str = "reservations_idempotency_key";
+const REFERENCE_KEY: &str = "reservations_reference_key";
 
 #[derive(Clone)]
 pub struct PgLedger {
@@ -255,6 +256,7 @@ fn write_error(e: sqlx::Error) -> WriteError {
             Some(SEAT_KEY) => return WriteError::SeatTaken,
             Some(RESIDENT_KEY) => return WriteError::ResidentHasBooking,
             Some(IDEMPOTENCY_KEY) => return WriteError::IdempotencyKeyUsed,
+            Some(REFERENCE_KEY) => return WriteError::ReferenceTaken,
             _ => {}
         }
     }
