@@ -46,8 +46,14 @@ test('book a slot, see it on the manage page, cancel it', async () => {
   await page.getByRole('button', { name: '予約する' }).click();
   await page.getByRole('heading', { name: '予約が完了しました' }).waitFor();
   const reference = (await page.locator('#reference').innerText()).trim();
-  const secret = (await page.locator('#secret').innerText()).trim();
-  assert.ok(reference.length >= 6 && secret.length >= 8);
+  // The secret stays folded away: the QR code and the link carry it.
+  const secret = (await page.locator('#secret').textContent()).trim();
+  assert.match(reference, /^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{5}$/);
+  assert.ok(secret.length >= 8);
+  assert.equal(await page.locator('#secret').isVisible(), false);
+  const link = await page.locator('#manage-link').getAttribute('href');
+  assert.ok(link.endsWith(`#r=${reference}&k=${secret}`), 'the secret travels in the fragment only');
+  assert.ok(await page.getByRole('img', { name: /QRコード/ }).isVisible());
   const ics = await page.getByRole('link', { name: /カレンダーに追加/ }).getAttribute('href');
   const calendar = Buffer.from(ics.split(',')[1], 'base64').toString('utf8');
   assert.match(calendar, /BEGIN:VEVENT[\s\S]*DTSTART:\d{8}T\d{6}Z/);
@@ -56,12 +62,10 @@ test('book a slot, see it on the manage page, cancel it', async () => {
   await checkPage(page, 'book-done-phone');
   assert.ok(!page.url().includes(secret), 'the secret is never in a URL');
 
-  // Manage: find it with reference + secret, then cancel.
-  await page.goto(`${BASE}/manage`);
-  await page.getByLabel('予約番号').fill(reference);
-  await page.getByLabel('確認コード').fill(secret);
-  await page.getByRole('button', { name: '予約を表示' }).click();
+  // Manage: the link (or its QR code) opens the booking; then move it and cancel.
+  await page.goto(link);
   await page.locator('#booking-status', { hasText: '予約済み' }).waitFor();
+  assert.ok(!page.url().includes(secret) && !page.url().includes('#'), 'the fragment is dropped');
   assert.ok(await page.locator('select#start option').count() > 0, 'other slots to move to');
   await checkPage(page, 'manage-phone');
   const before = await page.locator('#booking-when').innerText();
@@ -83,7 +87,8 @@ test('the booking pages fit a large screen and speak English', async () => {
   await page.getByText('Pick a time.').waitFor();
   await checkPage(page, 'book-calendar-display-en');
   const wrong = await open(browser, '/manage?lang=en', PHONE);
-  await wrong.page.getByLabel('Booking reference').fill('NOPE1234');
+  // Well formed (its check symbol fits) but nobody's.
+  await wrong.page.getByLabel('Booking reference').fill('k7mq x2p4s');
   await wrong.page.getByLabel('Secret code').fill('wrong-secret');
   await wrong.page.getByRole('button', { name: 'Show the booking' }).click();
   await wrong.page.getByRole('alert').waitFor();

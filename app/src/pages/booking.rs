@@ -14,7 +14,7 @@ use crate::http::dto::{BookingBody, ResidentBody};
 use crate::http::error::{ApiError, OrProblem, Problem};
 use crate::pages::csrf::{self, CsrfToken};
 use crate::pages::heatmap;
-use crate::pages::{State, Tr, not_found, page_lang, render_with, unavailable};
+use crate::pages::{State, Tr, not_found, origin, page_lang, render_with, unavailable};
 use crate::service::booking::{IdempotencyKey, Ownership, RescheduleRequest};
 use crate::service::queue::TYPICAL_WEEKS;
 use crate::store::{Reservation, ReservationStatus};
@@ -457,6 +457,9 @@ fn refusal(tr: &Tr, e: &ApiError) -> (Option<String>, Vec<(String, String)>) {
 pub struct Confirmation {
     pub reference: String,
     pub secret: String,
+    /// Opens the booking on the manage page (`manage_link`), and its QR code.
+    pub manage_link: String,
+    pub manage_qr: String,
     pub office_name: String,
     pub address: String,
     pub phone: Option<String>,
@@ -487,7 +490,24 @@ pub fn when_text(tr: &Tr, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
     )
 }
 
-fn confirmation(state: &State, tr: &Tr, r: &Reservation, secret: String) -> Confirmation {
+/// The link that opens a booking on the manage page. The reference and the secret travel
+/// in the fragment, which browsers never send (`static/manage.js` reads it), so no server
+/// or proxy log holds the secret.
+pub fn manage_link(origin: &str, tr: &Tr, reference: &str, secret: &str) -> String {
+    format!(
+        "{origin}/manage?lang={}#r={reference}&k={secret}",
+        tr.code()
+    )
+}
+
+fn confirmation(
+    state: &State,
+    tr: &Tr,
+    origin: &str,
+    r: &Reservation,
+    secret: String,
+) -> Confirmation {
+    let link = manage_link(origin, tr, &r.reference, &secret);
     let o = state.booking.municipality().office(r.office_id.as_str());
     let address = o
         .map(|o| tr.text(&o.address).to_owned())
@@ -501,6 +521,8 @@ fn confirmation(state: &State, tr: &Tr, r: &Reservation, secret: String) -> Conf
     Confirmation {
         reference: r.reference.clone(),
         secret,
+        manage_qr: crate::pages::queue::qr_data_uri(&link),
+        manage_link: link,
         office_name: o.map(|o| tr.text(&o.name).to_owned()).unwrap_or_default(),
         map: format!(
             "https://www.openstreetmap.org/search?query={}",
@@ -661,7 +683,7 @@ pub async fn submit(
     match booked {
         Ok(b) => {
             let page = DonePage {
-                done: confirmation(&state, &tr, &b.reservation, b.secret),
+                done: confirmation(&state, &tr, &origin(&req), &b.reservation, b.secret),
                 tr: tr.clone(),
             };
             let mut response = render_with(&page, &tr, false, HttpResponse::Created());

@@ -116,6 +116,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("kiosk.js", JS, include_str!("../../static/kiosk.js")),
     ("staff.js", JS, include_str!("../../static/staff.js")),
     ("wait.js", JS, include_str!("../../static/wait.js")),
+    ("manage.js", JS, include_str!("../../static/manage.js")),
 ];
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
@@ -243,6 +244,13 @@ pub async fn security_headers(
         HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
     );
     Ok(res)
+}
+
+/// `scheme://host` of the site as the visitor reached it, for links a phone opens from a
+/// QR code.
+pub fn origin(req: &actix_web::HttpRequest) -> String {
+    let conn = req.connection_info();
+    format!("{}://{}", conn.scheme(), conn.host())
 }
 
 /// Shared state the page handlers read.

@@ -235,11 +235,9 @@ pub async fn kiosk_ticket(
     if info.ticket.office_id.as_str() != office {
         return not_found(tr);
     }
-    let conn = req.connection_info();
     let status_url = format!(
-        "{}://{}/t/{}?lang={}",
-        conn.scheme(),
-        conn.host(),
+        "{}/t/{}?lang={}",
+        crate::pages::origin(&req),
         state.queue.ticket_token(info.ticket.id),
         tr.code()
     );

@@ -641,9 +641,27 @@ pub const WORDS: &[Entry] = &[
     ),
     (
         "done.keep",
-        "予約の確認・取消に必要です。控えておいてください(この画面でのみ表示します)。",
-        "You need both to view or cancel the booking. Write them down: they are shown only here.",
-        "よやくを<ruby>見<rt>み</rt></ruby>るときにつかいます。メモしてください。",
+        "窓口やお電話では予約番号をお伝えください。予約の確認・変更・取消は、下のQRコードを撮っておくか、リンクをブックマークしておくと、あとから開けます(この画面でのみ表示します)。",
+        "Give the reference at the counter or on the phone. To view, change or cancel the booking later, take a photo of the QR code below or bookmark the link: they are shown only here.",
+        "<ruby>窓口<rt>まどぐち</rt></ruby>や<ruby>電話<rt>でんわ</rt></ruby>では、よやく<ruby>番号<rt>ばんごう</rt></ruby>を<ruby>言<rt>い</rt></ruby>ってください。よやくを<ruby>見<rt>み</rt></ruby>る・かえる・やめるときは、<ruby>下<rt>した</rt></ruby>のQRコードを<ruby>写真<rt>しゃしん</rt></ruby>にとるか、リンクをブックマークしてください。この<ruby>画面<rt>がめん</rt></ruby>でしか<ruby>見<rt>み</rt></ruby>られません。",
+    ),
+    (
+        "done.manage_qr",
+        "予約の確認・変更・取消のページを開くQRコード",
+        "QR code that opens the page to view, change or cancel the booking",
+        "よやくを見る・かえる・やめるページをひらくQRコード",
+    ),
+    (
+        "done.manage_link",
+        "予約の確認・変更・取消",
+        "View, change or cancel the booking",
+        "よやくを<ruby>見<rt>み</rt></ruby>る・かえる・やめる",
+    ),
+    (
+        "done.secret_typed",
+        "手で入力するときの確認コード",
+        "The secret code, to type it in by hand",
+        "<ruby>手<rt>て</rt></ruby>で<ruby>入力<rt>にゅうりょく</rt></ruby>するときの<ruby>確認<rt>かくにん</rt></ruby>コード",
     ),
     (
         "done.when",
