@@ -491,6 +491,15 @@ async fn the_booking_pages_lead_from_an_office_to_a_confirmed_slot(backend: Back
         done.contains("openstreetmap.org/search?query="),
         "a map link"
     );
+    // When to come, from the office's rules: check-in 60 minutes before, the priority
+    // gone 5 minutes after the slot's start.
+    let arrival = between(&done, "id=\"arrival\">", "<");
+    assert!(
+        arrival.contains("60分前から受付") && arrival.contains("09:05を過ぎて"),
+        "{arrival}"
+    );
+    // The management link carries reference and secret in its fragment only.
+    assert!(done.contains(&format!("/manage?lang=ja#r={reference}&#38;k={secret}")));
     let again = book_by_form(&app, &csrf, key, fields).await;
     let replay = again.text().await.unwrap();
     assert_eq!(
@@ -587,6 +596,99 @@ async fn a_full_slot_and_a_forged_form_are_refused_on_the_page(backend: Backend)
     assert_eq!(forged.status(), 403);
 }
 
+async fn kiosk_check_in(
+    app: &madoguchi_tests::TestApp,
+    (cookie, token): (&str, &str),
+    code: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url("/kiosk/main/check-in"))
+        .header("cookie", cookie)
+        .form(&[("csrf", token), ("code", code)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// 「予約の方はこちら」: the kiosk checks a booking in by its scanned confirmation link or
+/// its typed reference and shows the ticket like a walk-in's; a second check-in shows the
+/// same ticket; a typo and an unknown reference are told apart, on the page.
+async fn a_booked_resident_checks_in_at_the_kiosk(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let booked = app
+        .book_ok(&madoguchi_tests::renewal(
+            "main",
+            "2026-12-04T10:00:00+09:00",
+            "kiosk-check-in@example.jp",
+        ))
+        .await;
+    let (_, _, kiosk) = html(&app, "/kiosk/main").await;
+    assert!(
+        kiosk.contains("href=\"/kiosk/main/check-in?lang=ja\""),
+        "the button"
+    );
+    assert!(kiosk.contains("予約の方はこちら"));
+    app.clock.set(
+        "2026-12-04T09:55:00+09:00"
+            .parse::<chrono::DateTime<chrono::FixedOffset>>()
+            .unwrap()
+            .into(),
+    );
+    let (cookie, token) = kiosk_form(&app, "main").await;
+    let form = (cookie.as_str(), token.as_str());
+    let (status, _, page) = html(&app, "/kiosk/main/check-in").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("autofocus"),
+        "a scanner types into the field at once"
+    );
+
+    // A typo: the check symbol catches it, nothing is looked up.
+    let plain = booked.reference.replace('-', "");
+    let first = plain.chars().next().unwrap();
+    let other = if first == '0' { '1' } else { '0' };
+    let typo = format!("{other}{}", &plain[1..]);
+    let refused = kiosk_check_in(&app, form, &typo).await;
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.unwrap().contains("入力まちがい"));
+    // Well formed but nobody's.
+    let unknown = kiosk_check_in(&app, form, "K7MQ-X2P4S").await;
+    assert_eq!(unknown.status(), 404);
+    assert!(
+        unknown
+            .text()
+            .await
+            .unwrap()
+            .contains("予約が見つかりません")
+    );
+
+    // The confirmation's QR code, as a keyboard-wedge scanner types it.
+    let link = format!(
+        "http://127.0.0.1/manage?lang=ja#r={}&k={}",
+        booked.reference, booked.secret
+    );
+    let done = kiosk_check_in(&app, form, &link).await;
+    assert_eq!(done.status(), 303);
+    let location = done.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/kiosk/main/ticket/"), "{location}");
+    let (status, _, ticket) = html(&app, &location).await;
+    assert_eq!(status, 200);
+    let number = ticket
+        .split("class=\"ticket-number\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap();
+    assert!(
+        number.ends_with("-001"),
+        "a number like a walk-in's: {number}"
+    );
+    assert!(ticket.contains("0人"), "and nobody ahead");
+    // Checking in again (typed this time) shows the same ticket.
+    let again = kiosk_check_in(&app, form, &booked.reference.to_lowercase()).await;
+    assert_eq!(again.status(), 303);
+    assert_eq!(again.headers()["location"].to_str().unwrap(), location);
+}
+
 on_both_backends!(
     congestion_pages_show_live_figures_with_strict_headers,
     pages_speak_english_and_plain_japanese_and_remember_it,
@@ -600,4 +702,5 @@ on_both_backends!(
     a_token_of_another_office_cannot_run_this_counter,
     the_booking_pages_lead_from_an_office_to_a_confirmed_slot,
     a_full_slot_and_a_forged_form_are_refused_on_the_page,
+    a_booked_resident_checks_in_at_the_kiosk,
 );

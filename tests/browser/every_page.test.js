@@ -26,6 +26,7 @@ const PAGES = [
   ['congestion', '/congestion'],
   ['congestion-office', '/congestion/mall'],
   ['kiosk', '/kiosk/north'],
+  ['kiosk-check-in', '/kiosk/north/check-in'],
   ['display', '/display/north'],
   ['staff', '/staff'],
   ['staff-sign-in', '/staff/north/counter/1'],

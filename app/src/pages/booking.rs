@@ -457,6 +457,8 @@ fn refusal(tr: &Tr, e: &ApiError) -> (Option<String>, Vec<(String, String)>) {
 pub struct Confirmation {
     pub reference: String,
     pub secret: String,
+    /// When to come: check-in opens before the slot, the priority ends after the grace.
+    pub arrival: String,
     /// Opens the booking on the manage page (`manage_link`), and its QR code.
     pub manage_link: String,
     pub manage_qr: String,
@@ -521,6 +523,11 @@ fn confirmation(
     Confirmation {
         reference: r.reference.clone(),
         secret,
+        arrival: o.map_or_else(String::new, |o| {
+            let grace = chrono::Duration::minutes(i64::from(o.queue.late_grace_minutes));
+            let until = HhMm(tokyo_naive(r.slot_start + grace).time());
+            tr.arrival(o.queue.early_check_in_minutes, until)
+        }),
         manage_qr: crate::pages::queue::qr_data_uri(&link),
         manage_link: link,
         office_name: o.map(|o| tr.text(&o.name).to_owned()).unwrap_or_default(),

@@ -2,6 +2,7 @@
 //! furigana) for resident pages.
 
 use crate::domain::text::{Lang, Text};
+use crate::domain::time::HhMm;
 use crate::pages::words;
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
@@ -142,6 +143,22 @@ impl Tr {
             PageLang::En if n == 1 => "1 person".to_owned(),
             PageLang::En => format!("{n} people"),
             PageLang::Ja | PageLang::Easy => format!("{n}人"),
+        }
+    }
+
+    /// When a booked resident may check in, and when the booking's priority ends
+    /// (`QueuePolicy::early_check_in_minutes`, `late_grace_minutes`).
+    pub fn arrival(&self, early_minutes: u16, priority_until: HhMm) -> String {
+        match self.lang {
+            PageLang::Ja => format!(
+                "予約時刻の{early_minutes}分前から受付できます。{priority_until}を過ぎて受付されると予約の優先がなくなり、来られた順にお呼びします。"
+            ),
+            PageLang::En => format!(
+                "You can check in from {early_minutes} minutes before your time. Checked in after {priority_until}, the booking loses its priority and you are called in order of arrival."
+            ),
+            PageLang::Easy => format!(
+                "よやくの じかんの {early_minutes}ふん まえから うけつけ できます。{priority_until}より おそく なると、さきに よばれなく なります。きた じゅんばんに よびます。"
+            ),
         }
     }
 

@@ -4,6 +4,7 @@
 //! so the Content-Security-Policy can forbid every script but our own files.
 
 pub mod booking;
+pub mod check_in;
 pub mod congestion;
 pub mod csrf;
 pub mod heatmap;
@@ -75,6 +76,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             Endpoint::new("/kiosk/{office_id}")
                 .get(queue::kiosk)
                 .post(queue::kiosk_issue)
+                .done(),
+        )
+        .service(
+            Endpoint::new("/kiosk/{office_id}/check-in")
+                .get(check_in::form)
+                .post(check_in::submit)
                 .done(),
         )
         .service(

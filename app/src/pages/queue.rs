@@ -34,6 +34,8 @@ struct KioskPage {
     csrf: String,
     /// A refusal of the last press (e.g. intake closed meanwhile).
     message: Option<String>,
+    /// Whether residents book here, so that the check-in button is shown.
+    bookable: bool,
 }
 
 async fn kiosk_page(
@@ -82,6 +84,7 @@ async fn kiosk_page(
         choices,
         csrf: token.value.clone(),
         message,
+        bookable: office.procedures.values().any(|p| p.bookable),
         tr: tr.clone(),
     };
     csrf::form_answer(render_with(&page, &tr, remember, status), token)

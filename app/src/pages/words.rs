@@ -215,6 +215,42 @@ pub const WORDS: &[Entry] = &[
         "<ruby>順番<rt>じゅんばん</rt></ruby>のページを<ruby>開<rt>ひら</rt></ruby>く",
     ),
     (
+        "kiosk.check_in",
+        "予約の方はこちら",
+        "Booked? Check in here",
+        "よやくしている<ruby>人<rt>ひと</rt></ruby>はこちら",
+    ),
+    (
+        "kiosk.check_in_lead",
+        "予約確認のQRコードを読み取り口にかざすか、予約番号を入力してください。",
+        "Hold the QR code of your booking confirmation to the reader, or type your booking reference.",
+        "よやくのQRコードを<ruby>読<rt>よ</rt></ruby>みとるところにかざすか、よやく<ruby>番号<rt>ばんごう</rt></ruby>を<ruby>入<rt>い</rt></ruby>れてください。",
+    ),
+    (
+        "kiosk.check_in_code",
+        "予約番号(例: K7MQ-X2P4S)",
+        "Booking reference (e.g. K7MQ-X2P4S)",
+        "よやく<ruby>番号<rt>ばんごう</rt></ruby>(れい: K7MQ-X2P4S)",
+    ),
+    (
+        "kiosk.check_in_submit",
+        "受付する",
+        "Check in",
+        "<ruby>受付<rt>うけつけ</rt></ruby>する",
+    ),
+    (
+        "kiosk.check_in_late",
+        "予約の時刻から一定時間を過ぎると予約の優先はなくなり、来られた順にお呼びします。",
+        "Once you are more than a few minutes past your booked time, the booking's priority is lost and you are called in order of arrival.",
+        "よやくの<ruby>時間<rt>じかん</rt></ruby>より<ruby>遅<rt>おく</rt></ruby>れると、<ruby>先<rt>さき</rt></ruby>に<ruby>呼<rt>よ</rt></ruby>ばれなくなります。<ruby>来<rt>き</rt></ruby>た<ruby>順番<rt>じゅんばん</rt></ruby>に<ruby>呼<rt>よ</rt></ruby>びます。",
+    ),
+    (
+        "kiosk.check_in_unknown",
+        "この窓口の予約が見つかりません。予約番号をお確かめのうえ、わからないときは窓口でおたずねください。",
+        "No booking with this reference at this office. Please check the reference, or ask at the counter.",
+        "この<ruby>窓口<rt>まどぐち</rt></ruby>のよやくが<ruby>見<rt>み</rt></ruby>つかりません。よやく<ruby>番号<rt>ばんごう</rt></ruby>をたしかめてください。わからないときは<ruby>窓口<rt>まどぐち</rt></ruby>で<ruby>聞<rt>き</rt></ruby>いてください。",
+    ),
+    (
         "kiosk.walk_in_none",
         "この窓口では、いま番号札を発行していません。",
         "No numbers are issued at this office now.",
@@ -644,6 +680,12 @@ pub const WORDS: &[Entry] = &[
         "窓口やお電話では予約番号をお伝えください。予約の確認・変更・取消は、下のQRコードを撮っておくか、リンクをブックマークしておくと、あとから開けます(この画面でのみ表示します)。",
         "Give the reference at the counter or on the phone. To view, change or cancel the booking later, take a photo of the QR code below or bookmark the link: they are shown only here.",
         "<ruby>窓口<rt>まどぐち</rt></ruby>や<ruby>電話<rt>でんわ</rt></ruby>では、よやく<ruby>番号<rt>ばんごう</rt></ruby>を<ruby>言<rt>い</rt></ruby>ってください。よやくを<ruby>見<rt>み</rt></ruby>る・かえる・やめるときは、<ruby>下<rt>した</rt></ruby>のQRコードを<ruby>写真<rt>しゃしん</rt></ruby>にとるか、リンクをブックマークしてください。この<ruby>画面<rt>がめん</rt></ruby>でしか<ruby>見<rt>み</rt></ruby>られません。",
+    ),
+    (
+        "done.arrival",
+        "当日の受付",
+        "On the day",
+        "<ruby>当日<rt>とうじつ</rt></ruby>の<ruby>受付<rt>うけつけ</rt></ruby>",
     ),
     (
         "done.manage_qr",

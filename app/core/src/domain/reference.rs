@@ -125,6 +125,17 @@ impl ReferenceKey {
         Reference::parse(raw).map(Self::from)
     }
 
+    /// A reference typed at a kiosk, or scanned there from the confirmation's QR code: a
+    /// keyboard-wedge scanner types the management link, whose `#r=` part is the
+    /// reference (the secret after it is not needed at the office).
+    pub fn from_scan(raw: &str) -> Result<Self, ReferenceError> {
+        let raw = raw.trim();
+        match raw.split_once("#r=") {
+            Some((_, rest)) => Self::parse(rest.split('&').next().unwrap_or_default()),
+            None => Self::parse(raw),
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -240,6 +251,20 @@ mod tests {
             Ok(long.to_owned())
         );
         assert_eq!(ReferenceKey::parse("K7MQ"), Err(ReferenceError::Length));
+    }
+
+    #[test]
+    fn a_kiosk_reads_the_reference_of_a_scanned_management_link() {
+        let r = highest();
+        let key = Ok(ReferenceKey::from(r));
+        let link =
+            format!("https://city.example/manage?lang=ja#r={r}&k=ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+        assert_eq!(ReferenceKey::from_scan(&link), key);
+        assert_eq!(ReferenceKey::from_scan(&format!(" {}\n", plain(r))), key);
+        assert_eq!(
+            ReferenceKey::from_scan("https://city.example/manage#r="),
+            Err(ReferenceError::Length)
+        );
     }
 
     proptest! {
