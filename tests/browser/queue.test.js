@@ -110,3 +110,24 @@ test('the kiosk refuses a form without its token, and the display fits a phone t
   await staff.page.getByRole('alert').filter({ hasText: 'The token is wrong' }).waitFor();
   await Promise.all([context.close(), kiosk.context.close(), staff.context.close()]);
 });
+
+test('a booked resident finds the check-in at the kiosk, and a scan or a typo is answered there', async () => {
+  const { page, errors, context } = await open(browser, '/kiosk/main', DISPLAY);
+  await page.getByRole('link', { name: '予約の方はこちら' }).click();
+  await page.getByRole('heading', { name: /予約の方はこちら/ }).waitFor();
+  // The field has the focus: a keyboard-wedge scanner types into it at once.
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'code');
+  await checkPage(page, 'kiosk-check-in-display');
+  // A scanned confirmation link whose booking is not here: told, and the field kept.
+  await page.keyboard.type('http://madoguchi.example/manage?lang=ja#r=K7MQ-X2P4S&k=ABCDEFGHIJKLMNOPQRSTUVWXYZ');
+  await page.keyboard.press('Enter');
+  await page.getByRole('alert').filter({ hasText: '予約が見つかりません' }).waitFor();
+  // One symbol mistyped: caught by the check symbol, before any lookup.
+  await page.getByLabel(/予約番号/).fill('K7MQ-X2P4T');
+  await page.getByRole('button', { name: '受付する' }).click();
+  await page.getByRole('alert').filter({ hasText: '入力まちがい' }).waitFor();
+  await page.getByRole('link', { name: '最初の画面に戻る' }).click();
+  await page.getByRole('link', { name: '予約の方はこちら' }).waitFor();
+  assert.deepEqual(errors.filter((e) => !/40[49]|422/.test(e)), []);
+  await context.close();
+});

@@ -25,6 +25,8 @@ struct CheckInPage {
     csrf: String,
     /// What was typed or scanned, shown again with a refusal.
     code: String,
+    /// How late a booking keeps its priority here.
+    late: String,
     message: Option<String>,
 }
 
@@ -46,6 +48,7 @@ fn page(
         csrf: token.value.clone(),
         code,
         message,
+        late: tr.late_grace(office.queue.late_grace_minutes),
         tr: tr.clone(),
     };
     csrf::form_answer(render_with(&page, &tr, remember, status), token)

@@ -162,6 +162,21 @@ impl Tr {
         }
     }
 
+    /// At the kiosk's check-in: how late a booking keeps its priority.
+    pub fn late_grace(&self, grace_minutes: u16) -> String {
+        match self.lang {
+            PageLang::Ja => format!(
+                "予約時刻を{grace_minutes}分過ぎて受付されると予約の優先がなくなり、来られた順にお呼びします。"
+            ),
+            PageLang::En => format!(
+                "Checked in more than {grace_minutes} minutes after your booked time, the booking loses its priority and you are called in order of arrival."
+            ),
+            PageLang::Easy => format!(
+                "よやくの じかんより {grace_minutes}ふん いじょう おそく なると、さきに よばれなく なります。きた じゅんばんに よびます。"
+            ),
+        }
+    }
+
     /// Minutes as words: "約 12 分" / "about 12 min".
     pub fn minutes(&self, m: u32) -> String {
         match self.lang {

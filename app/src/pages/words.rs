@@ -239,12 +239,6 @@ pub const WORDS: &[Entry] = &[
         "<ruby>受付<rt>うけつけ</rt></ruby>する",
     ),
     (
-        "kiosk.check_in_late",
-        "予約の時刻から一定時間を過ぎると予約の優先はなくなり、来られた順にお呼びします。",
-        "Once you are more than a few minutes past your booked time, the booking's priority is lost and you are called in order of arrival.",
-        "よやくの<ruby>時間<rt>じかん</rt></ruby>より<ruby>遅<rt>おく</rt></ruby>れると、<ruby>先<rt>さき</rt></ruby>に<ruby>呼<rt>よ</rt></ruby>ばれなくなります。<ruby>来<rt>き</rt></ruby>た<ruby>順番<rt>じゅんばん</rt></ruby>に<ruby>呼<rt>よ</rt></ruby>びます。",
-    ),
-    (
         "kiosk.check_in_unknown",
         "この窓口の予約が見つかりません。予約番号をお確かめのうえ、わからないときは窓口でおたずねください。",
         "No booking with this reference at this office. Please check the reference, or ask at the counter.",
