@@ -550,11 +550,23 @@ async fn the_booking_pages_lead_from_an_office_to_a_confirmed_slot(backend: Back
         moved.contains("日時を変更しました") && moved.contains("10:00–10:15"),
         "moved"
     );
-    let cancel = post_form(
+    // The manage page shows the last day of online changes (4 December, two days before).
+    assert!(moved.contains("12月2日(水)まで"), "the deadline");
+    // Cancel asks first, and changes nothing until confirmed.
+    let ask = post_form(
         &app,
         "/manage",
         &mpair,
         &format!("csrf={mtoken}&action=cancel&reference={reference}&secret={secret}"),
+    )
+    .await;
+    let ask = ask.text().await.unwrap();
+    assert!(ask.contains("この予約を取り消しますか") && ask.contains("予約済み"));
+    let cancel = post_form(
+        &app,
+        "/manage",
+        &mpair,
+        &format!("csrf={mtoken}&action=cancel_confirmed&reference={reference}&secret={secret}"),
     )
     .await;
     assert!(cancel.text().await.unwrap().contains("取消済み"));

@@ -74,7 +74,15 @@ test('book a slot, see it on the manage page, cancel it', async () => {
   await page.getByRole('button', { name: '日時を変更する' }).click();
   await page.getByText('日時を変更しました。').waitFor();
   assert.notEqual(await page.locator('#booking-when').innerText(), before, 'moved');
+  assert.match(await page.locator('#change-until').innerText(), /\d+月\d+日\(.\)まで/);
+  // Cancel asks first; the answer "keep it" changes nothing.
   await page.getByRole('button', { name: '予約を取り消す' }).click();
+  await page.getByRole('alertdialog', { name: 'この予約を取り消しますか?' }).waitFor();
+  await checkPage(page, 'manage-cancel-ask-phone');
+  await page.getByRole('button', { name: '取り消さない' }).click();
+  await page.locator('#booking-status', { hasText: '予約済み' }).waitFor();
+  await page.getByRole('button', { name: '予約を取り消す' }).click();
+  await page.getByRole('button', { name: '取り消す', exact: true }).click();
   await page.locator('#booking-status', { hasText: '取消済み' }).waitFor();
   const api = await fetch(`${BASE}/api/v1/reservations/${reference}`, { headers: { 'x-reservation-secret': secret } });
   assert.equal((await api.json()).status, 'cancelled');

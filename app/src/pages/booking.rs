@@ -757,6 +757,10 @@ pub struct ManagedBooking {
     pub moves: Vec<(String, String)>,
     /// A move asks for the certificate expiry again (renewals).
     pub needs_expiry: bool,
+    /// Cancel was pressed: the page asks to confirm it.
+    pub asking_to_cancel: bool,
+    /// The last day of online changes and cancellation (then by phone or at the counter).
+    pub change_until: String,
 }
 
 #[derive(Template)]
@@ -770,20 +774,33 @@ struct ManagePage {
     done: Option<String>,
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the parts of the page, each needed once"
-)]
+/// What the manage page shows.
+#[derive(Default)]
+struct ManageView<'a> {
+    /// The booking, with the secret that opened it.
+    found: Option<(&'a Reservation, &'a str)>,
+    /// The reference to show in the empty form.
+    reference: String,
+    message: Option<String>,
+    done: Option<String>,
+    /// The resident pressed cancel: ask before cancelling.
+    asking_to_cancel: bool,
+}
+
 async fn manage_page(
     state: &State,
     req: &HttpRequest,
     tr: Tr,
-    found: Option<(&Reservation, &str)>,
-    reference: String,
-    message: Option<String>,
-    done: Option<String>,
+    view: ManageView<'_>,
     status: HttpResponseBuilder,
 ) -> HttpResponse {
+    let ManageView {
+        found,
+        reference,
+        message,
+        done,
+        asking_to_cancel,
+    } = view;
     let mut booking = None;
     if let Some((r, secret)) = found {
         let active = r.status == ReservationStatus::Confirmed;
@@ -826,6 +843,16 @@ async fn manage_page(
             when: when_text(&tr, r.slot_start, r.slot_end),
             moves,
             needs_expiry: r.procedure.info().needs_certificate_expiry,
+            asking_to_cancel: asking_to_cancel && active,
+            change_until: state
+                .booking
+                .municipality()
+                .office(r.office_id.as_str())
+                .map(|o| {
+                    let days = chrono::Duration::days(i64::from(o.booking.cancel_days_before));
+                    day_label(&tr, tokyo_naive(r.slot_start).date() - days)
+                })
+                .unwrap_or_default(),
         });
     }
     let token = CsrfToken::of(req);
@@ -842,17 +869,7 @@ async fn manage_page(
 
 pub async fn manage(state: State, req: HttpRequest) -> HttpResponse {
     let (tr, _) = page_lang(&req);
-    manage_page(
-        &state,
-        &req,
-        tr,
-        None,
-        String::new(),
-        None,
-        None,
-        HttpResponse::Ok(),
-    )
-    .await
+    manage_page(&state, &req, tr, ManageView::default(), HttpResponse::Ok()).await
 }
 
 /// View, cancel or move a booking; reference and secret come in the form body each time.
@@ -870,17 +887,12 @@ pub async fn manage_submit(
         Ok(reference) => reference,
         Err(e) => {
             let message = tr.text(&ApiError::bad_reference(e, lang).detail).to_owned();
-            return manage_page(
-                &state,
-                &req,
-                tr,
-                None,
-                form.reference.trim().to_owned(),
-                Some(message),
-                None,
-                HttpResponse::BadRequest(),
-            )
-            .await;
+            let view = ManageView {
+                reference: form.reference.trim().to_owned(),
+                message: Some(message),
+                ..ManageView::default()
+            };
+            return manage_page(&state, &req, tr, view, HttpResponse::BadRequest()).await;
         }
     };
     let owner = Ownership {
@@ -889,7 +901,8 @@ pub async fn manage_submit(
         client: crate::http::rate_limit::client_of(&req),
     };
     let result = match form.action.as_str() {
-        "cancel" => state
+        // Cancel asks first (the page shows the booking and a confirming button).
+        "cancel_confirmed" => state
             .booking
             .cancel(&owner)
             .await
@@ -917,18 +930,13 @@ pub async fn manage_submit(
     };
     match result {
         Ok((r, done)) => {
-            let done = done.map(|k| tr.plain(k));
-            manage_page(
-                &state,
-                &req,
-                tr,
-                Some((&r, &owner.secret)),
-                owner.reference.as_str().to_owned(),
-                None,
-                done,
-                HttpResponse::Ok(),
-            )
-            .await
+            let view = ManageView {
+                found: Some((&r, &owner.secret)),
+                done: done.map(|k| tr.plain(k)),
+                asking_to_cancel: form.action == "cancel",
+                ..ManageView::default()
+            };
+            manage_page(&state, &req, tr, view, HttpResponse::Ok()).await
         }
         Err(e) => {
             let e = ApiError::from_booking(e, lang);
@@ -942,18 +950,13 @@ pub async fn manage_submit(
             } else {
                 state.booking.find(&owner).await.ok()
             };
-            let message = Some(tr.text(&e.detail).to_owned());
-            manage_page(
-                &state,
-                &req,
-                tr,
-                found.as_ref().map(|r| (r, owner.secret.as_str())),
-                owner.reference.as_str().to_owned(),
-                message,
-                None,
-                HttpResponse::build(status),
-            )
-            .await
+            let view = ManageView {
+                found: found.as_ref().map(|r| (r, owner.secret.as_str())),
+                reference: owner.reference.as_str().to_owned(),
+                message: Some(tr.text(&e.detail).to_owned()),
+                ..ManageView::default()
+            };
+            manage_page(&state, &req, tr, view, HttpResponse::build(status)).await
         }
     }
 }

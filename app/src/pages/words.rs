@@ -761,6 +761,42 @@ pub const WORDS: &[Entry] = &[
         "<ruby>時間<rt>じかん</rt></ruby>をかえる",
     ),
     (
+        "manage.change_until",
+        "変更・取消の期限",
+        "Changes and cancellation",
+        "かえる・とりけすのは いつまで",
+    ),
+    (
+        "manage.change_until_after",
+        "まで(この画面で)。それ以降は窓口にお電話ください。",
+        " at the latest, on this page; after that, please phone the office.",
+        "まで(この<ruby>画面<rt>がめん</rt></ruby>で)。そのあとは<ruby>窓口<rt>まどぐち</rt></ruby>に<ruby>電話<rt>でんわ</rt></ruby>してください。",
+    ),
+    (
+        "manage.cancel_ask",
+        "この予約を取り消しますか?",
+        "Cancel this booking?",
+        "このよやくを とりけしますか?",
+    ),
+    (
+        "manage.cancel_ask_text",
+        "取り消すと元に戻せません。同じ時間にもう一度予約できるとは限りません。",
+        "A cancellation cannot be undone, and the same time may not be free again.",
+        "とりけすと、もとに もどせません。おなじ<ruby>時間<rt>じかん</rt></ruby>に また よやくできるとは かぎりません。",
+    ),
+    (
+        "manage.cancel_yes",
+        "取り消す",
+        "Yes, cancel it",
+        "とりけす",
+    ),
+    (
+        "manage.cancel_no",
+        "取り消さない",
+        "No, keep it",
+        "とりけさない",
+    ),
+    (
         "manage.cancel",
         "予約を取り消す",
         "Cancel the booking",
