@@ -9,9 +9,8 @@ use crate::domain::reference::ReferenceKey;
 use crate::http::error::ApiError;
 use crate::pages::congestion::known_office;
 use crate::pages::csrf::{self, CsrfToken};
-use crate::pages::queue::forbidden;
+use crate::pages::queue::{forbidden, show_ticket};
 use crate::pages::{State, Tr, not_found, page_lang, render_with, unavailable};
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use askama::Template;
 use serde::Deserialize;
@@ -121,16 +120,7 @@ pub async fn submit(
         return refuse(tr.plain("kiosk.check_in_unknown"), HttpResponse::NotFound());
     };
     match state.queue.check_in(&reservation, "kiosk").await {
-        Ok(info) => HttpResponse::SeeOther()
-            .insert_header((
-                header::LOCATION,
-                format!(
-                    "/kiosk/{id}/ticket/{}?lang={}",
-                    state.queue.ticket_token(info.ticket.id),
-                    tr.code()
-                ),
-            ))
-            .finish(),
+        Ok(info) => show_ticket(&state, &id, &info, &tr),
         Err(e) => {
             let e = ApiError::from_queue(e, lang);
             let status = e.problem.describe().1;

@@ -129,16 +129,7 @@ pub async fn kiosk_issue(
         .await;
     };
     match state.queue.issue_walk_in(&id, procedure, false).await {
-        Ok(info) => HttpResponse::SeeOther()
-            .insert_header((
-                header::LOCATION,
-                format!(
-                    "/kiosk/{id}/ticket/{}?lang={}",
-                    state.queue.ticket_token(info.ticket.id),
-                    tr.code()
-                ),
-            ))
-            .finish(),
+        Ok(info) => show_ticket(&state, &id, &info, &tr),
         Err(QueueError::IntakeClosed(c)) => {
             let message = tr.text(&intake_message(&c)).to_owned();
             kiosk_page(&state, &req, &id, Some(message), HttpResponse::Conflict()).await
@@ -158,6 +149,21 @@ pub async fn kiosk_issue(
             crate::pages::unavailable(tr)
         }
     }
+}
+
+/// After a press or a check-in: on to the ticket's page (POST → 303 → GET, so a reload
+/// never prints a second number).
+pub fn show_ticket(state: &State, office: &OfficeId, info: &TicketInfo, tr: &Tr) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!(
+                "/kiosk/{office}/ticket/{}?lang={}",
+                state.queue.ticket_token(info.ticket.id),
+                tr.code()
+            ),
+        ))
+        .finish()
 }
 
 /// A ticket as the pages show it.
