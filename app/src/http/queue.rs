@@ -219,17 +219,9 @@ pub async fn staff_check_in(
     reject_unknown(&body.unknown, "", lang)?;
     let reference =
         ReferenceKey::parse(&body.reference).map_err(|e| ApiError::bad_reference(e, lang))?;
-    let reservation = state
-        .booking
-        .ledger()
-        .reservation_by_reference(reference.as_str())
-        .await
-        .or_problem(lang)?
-        .filter(|r| r.office_id == office)
-        .ok_or_else(|| ApiError::from_booking(BookingError::NotFound, lang))?;
     let info = state
         .queue
-        .check_in(&reservation, &staff.0.actor())
+        .check_in_at(&office, &reference, &staff.0.actor())
         .await
         .or_problem(lang)?;
     let status = if info.existing {

@@ -11,6 +11,8 @@ use crate::pages::congestion::known_office;
 use crate::pages::csrf::{self, CsrfToken};
 use crate::pages::queue::{forbidden, show_ticket};
 use crate::pages::{State, Tr, not_found, page_lang, render_with, unavailable};
+use crate::service::BookingError;
+use crate::service::queue::QueueError;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use askama::Template;
 use serde::Deserialize;
@@ -103,24 +105,12 @@ pub async fn submit(
             HttpResponse::TooManyRequests(),
         );
     }
-    let found = match state
-        .booking
-        .ledger()
-        .reservation_by_reference(reference.as_str())
-        .await
-    {
-        Ok(found) => found.filter(|r| r.office_id == id),
-        Err(e) => {
-            tracing::warn!(error = %e, "kiosk could not look a booking up");
-            return unavailable(tr);
-        }
-    };
-    let Some(reservation) = found else {
-        guesses.failed(client, None);
-        return refuse(tr.plain("kiosk.check_in_unknown"), HttpResponse::NotFound());
-    };
-    match state.queue.check_in(&reservation, "kiosk").await {
+    match state.queue.check_in_at(&id, &reference, "kiosk").await {
         Ok(info) => show_ticket(&state, &id, &info, &tr),
+        Err(QueueError::Booking(BookingError::NotFound)) => {
+            guesses.failed(client, None);
+            refuse(tr.plain("kiosk.check_in_unknown"), HttpResponse::NotFound())
+        }
         Err(e) => {
             let e = ApiError::from_queue(e, lang);
             let status = e.problem.describe().1;

@@ -9,7 +9,9 @@ use crate::domain::procedure::ProcedureId;
 use crate::domain::queue::{
     IntakeClosed, ServiceLine, TicketClass, TicketStatus, check_in_class, intake,
 };
+use crate::domain::reference::ReferenceKey;
 use crate::domain::time::{tokyo_date, tokyo_naive};
+use crate::service::BookingError;
 use crate::store::queue::{IssueRequest, Issued, Ticket, TicketAction, TicketWriteError};
 use crate::store::{Reservation, ReservationStatus, new_row_id};
 use chrono::NaiveDate;
@@ -67,6 +69,25 @@ impl QueueService {
             estimate,
             existing: false,
         })
+    }
+
+    /// Checks in the booking `reference` names at `office` (reception staff, the kiosk):
+    /// the reference alone is enough where the resident stands at the office. A booking
+    /// of another office reads as unknown.
+    pub async fn check_in_at(
+        &self,
+        office: &OfficeId,
+        reference: &ReferenceKey,
+        actor: &str,
+    ) -> Result<TicketInfo, QueueError> {
+        let reservation = self
+            .booking
+            .ledger()
+            .reservation_by_reference(reference.as_str())
+            .await?
+            .filter(|r| &r.office_id == office)
+            .ok_or(QueueError::Booking(BookingError::NotFound))?;
+        self.check_in(&reservation, actor).await
     }
 
     /// Checks a reservation in on its day: it enters its line as reserved (on time) or
