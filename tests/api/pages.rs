@@ -701,6 +701,100 @@ async fn a_booked_resident_checks_in_at_the_kiosk(backend: Backend) {
     assert_eq!(again.headers()["location"].to_str().unwrap(), location);
 }
 
+/// Reception at a counter: staff type the reference a resident reads out and the
+/// console answers with the ticket; a typo, a booking of another office and another
+/// office's staff are refused there.
+async fn staff_check_a_booking_in_at_the_console(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let booked = app
+        .book_ok(&madoguchi_tests::renewal(
+            "main",
+            "2026-12-04T10:00:00+09:00",
+            "reception@example.jp",
+        ))
+        .await;
+    let elsewhere = app
+        .book_ok(&madoguchi_tests::renewal(
+            "north",
+            "2026-12-04T10:00:00+09:00",
+            "reception-north@example.jp",
+        ))
+        .await;
+    app.clock.set(
+        "2026-12-04T09:55:00+09:00"
+            .parse::<chrono::DateTime<chrono::FixedOffset>>()
+            .unwrap()
+            .into(),
+    );
+    let staff = app
+        .staff_token("main", madoguchi::store::queue::StaffRole::Staff)
+        .await;
+    let console = "/staff/main/counter/1";
+    let (csrf, token, _) = form_token(&app, console).await;
+    let signed = post_form(
+        &app,
+        "/staff/sign-in",
+        &csrf,
+        &format!("csrf={token}&token={staff}&next=%2Fstaff%2Fmain%2Fcounter%2F1"),
+    )
+    .await;
+    let set = signed.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookies = format!("{csrf}; {}", set.split(';').next().unwrap());
+    let page = app
+        .client
+        .get(app.url(console))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("予約の方の受付") && page.contains("name=\"reference\""));
+    let check_in = |reference: String| {
+        let body = format!("csrf={token}&action=check-in&reference={reference}");
+        let cookies = cookies.clone();
+        let app = &app;
+        async move { post_form(app, console, &cookies, &body).await }
+    };
+    let plain = booked.reference.replace('-', "").to_lowercase();
+    let done = check_in(plain.clone()).await;
+    assert_eq!(done.status(), 200);
+    let done = done.text().await.unwrap();
+    assert!(
+        done.contains("受付しました:") && done.contains("(予約)"),
+        "the ticket and its class"
+    );
+    // Again: the same ticket, not a second one.
+    let again = check_in(booked.reference.clone())
+        .await
+        .text()
+        .await
+        .unwrap();
+    let number = |page: &str| {
+        page.split("受付しました: ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(number(&again), number(&done));
+    let typo = check_in(format!(
+        "{}{}",
+        if plain.starts_with('0') { '1' } else { '0' },
+        &plain[1..]
+    ))
+    .await;
+    assert_eq!(typo.status(), 422);
+    assert!(typo.text().await.unwrap().contains("入力まちがい"));
+    let other = check_in(elsewhere.reference.clone()).await;
+    assert_eq!(
+        other.status(),
+        404,
+        "a booking of another office reads as unknown"
+    );
+}
+
 on_both_backends!(
     congestion_pages_show_live_figures_with_strict_headers,
     pages_speak_english_and_plain_japanese_and_remember_it,
@@ -715,4 +809,5 @@ on_both_backends!(
     the_booking_pages_lead_from_an_office_to_a_confirmed_slot,
     a_full_slot_and_a_forged_form_are_refused_on_the_page,
     a_booked_resident_checks_in_at_the_kiosk,
+    staff_check_a_booking_in_at_the_console,
 );

@@ -6,6 +6,7 @@
 
 use crate::domain::OfficeId;
 use crate::domain::queue::{LineId, TicketClass};
+use crate::domain::reference::ReferenceKey;
 use crate::http::error::ApiError;
 use crate::pages::congestion::{LineRow, OfficeRow, known_office};
 use crate::pages::csrf::{self, CsrfToken};
@@ -312,6 +313,9 @@ pub struct ActionForm {
     action: String,
     #[serde(default)]
     line_id: Option<String>,
+    /// For `check-in`: the booking's reference, as the resident reads it out.
+    #[serde(default)]
+    reference: Option<String>,
 }
 
 /// One button of the console; back to the console (303) when done, or the console with
@@ -333,6 +337,10 @@ pub async fn act(
     let Some(staff) = principal(&state, &req).await else {
         return sign_in_page(&req, tr, None, HttpResponse::Unauthorized());
     };
+    if form.action == "check-in" {
+        let reference = form.reference.as_deref().unwrap_or_default();
+        return reception(&state, &req, tr, (&staff, &office_id, &counter), reference).await;
+    }
     let queue = &state.queue;
     let result: Result<(), QueueError> = match form.action.as_str() {
         "call-next" => queue
@@ -400,6 +408,64 @@ pub async fn act(
             .await
         }
     }
+}
+
+/// Reception at the counter: a booked resident reads out the reference (or shows the
+/// confirmation) and staff check the booking in; the console answers with the ticket.
+async fn reception(
+    state: &State,
+    req: &HttpRequest,
+    tr: Tr,
+    (staff, office_id, counter): (&StaffPrincipal, &OfficeId, &str),
+    reference: &str,
+) -> HttpResponse {
+    if !staff.may_act_for(office_id) {
+        let message = Some(tr.plain("staff.other_office"));
+        return sign_in_page(req, tr, message, HttpResponse::Forbidden());
+    }
+    let lang = tr.lang.text_lang();
+    let checked_in = match ReferenceKey::parse(reference) {
+        Ok(key) => state
+            .queue
+            .check_in_at(office_id, &key, &staff.actor())
+            .await
+            .map_err(|e| ApiError::from_queue(e, lang)),
+        Err(e) => Err(ApiError::bad_reference(e, lang)),
+    };
+    let (message, status) = match checked_in {
+        Ok(info) => {
+            let kind = tr.plain(match info.ticket.class {
+                TicketClass::Reserved => "staff.reserved",
+                TicketClass::Priority => "staff.priority",
+                TicketClass::Normal => "staff.walk_in",
+            });
+            let message = format!(
+                "{} {} ({kind})",
+                tr.plain("staff.checked_in"),
+                info.ticket.display
+            );
+            (message, StatusCode::OK)
+        }
+        Err(refusal) => {
+            let status = refusal.problem.describe().1;
+            let status = if status.is_server_error() {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                status
+            };
+            (tr.text(&refusal.detail).to_owned(), status)
+        }
+    };
+    console_page(
+        state,
+        req,
+        tr,
+        office_id,
+        counter,
+        Some(message),
+        HttpResponse::build(status),
+    )
+    .await
 }
 
 #[cfg(test)]

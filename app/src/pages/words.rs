@@ -215,6 +215,24 @@ pub const WORDS: &[Entry] = &[
         "<ruby>順番<rt>じゅんばん</rt></ruby>のページを<ruby>開<rt>ひら</rt></ruby>く",
     ),
     (
+        "staff.reception",
+        "予約の方の受付",
+        "Reception of booked residents",
+        "よやくしている<ruby>人<rt>ひと</rt></ruby>の<ruby>受付<rt>うけつけ</rt></ruby>",
+    ),
+    (
+        "staff.check_in",
+        "受付して発券",
+        "Check in and issue the ticket",
+        "<ruby>受付<rt>うけつけ</rt></ruby>して<ruby>番号札<rt>ばんごうふだ</rt></ruby>を<ruby>出<rt>だ</rt></ruby>す",
+    ),
+    (
+        "staff.checked_in",
+        "受付しました:",
+        "Checked in:",
+        "<ruby>受付<rt>うけつけ</rt></ruby>しました:",
+    ),
+    (
         "kiosk.check_in",
         "予約の方はこちら",
         "Booked? Check in here",
