@@ -375,6 +375,9 @@ fn shared_answers(doc: &mut Value) {
                 .is_some_and(|ps| ps.iter().any(|p| p["name"] == name))
         };
         let has_range = named("from");
+        // A reference of the documented form may have a typo, which only its check
+        // symbol tells (422 `unacceptable-field`).
+        let names_reference = named("reference");
         // A secret or token in the request: wrong ones are throttled (service::guesses).
         let guessable = secured
             || named("X-Reservation-Secret")
@@ -405,6 +408,8 @@ fn shared_answers(doc: &mut Value) {
         if has_body {
             add("413", "PayloadTooLarge");
             add("415", "UnsupportedMediaType");
+        }
+        if has_body || names_reference {
             add("422", "UnacceptableField");
         }
         if secured {
@@ -634,7 +639,7 @@ mod tests {
     fn shared_answers_reach_every_operation_they_belong_to() {
         let city = crate::config::sample_municipality().unwrap();
         let mut doc = document(&city);
-        let mut staff = 0;
+        let (mut staff, mut referenced) = (0, 0);
         for (path, method, op) in operations(&mut doc) {
             let answers = op["responses"].as_object().unwrap();
             let has = |status: &str| answers.contains_key(status);
@@ -646,7 +651,13 @@ mod tests {
             if method != "get" {
                 assert!(has("429"), "{method} {path}");
             }
+            // A reference with a typo is a 422 wherever one is taken.
+            if path.contains("{reference}") {
+                assert!(has("422"), "{method} {path}");
+                referenced += 1;
+            }
         }
         assert!(staff >= 7, "{staff}");
+        assert!(referenced >= 5, "{referenced}");
     }
 }
