@@ -90,6 +90,34 @@ test('book a slot, see it on the manage page, cancel it', async () => {
   await context.close();
 });
 
+// The confirmation in the other two languages: the reference, the QR code and the link,
+// when to come, and the secret folded away (checked by axe and looked at in screenshots).
+for (const [lang, book, done, link] of [
+  ['en', 'Book', 'You are booked', 'View, change or cancel the booking'],
+  ['easy', 'よやくする', 'よやくができました', /よやくを.*見.*る・かえる・やめる/],
+]) {
+  test(`the confirmation reads in ${lang}`, async () => {
+    const { page, context } = await open(browser, `/book/south/card_pickup?lang=${lang}`, PHONE);
+    await page.locator('a.slot').nth(2).click();
+    await page.waitForURL(/\/form\?start=/);
+    await page.locator('input[name="name"]').fill(lang === 'en' ? 'Hanako Yamada' : 'やまだ はなこ');
+    // Whatever identifies a resident for this procedure (a pickup: the postcard).
+    const values = { email: `confirm-${lang}@example.jp`, notice_number: lang === 'en' ? '123456789012' : '210987654321', birth_date: '1950-04-01' };
+    for (const [field, value] of Object.entries(values)) {
+      const input = page.locator(`input[name="${field}"]`);
+      if (await input.count()) await input.fill(value);
+    }
+    await page.getByRole('button', { name: book }).click();
+    await page.getByRole('heading', { name: done }).waitFor();
+    assert.match((await page.locator('#reference').innerText()).trim(), /^[0-9A-Z]{4}-[0-9A-Z]{5}$/);
+    assert.ok(await page.getByRole('link', { name: link }).isVisible());
+    assert.ok((await page.locator('#arrival').innerText()).length > 10, 'when to come');
+    assert.equal(await page.locator('#secret').isVisible(), false);
+    await checkPage(page, `book-done-phone-${lang}`);
+    await context.close();
+  });
+}
+
 test('the booking pages fit a large screen and speak English', async () => {
   const { page, context } = await open(browser, '/book/main/cert_renewal?lang=en', DISPLAY);
   await page.getByText('Pick a time.').waitFor();
