@@ -262,6 +262,21 @@ async fn form_token(app: &madoguchi_tests::TestApp, path: &str) -> (String, Stri
     (pair, token, body)
 }
 
+/// Signs `staff` in at counter 1 of the main office, as the sign-in form does: the
+/// cookies a browser then sends, and the form token.
+async fn signed_in_at_main(app: &madoguchi_tests::TestApp, staff: &str) -> (String, String) {
+    let (csrf, token, _) = form_token(app, "/staff/main/counter/1").await;
+    let signed = post_form(
+        app,
+        "/staff/sign-in",
+        &csrf,
+        &format!("csrf={token}&token={staff}&next=%2Fstaff%2Fmain%2Fcounter%2F1"),
+    )
+    .await;
+    let set = signed.headers()["set-cookie"].to_str().unwrap().to_owned();
+    (format!("{csrf}; {}", set.split(';').next().unwrap()), token)
+}
+
 async fn the_staff_console_signs_in_and_runs_the_counter(backend: Backend) {
     let app = spawn_app(backend).await;
     let staff = app
@@ -381,16 +396,7 @@ async fn a_token_of_another_office_cannot_run_this_counter(backend: Backend) {
     let north = app
         .staff_token("north", madoguchi::store::queue::StaffRole::Staff)
         .await;
-    let (csrf, token, _) = form_token(&app, "/staff/main/counter/1").await;
-    let signed = post_form(
-        &app,
-        "/staff/sign-in",
-        &csrf,
-        &format!("csrf={token}&token={north}&next=%2Fstaff%2Fmain%2Fcounter%2F1"),
-    )
-    .await;
-    let set = signed.headers()["set-cookie"].to_str().unwrap().to_owned();
-    let cookies = format!("{csrf}; {}", set.split(';').next().unwrap());
+    let (cookies, token) = signed_in_at_main(&app, &north).await;
     let page = app
         .client
         .get(app.url("/staff/main/counter/1"))
@@ -730,16 +736,7 @@ async fn staff_check_a_booking_in_at_the_console(backend: Backend) {
         .staff_token("main", madoguchi::store::queue::StaffRole::Staff)
         .await;
     let console = "/staff/main/counter/1";
-    let (csrf, token, _) = form_token(&app, console).await;
-    let signed = post_form(
-        &app,
-        "/staff/sign-in",
-        &csrf,
-        &format!("csrf={token}&token={staff}&next=%2Fstaff%2Fmain%2Fcounter%2F1"),
-    )
-    .await;
-    let set = signed.headers()["set-cookie"].to_str().unwrap().to_owned();
-    let cookies = format!("{csrf}; {}", set.split(';').next().unwrap());
+    let (cookies, token) = signed_in_at_main(&app, &staff).await;
     let page = app
         .client
         .get(app.url(console))
