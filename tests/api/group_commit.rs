@@ -109,6 +109,7 @@ async fn every_write_of_a_group_gets_its_own_answer() {
     second_key.resident = Some(madoguchi::store::ResidentRecord {
         name: "住民 21".into(),
         identity_hash: [21; 32],
+        proofs: vec![21; 16],
         proxy: false,
     });
     let answers = write_all(&ledger, vec![again, first_key, second_key]).await;

@@ -91,6 +91,7 @@ async fn a_retry_while_the_first_request_is_still_in_flight_is_told_to_wait(back
         resident: ResidentInput {
             name: ResidentName::parse("山田 太郎").unwrap(),
             identity: ResidentIdentity::Email(Email::parse("inflight@example.jp").unwrap()),
+            factors: Vec::new(),
             proxy: false,
         },
         certificate_expiry: Some("2027-01-31".parse().unwrap()),

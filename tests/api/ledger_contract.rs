@@ -28,7 +28,7 @@ fn booking(hour: u32, seat: u16, who: u8, key: Option<u8>) -> NewReservation {
 fn shown(r: &Option<Reservation>) -> String {
     r.as_ref().map_or("none".into(), |r| {
         format!(
-            "{} {} {} {} seat {} {} {:?} {:?}",
+            "{} {} {} {} seat {} {} {:?} {:?} proofs {:?}",
             r.reference,
             r.office_id,
             r.procedure,
@@ -36,7 +36,8 @@ fn shown(r: &Option<Reservation>) -> String {
             r.seat,
             r.status.as_str(),
             r.resident_name,
-            r.hold_expires_at
+            r.hold_expires_at,
+            r.resident_proofs
         )
     })
 }
@@ -87,6 +88,7 @@ async fn contract<L: Ledger + QueueLedger>(ledger: &L) -> Vec<String> {
     let resident = ResidentRecord {
         name: "住民 5".into(),
         identity_hash: [5; 32],
+        proofs: vec![5; 32],
         proxy: false,
     };
     let confirmed = ledger
@@ -97,6 +99,11 @@ async fn contract<L: Ledger + QueueLedger>(ledger: &L) -> Vec<String> {
     assert_eq!(
         confirmed.as_ref().map(|r| r.status.as_str()),
         Some("confirmed")
+    );
+    assert_eq!(
+        confirmed.as_ref().and_then(|r| r.resident_proofs.clone()),
+        Some(vec![5; 32]),
+        "a confirmation keeps the proofs"
     );
     let again = ledger
         .confirm_hold(hold.id, &resident, now())
@@ -136,6 +143,15 @@ async fn contract<L: Ledger + QueueLedger>(ledger: &L) -> Vec<String> {
         write_kind(&ledger.insert_reservation(&booking(12, 0, 1, None)).await),
         "ok"
     );
+
+    // After the retention period the name and the proofs go; the booking stays.
+    let purged = ledger
+        .purge_names(now() + Duration::days(400))
+        .await
+        .unwrap();
+    assert!(purged >= 1, "{purged}");
+    let kept = ledger.reservation_by_id(first.id).await.unwrap().unwrap();
+    assert_eq!((kept.resident_name, kept.resident_proofs), (None, None));
 
     // The reaper's and the rebuild's reads.
     let placed = ledger

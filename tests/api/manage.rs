@@ -1,4 +1,4 @@
-use madoguchi_tests::{Backend, assert_problem, on_both_backends, renewal, spawn_app};
+use madoguchi_tests::{Backend, assert_problem, on_both_backends, pickup, renewal, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -266,6 +266,99 @@ async fn a_reference_is_read_as_typed_and_a_typo_is_told_apart(backend: Backend)
     assert_problem(typo_check_in, 422, "unacceptable-field").await;
 }
 
+/// Without the secret, the reference and what the resident gave at booking (the contact,
+/// typed any way, or the birth date) open the booking and give the secret again; wrong
+/// answers read like an unknown reference and are budgeted tightly per booking.
+async fn a_booking_opens_with_its_reference_and_the_contact_or_birth_date(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let renewed = app
+        .book_ok(&renewal("main", NINE, "factor.taro@example.jp"))
+        .await;
+    let picked = app.book_ok(&pickup("main", TEN, "12345678")).await;
+    let access = |reference: &str, body: Value| {
+        app.client
+            .post(app.url(&format!("/api/v1/reservations/{reference}/access")))
+            .header("accept-language", "en")
+            .json(&body)
+            .send()
+    };
+    let opened = access(
+        &renewed.reference.to_lowercase(),
+        json!({ "contact": " ＦＡＣＴＯＲ.Taro＠example.jp " }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(opened.status(), 200);
+    assert_eq!(
+        opened.headers()["cache-control"].to_str().unwrap(),
+        "no-store"
+    );
+    let body: Value = opened.json().await.unwrap();
+    assert_eq!(body["secret"], renewed.secret.as_str());
+    assert_eq!(body["status"], "confirmed");
+    // The secret it gave opens the booking as the one given at booking does.
+    let found = app
+        .with_secret(
+            Method::GET,
+            &format!("/api/v1/reservations/{}", renewed.reference),
+            body["secret"].as_str().unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.status(), 200);
+    let by_birth = access(&picked.reference, json!({ "birth_date": "1985-06-15" }))
+        .await
+        .unwrap();
+    assert_eq!(by_birth.status(), 200);
+    // Wrong answers read like an unknown reference.
+    for (reference, body) in [
+        (&renewed.reference, json!({ "contact": "other@example.jp" })),
+        (&renewed.reference, json!({ "birth_date": "1985-06-15" })),
+        (
+            &renewed.reference,
+            json!({ "contact": "factor.taro@example.jp", "birth_date": "1985-06-15" }),
+        ),
+        (&picked.reference, json!({ "contact": "090-1234-5678" })),
+    ] {
+        let wrong = access(reference, body.clone()).await.unwrap();
+        assert_problem(wrong, 404, "reservation-not-found").await;
+    }
+    let nothing = access(&renewed.reference, json!({})).await.unwrap();
+    let problem = assert_problem(nothing, 422, "unacceptable-field").await;
+    assert_eq!(problem["errors"][0]["field"], "contact");
+    let bad = access(&renewed.reference, json!({ "contact": "taro@" }))
+        .await
+        .unwrap();
+    assert_problem(bad, 400, "invalid-field").await;
+    // Birth dates are few: after five wrong ones a booking takes no more for an hour,
+    // even the right one, and the secret still works.
+    for day in 1..=5 {
+        let wrong = access(
+            &picked.reference,
+            json!({ "birth_date": format!("1985-07-{day:02}") }),
+        )
+        .await
+        .unwrap();
+        assert_eq!(wrong.status(), 404, "try {day}");
+    }
+    let right = access(&picked.reference, json!({ "birth_date": "1985-06-15" }))
+        .await
+        .unwrap();
+    let problem = assert_problem(right, 429, "rate-limited").await;
+    assert!(problem["detail"].as_str().is_some(), "{problem}");
+    let with_secret = app
+        .with_secret(
+            Method::GET,
+            &format!("/api/v1/reservations/{}", picked.reference),
+            &picked.secret,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_secret.status(), 200);
+}
+
 on_both_backends!(
     cancelling_returns_the_seat_and_is_idempotent,
     online_cancellation_closes_at_the_cut_off,
@@ -273,4 +366,5 @@ on_both_backends!(
     rescheduling_checks_the_rules_of_the_new_day,
     operations_that_do_not_fit_the_state_are_refused_with_409,
     a_reference_is_read_as_typed_and_a_typo_is_told_apart,
+    a_booking_opens_with_its_reference_and_the_contact_or_birth_date,
 );

@@ -290,6 +290,7 @@ async fn a_retry_after_an_instance_died_mid_claim_books_once(backend: Backend) {
         resident: ResidentInput {
             name: ResidentName::parse("山田 太郎").unwrap(),
             identity: ResidentIdentity::Email(Email::parse("killed@example.jp").unwrap()),
+            factors: Vec::new(),
             proxy: false,
         },
         certificate_expiry: Some(NaiveDate::from_ymd_opt(2027, 1, 31).unwrap()),

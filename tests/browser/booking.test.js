@@ -1,6 +1,6 @@
 // Booking in a real browser: pick an office, a procedure and a slot, fill the form
 // (errors are announced and linked), book, see the confirmation, then find the booking
-// with reference + secret and cancel it.
+// with its link, or with the reference and the birth date, and cancel it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, open, checkPage, checkHeaders, BASE, PHONE, DISPLAY } from './lib.js';
@@ -109,11 +109,21 @@ for (const [lang, book, done, link] of [
     }
     await page.getByRole('button', { name: book }).click();
     await page.getByRole('heading', { name: done }).waitFor();
-    assert.match((await page.locator('#reference').innerText()).trim(), /^[0-9A-Z]{4}-[0-9A-Z]{5}$/);
+    const reference = (await page.locator('#reference').innerText()).trim();
+    assert.match(reference, /^[0-9A-Z]{4}-[0-9A-Z]{5}$/);
     assert.ok(await page.getByRole('link', { name: link }).isVisible());
     assert.ok((await page.locator('#arrival').innerText()).length > 10, 'when to come');
     assert.equal(await page.locator('#secret').isVisible(), false);
     await checkPage(page, `book-done-phone-${lang}`);
+    // Without the link: the reference as read aloud (lower case, a space) and the birth date.
+    await page.goto(`${BASE}/manage?lang=${lang}`);
+    await checkPage(page, `manage-find-phone-${lang}`);
+    await page.locator('#reference').fill(reference.toLowerCase().replace('-', ' '));
+    await page.locator('#birth_date').fill('1950-04-01');
+    await page.locator('#find button[type="submit"]').click();
+    await page.locator('#booking-status').waitFor();
+    assert.equal((await page.locator('dd.code').innerText()).trim(), reference);
+    await checkPage(page, `manage-by-birth-date-phone-${lang}`);
     await context.close();
   });
 }
@@ -125,7 +135,7 @@ test('the booking pages fit a large screen and speak English', async () => {
   const wrong = await open(browser, '/manage?lang=en', PHONE);
   // Well formed (its check symbol fits) but nobody's.
   await wrong.page.getByLabel('Booking reference').fill('k7mq x2p4s');
-  await wrong.page.getByLabel('Secret code').fill('wrong-secret');
+  await wrong.page.getByLabel('Contact given when booking').fill('someone@example.jp');
   await wrong.page.getByRole('button', { name: 'Show the booking' }).click();
   await wrong.page.getByRole('alert').waitFor();
   await checkPage(wrong.page, 'manage-not-found-en');

@@ -55,6 +55,7 @@ pub fn booking(
         resident: Some(ResidentRecord {
             name: format!("住民 {who}"),
             identity_hash: [who; 32],
+            proofs: vec![who; 16],
             proxy: false,
         }),
         hold_expires_at: None,

@@ -89,6 +89,9 @@ pub struct Reservation {
     pub status: ReservationStatus,
     pub resident_name: Option<String>,
     pub resident_hash: Option<Digest>,
+    /// Keyed hashes of the second factors that open the booking with its reference
+    /// (`Keys::resident_proofs`); removed with the name after the retention period.
+    pub resident_proofs: Option<Vec<u8>>,
     pub proxy: bool,
     pub idempotency_key_hash: Option<Digest>,
     pub request_fingerprint: Option<Digest>,
@@ -129,6 +132,8 @@ impl fmt::Debug for Reservation {
 pub struct ResidentRecord {
     pub name: String,
     pub identity_hash: Digest,
+    /// See [`Reservation::resident_proofs`].
+    pub proofs: Vec<u8>,
     pub proxy: bool,
 }
 

@@ -172,6 +172,7 @@ struct Row {
     status: String,
     resident_name: Option<String>,
     resident_hash: Option<Vec<u8>>,
+    resident_proofs: Option<Vec<u8>>,
     proxy: i64,
     idempotency_key_hash: Option<Vec<u8>>,
     request_fingerprint: Option<Vec<u8>>,
@@ -199,6 +200,7 @@ impl TryFrom<Row> for Reservation {
                 .ok_or_else(|| StoreError::Unexpected(anyhow!("unknown status {}", r.status)))?,
             resident_name: r.resident_name,
             resident_hash: digest(r.resident_hash)?,
+            resident_proofs: r.resident_proofs,
             proxy: r.proxy != 0,
             idempotency_key_hash: digest(r.idempotency_key_hash)?,
             request_fingerprint: digest(r.request_fingerprint)?,
@@ -273,6 +275,7 @@ impl Ledger for SqliteLedger {
         let (seat, capacity) = (i64::from(p.seat), i64::from(p.capacity));
         let name = new.resident.as_ref().map(|r| r.name.clone());
         let identity = new.resident.as_ref().map(|r| r.identity_hash.to_vec());
+        let proofs = new.resident.as_ref().map(|r| r.proofs.clone());
         let proxy = i64::from(new.resident.as_ref().is_some_and(|r| r.proxy));
         let key = new.idempotency_key_hash.map(|h| h.to_vec());
         let fingerprint = new.request_fingerprint.map(|h| h.to_vec());
@@ -292,8 +295,8 @@ impl Ledger for SqliteLedger {
             "INSERT INTO reservations (
                  id, reference, office_id, procedure, slot_start, slot_end, seat, capacity, status,
                  resident_name, resident_hash, proxy, idempotency_key_hash, request_fingerprint,
-                 hold_expires_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16)",
+                 hold_expires_at, created_at, updated_at, resident_proofs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17)",
             id,
             new.reference,
             office,
@@ -310,6 +313,7 @@ impl Ledger for SqliteLedger {
             fingerprint,
             hold,
             now,
+            proofs,
         )
         .execute(&mut *tx)
         .await
@@ -411,12 +415,13 @@ impl Ledger for SqliteLedger {
             Row,
             r#"UPDATE reservations
                SET status = 'confirmed', resident_name = ?2, resident_hash = ?3, proxy = ?4,
-                   hold_expires_at = NULL, updated_at = ?5
+                   resident_proofs = ?6, hold_expires_at = NULL, updated_at = ?5
                WHERE id = ?1 AND status = 'held' AND hold_expires_at > ?5
                RETURNING id AS "id!", reference AS "reference!", office_id AS "office_id!",
                          procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                          seat AS "seat!", capacity AS "capacity!", status AS "status!",
                          resident_name AS "resident_name?", resident_hash AS "resident_hash?",
+                         resident_proofs AS "resident_proofs?",
                          proxy AS "proxy!", idempotency_key_hash AS "idempotency_key_hash?",
                          request_fingerprint AS "request_fingerprint?",
                          hold_expires_at AS "hold_expires_at?", created_at AS "created_at!",
@@ -425,7 +430,8 @@ impl Ledger for SqliteLedger {
             resident.name,
             identity,
             proxy,
-            now
+            now,
+            resident.proofs
         )
         .fetch_optional(&mut *tx)
         .await
@@ -459,6 +465,7 @@ impl Ledger for SqliteLedger {
                          procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                          seat AS "seat!", capacity AS "capacity!", status AS "status!",
                          resident_name AS "resident_name?", resident_hash AS "resident_hash?",
+                         resident_proofs AS "resident_proofs?",
                          proxy AS "proxy!", idempotency_key_hash AS "idempotency_key_hash?",
                          request_fingerprint AS "request_fingerprint?",
                          hold_expires_at AS "hold_expires_at?", created_at AS "created_at!",
@@ -507,6 +514,7 @@ impl Ledger for SqliteLedger {
                          procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                          seat AS "seat!", capacity AS "capacity!", status AS "status!",
                          resident_name AS "resident_name?", resident_hash AS "resident_hash?",
+                         resident_proofs AS "resident_proofs?",
                          proxy AS "proxy!", idempotency_key_hash AS "idempotency_key_hash?",
                          request_fingerprint AS "request_fingerprint?",
                          hold_expires_at AS "hold_expires_at?", created_at AS "created_at!",
@@ -573,6 +581,7 @@ impl Ledger for SqliteLedger {
                          procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                          seat AS "seat!", capacity AS "capacity!", status AS "status!",
                          resident_name AS "resident_name?", resident_hash AS "resident_hash?",
+                         resident_proofs AS "resident_proofs?",
                          proxy AS "proxy!", idempotency_key_hash AS "idempotency_key_hash?",
                          request_fingerprint AS "request_fingerprint?",
                          hold_expires_at AS "hold_expires_at?", created_at AS "created_at!",
@@ -612,7 +621,8 @@ impl Ledger for SqliteLedger {
     async fn purge_names(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let before = ms(before);
         sqlx::query!(
-            "UPDATE reservations SET resident_name = NULL WHERE resident_name IS NOT NULL AND slot_end < ?1",
+            "UPDATE reservations SET resident_name = NULL, resident_proofs = NULL
+             WHERE (resident_name IS NOT NULL OR resident_proofs IS NOT NULL) AND slot_end < ?1",
             before
         )
         .execute(&self.pool)

@@ -4,7 +4,7 @@
 
 use crate::domain::OfficeId;
 use crate::domain::booking::RuleViolation;
-use crate::domain::identity::identity_for;
+use crate::domain::identity::{SecondFactor, identity_for};
 use crate::domain::procedure::ProcedureId;
 use crate::domain::text::Lang;
 use crate::http::dto::BookingBody;
@@ -85,6 +85,7 @@ pub fn book_request(
         resident: ResidentInput {
             name,
             identity,
+            factors: SecondFactor::all_of(&parts),
             proxy: body.proxy,
         },
         certificate_expiry,

@@ -80,6 +80,19 @@ pub struct ConfirmBody {
     pub unknown: BTreeMap<String, Value>,
 }
 
+/// Opens a booking without its secret: one or both of what the resident gave at booking.
+/// Every factor sent must match.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AccessBody {
+    /// The e-mail address or phone number given at booking (typed any way).
+    pub contact: Option<String>,
+    /// The birth date given at booking (card pickup), `YYYY-MM-DD`.
+    pub birth_date: Option<String>,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub unknown: BTreeMap<String, Value>,
+}
+
 /// Moves a booking to another slot (and optionally another office).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RescheduleBody {

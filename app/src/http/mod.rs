@@ -346,6 +346,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .done(),
             )
             .service(
+                Endpoint::new("/reservations/{reference}/access")
+                    .post(reservations::access)
+                    .done(),
+            )
+            .service(
                 Endpoint::new("/reservations/{reference}/reschedule")
                     .post(reservations::reschedule)
                     .done(),

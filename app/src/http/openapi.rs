@@ -27,6 +27,7 @@ use utoipa::OpenApi;
         reservations::get,
         reservations::cancel,
         reservations::reschedule,
+        reservations::access,
         queue::issue,
         queue::get_ticket,
         queue::cancel_ticket,

@@ -205,6 +205,18 @@ fn shape_bodies(doc: &mut Value, ids: &Ids) {
         ("ConfirmBody", "notice_number", notice),
         ("ConfirmBody", "birth_date", nullable(date())),
         ("ConfirmBody", "certificate_expiry", nullable(date())),
+        (
+            "AccessBody",
+            "contact",
+            json!({
+                "type": ["string", "null"],
+                "anyOf": [
+                    { "pattern": Email::PATTERN, "maxLength": Email::MAX_CHARS },
+                    { "pattern": Phone::PATTERN }
+                ]
+            }),
+        ),
+        ("AccessBody", "birth_date", nullable(date())),
         ("RescheduleBody", "start", date_time()),
         ("RescheduleBody", "office_id", nullable(office.clone())),
         ("RescheduleBody", "certificate_expiry", nullable(date())),

@@ -2,12 +2,14 @@
 
 use crate::domain::OfficeId;
 use crate::domain::booking::RuleViolation;
-use crate::domain::identity::identity_for;
+use crate::domain::identity::{SecondFactor, identity_for};
 use crate::domain::reference::ReferenceKey;
 use crate::domain::text::Lang;
 use crate::domain::text::Text;
 use crate::http::booking_input::{book_request, office_and_procedure};
-use crate::http::dto::{BookingBody, ConfirmBody, HoldBody, RescheduleBody, ReservationView};
+use crate::http::dto::{
+    AccessBody, BookingBody, ConfirmBody, HoldBody, RescheduleBody, ReservationView,
+};
 use crate::http::error::{ApiError, FieldErrors, OrProblem, Problem};
 use crate::http::parse::{
     check_birth_date, parse_date, parse_idempotency_key, parse_resident, parse_start,
@@ -219,6 +221,7 @@ pub async fn confirm(
             ResidentInput {
                 name,
                 identity,
+                factors: SecondFactor::all_of(&parts),
                 proxy: body.proxy,
             },
             certificate_expiry,
@@ -338,4 +341,72 @@ pub async fn reschedule(
         .await
         .or_problem(lang)?;
     Ok(owner_view(&state, &moved))
+}
+
+/// Opens a booking without its secret, by what the resident gave at booking: the contact
+/// (e-mail address or phone number) or the birth date. The answer carries the secret, as
+/// at booking, for the calls that follow. Wrong answers are limited per client and, more
+/// tightly, per reference (429 with `Retry-After`).
+#[utoipa::path(post, path = "/api/v1/reservations/{reference}/access", tag = "reservations",
+    request_body = AccessBody,
+    params(("reference" = String, Path)),
+    responses(
+        (status = 200, description = "Opened; `secret` is given again", body = ReservationView),
+        (status = 400, description = "Malformed request or field"),
+        (status = 404, description = "Unknown reference, or nothing sent matches the booking"),
+        (status = 422, description = "Neither a contact nor a birth date was sent, or the birth date cannot be right"),
+        (status = 429, description = "Too many wrong answers; retry after the time given")))]
+pub async fn access(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    lang: ClientLang,
+    body: web::Json<AccessBody>,
+) -> Result<HttpResponse, ApiError> {
+    let lang = lang.0;
+    let reference = ReferenceKey::parse(&path).map_err(|e| ApiError::bad_reference(e, lang))?;
+    let body = body.into_inner();
+    reject_unknown(&body.unknown, "", lang)?;
+    let mut errors = FieldErrors::default();
+    let contact = errors.optional("contact", body.contact.as_deref(), SecondFactor::contact);
+    let birth_date = errors.optional("birth_date", body.birth_date.as_deref(), parse_date);
+    errors.into_result(lang)?;
+    let parts = crate::domain::identity::IdentityParts {
+        birth_date,
+        ..Default::default()
+    };
+    check_birth_date(&parts, state.booking.clock().now(), lang)?;
+    let factors: Vec<SecondFactor> = contact
+        .into_iter()
+        .chain(birth_date.map(SecondFactor::BirthDate))
+        .collect();
+    if factors.is_empty() {
+        let mut errors = FieldErrors::default();
+        errors.push(
+            "contact",
+            "send the contact or the birth date given at booking",
+        );
+        errors.into_rule_result(lang)?;
+    }
+    let client = crate::http::rate_limit::client_of(&req);
+    let mut opened = None;
+    for factor in &factors {
+        opened = Some(
+            state
+                .booking
+                .open_with_factor(&reference, factor, client)
+                .await
+                .or_problem(lang)?,
+        );
+    }
+    let Some((reservation, owner)) = opened else {
+        return Err(ApiError::invalid_fields(Vec::new(), lang));
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ReservationView::of(
+            &reservation,
+            Some(owner.secret),
+            &state.reservation_parts,
+        )))
 }

@@ -6,6 +6,7 @@
 //! JSON API (`http::booking_input::book_request`), so a page cannot accept what the API refuses.
 
 use crate::domain::OfficeId;
+use crate::domain::identity::SecondFactor;
 use crate::domain::procedure::{IdentityKind, ProcedureId};
 use crate::domain::queue::Level;
 use crate::domain::reference::ReferenceKey;
@@ -735,6 +736,11 @@ pub struct ManageForm {
     reference: String,
     #[serde(default)]
     secret: String,
+    /// Without the secret: the contact or the birth date given at booking.
+    #[serde(default)]
+    contact: String,
+    #[serde(default)]
+    birth_date: String,
     /// view (default), cancel, reschedule
     #[serde(default)]
     action: String,
@@ -872,6 +878,22 @@ pub async fn manage(state: State, req: HttpRequest) -> HttpResponse {
     manage_page(&state, &req, tr, ManageView::default(), HttpResponse::Ok()).await
 }
 
+/// The second factor of the find form: the contact if one is typed, else the birth date;
+/// `Err` is the message key.
+fn second_factor(form: &ManageForm) -> Result<SecondFactor, &'static str> {
+    let contact = form.contact.trim();
+    let birth_date = form.birth_date.trim();
+    if !contact.is_empty() {
+        SecondFactor::contact(contact).map_err(|_| "manage.bad_contact")
+    } else if !birth_date.is_empty() {
+        NaiveDate::parse_from_str(birth_date, "%Y-%m-%d")
+            .map(SecondFactor::BirthDate)
+            .map_err(|_| "manage.need_factor")
+    } else {
+        Err("manage.need_factor")
+    }
+}
+
 /// View, cancel or move a booking; reference and secret come in the form body each time.
 pub async fn manage_submit(
     state: State,
@@ -895,10 +917,44 @@ pub async fn manage_submit(
             return manage_page(&state, &req, tr, view, HttpResponse::BadRequest()).await;
         }
     };
-    let owner = Ownership {
-        reference,
-        secret: form.secret.trim().to_owned(),
-        client: crate::http::rate_limit::client_of(&req),
+    let client = crate::http::rate_limit::client_of(&req);
+    let owner = if form.secret.trim().is_empty() {
+        match second_factor(&form) {
+            Ok(factor) => match state
+                .booking
+                .open_with_factor(&reference, &factor, client)
+                .await
+            {
+                Ok((_, owner)) => owner,
+                Err(e) => {
+                    let e = ApiError::from_booking(e, lang);
+                    let status = e.problem.describe().1;
+                    if status.is_server_error() {
+                        return unavailable(tr);
+                    }
+                    let view = ManageView {
+                        reference: reference.as_str().to_owned(),
+                        message: Some(tr.text(&e.detail).to_owned()),
+                        ..ManageView::default()
+                    };
+                    return manage_page(&state, &req, tr, view, HttpResponse::build(status)).await;
+                }
+            },
+            Err(key) => {
+                let view = ManageView {
+                    reference: reference.as_str().to_owned(),
+                    message: Some(tr.plain(key)),
+                    ..ManageView::default()
+                };
+                return manage_page(&state, &req, tr, view, HttpResponse::BadRequest()).await;
+            }
+        }
+    } else {
+        Ownership {
+            reference,
+            secret: form.secret.trim().to_owned(),
+            client,
+        }
     };
     let result = match form.action.as_str() {
         // Cancel asks first (the page shows the booking and a confirming button).

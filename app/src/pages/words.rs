@@ -689,9 +689,9 @@ pub const WORDS: &[Entry] = &[
     ),
     (
         "done.keep",
-        "窓口やお電話では予約番号をお伝えください。予約の確認・変更・取消は、下のQRコードを撮っておくか、リンクをブックマークしておくと、あとから開けます(この画面でのみ表示します)。",
-        "Give the reference at the counter or on the phone. To view, change or cancel the booking later, take a photo of the QR code below or bookmark the link: they are shown only here.",
-        "<ruby>窓口<rt>まどぐち</rt></ruby>や<ruby>電話<rt>でんわ</rt></ruby>では、よやく<ruby>番号<rt>ばんごう</rt></ruby>を<ruby>言<rt>い</rt></ruby>ってください。よやくを<ruby>見<rt>み</rt></ruby>る・かえる・やめるときは、<ruby>下<rt>した</rt></ruby>のQRコードを<ruby>写真<rt>しゃしん</rt></ruby>にとるか、リンクをブックマークしてください。この<ruby>画面<rt>がめん</rt></ruby>でしか<ruby>見<rt>み</rt></ruby>られません。",
+        "窓口やお電話では予約番号をお伝えください。予約の確認・変更・取消は、下のQRコードかリンクからすぐに開けます(この画面でのみ表示します)。なくしても、予約番号と予約のときの連絡先(または生年月日)で開けます。",
+        "Give the reference at the counter or on the phone. To view, change or cancel the booking later, the QR code or the link below opens it at once (shown only here). Without them, the reference and the contact you gave (or your date of birth) open it too.",
+        "<ruby>窓口<rt>まどぐち</rt></ruby>や<ruby>電話<rt>でんわ</rt></ruby>では、よやく<ruby>番号<rt>ばんごう</rt></ruby>を<ruby>言<rt>い</rt></ruby>ってください。よやくを<ruby>見<rt>み</rt></ruby>る・かえる・やめるときは、<ruby>下<rt>した</rt></ruby>のQRコードかリンクから すぐに<ruby>開<rt>ひら</rt></ruby>けます(この<ruby>画面<rt>がめん</rt></ruby>でしか<ruby>見<rt>み</rt></ruby>られません)。なくしても、よやく<ruby>番号<rt>ばんごう</rt></ruby>と、よやくのときに<ruby>書<rt>か</rt></ruby>いたメールか<ruby>電話番号<rt>でんわばんごう</rt></ruby>(または<ruby>生<rt>う</rt></ruby>まれた<ruby>日<rt>ひ</rt></ruby>)で<ruby>開<rt>ひら</rt></ruby>けます。",
     ),
     (
         "done.arrival",
@@ -746,6 +746,42 @@ pub const WORDS: &[Entry] = &[
         "更新後しばらくの間、マイナポータルへのログイン(約1時間)、保険証としての利用(翌朝まで)、コンビニ交付(最大1日)が使えないことがあります。",
         "After renewal some services may be unavailable for a while: portal login (about an hour), use as a health-insurance card (until the next morning), convenience-store certificates (up to a day).",
         "<ruby>更新<rt>こうしん</rt></ruby>のあと、しばらく つかえないサービスがあります。",
+    ),
+    (
+        "manage.factor_intro",
+        "予約番号と、予約のときに入力した連絡先(メールアドレスか電話番号)または生年月日で開けます。",
+        "Open it with the reference and the contact you gave when booking (e-mail address or phone number), or your date of birth.",
+        "よやく<ruby>番号<rt>ばんごう</rt></ruby>と、よやくのときに<ruby>書<rt>か</rt></ruby>いたメールか<ruby>電話番号<rt>でんわばんごう</rt></ruby>、または<ruby>生<rt>う</rt></ruby>まれた<ruby>日<rt>ひ</rt></ruby>で<ruby>開<rt>ひら</rt></ruby>けます。",
+    ),
+    (
+        "manage.contact",
+        "予約のときの連絡先(メールアドレスか電話番号)",
+        "Contact given when booking (e-mail or phone)",
+        "よやくのときに<ruby>書<rt>か</rt></ruby>いたメールか<ruby>電話番号<rt>でんわばんごう</rt></ruby>",
+    ),
+    (
+        "manage.birth_date",
+        "または生年月日(カードの受け取りを予約した方)",
+        "Or your date of birth (card pickup bookings)",
+        "または<ruby>生<rt>う</rt></ruby>まれた<ruby>日<rt>ひ</rt></ruby>(カードを<ruby>受<rt>う</rt></ruby>け<ruby>取<rt>と</rt></ruby>るよやく)",
+    ),
+    (
+        "manage.with_secret",
+        "確認コードで開く",
+        "Open with the secret code",
+        "<ruby>確認<rt>かくにん</rt></ruby>コードで<ruby>開<rt>ひら</rt></ruby>く",
+    ),
+    (
+        "manage.need_factor",
+        "予約番号といっしょに、連絡先か生年月日(または確認コード)を入力してください。",
+        "Enter the contact or the date of birth (or the secret code) with the reference.",
+        "よやく<ruby>番号<rt>ばんごう</rt></ruby>といっしょに、メールか<ruby>電話番号<rt>でんわばんごう</rt></ruby>、または<ruby>生<rt>う</rt></ruby>まれた<ruby>日<rt>ひ</rt></ruby>を<ruby>書<rt>か</rt></ruby>いてください。",
+    ),
+    (
+        "manage.bad_contact",
+        "連絡先は、予約のときに入力したメールアドレス(name@example.jp)か電話番号(090-1234-5678)で入力してください。",
+        "Enter the contact as given when booking: an e-mail address (name@example.jp) or a phone number (090-1234-5678).",
+        "メール(name@example.jp)か<ruby>電話番号<rt>でんわばんごう</rt></ruby>(090-1234-5678)を、よやくのときと<ruby>同<rt>おな</rt></ruby>じように<ruby>書<rt>か</rt></ruby>いてください。",
     ),
     (
         "manage.show",

@@ -11,7 +11,7 @@ use crate::domain::booking::{
     BookingFacts, BookingWindow, RuleViolation, check_who_and_why, days, decide_slot, seats_in_use,
 };
 use crate::domain::calendar::{Closure, DayPlan};
-use crate::domain::identity::{ResidentIdentity, ResidentName};
+use crate::domain::identity::{ResidentIdentity, ResidentName, SecondFactor};
 use crate::domain::office::{Municipality, Office};
 use crate::domain::procedure::ProcedureId;
 use crate::domain::reference::ReferenceKey;
@@ -116,6 +116,9 @@ impl From<WriteError> for BookingError {
 pub struct ResidentInput {
     pub name: ResidentName,
     pub identity: ResidentIdentity,
+    /// What opens the booking with its reference besides the secret (the contact and
+    /// birth date given); only their tags are kept.
+    pub factors: Vec<SecondFactor>,
     pub proxy: bool,
 }
 
@@ -385,6 +388,9 @@ impl BookingService {
         let resident = ResidentRecord {
             name: req.resident.name.as_str().to_owned(),
             identity_hash,
+            proofs: self
+                .keys
+                .resident_proofs(claim.claim_id, &req.resident.factors),
             proxy: req.resident.proxy,
         };
         self.claim_and_insert(claim, slot.start, slot.end, Some(resident), None)
@@ -667,6 +673,41 @@ impl BookingService {
         }
     }
 
+    /// Opens a booking with its reference and a second factor the resident gave at booking
+    /// (the contact or the birth date), for a resident without the secret. Wrong factors
+    /// are budgeted per client and, much tighter, per reference (`service::guesses`); an
+    /// unknown reference and a wrong factor answer the same. The secret comes back so
+    /// that the next steps (cancel, move) can prove ownership as usual.
+    pub async fn open_with_factor(
+        &self,
+        reference: &ReferenceKey,
+        factor: &SecondFactor,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<(Reservation, Ownership), BookingError> {
+        self.guesses
+            .check_factor(client, reference.as_str())
+            .map_err(BookingError::TooManyGuesses)?;
+        let found = self
+            .ledger
+            .reservation_by_reference(reference.as_str())
+            .await?
+            .filter(|r| {
+                r.resident_proofs
+                    .as_deref()
+                    .is_some_and(|proofs| self.keys.proves(r.id, proofs, factor))
+            });
+        let Some(reservation) = found else {
+            self.guesses.failed_factor(client, reference.as_str());
+            return Err(BookingError::NotFound);
+        };
+        let owner = Ownership {
+            reference: reference.clone(),
+            secret: self.keys.reservation_secret(reservation.id),
+            client,
+        };
+        Ok((reservation, owner))
+    }
+
     /// Confirms a hold with the resident's details.
     pub async fn confirm(
         &self,
@@ -709,6 +750,7 @@ impl BookingService {
         let record = ResidentRecord {
             name: resident.name.as_str().to_owned(),
             identity_hash,
+            proofs: self.keys.resident_proofs(r.id, &resident.factors),
             proxy: resident.proxy,
         };
         let clear_mark = SeatRelease {
@@ -988,6 +1030,7 @@ fn reservation_from(new: NewReservation, hold_expires_at: Option<DateTime<Utc>>)
         status,
         resident_name: new.resident.as_ref().map(|r| r.name.clone()),
         resident_hash: new.resident.as_ref().map(|r| r.identity_hash),
+        resident_proofs: new.resident.as_ref().map(|r| r.proofs.clone()),
         proxy: new.resident.as_ref().is_some_and(|r| r.proxy),
         idempotency_key_hash: new.idempotency_key_hash,
         request_fingerprint: new.request_fingerprint,

@@ -27,16 +27,24 @@ pub const CLIENT_BURST: u32 = 10;
 pub const CLIENT_EVERY: Duration = Duration::from_secs(30);
 pub const TARGET_BURST: u32 = 10;
 pub const TARGET_EVERY: Duration = Duration::from_secs(60);
+/// A booking's second factors (contact, birth date) are far fewer than its secret's
+/// 2^128 values, so wrong ones are budgeted much tighter per booking: five, then one an
+/// hour (`docs/ARCHITECTURE.md`, "Opening a booking without its secret", does the sums).
+pub const FACTOR_BURST: u32 = 5;
+pub const FACTOR_EVERY: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Subject {
     Client(IpAddr),
     Target(String),
+    /// A booking, for guesses of its second factor.
+    Factor(String),
 }
 
 pub struct Guesses {
     clients: DefaultKeyedRateLimiter<IpAddr>,
     targets: DefaultKeyedRateLimiter<String>,
+    factors: DefaultKeyedRateLimiter<String>,
     /// Subjects whose budget is spent, and until when.
     blocked: Mutex<HashMap<Subject, QuantaInstant>>,
     clock: DefaultClock,
@@ -60,6 +68,7 @@ impl Guesses {
         Self {
             clients: DefaultKeyedRateLimiter::keyed(quota(client.1, client.0)),
             targets: DefaultKeyedRateLimiter::keyed(quota(target.1, target.0)),
+            factors: DefaultKeyedRateLimiter::keyed(quota(FACTOR_EVERY, FACTOR_BURST)),
             blocked: Mutex::new(HashMap::new()),
             clock: DefaultClock::default(),
         }
@@ -73,12 +82,39 @@ impl Guesses {
             .collect()
     }
 
+    fn factor_subjects(client: Option<IpAddr>, reference: &str) -> Vec<Subject> {
+        client
+            .map(Subject::Client)
+            .into_iter()
+            .chain([Subject::Factor(reference.to_ascii_uppercase())])
+            .collect()
+    }
+
     /// Whether the client (and the target) may try now; how long to wait otherwise.
     pub fn check(&self, client: Option<IpAddr>, target: Option<&str>) -> Result<(), Duration> {
+        self.check_subjects(Self::subjects(client, target))
+    }
+
+    /// Records a failed guess; a spent budget blocks its subject until one more is due.
+    pub fn failed(&self, client: Option<IpAddr>, target: Option<&str>) {
+        self.fail_subjects(Self::subjects(client, target));
+    }
+
+    /// [`Self::check`] for a second factor of the booking `reference`.
+    pub fn check_factor(&self, client: Option<IpAddr>, reference: &str) -> Result<(), Duration> {
+        self.check_subjects(Self::factor_subjects(client, reference))
+    }
+
+    /// [`Self::failed`] for a second factor of the booking `reference`.
+    pub fn failed_factor(&self, client: Option<IpAddr>, reference: &str) {
+        self.fail_subjects(Self::factor_subjects(client, reference));
+    }
+
+    fn check_subjects(&self, subjects: Vec<Subject>) -> Result<(), Duration> {
         let now = self.clock.now();
         let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
         let mut wait = Duration::ZERO;
-        for subject in Self::subjects(client, target) {
+        for subject in subjects {
             match blocked.get(&subject) {
                 Some(until) if *until > now => {
                     wait = wait.max(Duration::from(until.duration_since(now)));
@@ -92,14 +128,14 @@ impl Guesses {
         if wait.is_zero() { Ok(()) } else { Err(wait) }
     }
 
-    /// Records a failed guess; a spent budget blocks its subject until one more is due.
-    pub fn failed(&self, client: Option<IpAddr>, target: Option<&str>) {
+    fn fail_subjects(&self, subjects: Vec<Subject>) {
         metrics::counter!("madoguchi_failed_guesses_total").increment(1);
         let mut spent = Vec::new();
-        for subject in Self::subjects(client, target) {
+        for subject in subjects {
             let outcome = match &subject {
                 Subject::Client(ip) => self.clients.check_key(ip),
                 Subject::Target(t) => self.targets.check_key(t),
+                Subject::Factor(r) => self.factors.check_key(r),
             };
             if let Err(not_until) = outcome {
                 spent.push((subject, not_until.earliest_possible()));
@@ -122,6 +158,7 @@ impl Guesses {
             .retain(|_, until| *until > now);
         self.clients.retain_recent();
         self.targets.retain_recent();
+        self.factors.retain_recent();
     }
 }
 
@@ -148,6 +185,23 @@ mod tests {
         assert!(
             guesses.check(Some(other), Some("OTHER")).is_ok(),
             "others are not"
+        );
+    }
+
+    #[test]
+    fn second_factors_have_their_own_tighter_budget_per_booking() {
+        let guesses = Guesses::default();
+        for i in 0..=FACTOR_BURST {
+            let client = IpAddr::from([198, 51, 100, u8::try_from(i).unwrap()]);
+            assert!(guesses.check_factor(Some(client), "K7MQ-X2P4S").is_ok());
+            guesses.failed_factor(Some(client), "K7MQ-X2P4S");
+        }
+        let fresh = IpAddr::from([198, 51, 100, 200]);
+        let wait = guesses.check_factor(Some(fresh), "k7mq-x2p4s").unwrap_err();
+        assert!(wait > Duration::from_secs(3000), "{wait:?}");
+        assert!(
+            guesses.check(Some(fresh), Some("K7MQ-X2P4S")).is_ok(),
+            "the secret's budget is apart"
         );
     }
 

@@ -5,7 +5,7 @@
 //! stored: a leaked database alone does not let anyone manage bookings, and a retried
 //! request (same Idempotency-Key) can be answered with the same secret again.
 
-use crate::domain::identity::ResidentIdentity;
+use crate::domain::identity::{ResidentIdentity, SecondFactor};
 use crate::domain::reference::Reference;
 use crate::store::Digest;
 use data_encoding::{BASE32_NOPAD, BASE64URL_NOPAD};
@@ -20,6 +20,9 @@ type HmacSha256 = Hmac<Sha256>;
 /// Length of secrets (and of the first releases' references): 16 bytes in base32.
 pub const TOKEN_CHARS: usize = 26;
 
+/// Length of a second factor's tag: 128 bits, as the secrets.
+pub const PROOF_BYTES: usize = 16;
+
 pub struct Keys {
     identity: [u8; 32],
     secret: [u8; 32],
@@ -27,6 +30,7 @@ pub struct Keys {
     room: [u8; 32],
     ticket: [u8; 32],
     audit: [u8; 32],
+    proof: [u8; 32],
 }
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -53,6 +57,7 @@ impl Keys {
             room: hmac(master, &[b"madoguchi/waiting-room/v1"]),
             ticket: hmac(master, &[b"madoguchi/ticket/v1"]),
             audit: hmac(master, &[b"madoguchi/audit-chain/v1"]),
+            proof: hmac(master, &[b"madoguchi/second-factor/v1"]),
         }
     }
 
@@ -72,6 +77,31 @@ impl Keys {
         let expected = self.reservation_secret(id);
         let given = given.trim().to_ascii_uppercase();
         expected.as_bytes().ct_eq(given.as_bytes()).into()
+    }
+
+    /// The tag of one second factor of one booking. The booking's id is in it, so equal
+    /// birth dates or addresses of two bookings do not show as equal tags.
+    fn proof_tag(&self, id: Uuid, factor: &SecondFactor) -> [u8; PROOF_BYTES] {
+        let mac = hmac(&self.proof, &[id.as_bytes(), factor.canonical().as_bytes()]);
+        let mut tag = [0u8; PROOF_BYTES];
+        tag.copy_from_slice(&mac[..PROOF_BYTES]);
+        tag
+    }
+
+    /// What a booking keeps to be opened by a second factor: a tag of each factor given.
+    pub fn resident_proofs(&self, id: Uuid, factors: &[SecondFactor]) -> Vec<u8> {
+        factors.iter().flat_map(|f| self.proof_tag(id, f)).collect()
+    }
+
+    /// Whether `factor` is one the booking was made with (each tag compared in constant
+    /// time).
+    pub fn proves(&self, id: Uuid, proofs: &[u8], factor: &SecondFactor) -> bool {
+        let tag = self.proof_tag(id, factor);
+        proofs
+            .chunks_exact(PROOF_BYTES)
+            .fold(false, |found, stored| {
+                found | bool::from(stored.ct_eq(&tag))
+            })
     }
 
     /// A ticket's public token, the key of its status URL and of leaving the line: its
@@ -212,6 +242,32 @@ mod tests {
         assert!(!keys.verify_secret(id, ""));
         let other = Keys::derive(b"another key, another deployment!");
         assert!(!other.verify_secret(id, &secret));
+    }
+
+    #[test]
+    fn a_booking_opens_with_each_factor_it_was_made_with_and_no_other() {
+        let keys = Keys::derive(b"0123456789abcdef0123456789abcdef");
+        let id = Uuid::new_v4();
+        let email = SecondFactor::Email(Email::parse("taro@example.jp").unwrap());
+        let born = SecondFactor::BirthDate(chrono::NaiveDate::from_ymd_opt(1950, 4, 1).unwrap());
+        let proofs = keys.resident_proofs(id, &[email.clone(), born.clone()]);
+        assert_eq!(proofs.len(), 2 * PROOF_BYTES);
+        assert!(keys.proves(id, &proofs, &email));
+        assert!(keys.proves(id, &proofs, &born));
+        let other_day =
+            SecondFactor::BirthDate(chrono::NaiveDate::from_ymd_opt(1950, 4, 2).unwrap());
+        assert!(!keys.proves(id, &proofs, &other_day));
+        let phone = SecondFactor::Phone(Phone::parse("090-1234-5678").unwrap());
+        assert!(!keys.proves(id, &proofs, &phone));
+        assert!(
+            !keys.proves(Uuid::new_v4(), &proofs, &email),
+            "bound to its booking"
+        );
+        assert!(!keys.proves(id, &[], &email));
+        assert_ne!(
+            keys.resident_proofs(id, std::slice::from_ref(&email)),
+            keys.resident_proofs(Uuid::new_v4(), std::slice::from_ref(&email)),
+        );
     }
 
     #[test]

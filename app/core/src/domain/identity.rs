@@ -241,6 +241,52 @@ pub fn identity_for(
     }
 }
 
+/// Something only the resident should know, that opens a booking with its reference when
+/// the secret is lost: the contact given at booking, or the birth date. Only keyed hashes
+/// of them are kept with the booking (`resident_proofs`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecondFactor {
+    Email(Email),
+    Phone(Phone),
+    BirthDate(NaiveDate),
+}
+
+impl SecondFactor {
+    /// A contact as the resident types it: an address if it has an at sign, else a phone
+    /// number.
+    pub fn contact(raw: &str) -> Result<Self, &'static str> {
+        if raw.contains(['@', '＠']) {
+            Email::parse(raw).map(SecondFactor::Email)
+        } else {
+            Phone::parse(raw).map(SecondFactor::Phone)
+        }
+    }
+
+    /// The factors a booking can be opened with, of what the resident gave.
+    pub fn all_of(parts: &IdentityParts) -> Vec<SecondFactor> {
+        let mut factors = Vec::new();
+        factors.extend(parts.email.clone().map(SecondFactor::Email));
+        factors.extend(parts.phone.clone().map(SecondFactor::Phone));
+        factors.extend(parts.birth_date.map(SecondFactor::BirthDate));
+        factors
+    }
+
+    /// The canonical text that is hashed; the kind prefix keeps the spaces apart.
+    pub fn canonical(&self) -> String {
+        match self {
+            SecondFactor::Email(e) => format!("email:{}", e.as_str()),
+            SecondFactor::Phone(p) => format!("phone:{}", p.as_str()),
+            SecondFactor::BirthDate(d) => format!("birth:{d}"),
+        }
+    }
+}
+
+impl fmt::Debug for SecondFactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecondFactor(..)")
+    }
+}
+
 /// Field names that look like a PIN or password. Such a field in a request is refused
 /// with a warning: staff never ask for a PIN, so a form that does is a fraud.
 pub fn looks_like_pin_field(name: &str) -> bool {
@@ -393,6 +439,29 @@ mod tests {
         );
         assert!(NoticeNumber::parse("12").is_err());
         assert!(NoticeNumber::parse("1234!").is_err());
+    }
+
+    #[test]
+    fn a_contact_is_read_as_an_address_or_a_phone_number_as_typed_at_booking() {
+        let typed = SecondFactor::contact(" Taro@Example.JP ").unwrap();
+        assert_eq!(
+            typed,
+            SecondFactor::Email(Email::parse("taro@example.jp").unwrap())
+        );
+        let phone = SecondFactor::contact("０９０ー１２３４ー５６７８").unwrap();
+        assert_eq!(phone.canonical(), "phone:09012345678");
+        assert!(SecondFactor::contact("taro@").is_err());
+        assert!(SecondFactor::contact("12").is_err());
+        let parts = IdentityParts {
+            email: Some(Email::parse("a@b.jp").unwrap()),
+            birth_date: NaiveDate::from_ymd_opt(1950, 4, 1),
+            ..IdentityParts::default()
+        };
+        let all: Vec<String> = SecondFactor::all_of(&parts)
+            .iter()
+            .map(SecondFactor::canonical)
+            .collect();
+        assert_eq!(all, ["email:a@b.jp", "birth:1950-04-01"]);
     }
 
     #[test]

@@ -364,6 +364,7 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
     let mut statuses = Vec::with_capacity(n);
     let mut names = Vec::with_capacity(n);
     let mut hashes = Vec::with_capacity(n);
+    let mut proofs = Vec::with_capacity(n);
     let mut proxies = Vec::with_capacity(n);
     let mut keys = Vec::with_capacity(n);
     let mut fingerprints = Vec::with_capacity(n);
@@ -383,6 +384,7 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
         statuses.push(status.as_str());
         names.push(new.resident.as_ref().map(|r| r.name.clone()));
         hashes.push(new.resident.as_ref().map(|r| r.identity_hash.to_vec()));
+        proofs.push(new.resident.as_ref().map(|r| r.proofs.clone()));
         proxies.push(new.resident.as_ref().is_some_and(|r| r.proxy));
         keys.push(new.idempotency_key_hash.map(|h| h.to_vec()));
         fingerprints.push(new.request_fingerprint.map(|h| h.to_vec()));
@@ -395,17 +397,17 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
             INSERT INTO reservations (
                 id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
                 status, resident_name, resident_hash, proxy, idempotency_key_hash,
-                request_fingerprint, hold_expires_at, created_at, updated_at)
+                request_fingerprint, hold_expires_at, created_at, updated_at, resident_proofs)
             SELECT id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
                    status, resident_name, resident_hash, proxy, idempotency_key_hash,
-                   request_fingerprint, hold_expires_at, created_at, created_at
+                   request_fingerprint, hold_expires_at, created_at, created_at, resident_proofs
             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
                         $6::timestamptz[], $7::int[], $8::int[], $9::text[], $10::text[],
                         $11::bytea[], $12::bool[], $13::bytea[], $14::bytea[],
-                        $15::timestamptz[], $16::timestamptz[])
+                        $15::timestamptz[], $16::timestamptz[], $17::bytea[])
                  AS r(id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
                       status, resident_name, resident_hash, proxy, idempotency_key_hash,
-                      request_fingerprint, hold_expires_at, created_at)
+                      request_fingerprint, hold_expires_at, created_at, resident_proofs)
         )
         INSERT INTO reservation_events (reservation_id, kind, actor, at)
         SELECT id, 'held', 'resident', at FROM UNNEST($1::uuid[], $9::text[], $16::timestamptz[])
@@ -428,6 +430,7 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
         &fingerprints as &[Option<Vec<u8>>],
         &hold_expiries as &[Option<DateTime<Utc>>],
         &nows,
+        &proofs as &[Option<Vec<u8>>],
     )
     .execute(pool)
     .await
@@ -443,8 +446,9 @@ async fn insert_one(pool: &PgPool, new: &NewReservation) -> Result<(), WriteErro
             INSERT INTO reservations (
                 id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
                 status, resident_name, resident_hash, proxy, idempotency_key_hash,
-                request_fingerprint, hold_expires_at, created_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)
+                request_fingerprint, hold_expires_at, created_at, updated_at, resident_proofs)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16,
+                    $17)
             RETURNING id, status, created_at
         )
         INSERT INTO reservation_events (reservation_id, kind, actor, at)
@@ -466,6 +470,7 @@ async fn insert_one(pool: &PgPool, new: &NewReservation) -> Result<(), WriteErro
         new.request_fingerprint.as_ref().map(|h| h.as_slice()),
         new.hold_expires_at,
         new.now,
+        new.resident.as_ref().map(|r| r.proofs.as_slice()),
     )
     .execute(pool)
     .await
@@ -509,6 +514,7 @@ struct Row {
     status: String,
     resident_name: Option<String>,
     resident_hash: Option<Vec<u8>>,
+    resident_proofs: Option<Vec<u8>>,
     proxy: bool,
     idempotency_key_hash: Option<Vec<u8>>,
     request_fingerprint: Option<Vec<u8>>,
@@ -535,6 +541,7 @@ impl TryFrom<Row> for Reservation {
                 .ok_or_else(|| StoreError::Unexpected(anyhow!("unknown status {}", r.status)))?,
             resident_name: r.resident_name,
             resident_hash: digest(r.resident_hash)?,
+            resident_proofs: r.resident_proofs,
             proxy: r.proxy,
             idempotency_key_hash: digest(r.idempotency_key_hash)?,
             request_fingerprint: digest(r.request_fingerprint)?,
@@ -653,7 +660,7 @@ impl Ledger for PgLedger {
             WITH updated AS (
                 UPDATE reservations
                 SET status = 'confirmed', resident_name = $2, resident_hash = $3, proxy = $4,
-                    hold_expires_at = NULL, updated_at = $5
+                    resident_proofs = $6, hold_expires_at = NULL, updated_at = $5
                 WHERE id = $1 AND status = 'held' AND hold_expires_at > $5
                 RETURNING *
             ), event AS (
@@ -663,7 +670,7 @@ impl Ledger for PgLedger {
             SELECT id AS "id!", reference AS "reference!", office_id AS "office_id!",
                    procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                    seat AS "seat!", capacity AS "capacity!", status AS "status!", resident_name,
-                   resident_hash, proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
+                   resident_hash, resident_proofs, proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
                    hold_expires_at, created_at AS "created_at!", updated_at AS "updated_at!"
             FROM updated
             "#,
@@ -671,7 +678,8 @@ impl Ledger for PgLedger {
             resident.name,
             resident.identity_hash.as_slice(),
             resident.proxy,
-            now
+            now,
+            resident.proofs.as_slice()
         )
         .fetch_optional(self.db()?)
         .await
@@ -699,7 +707,7 @@ impl Ledger for PgLedger {
             SELECT id AS "id!", reference AS "reference!", office_id AS "office_id!",
                    procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                    seat AS "seat!", capacity AS "capacity!", status AS "status!", resident_name,
-                   resident_hash, proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
+                   resident_hash, resident_proofs, proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
                    hold_expires_at, created_at AS "created_at!", updated_at AS "updated_at!"
             FROM updated
             "#,
@@ -740,7 +748,7 @@ impl Ledger for PgLedger {
             SELECT id AS "id!", reference AS "reference!", office_id AS "office_id!",
                    procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                    seat AS "seat!", capacity AS "capacity!", status AS "status!", resident_name,
-                   resident_hash, proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
+                   resident_hash, resident_proofs, proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
                    hold_expires_at, created_at AS "created_at!", updated_at AS "updated_at!"
             FROM updated
             "#,
@@ -809,7 +817,7 @@ impl Ledger for PgLedger {
             SELECT id AS "id!", reference AS "reference!", office_id AS "office_id!",
                    procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                    seat AS "seat!", capacity AS "capacity!", status AS "status!", resident_name,
-                   resident_hash, proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
+                   resident_hash, resident_proofs, proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
                    hold_expires_at, created_at AS "created_at!", updated_at AS "updated_at!"
             FROM updated
             "#,
@@ -841,8 +849,8 @@ impl Ledger for PgLedger {
 
     async fn purge_names(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         sqlx::query!(
-            "UPDATE reservations SET resident_name = NULL
-             WHERE resident_name IS NOT NULL AND slot_end < $1",
+            "UPDATE reservations SET resident_name = NULL, resident_proofs = NULL
+             WHERE (resident_name IS NOT NULL OR resident_proofs IS NOT NULL) AND slot_end < $1",
             before
         )
         .execute(self.db()?)
