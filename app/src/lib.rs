@@ -10,6 +10,7 @@
 pub mod config;
 pub use madoguchi_core::domain;
 pub mod http;
+pub mod mail;
 pub mod num;
 pub mod pages;
 pub mod service;

@@ -41,6 +41,7 @@ pub struct Stores {
     pub queue_hot: Arc<dyn QueueHotState>,
     pub rooms: Arc<dyn crate::store::room::RoomStore>,
     pub room_ledger: Arc<dyn crate::store::room::RoomLedger>,
+    pub mail_ledger: Arc<dyn crate::store::mail::MailLedger>,
     /// For the start-up line: which backends are in use.
     pub description: String,
 }
@@ -48,12 +49,13 @@ pub struct Stores {
 impl Stores {
     pub fn of<L, H>(ledger: Arc<L>, hot: Arc<H>, description: String) -> Self
     where
-        L: Ledger + QueueLedger + crate::store::room::RoomLedger,
+        L: Ledger + QueueLedger + crate::store::room::RoomLedger + crate::store::mail::MailLedger,
         H: HotState + QueueHotState + crate::store::room::RoomStore,
     {
         Stores {
             ledger: ledger.clone(),
             queue_ledger: ledger.clone(),
+            mail_ledger: ledger.clone(),
             room_ledger: ledger,
             hot: hot.clone(),
             queue_hot: hot.clone(),
@@ -141,10 +143,11 @@ pub async fn open_stores(settings: &Settings) -> anyhow::Result<Stores> {
         Arc<dyn Ledger>,
         Arc<dyn QueueLedger>,
         Arc<dyn crate::store::room::RoomLedger>,
+        Arc<dyn crate::store::mail::MailLedger>,
     );
-    let (ledger, queue_ledger, room_ledger): Durable = match (pg, sqlite) {
-        (Some(pg), _) => (pg.clone(), pg.clone(), pg),
-        (None, Some(sqlite)) => (sqlite.clone(), sqlite.clone(), sqlite),
+    let (ledger, queue_ledger, room_ledger, mail_ledger): Durable = match (pg, sqlite) {
+        (Some(pg), _) => (pg.clone(), pg.clone(), pg.clone(), pg),
+        (None, Some(sqlite)) => (sqlite.clone(), sqlite.clone(), sqlite.clone(), sqlite),
         (None, None) => anyhow::bail!("no ledger configured"),
     };
     type Hot = (
@@ -161,6 +164,7 @@ pub async fn open_stores(settings: &Settings) -> anyhow::Result<Stores> {
         ledger,
         queue_ledger,
         room_ledger,
+        mail_ledger,
         hot,
         queue_hot,
         rooms,
@@ -206,6 +210,7 @@ pub struct Application {
     queue: Arc<QueueService>,
     staff: Arc<StaffService>,
     maintenance: Arc<Maintenance>,
+    mailer: Arc<crate::mail::Mailer>,
     stop: Arc<watch::Sender<bool>>,
     background: Vec<tokio::task::JoinHandle<()>>,
     backends: String,
@@ -243,6 +248,11 @@ impl Application {
             keys.clone(),
             BookingTimings {
                 claim_deadline: deadline,
+                reminder: crate::service::booking::Reminder {
+                    days_before: settings.mail.reminder_days_before,
+                    at: chrono::NaiveTime::parse_from_str(&settings.mail.reminder_time, "%H:%M")
+                        .context("mail.reminder_time must be HH:MM, e.g. 12:00")?,
+                },
             },
             Arc::new(crate::service::guesses::Guesses::new(
                 (
@@ -324,6 +334,34 @@ impl Application {
             )));
         }
 
+        let mailer = Arc::new(crate::mail::Mailer::new(
+            &crate::mail::MailConfig {
+                smtp_url: settings
+                    .mail
+                    .smtp_url
+                    .as_ref()
+                    .map(|u| u.expose().to_owned()),
+                from: settings.mail.from.clone(),
+                public_url: settings.mail.public_url.clone(),
+            },
+            stores.mail_ledger.clone(),
+            stores.ledger.clone(),
+            municipality.clone(),
+            keys.clone(),
+            clock.clone(),
+        )?);
+        if !mailer.sends() {
+            tracing::warn!(
+                "MADOGUCHI_MAIL__SMTP_URL is not set: residents' e-mails are kept in the outbox and shown at /staff/outbox; none is sent"
+            );
+        }
+        if settings.mail.poll_interval_ms > 0 {
+            background.push(tokio::spawn(mailer.clone().run(
+                std::time::Duration::from_millis(settings.mail.poll_interval_ms),
+                stopped.clone(),
+            )));
+        }
+
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -337,6 +375,7 @@ impl Application {
             shutdown: stopped.clone(),
             metrics: metrics_handle(),
             reservation_parts: Arc::new(http::dto::ReservationParts::new(booking.municipality())),
+            mailer: mailer.clone(),
         });
         let limiter = web::Data::new(
             Limiter::new(&settings.rate_limit, settings.trusted_proxies.clone())?
@@ -403,6 +442,7 @@ impl Application {
             queue,
             staff,
             maintenance,
+            mailer,
             stop,
             background,
             backends: stores.description,
@@ -438,6 +478,11 @@ impl Application {
             stop: self.stop.clone(),
             server: self.server.handle(),
         }
+    }
+
+    /// The outbox's sender (tests run its passes themselves).
+    pub fn mailer(&self) -> Arc<crate::mail::Mailer> {
+        self.mailer.clone()
     }
 
     /// One maintenance pass, as the background loop runs it.

@@ -93,6 +93,7 @@ async fn a_retry_while_the_first_request_is_still_in_flight_is_told_to_wait(back
             identity: ResidentIdentity::Email(Email::parse("inflight@example.jp").unwrap()),
             factors: Vec::new(),
             proxy: false,
+            lang: "ja",
         },
         certificate_expiry: Some("2027-01-31".parse().unwrap()),
         idempotency: Some(IdempotencyKey(key.into())),

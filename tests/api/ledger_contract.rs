@@ -90,6 +90,7 @@ async fn contract<L: Ledger + QueueLedger>(ledger: &L) -> Vec<String> {
         identity_hash: [5; 32],
         proofs: vec![5; 32],
         proxy: false,
+        contact: None,
     };
     let confirmed = ledger
         .confirm_hold(hold.id, &resident, now())
@@ -113,11 +114,11 @@ async fn contract<L: Ledger + QueueLedger>(ledger: &L) -> Vec<String> {
 
     // A move to a taken seat is refused; to a free one it happens.
     let taken = ledger
-        .reschedule(first.id, &placement(9, 1, 2), now())
+        .reschedule(first.id, &placement(9, 1, 2), None, now())
         .await;
     assert!(matches!(taken, Err(WriteError::SeatTaken)), "{taken:?}");
     let moved = ledger
-        .reschedule(first.id, &placement(12, 0, 2), now())
+        .reschedule(first.id, &placement(12, 0, 2), None, now())
         .await
         .unwrap();
     log.push(shown(&moved));

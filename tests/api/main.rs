@@ -18,6 +18,7 @@ mod holds;
 mod hot_state_model;
 mod idempotency;
 mod ledger_contract;
+mod mail;
 mod manage;
 mod offices;
 mod outage;

@@ -264,7 +264,10 @@ async fn form_token(app: &madoguchi_tests::TestApp, path: &str) -> (String, Stri
 
 /// Signs `staff` in at counter 1 of the main office, as the sign-in form does: the
 /// cookies a browser then sends, and the form token.
-async fn signed_in_at_main(app: &madoguchi_tests::TestApp, staff: &str) -> (String, String) {
+pub(crate) async fn signed_in_at_main(
+    app: &madoguchi_tests::TestApp,
+    staff: &str,
+) -> (String, String) {
     let (csrf, token, _) = form_token(app, "/staff/main/counter/1").await;
     let signed = post_form(
         app,

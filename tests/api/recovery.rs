@@ -292,6 +292,7 @@ async fn a_retry_after_an_instance_died_mid_claim_books_once(backend: Backend) {
             identity: ResidentIdentity::Email(Email::parse("killed@example.jp").unwrap()),
             factors: Vec::new(),
             proxy: false,
+            lang: "ja",
         },
         certificate_expiry: Some(NaiveDate::from_ymd_opt(2027, 1, 31).unwrap()),
         idempotency: Some(IdempotencyKey("killed-1".into())),

@@ -3,7 +3,7 @@
 // with its link, or with the reference and the birth date, and cancel it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, open, checkPage, checkHeaders, BASE, PHONE, DISPLAY } from './lib.js';
+import { launch, open, checkPage, checkHeaders, mailTo, BASE, PHONE, DISPLAY } from './lib.js';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -62,8 +62,14 @@ test('book a slot, see it on the manage page, cancel it', async () => {
   await checkPage(page, 'book-done-phone');
   assert.ok(!page.url().includes(secret), 'the secret is never in a URL');
 
+  // The confirmation e-mail carries the same link: open the booking from the e-mail.
+  const [mail] = await mailTo('hanako@example.jp');
+  assert.match(mail.subject, /予約を受け付けました/);
+  assert.ok(mail.text.includes(reference), 'the reference in the e-mail');
+  const mailed = mail.text.split('\n').find((line) => line.includes('/manage?'));
+  assert.equal(new URL(mailed.trim()).hash, new URL(link, BASE).hash, 'the e-mail has the link');
   // Manage: the link (or its QR code) opens the booking; then move it and cancel.
-  await page.goto(link);
+  await page.goto(mailed.trim());
   await page.locator('#booking-status', { hasText: '予約済み' }).waitFor();
   assert.ok(!page.url().includes(secret) && !page.url().includes('#'), 'the fragment is dropped');
   assert.ok(await page.locator('select#start option').count() > 0, 'other slots to move to');
@@ -86,6 +92,20 @@ test('book a slot, see it on the manage page, cancel it', async () => {
   await page.locator('#booking-status', { hasText: '取消済み' }).waitFor();
   const api = await fetch(`${BASE}/api/v1/reservations/${reference}`, { headers: { 'x-reservation-secret': secret } });
   assert.equal((await api.json()).status, 'cancelled');
+  // Each change was told by e-mail: the move, then the cancellation.
+  const told = await mailTo('hanako@example.jp', 3);
+  assert.match(told[1].subject, /予約の日時が変わりました/);
+  assert.match(told[2].subject, /予約を取り消しました/);
+  // The office's administrators see what was sent, the management link masked.
+  const admin = await open(browser, '/staff/main/outbox', DISPLAY);
+  await admin.page.getByLabel('職員用トークン').fill(process.env.ADMIN_TOKEN);
+  await admin.page.getByRole('button', { name: '職員サインイン' }).click();
+  await admin.page.getByRole('heading', { name: /送信メール/ }).waitFor();
+  assert.ok(await admin.page.getByText('送信済み').first().isVisible());
+  await admin.page.locator('#messages details summary').first().click();
+  assert.ok(!(await admin.page.content()).includes(secret), 'the secret is not shown to staff');
+  await checkPage(admin.page, 'staff-outbox-display');
+  await admin.context.close();
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -81,3 +81,31 @@ export async function checkHeaders(response, name) {
   assert.doesNotMatch(csp, /unsafe-inline/, `${name}: no unsafe-inline`);
   assert.equal(response.headers()['x-content-type-options'], 'nosniff');
 }
+
+// The messages the test SMTP server (aiosmtpd, started by run.sh) received for an
+// address, read with Python's email module: [{ subject, text }]. Waits until at least
+// `count` have arrived (the service sends within its poll interval), or fails.
+export async function mailTo(address, count = 1, timeoutMs = 15000) {
+  const { execFileSync } = await import('node:child_process');
+  const script = `
+import email, email.policy, json, os, sys
+root = sys.argv[1]
+files = [os.path.join(root, d, f) for d in ('new', 'cur') if os.path.isdir(os.path.join(root, d))
+         for f in os.listdir(os.path.join(root, d))]
+out = []
+for path in sorted(files, key=os.path.getmtime):
+    with open(path, 'rb') as f:
+        msg = email.message_from_binary_file(f, policy=email.policy.default)
+    if sys.argv[2] in str(msg['to'] or ''):
+        body = msg.get_body(preferencelist=('plain',))
+        out.append({'subject': str(msg['subject']), 'text': body.get_content() if body else ''})
+print(json.dumps(out))
+`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = JSON.parse(execFileSync('python3', ['-c', script, process.env.MAILDIR, address]).toString());
+    if (found.length >= count) return found;
+    if (Date.now() > deadline) throw new Error(`no e-mail for ${address} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

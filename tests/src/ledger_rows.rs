@@ -57,6 +57,7 @@ pub fn booking(
             identity_hash: [who; 32],
             proofs: vec![who; 16],
             proxy: false,
+            contact: None,
         }),
         hold_expires_at: None,
         idempotency_key_hash: key.map(|k| [k; 32]),

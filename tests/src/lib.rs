@@ -12,6 +12,7 @@
 
 pub mod chaos;
 pub mod ledger_rows;
+pub mod smtp;
 
 use chrono::{DateTime, Utc};
 use madoguchi::config::settings::{RateLimit, Secret};
@@ -227,6 +228,7 @@ pub struct TestApp {
     pub queue: Arc<madoguchi::service::queue::QueueService>,
     pub staff: Arc<madoguchi::service::staff::StaffService>,
     pub maintenance: Arc<madoguchi::service::maintenance::Maintenance>,
+    pub mailer: Arc<madoguchi::mail::Mailer>,
     pub handle: actix_web::dev::ServerHandle,
     pub shutdown: madoguchi::startup::ShutdownHandle,
     // Dropped last: the server must stop before the database goes.
@@ -279,6 +281,12 @@ fn test_settings() -> Settings {
         database_pool_size: 8,
         maintenance_interval_secs: 0,
         workers: Some(2),
+        // Tests run the sender's passes themselves.
+        mail: madoguchi::config::settings::MailSettings {
+            poll_interval_ms: 0,
+            public_url: "https://yoyaku.example.jp".into(),
+            ..Default::default()
+        },
         ..Settings::default()
     }
 }
@@ -362,6 +370,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let queue = app.queue();
     let staff = app.staff();
     let maintenance = app.maintenance();
+    let mailer = app.mailer();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         backend: options.backend,
@@ -376,6 +385,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         queue,
         staff,
         maintenance,
+        mailer,
         handle,
         shutdown,
         stores,

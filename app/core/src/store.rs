@@ -8,6 +8,7 @@
 //!   implementation for the embedded mode). Always rebuildable from the ledger.
 
 use crate::domain::OfficeId;
+pub mod mail;
 pub mod queue;
 pub mod room;
 
@@ -92,6 +93,10 @@ pub struct Reservation {
     /// Keyed hashes of the second factors that open the booking with its reference
     /// (`Keys::resident_proofs`); removed with the name after the retention period.
     pub resident_proofs: Option<Vec<u8>>,
+    /// Where the booking's messages go, and in which language (`ja`, `en`, `easy`);
+    /// removed with the name after the retention period.
+    pub contact_email: Option<String>,
+    pub contact_lang: Option<String>,
     pub proxy: bool,
     pub idempotency_key_hash: Option<Digest>,
     pub request_fingerprint: Option<Digest>,
@@ -135,6 +140,9 @@ pub struct ResidentRecord {
     /// See [`Reservation::resident_proofs`].
     pub proofs: Vec<u8>,
     pub proxy: bool,
+    /// Where the booking's messages go; the ledger writes them to its outbox in the same
+    /// write as the booking.
+    pub contact: Option<crate::store::mail::MailContact>,
 }
 
 impl fmt::Debug for ResidentRecord {
@@ -259,10 +267,14 @@ pub trait Ledger: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Option<Reservation>, StoreError>;
     /// Moves an active booking to another slot and seat; `None` if it was not active.
+    /// With a contact, the notice of the change and the new slot's reminder (when
+    /// `reminder_at` is given) go to the outbox in the same write, and the old slot's
+    /// pending reminder is dropped. A cancellation does the same with its notice.
     async fn reschedule(
         &self,
         id: Uuid,
         to: &Placement,
+        reminder_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Option<Reservation>, WriteError>;
 

@@ -17,6 +17,7 @@ use madoguchi_core::domain::OfficeId;
 use madoguchi_core::domain::procedure::ProcedureId;
 use madoguchi_core::domain::slots::SlotRef;
 use madoguchi_core::domain::time::tokyo_naive;
+use madoguchi_core::store::mail::MailKind;
 use madoguchi_core::store::{
     ActiveSeat, Actor, Digest, IdempotencyRecord, Ledger, NewReservation, Placement, Reservation,
     ReservationStatus, ResidentRecord, StoreError, WriteError,
@@ -29,6 +30,7 @@ use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
 
+mod mail;
 mod queue;
 mod room;
 
@@ -173,6 +175,8 @@ struct Row {
     resident_name: Option<String>,
     resident_hash: Option<Vec<u8>>,
     resident_proofs: Option<Vec<u8>>,
+    contact_email: Option<String>,
+    contact_lang: Option<String>,
     proxy: i64,
     idempotency_key_hash: Option<Vec<u8>>,
     request_fingerprint: Option<Vec<u8>>,
@@ -201,6 +205,8 @@ impl TryFrom<Row> for Reservation {
             resident_name: r.resident_name,
             resident_hash: digest(r.resident_hash)?,
             resident_proofs: r.resident_proofs,
+            contact_email: r.contact_email,
+            contact_lang: r.contact_lang,
             proxy: r.proxy != 0,
             idempotency_key_hash: digest(r.idempotency_key_hash)?,
             request_fingerprint: digest(r.request_fingerprint)?,
@@ -234,6 +240,58 @@ async fn event(
     .execute(tx)
     .await
     .map(|_| ())
+}
+
+/// Writes a message to the outbox, in the caller's transaction.
+async fn enqueue(
+    tx: &mut sqlx::SqliteConnection,
+    reservation: &str,
+    kind: MailKind,
+    slot_start: i64,
+    due_at: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let kind = kind.as_str();
+    sqlx::query!(
+        "INSERT INTO outbox (reservation_id, kind, slot_start, due_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        reservation,
+        kind,
+        slot_start,
+        due_at,
+        now
+    )
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+/// The notice of a change (`kind`) and the reminder of the slot it leaves the booking
+/// in, for a booking with a contact, in the caller's transaction; pending reminders of
+/// the old slot are dropped first.
+async fn announce(
+    tx: &mut sqlx::SqliteConnection,
+    row: &Row,
+    kind: MailKind,
+    reminder_at: Option<i64>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    if row.contact_email.is_none() {
+        return Ok(());
+    }
+    sqlx::query!(
+        "UPDATE outbox SET dropped_at = ?2
+         WHERE reservation_id = ?1 AND kind = 'reminder' AND sent_at IS NULL AND dropped_at IS NULL",
+        row.id,
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    enqueue(tx, &row.id, kind, row.slot_start, now, now).await?;
+    if let Some(at) = reminder_at {
+        enqueue(tx, &row.id, MailKind::Reminder, row.slot_start, at, now).await?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -276,6 +334,11 @@ impl Ledger for SqliteLedger {
         let name = new.resident.as_ref().map(|r| r.name.clone());
         let identity = new.resident.as_ref().map(|r| r.identity_hash.to_vec());
         let proofs = new.resident.as_ref().map(|r| r.proofs.clone());
+        let contact = new.resident.as_ref().and_then(|r| r.contact.clone());
+        let (email, lang) = (
+            contact.as_ref().map(|c| c.email.clone()),
+            contact.as_ref().map(|c| c.lang.clone()),
+        );
         let proxy = i64::from(new.resident.as_ref().is_some_and(|r| r.proxy));
         let key = new.idempotency_key_hash.map(|h| h.to_vec());
         let fingerprint = new.request_fingerprint.map(|h| h.to_vec());
@@ -295,8 +358,9 @@ impl Ledger for SqliteLedger {
             "INSERT INTO reservations (
                  id, reference, office_id, procedure, slot_start, slot_end, seat, capacity, status,
                  resident_name, resident_hash, proxy, idempotency_key_hash, request_fingerprint,
-                 hold_expires_at, created_at, updated_at, resident_proofs)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17)",
+                 hold_expires_at, created_at, updated_at, resident_proofs, contact_email, contact_lang)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17,
+                     ?18, ?19)",
             id,
             new.reference,
             office,
@@ -314,10 +378,22 @@ impl Ledger for SqliteLedger {
             hold,
             now,
             proofs,
+            email,
+            lang,
         )
         .execute(&mut *tx)
         .await
         .map_err(write_error)?;
+        if let Some(contact) = &contact {
+            enqueue(&mut tx, &id, MailKind::Confirmation, start, now, now)
+                .await
+                .map_err(write_error)?;
+            if let Some(at) = contact.reminder_at {
+                enqueue(&mut tx, &id, MailKind::Reminder, start, ms(at), now)
+                    .await
+                    .map_err(write_error)?;
+            }
+        }
         // A booking's "booked" entry of the audit trail is its row (`reservation_trail`).
         if is_hold {
             event(&mut tx, &id, "held", "resident", now, None)
@@ -406,6 +482,10 @@ impl Ledger for SqliteLedger {
             i64::from(resident.proxy),
             ms(now),
         );
+        let (email, lang) = (
+            resident.contact.as_ref().map(|c| c.email.clone()),
+            resident.contact.as_ref().map(|c| c.lang.clone()),
+        );
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
@@ -415,13 +495,15 @@ impl Ledger for SqliteLedger {
             Row,
             r#"UPDATE reservations
                SET status = 'confirmed', resident_name = ?2, resident_hash = ?3, proxy = ?4,
-                   resident_proofs = ?6, hold_expires_at = NULL, updated_at = ?5
+                   resident_proofs = ?6, contact_email = ?7, contact_lang = ?8,
+                   hold_expires_at = NULL, updated_at = ?5
                WHERE id = ?1 AND status = 'held' AND hold_expires_at > ?5
                RETURNING id AS "id!", reference AS "reference!", office_id AS "office_id!",
                          procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                          seat AS "seat!", capacity AS "capacity!", status AS "status!",
                          resident_name AS "resident_name?", resident_hash AS "resident_hash?",
-                         resident_proofs AS "resident_proofs?",
+                         resident_proofs AS "resident_proofs?", contact_email AS "contact_email?",
+                         contact_lang AS "contact_lang?",
                          proxy AS "proxy!", idempotency_key_hash AS "idempotency_key_hash?",
                          request_fingerprint AS "request_fingerprint?",
                          hold_expires_at AS "hold_expires_at?", created_at AS "created_at!",
@@ -431,15 +513,27 @@ impl Ledger for SqliteLedger {
             identity,
             proxy,
             now,
-            resident.proofs
+            resident.proofs,
+            email,
+            lang
         )
         .fetch_optional(&mut *tx)
         .await
         .map_err(write_error)?;
-        if row.is_some() {
+        if let Some(row) = &row {
             event(&mut tx, &id, "confirmed", "resident", now, None)
                 .await
                 .map_err(write_error)?;
+            let reminder_at = resident.contact.as_ref().and_then(|c| c.reminder_at);
+            announce(
+                &mut tx,
+                row,
+                MailKind::Confirmation,
+                reminder_at.map(ms),
+                now,
+            )
+            .await
+            .map_err(write_error)?;
         }
         tx.commit().await.map_err(write_error)?;
         Ok(one(row)?)
@@ -465,7 +559,8 @@ impl Ledger for SqliteLedger {
                          procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                          seat AS "seat!", capacity AS "capacity!", status AS "status!",
                          resident_name AS "resident_name?", resident_hash AS "resident_hash?",
-                         resident_proofs AS "resident_proofs?",
+                         resident_proofs AS "resident_proofs?", contact_email AS "contact_email?",
+                         contact_lang AS "contact_lang?",
                          proxy AS "proxy!", idempotency_key_hash AS "idempotency_key_hash?",
                          request_fingerprint AS "request_fingerprint?",
                          hold_expires_at AS "hold_expires_at?", created_at AS "created_at!",
@@ -476,8 +571,11 @@ impl Ledger for SqliteLedger {
         .fetch_optional(&mut *tx)
         .await
         .map_err(store_error)?;
-        if row.is_some() {
+        if let Some(row) = &row {
             event(&mut tx, &id, "cancelled", actor.as_str(), now, None)
+                .await
+                .map_err(store_error)?;
+            announce(&mut tx, row, MailKind::Cancelled, None, now)
                 .await
                 .map_err(store_error)?;
         }
@@ -489,6 +587,7 @@ impl Ledger for SqliteLedger {
         &self,
         id: Uuid,
         to: &Placement,
+        reminder_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Option<Reservation>, WriteError> {
         let detail = serde_json::json!({
@@ -514,7 +613,8 @@ impl Ledger for SqliteLedger {
                          procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                          seat AS "seat!", capacity AS "capacity!", status AS "status!",
                          resident_name AS "resident_name?", resident_hash AS "resident_hash?",
-                         resident_proofs AS "resident_proofs?",
+                         resident_proofs AS "resident_proofs?", contact_email AS "contact_email?",
+                         contact_lang AS "contact_lang?",
                          proxy AS "proxy!", idempotency_key_hash AS "idempotency_key_hash?",
                          request_fingerprint AS "request_fingerprint?",
                          hold_expires_at AS "hold_expires_at?", created_at AS "created_at!",
@@ -530,8 +630,11 @@ impl Ledger for SqliteLedger {
         .fetch_optional(&mut *tx)
         .await
         .map_err(write_error)?;
-        if row.is_some() {
+        if let Some(row) = &row {
             event(&mut tx, &id, "rescheduled", "resident", now, Some(detail))
+                .await
+                .map_err(write_error)?;
+            announce(&mut tx, row, MailKind::Changed, reminder_at.map(ms), now)
                 .await
                 .map_err(write_error)?;
         }
@@ -581,7 +684,8 @@ impl Ledger for SqliteLedger {
                          procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                          seat AS "seat!", capacity AS "capacity!", status AS "status!",
                          resident_name AS "resident_name?", resident_hash AS "resident_hash?",
-                         resident_proofs AS "resident_proofs?",
+                         resident_proofs AS "resident_proofs?", contact_email AS "contact_email?",
+                         contact_lang AS "contact_lang?",
                          proxy AS "proxy!", idempotency_key_hash AS "idempotency_key_hash?",
                          request_fingerprint AS "request_fingerprint?",
                          hold_expires_at AS "hold_expires_at?", created_at AS "created_at!",
@@ -621,8 +725,11 @@ impl Ledger for SqliteLedger {
     async fn purge_names(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let before = ms(before);
         sqlx::query!(
-            "UPDATE reservations SET resident_name = NULL, resident_proofs = NULL
-             WHERE (resident_name IS NOT NULL OR resident_proofs IS NOT NULL) AND slot_end < ?1",
+            "UPDATE reservations
+             SET resident_name = NULL, resident_proofs = NULL, contact_email = NULL,
+                 contact_lang = NULL
+             WHERE (resident_name IS NOT NULL OR resident_proofs IS NOT NULL
+                    OR contact_email IS NOT NULL) AND slot_end < ?1",
             before
         )
         .execute(&self.pool)

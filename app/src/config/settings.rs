@@ -99,6 +99,41 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// Run database migrations at start-up.
     pub migrate: bool,
+    /// Residents' e-mail (confirmation, reminder, change notices).
+    pub mail: MailSettings,
+}
+
+/// Residents' e-mail. Without `smtp_url` messages are kept in the outbox (the staff
+/// outbox page shows them) and nothing is sent.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSettings {
+    /// `smtp://host:port` (a local relay, no TLS), `smtp://user:password@host?tls=required`
+    /// (STARTTLS on 587) or `smtps://user:password@host` (TLS on 465).
+    pub smtp_url: Option<Secret>,
+    /// The sender, e.g. `マイナンバーカード窓口 <madoguchi@city.example.jp>`.
+    pub from: String,
+    /// The site's public address, for the management link in the messages.
+    pub public_url: String,
+    /// The reminder goes this many days before the booked day, at `reminder_time`
+    /// (Tokyo time, `HH:MM`).
+    pub reminder_days_before: u32,
+    pub reminder_time: String,
+    /// How often the sender looks for due messages; 0: never (tests run its passes).
+    pub poll_interval_ms: u64,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "マイナンバーカード窓口 <madoguchi@localhost>".to_owned(),
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            reminder_days_before: 1,
+            reminder_time: "12:00".to_owned(),
+            poll_interval_ms: 1_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -182,6 +217,7 @@ impl Default for Settings {
             retention_days: 30,
             workers: None,
             migrate: true,
+            mail: MailSettings::default(),
         }
     }
 }

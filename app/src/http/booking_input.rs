@@ -87,6 +87,7 @@ pub fn book_request(
             identity,
             factors: SecondFactor::all_of(&parts),
             proxy: body.proxy,
+            lang: lang.code(),
         },
         certificate_expiry,
         idempotency,

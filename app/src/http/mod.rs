@@ -42,6 +42,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// The static parts of reservation answers, serialised once.
     pub reservation_parts: Arc<dto::ReservationParts>,
+    /// Residents' e-mail: the outbox's sender (and its page).
+    pub mailer: Arc<crate::mail::Mailer>,
 }
 
 /// The client's language: `?lang=en|ja` wins, then `Accept-Language`; Japanese by default.

@@ -223,6 +223,7 @@ pub async fn confirm(
                 identity,
                 factors: SecondFactor::all_of(&parts),
                 proxy: body.proxy,
+                lang: lang.code(),
             },
             certificate_expiry,
         )

@@ -7,6 +7,7 @@
 
 use crate::domain::OfficeId;
 use crate::domain::identity::SecondFactor;
+use crate::domain::office::{Municipality, Office};
 use crate::domain::procedure::{IdentityKind, ProcedureId};
 use crate::domain::queue::Level;
 use crate::domain::reference::ReferenceKey;
@@ -474,6 +475,15 @@ pub struct Confirmation {
     pub bring: Vec<String>,
     pub ics: String,
     pub renewal: bool,
+    /// The last day of online changes and cancellation.
+    pub change_until: String,
+}
+
+/// The last day a booking can be changed or cancelled online (then by phone or at the
+/// counter).
+pub fn change_until(tr: &Tr, office: &Office, slot_start: DateTime<Utc>) -> String {
+    let days = chrono::Duration::days(i64::from(office.booking.cancel_days_before));
+    day_label(tr, tokyo_naive(slot_start).date() - days)
 }
 
 #[derive(Template)]
@@ -503,15 +513,17 @@ pub fn manage_link(origin: &str, tr: &Tr, reference: &str, secret: &str) -> Stri
     )
 }
 
-fn confirmation(
-    state: &State,
+/// What the confirmation tells (the page, and the e-mails).
+pub fn confirmation(
+    municipality: &Municipality,
+    now: DateTime<Utc>,
     tr: &Tr,
     origin: &str,
     r: &Reservation,
     secret: String,
 ) -> Confirmation {
     let link = manage_link(origin, tr, &r.reference, &secret);
-    let o = state.booking.municipality().office(r.office_id.as_str());
+    let o = municipality.office(r.office_id.as_str());
     let address = o
         .map(|o| tr.text(&o.address).to_owned())
         .unwrap_or_default();
@@ -541,12 +553,8 @@ fn confirmation(
         procedure_name: tr.text(&info.name).to_owned(),
         when: when_text(tr, r.slot_start, r.slot_end),
         hours: o
-            .map(|o| {
-                match state
-                    .booking
-                    .municipality()
-                    .day_plan(o, tokyo_naive(r.slot_start).date())
-                {
+            .map(
+                |o| match municipality.day_plan(o, tokyo_naive(r.slot_start).date()) {
                     crate::domain::calendar::DayPlan::Open(plan) => plan
                         .windows
                         .iter()
@@ -554,11 +562,17 @@ fn confirmation(
                         .collect::<Vec<_>>()
                         .join(", "),
                     crate::domain::calendar::DayPlan::Closed(_) => String::new(),
-                }
-            })
+                },
+            )
             .unwrap_or_default(),
         bring: bring.iter().map(|t| tr.text(t).to_owned()).collect(),
-        ics: ics_data_uri(state, tr, r),
+        ics: format!(
+            "data:text/calendar;charset=utf-8;base64,{}",
+            data_encoding::BASE64.encode(reservation_ics(municipality, tr, r, now).as_bytes())
+        ),
+        change_until: o
+            .map(|o| change_until(tr, o, r.slot_start))
+            .unwrap_or_default(),
         renewal: r.procedure == ProcedureId::CertRenewal,
     }
 }
@@ -574,8 +588,9 @@ fn percent(s: &str) -> String {
         .collect()
 }
 
-/// An iCalendar event (RFC 5545) as a data URI: downloaded from the page itself, so the
-/// secret never travels in a URL. Times in UTC; no personal data in it.
+/// An iCalendar event (RFC 5545, written by the `icalendar` crate, which folds long
+/// lines): the page's download (a data URI, so the secret never travels in a URL) and the
+/// e-mails' attachment. Times in UTC; no personal data in it.
 pub fn ics(
     summary: &str,
     location: &str,
@@ -584,51 +599,41 @@ pub fn ics(
     end: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> String {
-    let fmt = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
-    let escape = |s: &str| {
-        s.replace('\\', "\\\\")
-            .replace(';', "\\;")
-            .replace(',', "\\,")
-            .replace('\n', "\\n")
-    };
-    [
-        "BEGIN:VCALENDAR".to_owned(),
-        "VERSION:2.0".to_owned(),
-        "PRODID:-//Madoguchi//Booking//JA".to_owned(),
-        "BEGIN:VEVENT".to_owned(),
-        format!("UID:{reference}@madoguchi"),
-        format!("DTSTAMP:{}", fmt(now)),
-        format!("DTSTART:{}", fmt(start)),
-        format!("DTEND:{}", fmt(end)),
-        format!("SUMMARY:{}", escape(summary)),
-        format!("LOCATION:{}", escape(location)),
-        format!("DESCRIPTION:{}", escape(reference)),
-        "END:VEVENT".to_owned(),
-        "END:VCALENDAR".to_owned(),
-    ]
-    .join("\r\n")
-        + "\r\n"
+    use icalendar::{Calendar, Component, Event, EventLike};
+    let event = Event::new()
+        .uid(&format!("{reference}@madoguchi"))
+        .timestamp(now)
+        .starts(start)
+        .ends(end)
+        .summary(summary)
+        .location(location)
+        .done();
+    let mut calendar = Calendar::new();
+    calendar.push(event);
+    calendar.to_string()
 }
 
-fn ics_data_uri(state: &State, tr: &Tr, r: &Reservation) -> String {
-    let o = state.booking.municipality().office(r.office_id.as_str());
+/// The booking as an iCalendar event (the page's download, the e-mail's attachment).
+pub fn reservation_ics(
+    municipality: &Municipality,
+    tr: &Tr,
+    r: &Reservation,
+    now: DateTime<Utc>,
+) -> String {
+    let o = municipality.office(r.office_id.as_str());
     let summary = format!(
         "{} — {}",
         tr.text(&r.procedure.info().name),
         o.map(|o| tr.text(&o.name)).unwrap_or_default()
     );
     let location = o.map(|o| tr.text(&o.address)).unwrap_or_default();
-    let body = ics(
+    ics(
         &summary,
         location,
         &r.reference,
         r.slot_start,
         r.slot_end,
-        state.booking.clock().now(),
-    );
-    format!(
-        "data:text/calendar;charset=utf-8;base64,{}",
-        data_encoding::BASE64.encode(body.as_bytes())
+        now,
     )
 }
 
@@ -681,17 +686,28 @@ pub async fn submit(
     let token_for = |room: &str| crate::http::waiting_rooms::admission_token(&req, room);
     let booked =
         match crate::http::booking_input::book_request(&state.booking, body, idempotency, lang) {
-            Ok(request) => state
-                .rooms
-                .book_through(&state.booking, request, &token_for)
-                .await
-                .or_problem(lang),
+            Ok(mut request) => {
+                // The messages speak the page's language, やさしい日本語 included.
+                request.resident.lang = tr.code();
+                state
+                    .rooms
+                    .book_through(&state.booking, request, &token_for)
+                    .await
+                    .or_problem(lang)
+            }
             Err(e) => Err(e),
         };
     match booked {
         Ok(b) => {
             let page = DonePage {
-                done: confirmation(&state, &tr, &origin(&req), &b.reservation, b.secret),
+                done: confirmation(
+                    state.booking.municipality(),
+                    state.booking.clock().now(),
+                    &tr,
+                    &origin(&req),
+                    &b.reservation,
+                    b.secret,
+                ),
                 tr: tr.clone(),
             };
             let mut response = render_with(&page, &tr, false, HttpResponse::Created());
@@ -854,10 +870,7 @@ async fn manage_page(
                 .booking
                 .municipality()
                 .office(r.office_id.as_str())
-                .map(|o| {
-                    let days = chrono::Duration::days(i64::from(o.booking.cancel_days_before));
-                    day_label(&tr, tokyo_naive(r.slot_start).date() - days)
-                })
+                .map(|o| change_until(&tr, o, r.slot_start))
                 .unwrap_or_default(),
         });
     }

@@ -28,7 +28,7 @@ impl PageLang {
         }
     }
 
-    fn parse(code: &str) -> Option<Self> {
+    pub fn parse(code: &str) -> Option<Self> {
         match code {
             "ja" => Some(PageLang::Ja),
             "en" => Some(PageLang::En),

@@ -9,6 +9,7 @@ pub mod congestion;
 pub mod csrf;
 pub mod heatmap;
 pub mod lang;
+pub mod outbox;
 pub mod queue;
 pub mod room;
 pub mod staff;
@@ -106,6 +107,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             Endpoint::new("/staff/sign-out")
                 .post(staff::sign_out)
+                .done(),
+        )
+        .service(
+            Endpoint::new("/staff/{office_id}/outbox")
+                .get(outbox::page)
                 .done(),
         )
         .service(

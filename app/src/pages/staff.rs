@@ -63,7 +63,7 @@ struct SignInPage {
     message: Option<String>,
 }
 
-async fn principal(state: &State, req: &HttpRequest) -> Option<StaffPrincipal> {
+pub(super) async fn principal(state: &State, req: &HttpRequest) -> Option<StaffPrincipal> {
     let token = req.cookie(STAFF_COOKIE)?;
     let client = crate::http::rate_limit::client_of(req);
     match state.staff.authenticate(token.value(), client).await {
@@ -76,7 +76,7 @@ async fn principal(state: &State, req: &HttpRequest) -> Option<StaffPrincipal> {
     }
 }
 
-fn sign_in_page(
+pub(super) fn sign_in_page(
     req: &HttpRequest,
     tr: Tr,
     message: Option<String>,

@@ -18,6 +18,7 @@ use crate::domain::reference::ReferenceKey;
 use crate::domain::time::{Clock, from_tokyo, tokyo_date};
 use crate::service::guesses::Guesses;
 use crate::service::keys::{Keys, fingerprint, is_token_shaped, new_reference};
+use crate::store::mail::MailContact;
 use crate::store::{
     Actor, ClaimOutcome, Digest, HotError, HotState, IdempotencyMark, Ledger, NewReservation,
     OfficeSnapshot, Placement, Reservation, ReservationStatus, ResidentMark, ResidentRecord,
@@ -120,6 +121,8 @@ pub struct ResidentInput {
     /// birth date given); only their tags are kept.
     pub factors: Vec<SecondFactor>,
     pub proxy: bool,
+    /// The language of the booking's messages: `ja`, `en` or `easy`.
+    pub lang: &'static str,
 }
 
 /// An Idempotency-Key header value, as sent.
@@ -196,6 +199,52 @@ pub struct Availability {
 pub struct BookingTimings {
     /// A claim without a ledger row is returned after this long.
     pub claim_deadline: Duration,
+    /// When a booking's reminder is sent.
+    pub reminder: Reminder,
+}
+
+/// A booking's reminder goes `days_before` its day at `at` (Tokyo time); none when the
+/// booking is made after that, as its confirmation is then the reminder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reminder {
+    pub days_before: u32,
+    pub at: chrono::NaiveTime,
+}
+
+impl Default for Reminder {
+    fn default() -> Self {
+        Self {
+            days_before: 1,
+            at: chrono::NaiveTime::from_hms_opt(12, 0, 0).unwrap_or_default(),
+        }
+    }
+}
+
+impl Reminder {
+    /// When the reminder of a slot starting at `slot_start` is due, if still ahead.
+    pub fn due(&self, slot_start: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let day = tokyo_date(slot_start) - chrono::Duration::days(i64::from(self.days_before));
+        let due = crate::domain::time::from_tokyo(day, self.at);
+        (due > now && due < slot_start).then_some(due)
+    }
+}
+
+/// Where a booking's messages go: the e-mail address the resident gave, if any.
+fn mail_contact(
+    resident: &ResidentInput,
+    reminder: &Reminder,
+    slot_start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<MailContact> {
+    let email = resident.factors.iter().find_map(|f| match f {
+        SecondFactor::Email(e) => Some(e.as_str().to_owned()),
+        _ => None,
+    })?;
+    Some(MailContact {
+        email,
+        lang: resident.lang.to_owned(),
+        reminder_at: reminder.due(slot_start, now),
+    })
 }
 
 pub struct BookingService {
@@ -392,6 +441,7 @@ impl BookingService {
                 .keys
                 .resident_proofs(claim.claim_id, &req.resident.factors),
             proxy: req.resident.proxy,
+            contact: mail_contact(&req.resident, &self.timings.reminder, slot.start, now),
         };
         self.claim_and_insert(claim, slot.start, slot.end, Some(resident), None)
             .await
@@ -752,6 +802,7 @@ impl BookingService {
             identity_hash,
             proofs: self.keys.resident_proofs(r.id, &resident.factors),
             proxy: resident.proxy,
+            contact: mail_contact(&resident, &self.timings.reminder, r.slot_start, now),
         };
         let clear_mark = SeatRelease {
             holder: r.id,
@@ -882,7 +933,8 @@ impl BookingService {
                 resident: moved_office.then_some(identity_hash),
                 idempotency: None,
             };
-            match self.ledger.reschedule(r.id, &to, now).await {
+            let reminder_at = self.timings.reminder.due(to.start, now);
+            match self.ledger.reschedule(r.id, &to, reminder_at, now).await {
                 Ok(Some(moved)) => {
                     self.release_quietly(&SeatRelease {
                         holder: r.id,
@@ -1031,6 +1083,16 @@ fn reservation_from(new: NewReservation, hold_expires_at: Option<DateTime<Utc>>)
         resident_name: new.resident.as_ref().map(|r| r.name.clone()),
         resident_hash: new.resident.as_ref().map(|r| r.identity_hash),
         resident_proofs: new.resident.as_ref().map(|r| r.proofs.clone()),
+        contact_email: new
+            .resident
+            .as_ref()
+            .and_then(|r| r.contact.as_ref())
+            .map(|c| c.email.clone()),
+        contact_lang: new
+            .resident
+            .as_ref()
+            .and_then(|r| r.contact.as_ref())
+            .map(|c| c.lang.clone()),
         proxy: new.resident.as_ref().is_some_and(|r| r.proxy),
         idempotency_key_hash: new.idempotency_key_hash,
         request_fingerprint: new.request_fingerprint,

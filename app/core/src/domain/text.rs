@@ -45,6 +45,13 @@ pub enum Lang {
 }
 
 impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
     /// Picks the language from an `Accept-Language` header: English only when the client
     /// prefers it over Japanese; Japanese otherwise (the service is Japanese first).
     pub fn from_accept_language(header: &str) -> Self {

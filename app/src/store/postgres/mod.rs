@@ -3,8 +3,9 @@
 //! trips: the hot state serialises seat claims, PostgreSQL only inserts and checks.
 
 pub mod group_commit;
+mod mail;
 pub mod queue;
-pub mod room;
+mod room;
 
 use crate::domain::OfficeId;
 use crate::domain::procedure::ProcedureId;
@@ -365,6 +366,9 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
     let mut names = Vec::with_capacity(n);
     let mut hashes = Vec::with_capacity(n);
     let mut proofs = Vec::with_capacity(n);
+    let mut emails = Vec::with_capacity(n);
+    let mut langs = Vec::with_capacity(n);
+    let mut reminders = Vec::with_capacity(n);
     let mut proxies = Vec::with_capacity(n);
     let mut keys = Vec::with_capacity(n);
     let mut fingerprints = Vec::with_capacity(n);
@@ -385,6 +389,10 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
         names.push(new.resident.as_ref().map(|r| r.name.clone()));
         hashes.push(new.resident.as_ref().map(|r| r.identity_hash.to_vec()));
         proofs.push(new.resident.as_ref().map(|r| r.proofs.clone()));
+        let contact = new.resident.as_ref().and_then(|r| r.contact.as_ref());
+        emails.push(contact.map(|c| c.email.clone()));
+        langs.push(contact.map(|c| c.lang.clone()));
+        reminders.push(contact.and_then(|c| c.reminder_at));
         proxies.push(new.resident.as_ref().is_some_and(|r| r.proxy));
         keys.push(new.idempotency_key_hash.map(|h| h.to_vec()));
         fingerprints.push(new.request_fingerprint.map(|h| h.to_vec()));
@@ -397,17 +405,29 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
             INSERT INTO reservations (
                 id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
                 status, resident_name, resident_hash, proxy, idempotency_key_hash,
-                request_fingerprint, hold_expires_at, created_at, updated_at, resident_proofs)
+                request_fingerprint, hold_expires_at, created_at, updated_at, resident_proofs,
+                contact_email, contact_lang)
             SELECT id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
                    status, resident_name, resident_hash, proxy, idempotency_key_hash,
-                   request_fingerprint, hold_expires_at, created_at, created_at, resident_proofs
+                   request_fingerprint, hold_expires_at, created_at, created_at, resident_proofs,
+                   contact_email, contact_lang
             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
                         $6::timestamptz[], $7::int[], $8::int[], $9::text[], $10::text[],
                         $11::bytea[], $12::bool[], $13::bytea[], $14::bytea[],
-                        $15::timestamptz[], $16::timestamptz[], $17::bytea[])
+                        $15::timestamptz[], $16::timestamptz[], $17::bytea[], $18::text[],
+                        $19::text[])
                  AS r(id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
                       status, resident_name, resident_hash, proxy, idempotency_key_hash,
-                      request_fingerprint, hold_expires_at, created_at, resident_proofs)
+                      request_fingerprint, hold_expires_at, created_at, resident_proofs,
+                      contact_email, contact_lang)
+        ), mail AS (
+            INSERT INTO outbox (reservation_id, kind, slot_start, due_at, created_at)
+            SELECT m.id, k.kind, m.slot_start, k.due_at, m.created_at
+            FROM UNNEST($1::uuid[], $5::timestamptz[], $16::timestamptz[], $18::text[],
+                        $20::timestamptz[]) AS m(id, slot_start, created_at, email, reminder_at)
+            CROSS JOIN LATERAL (VALUES ('confirmation', m.created_at), ('reminder', m.reminder_at))
+                AS k(kind, due_at)
+            WHERE m.email IS NOT NULL AND k.due_at IS NOT NULL
         )
         INSERT INTO reservation_events (reservation_id, kind, actor, at)
         SELECT id, 'held', 'resident', at FROM UNNEST($1::uuid[], $9::text[], $16::timestamptz[])
@@ -431,6 +451,9 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
         &hold_expiries as &[Option<DateTime<Utc>>],
         &nows,
         &proofs as &[Option<Vec<u8>>],
+        &emails as &[Option<String>],
+        &langs as &[Option<String>],
+        &reminders as &[Option<DateTime<Utc>>],
     )
     .execute(pool)
     .await
@@ -439,6 +462,7 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
 
 async fn insert_one(pool: &PgPool, new: &NewReservation) -> Result<(), WriteError> {
     let p = &new.placement;
+    let contact = new.resident.as_ref().and_then(|r| r.contact.as_ref());
     let status = status_of(new);
     sqlx::query!(
         r#"
@@ -446,10 +470,18 @@ async fn insert_one(pool: &PgPool, new: &NewReservation) -> Result<(), WriteErro
             INSERT INTO reservations (
                 id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
                 status, resident_name, resident_hash, proxy, idempotency_key_hash,
-                request_fingerprint, hold_expires_at, created_at, updated_at, resident_proofs)
+                request_fingerprint, hold_expires_at, created_at, updated_at, resident_proofs,
+                contact_email, contact_lang)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16,
-                    $17)
-            RETURNING id, status, created_at
+                    $17, $18, $19)
+            RETURNING id, status, slot_start, created_at, contact_email
+        ), mail AS (
+            INSERT INTO outbox (reservation_id, kind, slot_start, due_at, created_at)
+            SELECT i.id, k.kind, i.slot_start, k.due_at, i.created_at
+            FROM inserted i
+            CROSS JOIN LATERAL (VALUES ('confirmation', i.created_at), ('reminder', $20::timestamptz))
+                AS k(kind, due_at)
+            WHERE i.contact_email IS NOT NULL AND k.due_at IS NOT NULL
         )
         INSERT INTO reservation_events (reservation_id, kind, actor, at)
         SELECT id, 'held', 'resident', created_at FROM inserted WHERE status = 'held'
@@ -471,6 +503,9 @@ async fn insert_one(pool: &PgPool, new: &NewReservation) -> Result<(), WriteErro
         new.hold_expires_at,
         new.now,
         new.resident.as_ref().map(|r| r.proofs.as_slice()),
+        contact.map(|c| c.email.as_str()),
+        contact.map(|c| c.lang.as_str()),
+        contact.and_then(|c| c.reminder_at),
     )
     .execute(pool)
     .await
@@ -515,6 +550,8 @@ struct Row {
     resident_name: Option<String>,
     resident_hash: Option<Vec<u8>>,
     resident_proofs: Option<Vec<u8>>,
+    contact_email: Option<String>,
+    contact_lang: Option<String>,
     proxy: bool,
     idempotency_key_hash: Option<Vec<u8>>,
     request_fingerprint: Option<Vec<u8>>,
@@ -542,6 +579,8 @@ impl TryFrom<Row> for Reservation {
             resident_name: r.resident_name,
             resident_hash: digest(r.resident_hash)?,
             resident_proofs: r.resident_proofs,
+            contact_email: r.contact_email,
+            contact_lang: r.contact_lang,
             proxy: r.proxy,
             idempotency_key_hash: digest(r.idempotency_key_hash)?,
             request_fingerprint: digest(r.request_fingerprint)?,
@@ -660,17 +699,26 @@ impl Ledger for PgLedger {
             WITH updated AS (
                 UPDATE reservations
                 SET status = 'confirmed', resident_name = $2, resident_hash = $3, proxy = $4,
-                    resident_proofs = $6, hold_expires_at = NULL, updated_at = $5
+                    resident_proofs = $6, contact_email = $7, contact_lang = $8,
+                    hold_expires_at = NULL, updated_at = $5
                 WHERE id = $1 AND status = 'held' AND hold_expires_at > $5
                 RETURNING *
             ), event AS (
                 INSERT INTO reservation_events (reservation_id, kind, actor, at)
                 SELECT id, 'confirmed', 'resident', $5 FROM updated
+            ), mail AS (
+                INSERT INTO outbox (reservation_id, kind, slot_start, due_at, created_at)
+                SELECT u.id, k.kind, u.slot_start, k.due_at, $5
+                FROM updated u
+                CROSS JOIN LATERAL (VALUES ('confirmation', $5), ('reminder', $9::timestamptz))
+                    AS k(kind, due_at)
+                WHERE u.contact_email IS NOT NULL AND k.due_at IS NOT NULL
             )
             SELECT id AS "id!", reference AS "reference!", office_id AS "office_id!",
                    procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                    seat AS "seat!", capacity AS "capacity!", status AS "status!", resident_name,
-                   resident_hash, resident_proofs, proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
+                   resident_hash, resident_proofs, contact_email, contact_lang,
+                   proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
                    hold_expires_at, created_at AS "created_at!", updated_at AS "updated_at!"
             FROM updated
             "#,
@@ -679,7 +727,10 @@ impl Ledger for PgLedger {
             resident.identity_hash.as_slice(),
             resident.proxy,
             now,
-            resident.proofs.as_slice()
+            resident.proofs.as_slice(),
+            resident.contact.as_ref().map(|c| c.email.as_str()),
+            resident.contact.as_ref().map(|c| c.lang.as_str()),
+            resident.contact.as_ref().and_then(|c| c.reminder_at)
         )
         .fetch_optional(self.db()?)
         .await
@@ -703,11 +754,20 @@ impl Ledger for PgLedger {
             ), event AS (
                 INSERT INTO reservation_events (reservation_id, kind, actor, at)
                 SELECT id, 'cancelled', $3, $2 FROM updated
+            ), dropped AS (
+                UPDATE outbox SET dropped_at = $2
+                WHERE reservation_id = $1 AND kind = 'reminder' AND sent_at IS NULL
+                  AND dropped_at IS NULL AND EXISTS (SELECT 1 FROM updated)
+            ), mail AS (
+                INSERT INTO outbox (reservation_id, kind, slot_start, due_at, created_at)
+                SELECT id, 'cancelled', slot_start, $2, $2 FROM updated
+                WHERE contact_email IS NOT NULL
             )
             SELECT id AS "id!", reference AS "reference!", office_id AS "office_id!",
                    procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                    seat AS "seat!", capacity AS "capacity!", status AS "status!", resident_name,
-                   resident_hash, resident_proofs, proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
+                   resident_hash, resident_proofs, contact_email, contact_lang,
+                   proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
                    hold_expires_at, created_at AS "created_at!", updated_at AS "updated_at!"
             FROM updated
             "#,
@@ -725,6 +785,7 @@ impl Ledger for PgLedger {
         &self,
         id: Uuid,
         to: &Placement,
+        reminder_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Option<Reservation>, WriteError> {
         let detail = serde_json::json!({
@@ -744,11 +805,23 @@ impl Ledger for PgLedger {
             ), event AS (
                 INSERT INTO reservation_events (reservation_id, kind, actor, at, detail)
                 SELECT id, 'rescheduled', 'resident', $7, $8 FROM updated
+            ), dropped AS (
+                UPDATE outbox SET dropped_at = $7
+                WHERE reservation_id = $1 AND kind = 'reminder' AND sent_at IS NULL
+                  AND dropped_at IS NULL AND EXISTS (SELECT 1 FROM updated)
+            ), mail AS (
+                INSERT INTO outbox (reservation_id, kind, slot_start, due_at, created_at)
+                SELECT u.id, k.kind, u.slot_start, k.due_at, $7
+                FROM updated u
+                CROSS JOIN LATERAL (VALUES ('changed', $7), ('reminder', $9::timestamptz))
+                    AS k(kind, due_at)
+                WHERE u.contact_email IS NOT NULL AND k.due_at IS NOT NULL
             )
             SELECT id AS "id!", reference AS "reference!", office_id AS "office_id!",
                    procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                    seat AS "seat!", capacity AS "capacity!", status AS "status!", resident_name,
-                   resident_hash, resident_proofs, proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
+                   resident_hash, resident_proofs, contact_email, contact_lang,
+                   proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
                    hold_expires_at, created_at AS "created_at!", updated_at AS "updated_at!"
             FROM updated
             "#,
@@ -759,7 +832,8 @@ impl Ledger for PgLedger {
             i32::from(to.seat),
             i32::from(to.capacity),
             now,
-            detail
+            detail,
+            reminder_at
         )
         .fetch_optional(self.db()?)
         .await
@@ -817,7 +891,8 @@ impl Ledger for PgLedger {
             SELECT id AS "id!", reference AS "reference!", office_id AS "office_id!",
                    procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                    seat AS "seat!", capacity AS "capacity!", status AS "status!", resident_name,
-                   resident_hash, resident_proofs, proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
+                   resident_hash, resident_proofs, contact_email, contact_lang,
+                   proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
                    hold_expires_at, created_at AS "created_at!", updated_at AS "updated_at!"
             FROM updated
             "#,
@@ -849,8 +924,11 @@ impl Ledger for PgLedger {
 
     async fn purge_names(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         sqlx::query!(
-            "UPDATE reservations SET resident_name = NULL, resident_proofs = NULL
-             WHERE (resident_name IS NOT NULL OR resident_proofs IS NOT NULL) AND slot_end < $1",
+            "UPDATE reservations
+             SET resident_name = NULL, resident_proofs = NULL, contact_email = NULL,
+                 contact_lang = NULL
+             WHERE (resident_name IS NOT NULL OR resident_proofs IS NOT NULL
+                    OR contact_email IS NOT NULL) AND slot_end < $1",
             before
         )
         .execute(self.db()?)
