@@ -91,6 +91,7 @@ async fn contract<L: Ledger + QueueLedger>(ledger: &L) -> Vec<String> {
         proofs: vec![5; 32],
         proxy: false,
         contact: None,
+        certificate_expiry: None,
     };
     let confirmed = ledger
         .confirm_hold(hold.id, &resident, now())

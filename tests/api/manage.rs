@@ -135,13 +135,33 @@ async fn rescheduling_checks_the_rules_of_the_new_day(backend: Backend) {
         .await
         .unwrap();
     assert_problem(after_expiry, 422, "certificate-expired").await;
-    let no_expiry = app
+    // Without the expiry, the one given at booking counts: a day after it is refused, a
+    // day before it is fine.
+    let mut soon = renewal("main", NINE, "soon@example.jp");
+    soon["certificate_expiry"] = json!("2026-12-10");
+    let s = app.book_ok(&soon).await;
+    let past_kept_expiry = app
+        .with_secret(
+            Method::POST,
+            &format!("/api/v1/reservations/{}/reschedule", s.reference),
+            &s.secret,
+        )
+        .json(&json!({ "start": "2026-12-11T09:00:00+09:00" }))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(past_kept_expiry, 422, "certificate-expired").await;
+    let kept_expiry = app
         .with_secret(Method::POST, &path, &t.secret)
         .json(&json!({ "start": TEN }))
         .send()
         .await
         .unwrap();
-    assert_problem(no_expiry, 422, "missing-field").await;
+    assert_eq!(
+        kept_expiry.status(),
+        200,
+        "no need to type the expiry again"
+    );
     let closed = app
         .with_secret(Method::POST, &path, &t.secret)
         .json(&json!({ "start": "2026-12-05T09:00:00+09:00", "certificate_expiry": "2027-01-31" }))

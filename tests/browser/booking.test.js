@@ -72,14 +72,23 @@ test('book a slot, see it on the manage page, cancel it', async () => {
   await page.goto(mailed.trim());
   await page.locator('#booking-status', { hasText: '予約済み' }).waitFor();
   assert.ok(!page.url().includes(secret) && !page.url().includes('#'), 'the fragment is dropped');
-  assert.ok(await page.locator('select#start option').count() > 0, 'other slots to move to');
+  assert.ok(await page.locator('#moves button[name="start"]').count() > 0, 'other slots to move to');
+  assert.equal(await page.locator('#move-expiry').count(), 0, 'the expiry is not asked again');
   await checkPage(page, 'manage-phone');
   const before = await page.locator('#booking-when').innerText();
-  await page.locator('select#start').selectOption({ index: 1 });
-  await page.getByLabel('電子証明書の有効期限').fill(expiry.toISOString().slice(0, 10));
-  await page.getByRole('button', { name: '日時を変更する' }).click();
+  // Two weeks on, like the booking calendar, then a time about three weeks ahead.
+  const firstSpan = await page.locator('#move-span').innerText();
+  await page.locator('#later').click();
+  await page.waitForFunction((shown) => document.querySelector('#move-span')?.innerText !== shown, firstSpan);
+  await checkPage(page, 'manage-later-phone');
+  const later = page.locator('#moves details').nth(6);
+  const day = (await later.locator('summary .day').innerText()).trim();
+  await later.locator('summary').click();
+  await later.locator('button').first().click();
   await page.getByText('日時を変更しました。').waitFor();
-  assert.notEqual(await page.locator('#booking-when').innerText(), before, 'moved');
+  const after = await page.locator('#booking-when').innerText();
+  assert.notEqual(after, before, 'moved');
+  assert.ok(after.startsWith(day), `moved to ${day}: ${after}`);
   assert.match(await page.locator('#change-until').innerText(), /\d+月\d+日\(.\)まで/);
   // Cancel asks first; the answer "keep it" changes nothing.
   await page.getByRole('button', { name: '予約を取り消す' }).click();

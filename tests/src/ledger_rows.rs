@@ -58,6 +58,7 @@ pub fn booking(
             proofs: vec![who; 16],
             proxy: false,
             contact: None,
+            certificate_expiry: None,
         }),
         hold_expires_at: None,
         idempotency_key_hash: key.map(|k| [k; 32]),

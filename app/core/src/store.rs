@@ -97,6 +97,8 @@ pub struct Reservation {
     /// removed with the name after the retention period.
     pub contact_email: Option<String>,
     pub contact_lang: Option<String>,
+    /// A renewal's certificate expiry, so that a move is checked without asking again.
+    pub certificate_expiry: Option<chrono::NaiveDate>,
     pub proxy: bool,
     pub idempotency_key_hash: Option<Digest>,
     pub request_fingerprint: Option<Digest>,
@@ -143,6 +145,8 @@ pub struct ResidentRecord {
     /// Where the booking's messages go; the ledger writes them to its outbox in the same
     /// write as the booking.
     pub contact: Option<crate::store::mail::MailContact>,
+    /// See [`Reservation::certificate_expiry`].
+    pub certificate_expiry: Option<chrono::NaiveDate>,
 }
 
 impl fmt::Debug for ResidentRecord {

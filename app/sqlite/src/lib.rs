@@ -177,6 +177,7 @@ struct Row {
     resident_proofs: Option<Vec<u8>>,
     contact_email: Option<String>,
     contact_lang: Option<String>,
+    certificate_expiry: Option<String>,
     proxy: i64,
     idempotency_key_hash: Option<Vec<u8>>,
     request_fingerprint: Option<Vec<u8>>,
@@ -207,6 +208,14 @@ impl TryFrom<Row> for Reservation {
             resident_proofs: r.resident_proofs,
             contact_email: r.contact_email,
             contact_lang: r.contact_lang,
+            certificate_expiry: r
+                .certificate_expiry
+                .as_deref()
+                .map(|d| {
+                    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                        .map_err(|e| StoreError::Unexpected(anyhow!("certificate_expiry {d}: {e}")))
+                })
+                .transpose()?,
             proxy: r.proxy != 0,
             idempotency_key_hash: digest(r.idempotency_key_hash)?,
             request_fingerprint: digest(r.request_fingerprint)?,
@@ -339,6 +348,11 @@ impl Ledger for SqliteLedger {
             contact.as_ref().map(|c| c.email.clone()),
             contact.as_ref().map(|c| c.lang.clone()),
         );
+        let expiry = new
+            .resident
+            .as_ref()
+            .and_then(|r| r.certificate_expiry)
+            .map(|d| d.to_string());
         let proxy = i64::from(new.resident.as_ref().is_some_and(|r| r.proxy));
         let key = new.idempotency_key_hash.map(|h| h.to_vec());
         let fingerprint = new.request_fingerprint.map(|h| h.to_vec());
@@ -358,9 +372,10 @@ impl Ledger for SqliteLedger {
             "INSERT INTO reservations (
                  id, reference, office_id, procedure, slot_start, slot_end, seat, capacity, status,
                  resident_name, resident_hash, proxy, idempotency_key_hash, request_fingerprint,
-                 hold_expires_at, created_at, updated_at, resident_proofs, contact_email, contact_lang)
+                 hold_expires_at, created_at, updated_at, resident_proofs, contact_email, contact_lang,
+                 certificate_expiry)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17,
-                     ?18, ?19)",
+                     ?18, ?19, ?20)",
             id,
             new.reference,
             office,
@@ -380,6 +395,7 @@ impl Ledger for SqliteLedger {
             proofs,
             email,
             lang,
+            expiry,
         )
         .execute(&mut *tx)
         .await
@@ -486,6 +502,7 @@ impl Ledger for SqliteLedger {
             resident.contact.as_ref().map(|c| c.email.clone()),
             resident.contact.as_ref().map(|c| c.lang.clone()),
         );
+        let expiry = resident.certificate_expiry.map(|d| d.to_string());
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
@@ -496,7 +513,7 @@ impl Ledger for SqliteLedger {
             r#"UPDATE reservations
                SET status = 'confirmed', resident_name = ?2, resident_hash = ?3, proxy = ?4,
                    resident_proofs = ?6, contact_email = ?7, contact_lang = ?8,
-                   hold_expires_at = NULL, updated_at = ?5
+                   certificate_expiry = ?9, hold_expires_at = NULL, updated_at = ?5
                WHERE id = ?1 AND status = 'held' AND hold_expires_at > ?5
                RETURNING id AS "id!", reference AS "reference!", office_id AS "office_id!",
                          procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
@@ -504,6 +521,7 @@ impl Ledger for SqliteLedger {
                          resident_name AS "resident_name?", resident_hash AS "resident_hash?",
                          resident_proofs AS "resident_proofs?", contact_email AS "contact_email?",
                          contact_lang AS "contact_lang?",
+                         certificate_expiry AS "certificate_expiry?",
                          proxy AS "proxy!", idempotency_key_hash AS "idempotency_key_hash?",
                          request_fingerprint AS "request_fingerprint?",
                          hold_expires_at AS "hold_expires_at?", created_at AS "created_at!",
@@ -515,7 +533,8 @@ impl Ledger for SqliteLedger {
             now,
             resident.proofs,
             email,
-            lang
+            lang,
+            expiry
         )
         .fetch_optional(&mut *tx)
         .await
@@ -561,6 +580,7 @@ impl Ledger for SqliteLedger {
                          resident_name AS "resident_name?", resident_hash AS "resident_hash?",
                          resident_proofs AS "resident_proofs?", contact_email AS "contact_email?",
                          contact_lang AS "contact_lang?",
+                         certificate_expiry AS "certificate_expiry?",
                          proxy AS "proxy!", idempotency_key_hash AS "idempotency_key_hash?",
                          request_fingerprint AS "request_fingerprint?",
                          hold_expires_at AS "hold_expires_at?", created_at AS "created_at!",
@@ -615,6 +635,7 @@ impl Ledger for SqliteLedger {
                          resident_name AS "resident_name?", resident_hash AS "resident_hash?",
                          resident_proofs AS "resident_proofs?", contact_email AS "contact_email?",
                          contact_lang AS "contact_lang?",
+                         certificate_expiry AS "certificate_expiry?",
                          proxy AS "proxy!", idempotency_key_hash AS "idempotency_key_hash?",
                          request_fingerprint AS "request_fingerprint?",
                          hold_expires_at AS "hold_expires_at?", created_at AS "created_at!",
@@ -686,6 +707,7 @@ impl Ledger for SqliteLedger {
                          resident_name AS "resident_name?", resident_hash AS "resident_hash?",
                          resident_proofs AS "resident_proofs?", contact_email AS "contact_email?",
                          contact_lang AS "contact_lang?",
+                         certificate_expiry AS "certificate_expiry?",
                          proxy AS "proxy!", idempotency_key_hash AS "idempotency_key_hash?",
                          request_fingerprint AS "request_fingerprint?",
                          hold_expires_at AS "hold_expires_at?", created_at AS "created_at!",
@@ -727,9 +749,10 @@ impl Ledger for SqliteLedger {
         sqlx::query!(
             "UPDATE reservations
              SET resident_name = NULL, resident_proofs = NULL, contact_email = NULL,
-                 contact_lang = NULL
+                 contact_lang = NULL, certificate_expiry = NULL
              WHERE (resident_name IS NOT NULL OR resident_proofs IS NOT NULL
-                    OR contact_email IS NOT NULL) AND slot_end < ?1",
+                    OR contact_email IS NOT NULL OR certificate_expiry IS NOT NULL)
+               AND slot_end < ?1",
             before
         )
         .execute(&self.pool)

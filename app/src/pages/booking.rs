@@ -762,9 +762,12 @@ pub struct ManageForm {
     action: String,
     #[serde(default)]
     start: String,
-    /// Renewals check eligibility again for the new date; the expiry is not stored.
+    /// Renewals booked before the expiry was kept with the booking give it again.
     #[serde(default)]
     certificate_expiry: String,
+    /// The first day of the two weeks of free slots shown to move to.
+    #[serde(default)]
+    from: String,
 }
 
 pub struct ManagedBooking {
@@ -775,9 +778,15 @@ pub struct ManagedBooking {
     pub office_name: String,
     pub procedure_name: String,
     pub when: String,
-    /// Other free slots of the same office and procedure: (value, label).
-    pub moves: Vec<(String, String)>,
-    /// A move asks for the certificate expiry again (renewals).
+    /// Two weeks of other free slots of the same office and procedure, by day: (day,
+    /// [(value, time)]).
+    pub moves: Vec<(String, Vec<(String, String)>)>,
+    /// The weeks before and after (`YYYY-MM-DD` of their first day), within the window.
+    pub earlier: Option<String>,
+    pub later: Option<String>,
+    /// The two weeks shown, e.g. "1月4日(月)〜1月17日(日)".
+    pub span: String,
+    /// A move asks for the certificate expiry (renewals booked before it was kept).
     pub needs_expiry: bool,
     /// Cancel was pressed: the page asks to confirm it.
     pub asking_to_cancel: bool,
@@ -807,6 +816,8 @@ struct ManageView<'a> {
     done: Option<String>,
     /// The resident pressed cancel: ask before cancelling.
     asking_to_cancel: bool,
+    /// The first day of the free slots shown.
+    from: Option<NaiveDate>,
 }
 
 async fn manage_page(
@@ -822,28 +833,41 @@ async fn manage_page(
         message,
         done,
         asking_to_cancel,
+        from,
     } = view;
     let mut booking = None;
     if let Some((r, secret)) = found {
         let active = r.status == ReservationStatus::Confirmed;
-        let mut moves = Vec::new();
+        let mut moves: Vec<(String, Vec<(String, String)>)> = Vec::new();
+        let (mut earlier, mut later, mut span) = (None, None, String::new());
+        let to = from.map(|f| f + Duration::days(13));
         if active
             && let Ok(a) = state
                 .booking
-                .availability(&r.office_id, r.procedure, None, None)
+                .availability(&r.office_id, r.procedure, from, to)
                 .await
         {
+            let first = from.unwrap_or(a.window.first).max(a.window.first);
+            let last = (first + Duration::days(13)).min(a.window.last);
+            span = format!("{}〜{}", day_label(&tr, first), day_label(&tr, last));
+            let back = (first - Duration::days(14)).max(a.window.first);
+            earlier = (first > a.window.first).then(|| back.to_string());
+            later = (last < a.window.last).then(|| (last + Duration::days(1)).to_string());
             for s in a
                 .slots
                 .iter()
                 .filter(|s| s.remaining > 0 && s.start != r.slot_start)
-                .take(40)
             {
                 let local = tokyo_naive(s.start);
-                moves.push((
+                let day = day_label(&tr, local.date());
+                let slot = (
                     local.format("%Y-%m-%dT%H:%M").to_string(),
-                    format!("{} {}", day_label(&tr, local.date()), HhMm(local.time())),
-                ));
+                    HhMm(local.time()).to_string(),
+                );
+                match moves.last_mut() {
+                    Some((d, slots)) if *d == day => slots.push(slot),
+                    _ => moves.push((day, vec![slot])),
+                }
             }
         }
         booking = Some(ManagedBooking {
@@ -864,7 +888,11 @@ async fn manage_page(
             procedure_name: tr.text(&r.procedure.info().name).to_owned(),
             when: when_text(&tr, r.slot_start, r.slot_end),
             moves,
-            needs_expiry: r.procedure.info().needs_certificate_expiry,
+            earlier,
+            later,
+            span,
+            needs_expiry: r.procedure.info().needs_certificate_expiry
+                && r.certificate_expiry.is_none(),
             asking_to_cancel: asking_to_cancel && active,
             change_until: state
                 .booking
@@ -1003,6 +1031,7 @@ pub async fn manage_submit(
                 found: Some((&r, &owner.secret)),
                 done: done.map(|k| tr.plain(k)),
                 asking_to_cancel: form.action == "cancel",
+                from: NaiveDate::parse_from_str(form.from.trim(), "%Y-%m-%d").ok(),
                 ..ManageView::default()
             };
             manage_page(&state, &req, tr, view, HttpResponse::Ok()).await

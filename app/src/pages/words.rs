@@ -919,6 +919,30 @@ pub const WORDS: &[Entry] = &[
         "とりけした おしらせ",
     ),
     (
+        "manage.earlier",
+        "前の2週間",
+        "Two weeks earlier",
+        "まえの 2<ruby>週間<rt>しゅうかん</rt></ruby>",
+    ),
+    (
+        "manage.later",
+        "次の2週間",
+        "Two weeks later",
+        "つぎの 2<ruby>週間<rt>しゅうかん</rt></ruby>",
+    ),
+    (
+        "manage.free_times",
+        "空き",
+        "free times:",
+        "あいている<ruby>時間<rt>じかん</rt></ruby>",
+    ),
+    (
+        "manage.no_moves",
+        "この2週間に空いている時間はありません。",
+        "No free times in these two weeks.",
+        "この 2<ruby>週間<rt>しゅうかん</rt></ruby>は あいている<ruby>時間<rt>じかん</rt></ruby>が ありません。",
+    ),
+    (
         "manage.show",
         "予約を表示",
         "Show the booking",

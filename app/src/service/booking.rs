@@ -442,6 +442,7 @@ impl BookingService {
                 .resident_proofs(claim.claim_id, &req.resident.factors),
             proxy: req.resident.proxy,
             contact: mail_contact(&req.resident, &self.timings.reminder, slot.start, now),
+            certificate_expiry: req.certificate_expiry,
         };
         self.claim_and_insert(claim, slot.start, slot.end, Some(resident), None)
             .await
@@ -803,6 +804,7 @@ impl BookingService {
             proofs: self.keys.resident_proofs(r.id, &resident.factors),
             proxy: resident.proxy,
             contact: mail_contact(&resident, &self.timings.reminder, r.slot_start, now),
+            certificate_expiry,
         };
         let clear_mark = SeatRelease {
             holder: r.id,
@@ -882,9 +884,10 @@ impl BookingService {
         let target_id = req.office.clone().unwrap_or_else(|| r.office_id.clone());
         let target = self.office(&target_id)?;
         let slot = decide_slot(&self.municipality, target, r.procedure, req.start, now)?;
+        // The expiry given at booking counts unless the resident gives it again.
         let facts = BookingFacts {
             proxy: r.proxy,
-            certificate_expiry: req.certificate_expiry,
+            certificate_expiry: req.certificate_expiry.or(r.certificate_expiry),
         };
         check_who_and_why(target, r.procedure, facts, slot.date)?;
         if target_id == r.office_id && slot.start == r.slot_start {
@@ -1093,6 +1096,7 @@ fn reservation_from(new: NewReservation, hold_expires_at: Option<DateTime<Utc>>)
             .as_ref()
             .and_then(|r| r.contact.as_ref())
             .map(|c| c.lang.clone()),
+        certificate_expiry: new.resident.as_ref().and_then(|r| r.certificate_expiry),
         proxy: new.resident.as_ref().is_some_and(|r| r.proxy),
         idempotency_key_hash: new.idempotency_key_hash,
         request_fingerprint: new.request_fingerprint,

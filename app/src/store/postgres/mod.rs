@@ -369,6 +369,7 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
     let mut emails = Vec::with_capacity(n);
     let mut langs = Vec::with_capacity(n);
     let mut reminders = Vec::with_capacity(n);
+    let mut expiries = Vec::with_capacity(n);
     let mut proxies = Vec::with_capacity(n);
     let mut keys = Vec::with_capacity(n);
     let mut fingerprints = Vec::with_capacity(n);
@@ -393,6 +394,7 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
         emails.push(contact.map(|c| c.email.clone()));
         langs.push(contact.map(|c| c.lang.clone()));
         reminders.push(contact.and_then(|c| c.reminder_at));
+        expiries.push(new.resident.as_ref().and_then(|r| r.certificate_expiry));
         proxies.push(new.resident.as_ref().is_some_and(|r| r.proxy));
         keys.push(new.idempotency_key_hash.map(|h| h.to_vec()));
         fingerprints.push(new.request_fingerprint.map(|h| h.to_vec()));
@@ -406,20 +408,20 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
                 id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
                 status, resident_name, resident_hash, proxy, idempotency_key_hash,
                 request_fingerprint, hold_expires_at, created_at, updated_at, resident_proofs,
-                contact_email, contact_lang)
+                contact_email, contact_lang, certificate_expiry)
             SELECT id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
                    status, resident_name, resident_hash, proxy, idempotency_key_hash,
                    request_fingerprint, hold_expires_at, created_at, created_at, resident_proofs,
-                   contact_email, contact_lang
+                   contact_email, contact_lang, certificate_expiry
             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
                         $6::timestamptz[], $7::int[], $8::int[], $9::text[], $10::text[],
                         $11::bytea[], $12::bool[], $13::bytea[], $14::bytea[],
                         $15::timestamptz[], $16::timestamptz[], $17::bytea[], $18::text[],
-                        $19::text[])
+                        $19::text[], $21::date[])
                  AS r(id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
                       status, resident_name, resident_hash, proxy, idempotency_key_hash,
                       request_fingerprint, hold_expires_at, created_at, resident_proofs,
-                      contact_email, contact_lang)
+                      contact_email, contact_lang, certificate_expiry)
         ), mail AS (
             INSERT INTO outbox (reservation_id, kind, slot_start, due_at, created_at)
             SELECT m.id, k.kind, m.slot_start, k.due_at, m.created_at
@@ -454,6 +456,7 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
         &emails as &[Option<String>],
         &langs as &[Option<String>],
         &reminders as &[Option<DateTime<Utc>>],
+        &expiries as &[Option<chrono::NaiveDate>],
     )
     .execute(pool)
     .await
@@ -471,9 +474,9 @@ async fn insert_one(pool: &PgPool, new: &NewReservation) -> Result<(), WriteErro
                 id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
                 status, resident_name, resident_hash, proxy, idempotency_key_hash,
                 request_fingerprint, hold_expires_at, created_at, updated_at, resident_proofs,
-                contact_email, contact_lang)
+                contact_email, contact_lang, certificate_expiry)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16,
-                    $17, $18, $19)
+                    $17, $18, $19, $21)
             RETURNING id, status, slot_start, created_at, contact_email
         ), mail AS (
             INSERT INTO outbox (reservation_id, kind, slot_start, due_at, created_at)
@@ -506,6 +509,7 @@ async fn insert_one(pool: &PgPool, new: &NewReservation) -> Result<(), WriteErro
         contact.map(|c| c.email.as_str()),
         contact.map(|c| c.lang.as_str()),
         contact.and_then(|c| c.reminder_at),
+        new.resident.as_ref().and_then(|r| r.certificate_expiry),
     )
     .execute(pool)
     .await
@@ -552,6 +556,7 @@ struct Row {
     resident_proofs: Option<Vec<u8>>,
     contact_email: Option<String>,
     contact_lang: Option<String>,
+    certificate_expiry: Option<chrono::NaiveDate>,
     proxy: bool,
     idempotency_key_hash: Option<Vec<u8>>,
     request_fingerprint: Option<Vec<u8>>,
@@ -581,6 +586,7 @@ impl TryFrom<Row> for Reservation {
             resident_proofs: r.resident_proofs,
             contact_email: r.contact_email,
             contact_lang: r.contact_lang,
+            certificate_expiry: r.certificate_expiry,
             proxy: r.proxy,
             idempotency_key_hash: digest(r.idempotency_key_hash)?,
             request_fingerprint: digest(r.request_fingerprint)?,
@@ -700,7 +706,7 @@ impl Ledger for PgLedger {
                 UPDATE reservations
                 SET status = 'confirmed', resident_name = $2, resident_hash = $3, proxy = $4,
                     resident_proofs = $6, contact_email = $7, contact_lang = $8,
-                    hold_expires_at = NULL, updated_at = $5
+                    certificate_expiry = $10, hold_expires_at = NULL, updated_at = $5
                 WHERE id = $1 AND status = 'held' AND hold_expires_at > $5
                 RETURNING *
             ), event AS (
@@ -717,7 +723,7 @@ impl Ledger for PgLedger {
             SELECT id AS "id!", reference AS "reference!", office_id AS "office_id!",
                    procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                    seat AS "seat!", capacity AS "capacity!", status AS "status!", resident_name,
-                   resident_hash, resident_proofs, contact_email, contact_lang,
+                   resident_hash, resident_proofs, contact_email, contact_lang, certificate_expiry,
                    proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
                    hold_expires_at, created_at AS "created_at!", updated_at AS "updated_at!"
             FROM updated
@@ -730,7 +736,8 @@ impl Ledger for PgLedger {
             resident.proofs.as_slice(),
             resident.contact.as_ref().map(|c| c.email.as_str()),
             resident.contact.as_ref().map(|c| c.lang.as_str()),
-            resident.contact.as_ref().and_then(|c| c.reminder_at)
+            resident.contact.as_ref().and_then(|c| c.reminder_at),
+            resident.certificate_expiry
         )
         .fetch_optional(self.db()?)
         .await
@@ -766,7 +773,7 @@ impl Ledger for PgLedger {
             SELECT id AS "id!", reference AS "reference!", office_id AS "office_id!",
                    procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                    seat AS "seat!", capacity AS "capacity!", status AS "status!", resident_name,
-                   resident_hash, resident_proofs, contact_email, contact_lang,
+                   resident_hash, resident_proofs, contact_email, contact_lang, certificate_expiry,
                    proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
                    hold_expires_at, created_at AS "created_at!", updated_at AS "updated_at!"
             FROM updated
@@ -820,7 +827,7 @@ impl Ledger for PgLedger {
             SELECT id AS "id!", reference AS "reference!", office_id AS "office_id!",
                    procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                    seat AS "seat!", capacity AS "capacity!", status AS "status!", resident_name,
-                   resident_hash, resident_proofs, contact_email, contact_lang,
+                   resident_hash, resident_proofs, contact_email, contact_lang, certificate_expiry,
                    proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
                    hold_expires_at, created_at AS "created_at!", updated_at AS "updated_at!"
             FROM updated
@@ -891,7 +898,7 @@ impl Ledger for PgLedger {
             SELECT id AS "id!", reference AS "reference!", office_id AS "office_id!",
                    procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
                    seat AS "seat!", capacity AS "capacity!", status AS "status!", resident_name,
-                   resident_hash, resident_proofs, contact_email, contact_lang,
+                   resident_hash, resident_proofs, contact_email, contact_lang, certificate_expiry,
                    proxy AS "proxy!", idempotency_key_hash, request_fingerprint,
                    hold_expires_at, created_at AS "created_at!", updated_at AS "updated_at!"
             FROM updated
@@ -926,9 +933,10 @@ impl Ledger for PgLedger {
         sqlx::query!(
             "UPDATE reservations
              SET resident_name = NULL, resident_proofs = NULL, contact_email = NULL,
-                 contact_lang = NULL
+                 contact_lang = NULL, certificate_expiry = NULL
              WHERE (resident_name IS NOT NULL OR resident_proofs IS NOT NULL
-                    OR contact_email IS NOT NULL) AND slot_end < $1",
+                    OR contact_email IS NOT NULL OR certificate_expiry IS NOT NULL)
+               AND slot_end < $1",
             before
         )
         .execute(self.db()?)
