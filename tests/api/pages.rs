@@ -795,7 +795,95 @@ async fn staff_check_a_booking_in_at_the_console(backend: Backend) {
     );
 }
 
+/// Reception without the reference: today's bookings by name (as typed) or booked time,
+/// each with its check-in; another day's and another office's bookings are not listed.
+async fn reception_finds_todays_booking_by_name_or_time(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut yamada =
+        madoguchi_tests::renewal("main", "2026-12-04T10:00:00+09:00", "find1@example.jp");
+    yamada["resident"]["name"] = serde_json::json!("ヤマダ タロウ");
+    let yamada = app.book_ok(&yamada).await;
+    let other_day = app
+        .book_ok(&madoguchi_tests::renewal(
+            "main",
+            "2026-12-07T10:00:00+09:00",
+            "find2@example.jp",
+        ))
+        .await;
+    let elsewhere = app
+        .book_ok(&madoguchi_tests::renewal(
+            "north",
+            "2026-12-04T10:00:00+09:00",
+            "find3@example.jp",
+        ))
+        .await;
+    let sato = app
+        .book_ok(&madoguchi_tests::pickup(
+            "main",
+            "2026-12-04T11:00:00+09:00",
+            "20201204",
+        ))
+        .await;
+    app.clock.set(
+        "2026-12-04T09:55:00+09:00"
+            .parse::<chrono::DateTime<chrono::FixedOffset>>()
+            .unwrap()
+            .into(),
+    );
+    let staff = app
+        .staff_token("main", madoguchi::store::queue::StaffRole::Staff)
+        .await;
+    let console = "/staff/main/counter/1";
+    let (cookies, token) = signed_in_at_main(&app, &staff).await;
+    let find = |q: &str| {
+        let body = format!("csrf={token}&action=find&q={}", urlencode(q));
+        let cookies = cookies.clone();
+        let app = &app;
+        async move {
+            let answer = post_form(app, console, &cookies, &body).await;
+            assert_eq!(answer.status(), 200);
+            answer.text().await.unwrap()
+        }
+    };
+    let by_name = find("やまだ").await;
+    assert!(
+        by_name.contains(&yamada.reference),
+        "hiragana finds katakana"
+    );
+    assert!(!by_name.contains(&sato.reference));
+    let by_time = find("１１：００").await;
+    assert!(by_time.contains(&sato.reference) && by_time.contains("佐藤 花子"));
+    assert!(!by_time.contains(&yamada.reference));
+    let all = find("").await;
+    for r in [&yamada.reference, &sato.reference] {
+        assert!(all.contains(r.as_str()), "today's {r}");
+    }
+    for r in [&other_day.reference, &elsewhere.reference] {
+        assert!(!all.contains(r.as_str()), "not today's or not here: {r}");
+    }
+    let none = find("鈴木").await;
+    assert!(none.contains("当てはまるものはありません"));
+    // The row's button checks the booking in.
+    let body = format!(
+        "csrf={token}&action=check-in&reference={}",
+        yamada.reference
+    );
+    let done = post_form(&app, console, &cookies, &body).await;
+    assert_eq!(done.status(), 200);
+    assert!(done.text().await.unwrap().contains("受付しました:"));
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 on_both_backends!(
+    reception_finds_todays_booking_by_name_or_time,
     congestion_pages_show_live_figures_with_strict_headers,
     pages_speak_english_and_plain_japanese_and_remember_it,
     unknown_offices_get_a_page_not_a_json_error,

@@ -90,6 +90,13 @@ test('a number from the kiosk is followed live on the phone and called on the di
   await staff.page.getByText('呼び出し中の方はいません。').waitFor();
   await phone.page.waitForFunction(() => document.getElementById('status').dataset.status === 'done');
   assert.equal(await phone.page.locator('#call').isHidden(), true);
+  // Reception without the reference: today's bookings by name (none on this morning).
+  await staff.page.locator('#reception-q').fill('やまだ');
+  await staff.page.getByRole('button', { name: '本日の予約を探す' }).click();
+  await staff.page.locator('#found-none').waitFor();
+  assert.equal(await staff.page.locator('#reception-q').inputValue(), 'やまだ', 'the query stays');
+  assert.equal(await staff.page.locator('#current-number').count() <= 1, true);
+  await checkPage(staff.page, 'staff-reception-find-display');
   for (const p of [kiosk, phone, display, staff]) assert.deepEqual(p.errors, []);
   await Promise.all([kiosk, phone, display, staff].map((p) => p.context.close()));
 });

@@ -316,6 +316,13 @@ pub trait Ledger: Send + Sync + 'static {
     ) -> Result<Vec<IdempotencyRecord>, StoreError>;
     /// Of `ids`, those that are no longer active (for the rebuild's second look).
     async fn inactive_among(&self, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError>;
+    /// Confirmed bookings of an office starting in `[from, to)`, by start (reception).
+    async fn confirmed_between(
+        &self,
+        office: &OfficeId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Reservation>, StoreError>;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -836,4 +836,26 @@ impl Ledger for SqliteLedger {
         .map_err(store_error)?;
         rows.iter().map(|id| uuid(id)).collect()
     }
+
+    async fn confirmed_between(
+        &self,
+        office: &OfficeId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Reservation>, StoreError> {
+        let (office, from, to) = (office.as_str(), ms(from), ms(to));
+        let rows = sqlx::query_as!(
+            Row,
+            "SELECT * FROM reservations
+             WHERE office_id = ?1 AND status = 'confirmed' AND slot_start >= ?2 AND slot_start < ?3
+             ORDER BY slot_start, reference",
+            office,
+            from,
+            to
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter().map(Reservation::try_from).collect()
+    }
 }

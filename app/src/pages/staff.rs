@@ -6,6 +6,7 @@
 
 use crate::domain::OfficeId;
 use crate::domain::queue::{LineId, TicketClass};
+use crate::domain::reception::ReceptionQuery;
 use crate::domain::reference::ReferenceKey;
 use crate::http::error::ApiError;
 use crate::pages::congestion::{LineRow, OfficeRow, known_office};
@@ -52,6 +53,20 @@ struct ConsolePage {
     transfer_to: Vec<LineChoice>,
     csrf: String,
     message: Option<String>,
+    found: Option<Found>,
+}
+
+/// Reception's search: what was typed, and today's bookings that match.
+pub struct Found {
+    pub query: String,
+    pub rows: Vec<FoundRow>,
+}
+
+pub struct FoundRow {
+    pub time: String,
+    pub name: String,
+    pub procedure: String,
+    pub reference: String,
 }
 
 #[derive(Template)]
@@ -98,7 +113,7 @@ async fn console_page(
     tr: Tr,
     office_id: &OfficeId,
     counter_id: &str,
-    message: Option<String>,
+    (message, found): (Option<String>, Option<Found>),
     status: HttpResponseBuilder,
 ) -> HttpResponse {
     let Ok(office) = state.queue.office(office_id) else {
@@ -149,6 +164,7 @@ async fn console_page(
             .collect(),
         csrf: token.value.clone(),
         message,
+        found,
         tr: tr.clone(),
     };
     csrf::form_answer(render_with(&page, &tr, false, status), token)
@@ -172,7 +188,7 @@ pub async fn console(
                 tr,
                 &office_id,
                 &counter,
-                None,
+                (None, None),
                 HttpResponse::Ok(),
             )
             .await
@@ -316,6 +332,9 @@ pub struct ActionForm {
     /// For `check-in`: the booking's reference, as the resident reads it out.
     #[serde(default)]
     reference: Option<String>,
+    /// For `find`: a name or a booked time.
+    #[serde(default)]
+    q: Option<String>,
 }
 
 /// One button of the console; back to the console (303) when done, or the console with
@@ -340,6 +359,10 @@ pub async fn act(
     if form.action == "check-in" {
         let reference = form.reference.as_deref().unwrap_or_default();
         return reception(&state, &req, tr, (&staff, &office_id, &counter), reference).await;
+    }
+    if form.action == "find" {
+        let query = form.q.as_deref().unwrap_or_default();
+        return find(&state, &req, tr, (&staff, &office_id, &counter), query).await;
     }
     let queue = &state.queue;
     let result: Result<(), QueueError> = match form.action.as_str() {
@@ -402,12 +425,54 @@ pub async fn act(
                 tr,
                 &office_id,
                 &counter,
-                message,
+                (message, None),
                 HttpResponse::build(status),
             )
             .await
         }
     }
+}
+
+/// Reception without the reference: today's bookings of the office by name or booked
+/// time, each with its check-in button.
+async fn find(
+    state: &State,
+    req: &HttpRequest,
+    tr: Tr,
+    (staff, office_id, counter): (&StaffPrincipal, &OfficeId, &str),
+    query: &str,
+) -> HttpResponse {
+    if !staff.may_act_for(office_id) {
+        let message = Some(tr.plain("staff.other_office"));
+        return sign_in_page(req, tr, message, HttpResponse::Forbidden());
+    }
+    let parsed = ReceptionQuery::parse(query);
+    let Ok(bookings) = state.booking.find_for_reception(office_id, &parsed).await else {
+        return unavailable(tr);
+    };
+    let rows = bookings
+        .iter()
+        .map(|r| FoundRow {
+            time: crate::pages::booking::when_text(&tr, r.slot_start, r.slot_end),
+            name: r.resident_name.clone().unwrap_or_default(),
+            procedure: tr.text(&r.procedure.info().name).to_owned(),
+            reference: r.reference.clone(),
+        })
+        .collect();
+    let found = Found {
+        query: query.trim().to_owned(),
+        rows,
+    };
+    console_page(
+        state,
+        req,
+        tr,
+        office_id,
+        counter,
+        (None, Some(found)),
+        HttpResponse::Ok(),
+    )
+    .await
 }
 
 /// Reception at the counter: a booked resident reads out the reference (or shows the
@@ -462,7 +527,7 @@ async fn reception(
         tr,
         office_id,
         counter,
-        Some(message),
+        (Some(message), None),
         HttpResponse::build(status),
     )
     .await

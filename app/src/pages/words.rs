@@ -943,6 +943,30 @@ pub const WORDS: &[Entry] = &[
         "この 2<ruby>週間<rt>しゅうかん</rt></ruby>は あいている<ruby>時間<rt>じかん</rt></ruby>が ありません。",
     ),
     (
+        "staff.find_label",
+        "予約番号がないとき: お名前(一部でも)または予約時刻(9:30)",
+        "Without the reference: the name (or part of it) or the booked time (9:30)",
+        "よやく<ruby>番号<rt>ばんごう</rt></ruby>が ないとき: <ruby>名前<rt>なまえ</rt></ruby>か よやくの<ruby>時間<rt>じかん</rt></ruby>(9:30)",
+    ),
+    (
+        "staff.find",
+        "本日の予約を探す",
+        "Find today's booking",
+        "きょうの よやくを さがす",
+    ),
+    (
+        "staff.found_today",
+        "本日の予約",
+        "Today's bookings",
+        "きょうの よやく",
+    ),
+    (
+        "staff.found_none",
+        "本日の予約に当てはまるものはありません。",
+        "No booking of today matches.",
+        "きょうの よやくに あてはまるものは ありません。",
+    ),
+    (
         "manage.show",
         "予約を表示",
         "Show the booking",

@@ -759,6 +759,30 @@ impl BookingService {
         Ok((reservation, owner))
     }
 
+    /// Today's confirmed bookings of an office that match what reception typed (a name or
+    /// a booked time), by start.
+    pub async fn find_for_reception(
+        &self,
+        office: &OfficeId,
+        query: &crate::domain::reception::ReceptionQuery,
+    ) -> Result<Vec<Reservation>, BookingError> {
+        let today = tokyo_date(self.clock.now());
+        let from = crate::domain::time::from_tokyo(today, chrono::NaiveTime::MIN);
+        let bookings = self
+            .ledger
+            .confirmed_between(office, from, from + Duration::days(1))
+            .await?;
+        Ok(bookings
+            .into_iter()
+            .filter(|r| {
+                query.matches(
+                    r.resident_name.as_deref(),
+                    crate::domain::time::tokyo_naive(r.slot_start).time(),
+                )
+            })
+            .collect())
+    }
+
     /// Confirms a hold with the resident's details.
     pub async fn confirm(
         &self,

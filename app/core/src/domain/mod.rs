@@ -11,6 +11,7 @@ pub mod office;
 pub mod procedure;
 pub mod queue;
 pub mod queue_day;
+pub mod reception;
 pub mod reference;
 pub mod slots;
 pub mod text;

@@ -1018,4 +1018,25 @@ impl Ledger for PgLedger {
         .await
         .map_err(|e| self.failed(e))
     }
+
+    async fn confirmed_between(
+        &self,
+        office: &OfficeId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Reservation>, StoreError> {
+        let rows = sqlx::query_as!(
+            Row,
+            "SELECT * FROM reservations
+             WHERE office_id = $1 AND status = 'confirmed' AND slot_start >= $2 AND slot_start < $3
+             ORDER BY slot_start, reference",
+            office.as_str(),
+            from,
+            to
+        )
+        .fetch_all(self.db()?)
+        .await
+        .map_err(|e| self.failed(e))?;
+        rows.into_iter().map(Reservation::try_from).collect()
+    }
 }
