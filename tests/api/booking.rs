@@ -121,6 +121,15 @@ async fn one_active_booking_per_resident_and_procedure_across_offices(backend: B
         ))
         .await;
     assert_problem(same_office, 422, "already-booked").await;
+    // An alias of the same mailbox (a +tag) is the same person.
+    let alias = app
+        .book(&renewal(
+            "main",
+            "2026-12-04T10:15:00+09:00",
+            "hanako+second@example.jp",
+        ))
+        .await;
+    assert_problem(alias, 422, "already-booked").await;
     // Another office: refused by the ledger's unique index, and the seat goes back.
     let other_office = app.book(&renewal("north", NINE, "hanako@example.jp")).await;
     assert_problem(other_office, 422, "already-booked").await;

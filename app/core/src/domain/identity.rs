@@ -104,6 +104,25 @@ impl Email {
     }
 }
 
+impl Email {
+    /// The address as it names a person for the one-booking rule: the `+tag` of the
+    /// local part removed (`taro+2@example.jp` is taro's mailbox), already lower case.
+    /// Dots are kept: only some providers ignore them.
+    pub fn person_key(&self) -> String {
+        match self.0.rsplit_once('@') {
+            Some((local, domain)) => {
+                let base = local
+                    .split('+')
+                    .next()
+                    .filter(|b| !b.is_empty())
+                    .unwrap_or(local);
+                format!("{base}@{domain}")
+            }
+            None => self.0.clone(),
+        }
+    }
+}
+
 impl fmt::Debug for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Email(..)")
@@ -197,7 +216,7 @@ impl ResidentIdentity {
             ResidentIdentity::Notice { number, birth_date } => {
                 format!("notice:{}:{}", number.as_str(), birth_date)
             }
-            ResidentIdentity::Email(e) => format!("email:{}", e.as_str()),
+            ResidentIdentity::Email(e) => format!("email:{}", e.person_key()),
             ResidentIdentity::Phone(p) => format!("phone:{}", p.as_str()),
         }
     }
@@ -462,6 +481,23 @@ mod tests {
             .map(SecondFactor::canonical)
             .collect();
         assert_eq!(all, ["email:a@b.jp", "birth:1950-04-01"]);
+    }
+
+    #[test]
+    fn an_alias_with_a_plus_tag_is_the_same_person() {
+        let id = |raw: &str| ResidentIdentity::Email(Email::parse(raw).unwrap()).canonical();
+        assert_eq!(id("Taro+2@Example.JP"), id("taro@example.jp"));
+        assert_eq!(id("taro+a+b@example.jp"), id("taro@example.jp"));
+        assert_ne!(
+            id("ta.ro@example.jp"),
+            id("taro@example.jp"),
+            "dots are kept"
+        );
+        assert_eq!(
+            id("+x@example.jp"),
+            "email:+x@example.jp",
+            "no base: kept whole"
+        );
     }
 
     #[test]
