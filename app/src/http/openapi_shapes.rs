@@ -298,6 +298,7 @@ fn shape_bodies(doc: &mut Value, ids: &Ids) {
         "HoldBody",
         "ConfirmBody",
         "RescheduleBody",
+        "AccessBody",
         "CheckInBody",
         "TicketBody",
         "TransferBody",
@@ -611,6 +612,20 @@ fn links(doc: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_request_body_is_closed() {
+        let city = crate::config::sample_municipality().unwrap();
+        let doc = document(&city);
+        let mut bodies = 0;
+        for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
+            if name.ends_with("Body") {
+                bodies += 1;
+                assert_eq!(schema["additionalProperties"], json!(false), "{name}");
+            }
+        }
+        assert!(bodies >= 8, "{bodies}");
+    }
 
     #[test]
     fn every_error_answer_is_documented_as_problem_json() {
