@@ -54,7 +54,7 @@ if [ "$WHAT" = refusals ]; then
     curl -fsS -o /dev/null -X POST "$HOST/api/v1/reservations" -H 'content-type: application/json' \
       -H "X-Forwarded-For: 10.9.9.$i" \
       -d "{\"office_id\":\"main\",\"procedure\":\"cert_renewal\",\"start\":\"2027-02-26T09:00:00+09:00\",\"certificate_expiry\":\"2027-03-28\",
-           \"resident\":{\"name\":\"満席 $i\",\"email\":\"full$i@example.jp\"}}"
+           \"resident\":{\"name\":\"満席 $i\",\"email\":\"full$i@example.jp\"},\"birth_date\":\"1970-01-0$i\"}"
   done
 fi
 # A warm-up of the same requests (connections, caches, lazily built state), then count.

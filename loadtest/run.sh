@@ -32,7 +32,7 @@ fill_slot() {
     curl -fsS -o /dev/null -X POST "$HOST/api/v1/reservations" -H 'content-type: application/json' \
       -H "X-Forwarded-For: 10.9.9.$i" \
       -d "{\"office_id\":\"main\",\"procedure\":\"cert_renewal\",\"start\":\"$FULL_SLOT\",\"certificate_expiry\":\"2027-03-28\",
-           \"resident\":{\"name\":\"満席 $i\",\"email\":\"full$i@example.jp\"}}"
+           \"resident\":{\"name\":\"満席 $i\",\"email\":\"full$i@example.jp\"},\"birth_date\":\"1970-01-0$i\"}"
   done
 }
 

@@ -560,7 +560,7 @@ async fn book(
     // Written out rather than built as a JSON tree: the generator shares the cores with
     // the server (the values are plain ASCII ids and dates, nothing to escape).
     let body = format!(
-        r#"{{"office_id":"{office}","procedure":"{procedure}","start":"{start}","resident":{{"name":"負荷 試験","email":"{resident}@example.jp"}},"certificate_expiry":"{expiry}"}}"#
+        r#"{{"office_id":"{office}","procedure":"{procedure}","start":"{start}","resident":{{"name":"負荷 試験 {resident}","email":"{resident}@example.jp"}},"birth_date":"1980-01-01","certificate_expiry":"{expiry}"}}"#
     );
     let builder = builder(user, reqwest::Method::POST, "/api/v1/reservations")?
         .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
@@ -950,7 +950,8 @@ async fn book_in_release(
             "office_id": office,
             "procedure": procedure,
             "start": start,
-            "resident": { "name": "待合 太郎", "email": format!("v{who}@example.jp") },
+            "resident": { "name": format!("待合 太郎 {who}"), "email": format!("v{who}@example.jp") },
+            "birth_date": "1980-01-01",
             "certificate_expiry": env("LOADTEST_ROOM_EXPIRY", "2027-03-31"),
         }));
         let Some(Answer {

@@ -121,15 +121,27 @@ async fn one_active_booking_per_resident_and_procedure_across_offices(backend: B
         ))
         .await;
     assert_problem(same_office, 422, "already-booked").await;
-    // An alias of the same mailbox (a +tag) is the same person.
-    let alias = app
-        .book(&renewal(
-            "main",
-            "2026-12-04T10:15:00+09:00",
-            "hanako+second@example.jp",
-        ))
-        .await;
-    assert_problem(alias, 422, "already-booked").await;
+    // The same person with another contact, the name typed another way: still one person.
+    let mut by_phone = renewal("main", "2026-12-04T10:15:00+09:00", "hanako@example.jp");
+    by_phone["resident"] = json!({ "name": "山田　太郎", "phone": "090-1111-2222" });
+    assert_problem(app.book(&by_phone).await, 422, "already-booked").await;
+    let mut alias = by_phone.clone();
+    alias["resident"] = json!({ "name": "山田太郎", "email": "hanako+second@example.jp" });
+    assert_problem(app.book(&alias).await, 422, "already-booked").await;
+    // Another person of the household, on the same address: a booking of their own.
+    let mut family = by_phone.clone();
+    family["resident"] = json!({ "name": "山田 花子", "email": "hanako@example.jp" });
+    app.book_ok(&family).await;
+    // A contact and the birth date are needed, and both are named at once.
+    let mut bare = renewal("main", "2026-12-04T10:30:00+09:00", "x@example.jp");
+    bare["resident"] = json!({ "name": "名前 だけ" });
+    bare.as_object_mut().unwrap().remove("birth_date");
+    let body = assert_problem(app.book(&bare).await, 422, "missing-field").await;
+    assert_eq!(body["field"], "email");
+    assert_eq!(
+        madoguchi_tests::error_fields(&body),
+        ["birth_date", "email"]
+    );
     // Another office: refused by the ledger's unique index, and the seat goes back.
     let other_office = app.book(&renewal("north", NINE, "hanako@example.jp")).await;
     assert_problem(other_office, 422, "already-booked").await;
@@ -184,7 +196,8 @@ async fn proxies_only_where_the_office_accepts_them(backend: Backend) {
     );
     let support = json!({
         "office_id": "main", "procedure": "application_support", "start": "2026-12-04T09:00:00+09:00",
-        "resident": { "name": "代理 一郎", "email": "support@example.jp" }, "proxy": true
+        "resident": { "name": "代理 一郎", "email": "support@example.jp" }, "birth_date": "1960-05-01",
+        "proxy": true
     });
     assert_problem(app.book(&support).await, 422, "proxy-not-possible").await;
 }
@@ -220,7 +233,7 @@ async fn the_calendar_and_the_booking_window_are_enforced(backend: Backend) {
     // Walk-in-only procedures cannot.
     let walk_in = json!({
         "office_id": "mall", "procedure": "pin_reset", "start": NINE,
-        "resident": { "name": "窓口 太郎", "email": "walkin@example.jp" }
+        "resident": { "name": "窓口 太郎", "email": "walkin@example.jp" }, "birth_date": "1960-05-01"
     });
     assert_problem(app.book(&walk_in).await, 422, "procedure-not-bookable").await;
 }

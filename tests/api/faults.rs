@@ -89,8 +89,8 @@ async fn book(client: &reqwest::Client, hosts: &[String], n: usize, record: &Mut
     let key = uuid::Uuid::new_v4().to_string();
     let body = json!({
         "office_id": "desk", "procedure": "cert_renewal", "start": slot(n),
-        "resident": { "name": "障害 試験", "email": format!("f{n}-{key}@example.jp") },
-        "certificate_expiry": "2027-01-31",
+        "resident": { "name": format!("障害 試験 {key}"), "email": format!("f{n}-{key}@example.jp") },
+        "birth_date": "1970-01-01", "certificate_expiry": "2027-01-31",
     });
     for attempt in 0..2 {
         let host = &hosts[(n + attempt) % hosts.len()];

@@ -113,6 +113,7 @@ async fn every_write_of_a_group_gets_its_own_answer() {
         proxy: false,
         contact: None,
         certificate_expiry: None,
+        on_behalf: None,
     });
     let answers = write_all(&ledger, vec![again, first_key, second_key]).await;
     assert_eq!(answers[0], "resident", "resident 2 holds a booking already");

@@ -1,4 +1,4 @@
-use madoguchi_tests::{Backend, assert_problem, on_both_backends, spawn_app};
+use madoguchi_tests::{Backend, assert_problem, birth_date_of, on_both_backends, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -9,7 +9,11 @@ fn hold_body() -> Value {
 }
 
 fn confirm_body(email: &str) -> Value {
-    json!({ "resident": { "name": "保留 太郎", "email": email }, "certificate_expiry": "2027-01-31" })
+    json!({
+        "resident": { "name": "保留 太郎", "email": email },
+        "birth_date": birth_date_of(email),
+        "certificate_expiry": "2027-01-31",
+    })
 }
 
 async fn a_hold_keeps_the_seat_until_confirmed(backend: Backend) {

@@ -77,7 +77,7 @@ async fn a_replayed_key_is_found_in_the_ledger_even_when_the_hot_state_forgot_it
 }
 
 async fn a_retry_while_the_first_request_is_still_in_flight_is_told_to_wait(backend: Backend) {
-    use madoguchi::domain::identity::{Email, ResidentIdentity, ResidentName};
+    use madoguchi::domain::identity::{ResidentIdentity, ResidentName};
     use madoguchi::domain::time::Clock;
     use madoguchi::service::booking::{BookRequest, IdempotencyKey, ResidentInput};
     use madoguchi::store::SeatClaim;
@@ -90,7 +90,12 @@ async fn a_retry_while_the_first_request_is_still_in_flight_is_told_to_wait(back
         start: "2026-12-04T09:00:00".parse().unwrap(),
         resident: ResidentInput {
             name: ResidentName::parse("山田 太郎").unwrap(),
-            identity: ResidentIdentity::Email(Email::parse("inflight@example.jp").unwrap()),
+            identity: ResidentIdentity::Person {
+                name_key: madoguchi::domain::identity::name_key("山田 太郎"),
+                birth_date: madoguchi_tests::birth_date_of("inflight@example.jp")
+                    .parse()
+                    .unwrap(),
+            },
             factors: Vec::new(),
             proxy: false,
             lang: "ja",

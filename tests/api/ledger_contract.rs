@@ -92,6 +92,7 @@ async fn contract<L: Ledger + QueueLedger>(ledger: &L) -> Vec<String> {
         proxy: false,
         contact: None,
         certificate_expiry: None,
+        on_behalf: None,
     };
     let confirmed = ledger
         .confirm_hold(hold.id, &resident, now())
@@ -115,11 +116,11 @@ async fn contract<L: Ledger + QueueLedger>(ledger: &L) -> Vec<String> {
 
     // A move to a taken seat is refused; to a free one it happens.
     let taken = ledger
-        .reschedule(first.id, &placement(9, 1, 2), None, now())
+        .reschedule(first.id, &placement(9, 1, 2), None, Actor::Resident, now())
         .await;
     assert!(matches!(taken, Err(WriteError::SeatTaken)), "{taken:?}");
     let moved = ledger
-        .reschedule(first.id, &placement(12, 0, 2), None, now())
+        .reschedule(first.id, &placement(12, 0, 2), None, Actor::Resident, now())
         .await
         .unwrap();
     log.push(shown(&moved));

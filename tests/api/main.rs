@@ -23,6 +23,7 @@ mod manage;
 mod offices;
 mod outage;
 mod pages;
+mod phone;
 mod privacy;
 mod queue;
 mod queue_model;

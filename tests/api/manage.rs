@@ -210,7 +210,7 @@ async fn operations_that_do_not_fit_the_state_are_refused_with_409(backend: Back
     .unwrap();
     let confirm = app
         .with_secret(Method::POST, &format!("/api/v1/reservations/{reference}/confirm"), secret)
-        .json(&json!({ "resident": { "name": "状態 太郎", "email": "state@example.jp" }, "certificate_expiry": "2027-01-31" }))
+        .json(&json!({ "resident": { "name": "状態 太郎", "email": "state@example.jp" }, "birth_date": "1960-05-01", "certificate_expiry": "2027-01-31" }))
         .send()
         .await
         .unwrap();

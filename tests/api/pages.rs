@@ -232,7 +232,7 @@ async fn the_display_shows_calls_per_counter(backend: Backend) {
     assert!(page.contains("<ol id=\"recent\"><li>A-001</li></ol>"));
 }
 
-async fn post_form(
+pub(crate) async fn post_form(
     app: &madoguchi_tests::TestApp,
     path: &str,
     cookie: &str,
@@ -479,7 +479,7 @@ async fn the_booking_pages_lead_from_an_office_to_a_confirmed_slot(backend: Back
         "the same key on a retry"
     );
 
-    let fields = "name=%E5%B1%B1%E7%94%B0+%E8%8A%B1%E5%AD%90&email=hanako%40example.jp&certificate_expiry=2027-01-31";
+    let fields = "name=%E5%B1%B1%E7%94%B0+%E8%8A%B1%E5%AD%90&email=hanako%40example.jp&birth_date=1960-05-01&certificate_expiry=2027-01-31";
     // A PIN through the form was booked silently where the API refused it: the same
     // rule now, with the fraud warning on the page and nothing stored.
     let pin = book_by_form(&app, &csrf, key, &format!("{fields}&pin=1234")).await;
@@ -609,7 +609,7 @@ async fn a_full_slot_and_a_forged_form_are_refused_on_the_page(backend: Backend)
     );
     assert!(calendar.contains("満席"));
     let (pair, token, _) = form_token(&app, &format!("{FORM}?start=2026-12-04T09:00")).await;
-    let fields = "name=X&email=c%40example.jp&certificate_expiry=2027-01-31";
+    let fields = "name=X&email=c%40example.jp&birth_date=1960-05-01&certificate_expiry=2027-01-31";
     let full = book_by_form(&app, &(pair.clone(), token), "k-1", fields).await;
     assert_eq!(full.status(), 409);
     assert!(full.text().await.unwrap().contains("role=\"alert\""));
@@ -873,7 +873,7 @@ async fn reception_finds_todays_booking_by_name_or_time(backend: Backend) {
     assert!(done.text().await.unwrap().contains("受付しました:"));
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => char::from(b).to_string(),

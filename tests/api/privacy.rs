@@ -11,13 +11,15 @@ async fn names_contacts_and_references_do_not_reach_the_logs(backend: Backend) {
     let ok = app
         .book_ok(&json!({
             "office_id": "main", "procedure": "cert_renewal", "start": "2026-12-04T09:00:00+09:00",
-            "resident": { "name": name, "email": email, "phone": phone }, "certificate_expiry": "2027-01-31",
+            "resident": { "name": name, "email": email, "phone": phone }, "birth_date": "1960-05-01",
+            "certificate_expiry": "2027-01-31",
         }))
         .await;
     // Error paths log too: a refused duplicate and a malformed request.
     app.book(&json!({
         "office_id": "main", "procedure": "cert_renewal", "start": "2026-12-04T09:15:00+09:00",
-        "resident": { "name": name, "email": email }, "certificate_expiry": "2027-01-31",
+        "resident": { "name": name, "email": email }, "birth_date": "1960-05-01",
+        "certificate_expiry": "2027-01-31",
     }))
     .await;
     app.book(&json!({ "office_id": "main", "procedure": "cert_renewal", "start": "x", "resident": { "name": name, "email": "bad" } })).await;

@@ -273,7 +273,7 @@ on_both_backends!(seat_maps_live_by_the_service_clock_not_the_wall_clock);
 async fn a_retry_after_an_instance_died_mid_claim_books_once(backend: Backend) {
     use chrono::NaiveDate;
     use madoguchi::domain::booking::decide_slot;
-    use madoguchi::domain::identity::{Email, ResidentIdentity, ResidentName};
+    use madoguchi::domain::identity::{ResidentIdentity, ResidentName};
     use madoguchi::domain::procedure::ProcedureId;
     use madoguchi::service::booking::{BookRequest, IdempotencyKey, ResidentInput};
     use madoguchi::store::new_row_id;
@@ -289,7 +289,12 @@ async fn a_retry_after_an_instance_died_mid_claim_books_once(backend: Backend) {
         start: "2026-12-04T09:00:00".parse().unwrap(),
         resident: ResidentInput {
             name: ResidentName::parse("山田 太郎").unwrap(),
-            identity: ResidentIdentity::Email(Email::parse("killed@example.jp").unwrap()),
+            identity: ResidentIdentity::Person {
+                name_key: madoguchi::domain::identity::name_key("山田 太郎"),
+                birth_date: madoguchi_tests::birth_date_of("killed@example.jp")
+                    .parse()
+                    .unwrap(),
+            },
             factors: Vec::new(),
             proxy: false,
             lang: "ja",

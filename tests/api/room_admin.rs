@@ -86,6 +86,7 @@ fn booking() -> Value {
         "procedure": "cert_renewal",
         "start": "2026-12-04T09:00:00+09:00",
         "resident": { "name": "山田 太郎", "email": "yamada@example.jp" },
+        "birth_date": "1960-05-01",
         "certificate_expiry": "2027-01-31",
     })
 }

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use madoguchi_tests::{
-    Backend, Options, TestApp, assert_problem, city, on_both_backends, spawn_with,
+    Backend, Options, TestApp, assert_problem, birth_date_of, city, on_both_backends, spawn_with,
 };
 use serde_json::{Value, json};
 
@@ -105,6 +105,7 @@ fn renewal_at(time: &str, email: &str) -> Value {
         "procedure": "cert_renewal",
         "start": format!("2026-12-04T{time}:00+09:00"),
         "resident": { "name": "山田 太郎", "email": email },
+        "birth_date": birth_date_of(email),
         "certificate_expiry": "2027-01-31",
     })
 }
@@ -199,7 +200,7 @@ async fn bookings_need_an_admission_and_each_admission_books_once(backend: Backe
         app.book(&json!({
             "office_id": "desk", "procedure": "cert_renewal",
             "start": "2026-12-11T09:00:00+09:00",
-            "resident": { "name": "佐藤", "email": "c@example.jp" },
+            "resident": { "name": "佐藤", "email": "c@example.jp" }, "birth_date": "1970-01-01",
             "certificate_expiry": "2027-01-31"
         }))
         .await
@@ -532,8 +533,8 @@ async fn a_room_switches_on_when_attempts_pass_its_rate(backend: Backend) {
         json!({
             "office_id": "desk", "procedure": "cert_renewal",
             "start": format!("2026-12-15T{time}:00+09:00"),
-            "resident": { "name": "急増 太郎", "email": format!("s{n}@example.jp") },
-            "certificate_expiry": "2027-01-31"
+            "resident": { "name": format!("急増 太郎 {n}"), "email": format!("s{n}@example.jp") },
+            "birth_date": "1970-01-01", "certificate_expiry": "2027-01-31"
         })
     };
     for (n, time) in ["09:00", "09:15", "09:30"].iter().enumerate() {

@@ -41,6 +41,7 @@ test('book a slot, see it on the manage page, cancel it', async () => {
   const expiry = new Date(`${start.slice(0, 10)}T00:00:00Z`);
   expiry.setUTCDate(expiry.getUTCDate() + 30);
   await page.getByLabel('お名前').fill('山田 花子');
+  await page.getByLabel('生年月日').fill('1962-11-03');
   await page.getByLabel('メールアドレス').fill('hanako@example.jp');
   await page.getByLabel('電子証明書の有効期限').fill(expiry.toISOString().slice(0, 10));
   await page.getByRole('button', { name: '予約する' }).click();

@@ -138,3 +138,50 @@ test('a booked resident finds the check-in at the kiosk, and a scan or a typo is
   assert.deepEqual(errors.filter((e) => !/40[49]|422/.test(e)), []);
   await context.close();
 });
+
+test('staff book for a caller at the phone desk, read the reference back, then find and cancel it', async () => {
+  const staff = await staffConsole({ counter_id: '1' });
+  const { page } = staff;
+  await page.locator('#phone-desk').click();
+  await page.getByRole('heading', { name: /電話予約の代行/ }).waitFor();
+  // A week ahead: choose the procedure and the day, then a free time.
+  const today = await page.locator('#date').inputValue();
+  const day = new Date(`${today}T00:00:00Z`);
+  day.setUTCDate(day.getUTCDate() + 7);
+  await page.getByLabel('手続き').selectOption('cert_renewal');
+  await page.locator('#date').fill(day.toISOString().slice(0, 10));
+  await page.getByRole('button', { name: '空き時間を表示' }).click();
+  await page.locator('#times a.slot').first().click();
+  await page.waitForURL(/\/phone\/cert_renewal\/form\?start=/);
+  const start = await page.locator('input[name="start"]').inputValue();
+  const expiry = new Date(`${start.slice(0, 10)}T00:00:00Z`);
+  expiry.setUTCDate(expiry.getUTCDate() + 30);
+  await page.getByLabel('お名前').fill('電話 トメ');
+  await page.getByLabel('生年月日').fill('1941-09-09');
+  await page.getByLabel('電話番号').fill('03-3333-4444');
+  await page.getByLabel('電子証明書の有効期限').fill(expiry.toISOString().slice(0, 10));
+  // Without the caller's consent nothing is booked.
+  await page.getByRole('button', { name: '予約する' }).click();
+  await page.locator('#e-consent').waitFor();
+  staff.errors.length = 0; // the browser logs the deliberate 422 answer itself
+  await page.getByLabel(/同意をいただきました/).check();
+  await page.getByRole('button', { name: '予約する' }).click();
+  await page.getByText('予約しました。予約番号を読み上げて').waitFor();
+  const reference = (await page.locator('#reference').innerText()).trim();
+  assert.match(reference, /^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{5}$/);
+  assert.equal(await page.locator('#spelled li').count(), 9);
+  assert.match(await page.locator('#mail-note').innerText(), /メールアドレスがありません/);
+  await checkPage(page, 'staff-phone-done-display');
+
+  // The caller phones again: found by the reference they read out, and cancelled.
+  await page.getByRole('link', { name: '次のお電話へ' }).click();
+  await page.locator('#reference').fill(reference.toLowerCase().replace('-', ' '));
+  await page.getByRole('button', { name: '探す' }).first().click();
+  assert.equal((await page.locator('#booking-name').innerText()).trim(), '電話 トメ');
+  await checkPage(page, 'staff-phone-booking-display');
+  await page.getByRole('button', { name: '予約を取り消す' }).click();
+  await page.getByRole('button', { name: '取り消す', exact: true }).click();
+  await page.locator('#desk-done').filter({ hasText: '取り消しました' }).waitFor();
+  assert.deepEqual(staff.errors, []);
+  await staff.context.close();
+});

@@ -59,6 +59,7 @@ pub fn booking(
             proxy: false,
             contact: None,
             certificate_expiry: None,
+            on_behalf: None,
         }),
         hold_expires_at: None,
         idempotency_key_hash: key.map(|k| [k; 32]),

@@ -545,6 +545,23 @@ impl TestApp {
         }
     }
 
+    /// The audit trail of a reservation: (kind, actor, detail as JSON text) in order.
+    pub async fn trail(&self, reference: &str) -> Vec<(String, String, Option<String>)> {
+        const TRAIL: &str = "SELECT t.kind, t.actor, CAST(t.detail AS TEXT) FROM reservation_trail t JOIN reservations r ON r.id = t.reservation_id WHERE r.reference = $1 ORDER BY t.source, t.seq";
+        match &self.stores {
+            Stores::Production { pool, .. } => sqlx::query_as(TRAIL)
+                .bind(reference)
+                .fetch_all(pool)
+                .await
+                .unwrap(),
+            Stores::Embedded { pool, .. } => sqlx::query_as(TRAIL)
+                .bind(reference)
+                .fetch_all(pool)
+                .await
+                .unwrap(),
+        }
+    }
+
     /// The hot state loses everything: Redis restarted empty, or the process restarted.
     pub async fn lose_hot_state(&mut self) {
         match &mut self.stores {
@@ -713,15 +730,30 @@ impl Drop for TestApp {
     }
 }
 
-/// A renewal booking body for `start`, for a resident identified by `email`.
+/// A renewal booking body for `start`, for a resident identified by `email`: each address
+/// (in any case) stands for one person, 山田 太郎 born on [`birth_date_of`] it.
 pub fn renewal(office: &str, start: &str, email: &str) -> Value {
     json!({
         "office_id": office,
         "procedure": "cert_renewal",
         "start": start,
         "resident": { "name": "山田 太郎", "email": email },
+        "birth_date": birth_date_of(email),
         "certificate_expiry": "2027-01-31",
     })
+}
+
+/// A birth date that stands for `email`'s resident (FNV-1a of the address in lower case,
+/// a day of 1930–2003): a test that books as several addresses books as several people.
+pub fn birth_date_of(email: &str) -> String {
+    let hash = email
+        .to_lowercase()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    let first = chrono::NaiveDate::from_ymd_opt(1930, 1, 1).unwrap_or_default();
+    (first + chrono::Duration::days((hash % 27_000) as i64)).to_string()
 }
 
 /// A card-pickup booking body.

@@ -147,6 +147,9 @@ pub struct ResidentRecord {
     pub contact: Option<crate::store::mail::MailContact>,
     /// See [`Reservation::certificate_expiry`].
     pub certificate_expiry: Option<chrono::NaiveDate>,
+    /// Staff booked it for the resident: the ledger writes a `booked` event by them in
+    /// the same write.
+    pub on_behalf: Option<OnBehalf>,
 }
 
 impl fmt::Debug for ResidentRecord {
@@ -216,19 +219,32 @@ pub struct IdempotencyRecord {
 }
 
 /// Who made a change, for the audit trail.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
     Resident,
     System,
+    /// Staff, by the id of their token (never the token itself).
+    Staff(Uuid),
 }
 
 impl Actor {
-    pub fn as_str(self) -> &'static str {
+    /// How the trail names the actor: `resident`, `system` or `staff:<token id>`.
+    pub fn name(self) -> std::borrow::Cow<'static, str> {
         match self {
-            Actor::Resident => "resident",
-            Actor::System => "system",
+            Actor::Resident => "resident".into(),
+            Actor::System => "system".into(),
+            Actor::Staff(token) => format!("staff:{token}").into(),
         }
     }
+}
+
+/// A booking staff made for a resident who called (電話予約の代行): the booking's first
+/// audit event names the staff token and keeps what was noted (the caller's consent).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnBehalf {
+    pub staff: Uuid,
+    /// JSON kept with the event, e.g. `{"channel":"phone","consent":true}`.
+    pub detail: serde_json::Value,
 }
 
 /// The durable ledger.
@@ -279,8 +295,18 @@ pub trait Ledger: Send + Sync + 'static {
         id: Uuid,
         to: &Placement,
         reminder_at: Option<DateTime<Utc>>,
+        actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<Option<Reservation>, WriteError>;
+    /// Records that `actor` did `kind` to a reservation without changing it (staff
+    /// opening a caller's booking: `viewed`), for the office's audit trail.
+    async fn record_event(
+        &self,
+        id: Uuid,
+        kind: &str,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
     /// Of `ids`, which are active and where: for the claim reaper.
     async fn active_placements(
@@ -316,6 +342,12 @@ pub trait Ledger: Send + Sync + 'static {
     ) -> Result<Vec<IdempotencyRecord>, StoreError>;
     /// Of `ids`, those that are no longer active (for the rebuild's second look).
     async fn inactive_among(&self, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError>;
+    /// A resident's confirmed bookings (any procedure, any office), by start: the phone
+    /// desk finding a caller by name and birth date.
+    async fn confirmed_of_resident(
+        &self,
+        identity_hash: &Digest,
+    ) -> Result<Vec<Reservation>, StoreError>;
     /// Confirmed bookings of an office starting in `[from, to)`, by start (reception).
     async fn confirmed_between(
         &self,

@@ -410,11 +410,24 @@ impl Ledger for SqliteLedger {
                     .map_err(write_error)?;
             }
         }
-        // A booking's "booked" entry of the audit trail is its row (`reservation_trail`).
+        // A booking's "booked" entry of the audit trail is its row (`reservation_trail`),
+        // unless staff booked it for a caller: then it is an event naming them.
         if is_hold {
             event(&mut tx, &id, "held", "resident", now, None)
                 .await
                 .map_err(write_error)?;
+        } else if let Some(by) = new.resident.as_ref().and_then(|r| r.on_behalf.as_ref()) {
+            let actor = Actor::Staff(by.staff).name();
+            event(
+                &mut tx,
+                &id,
+                "booked",
+                &actor,
+                now,
+                Some(by.detail.to_string()),
+            )
+            .await
+            .map_err(write_error)?;
         }
         tx.commit().await.map_err(write_error)
     }
@@ -592,7 +605,7 @@ impl Ledger for SqliteLedger {
         .await
         .map_err(store_error)?;
         if let Some(row) = &row {
-            event(&mut tx, &id, "cancelled", actor.as_str(), now, None)
+            event(&mut tx, &id, "cancelled", &actor.name(), now, None)
                 .await
                 .map_err(store_error)?;
             announce(&mut tx, row, MailKind::Cancelled, None, now)
@@ -608,6 +621,7 @@ impl Ledger for SqliteLedger {
         id: Uuid,
         to: &Placement,
         reminder_at: Option<DateTime<Utc>>,
+        actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<Option<Reservation>, WriteError> {
         let detail = serde_json::json!({
@@ -652,15 +666,42 @@ impl Ledger for SqliteLedger {
         .await
         .map_err(write_error)?;
         if let Some(row) = &row {
-            event(&mut tx, &id, "rescheduled", "resident", now, Some(detail))
-                .await
-                .map_err(write_error)?;
+            event(
+                &mut tx,
+                &id,
+                "rescheduled",
+                &actor.name(),
+                now,
+                Some(detail),
+            )
+            .await
+            .map_err(write_error)?;
             announce(&mut tx, row, MailKind::Changed, reminder_at.map(ms), now)
                 .await
                 .map_err(write_error)?;
         }
         tx.commit().await.map_err(write_error)?;
         Ok(one(row)?)
+    }
+
+    async fn record_event(
+        &self,
+        id: Uuid,
+        kind: &str,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        event(
+            &mut conn,
+            &id.to_string(),
+            kind,
+            &actor.name(),
+            ms(now),
+            None,
+        )
+        .await
+        .map_err(store_error)
     }
 
     async fn active_placements(
@@ -835,6 +876,23 @@ impl Ledger for SqliteLedger {
         .await
         .map_err(store_error)?;
         rows.iter().map(|id| uuid(id)).collect()
+    }
+
+    async fn confirmed_of_resident(
+        &self,
+        identity_hash: &Digest,
+    ) -> Result<Vec<Reservation>, StoreError> {
+        let hash = identity_hash.to_vec();
+        let rows = sqlx::query_as!(
+            Row,
+            "SELECT * FROM reservations WHERE resident_hash = ?1 AND status = 'confirmed'
+             ORDER BY slot_start, reference",
+            hash
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter().map(Reservation::try_from).collect()
     }
 
     async fn confirmed_between(

@@ -3,7 +3,6 @@
 //! then the identity the procedure needs.
 
 use crate::domain::OfficeId;
-use crate::domain::booking::RuleViolation;
 use crate::domain::identity::{SecondFactor, identity_for};
 use crate::domain::procedure::ProcedureId;
 use crate::domain::text::Lang;
@@ -76,8 +75,8 @@ pub fn book_request(
     else {
         return Err(ApiError::invalid_fields(Vec::new(), lang));
     };
-    let identity = identity_for(procedure.info().identity, &parts)
-        .map_err(|field| ApiError::from_rule(RuleViolation::MissingField(field), lang))?;
+    let identity = identity_for(procedure.info().identity, &name, &parts)
+        .map_err(|fields| ApiError::missing_fields(&fields, lang))?;
     Ok(BookRequest {
         office,
         procedure,

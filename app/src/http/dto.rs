@@ -31,7 +31,9 @@ pub struct BookingBody {
     pub proxy: bool,
     /// Card pickup: the number on the notification postcard (交付通知書番号).
     pub notice_number: Option<String>,
-    /// Card pickup: the applicant's date of birth, `YYYY-MM-DD`.
+    /// The applicant's date of birth, `YYYY-MM-DD`: required for every booking. With
+    /// the name (or a card pickup's postcard number) it is who the applicant is, for the
+    /// one-booking-per-person rule; a missing one is a 422 `missing-field`.
     pub birth_date: Option<String>,
     /// Certificate renewal: the certificate's expiry date, `YYYY-MM-DD`.
     pub certificate_expiry: Option<String>,
@@ -86,7 +88,7 @@ pub struct ConfirmBody {
 pub struct AccessBody {
     /// The e-mail address or phone number given at booking (typed any way).
     pub contact: Option<String>,
-    /// The birth date given at booking (card pickup), `YYYY-MM-DD`.
+    /// The birth date given at booking, `YYYY-MM-DD`.
     pub birth_date: Option<String>,
     #[serde(flatten)]
     #[schema(ignore)]

@@ -627,6 +627,17 @@ impl ApiError {
         .with("errors", Value::Array(list))
     }
 
+    /// 422 for the fields a procedure needs that were not sent, every one at once (the
+    /// first also as `field`).
+    pub fn missing_fields(fields: &[&'static str], lang: Lang) -> Self {
+        let list: Vec<Value> = fields
+            .iter()
+            .map(|f| json!({ "field": f, "message": "is required" }))
+            .collect();
+        let first = fields.first().copied().unwrap_or_default();
+        Self::from_rule(RuleViolation::MissingField(first), lang).with("errors", Value::Array(list))
+    }
+
     /// A 422 listing fields that have the documented form but cannot be accepted (a
     /// birth date in the future, a room whose dates do not fit together): 400 is kept
     /// for requests the OpenAPI document itself rules out.
@@ -783,6 +794,14 @@ impl ApiError {
                 Text::new(
                     "仮押さえの時間が過ぎました。もう一度時間帯を選んでください。",
                     "The hold ran out. Please choose a slot again.",
+                ),
+                lang,
+            ),
+            BookingError::OtherOffice => ApiError::new(
+                Problem::Forbidden,
+                Text::new(
+                    "この職員用トークンでは、ほかの窓口の予約は扱えません。",
+                    "This staff token is for another office.",
                 ),
                 lang,
             ),

@@ -1,7 +1,6 @@
 //! Booking, holds, and managing a booking with its reference and secret.
 
 use crate::domain::OfficeId;
-use crate::domain::booking::RuleViolation;
 use crate::domain::identity::{SecondFactor, identity_for};
 use crate::domain::reference::ReferenceKey;
 use crate::domain::text::Lang;
@@ -212,8 +211,8 @@ pub async fn confirm(
     let Some(name) = name else {
         return Err(ApiError::invalid_fields(Vec::new(), lang));
     };
-    let identity = identity_for(found.procedure.info().identity, &parts)
-        .map_err(|field| ApiError::from_rule(RuleViolation::MissingField(field), lang))?;
+    let identity = identity_for(found.procedure.info().identity, &name, &parts)
+        .map_err(|fields| ApiError::missing_fields(&fields, lang))?;
     let confirmed = state
         .booking
         .confirm(

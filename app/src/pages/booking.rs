@@ -291,6 +291,11 @@ pub struct BookingForm {
     birth_date: String,
     #[serde(default)]
     proxy: Option<String>,
+    /// The phone desk's form only: the caller agreed, and the language of their e-mails.
+    #[serde(default)]
+    consent: Option<String>,
+    #[serde(default)]
+    mail_lang: String,
     /// Anything else the form carried: handed to the API's rules with the rest, which
     /// refuse a PIN-like field with the fraud warning and any other unknown field.
     #[serde(flatten)]
@@ -310,6 +315,8 @@ struct FormPage {
     needs_expiry: bool,
     needs_notice: bool,
     proxy_allowed: bool,
+    /// Staff book for a caller (the phone desk): the consent box and the e-mail language.
+    for_caller: bool,
     form: BookingForm,
     idempotency_key: String,
     csrf: String,
@@ -337,25 +344,32 @@ pub struct FormQuery {
     start: Option<String>,
 }
 
-fn parse_local(raw: &str) -> Option<NaiveDateTime> {
+pub(crate) fn parse_local(raw: &str) -> Option<NaiveDateTime> {
     NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M").ok()
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the parts of the page, each needed once"
-)]
-fn form_page(
+/// Which booking form: the resident's own, or the phone desk's for a caller.
+#[derive(Clone, Copy)]
+pub(crate) struct FormTarget<'a> {
+    pub office: &'a OfficeId,
+    pub procedure: ProcedureId,
+    pub for_caller: bool,
+}
+
+pub(crate) fn form_page(
     state: &State,
     req: &HttpRequest,
     tr: Tr,
-    office: &OfficeId,
-    procedure: ProcedureId,
+    target: FormTarget<'_>,
     form: BookingForm,
-    message: Option<String>,
-    errors: Vec<(String, String)>,
+    (message, errors): (Option<String>, Vec<(String, String)>),
     status: HttpResponseBuilder,
 ) -> HttpResponse {
+    let FormTarget {
+        office,
+        procedure,
+        for_caller,
+    } = target;
     let Some(o) = state.booking.municipality().office(office.as_str()) else {
         return not_found(tr);
     };
@@ -372,9 +386,24 @@ fn form_page(
         form.idempotency_key.clone()
     };
     let info = procedure.info();
+    let (action, calendar) = if for_caller {
+        (
+            format!("/staff/{office}/phone/{procedure}/form?lang={}", tr.code()),
+            format!(
+                "/staff/{office}/phone?procedure={procedure}&date={}&lang={}",
+                start.date(),
+                tr.code()
+            ),
+        )
+    } else {
+        (
+            format!("/book/{office}/{procedure}/form?lang={}", tr.code()),
+            format!("/book/{office}/{procedure}?lang={}", tr.code()),
+        )
+    };
     let page = FormPage {
-        action: format!("/book/{office}/{procedure}/form?lang={}", tr.code()),
-        calendar: format!("/book/{office}/{procedure}?lang={}", tr.code()),
+        action,
+        calendar,
         office_name: tr.text(&o.name).to_owned(),
         procedure_name: tr.text(&info.name).to_owned(),
         slot: format!("{} {}", day_label(&tr, start.date()), HhMm(start.time())),
@@ -382,6 +411,7 @@ fn form_page(
         needs_expiry: info.needs_certificate_expiry,
         needs_notice: info.identity == IdentityKind::NoticeAndBirthDate,
         proxy_allowed: op.proxy,
+        for_caller,
         idempotency_key: key,
         csrf: token.value.clone(),
         form,
@@ -406,21 +436,95 @@ pub async fn form(
     let Some((office, procedure)) = office_procedure(&path) else {
         return not_found(tr);
     };
-    let form = BookingForm {
-        start: query.start.clone().unwrap_or_default(),
-        ..BookingForm::default()
-    };
-    form_page(
-        &state,
-        &req,
-        tr,
-        &office,
+    let target = FormTarget {
+        office: &office,
         procedure,
+        for_caller: false,
+    };
+    blank_form(&state, &req, tr, target, query.start.clone())
+}
+
+/// The form for the slot starting at `start`, empty.
+pub(crate) fn blank_form(
+    state: &State,
+    req: &HttpRequest,
+    tr: Tr,
+    target: FormTarget<'_>,
+    start: Option<String>,
+) -> HttpResponse {
+    let form = BookingForm::starting(start.unwrap_or_default());
+    form_page(
+        state,
+        req,
+        tr,
+        target,
         form,
-        None,
-        Vec::new(),
+        (None, Vec::new()),
         HttpResponse::Ok(),
     )
+}
+
+impl BookingForm {
+    /// An empty form for the slot starting at `start` (`YYYY-MM-DDTHH:MM`, Tokyo).
+    pub(crate) fn starting(start: String) -> Self {
+        BookingForm {
+            start,
+            ..BookingForm::default()
+        }
+    }
+
+    pub(crate) fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    pub(crate) fn start(&self) -> Option<NaiveDateTime> {
+        parse_local(&self.start)
+    }
+
+    pub(crate) fn consented(&self) -> bool {
+        self.consent.is_some()
+    }
+
+    /// The e-mail language the phone desk chose for the caller.
+    pub(crate) fn mail_lang(&self) -> Option<&'static str> {
+        crate::pages::lang::PageLang::parse(&self.mail_lang).map(|l| l.code())
+    }
+
+    pub(crate) fn idempotency(&self) -> Option<IdempotencyKey> {
+        crate::http::parse::parse_idempotency_key(&self.idempotency_key)
+            .ok()
+            .map(IdempotencyKey)
+    }
+
+    /// The form as the API's booking body, so that it goes through the same parsing.
+    pub(crate) fn body(
+        &self,
+        office: &OfficeId,
+        procedure: ProcedureId,
+        start: NaiveDateTime,
+    ) -> BookingBody {
+        let optional = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+        BookingBody {
+            office_id: office.to_string(),
+            procedure: procedure.as_str().to_owned(),
+            start: format!("{}+09:00", start.format("%Y-%m-%dT%H:%M:00")),
+            resident: ResidentBody {
+                name: self.name.clone(),
+                email: optional(&self.email),
+                phone: optional(&self.phone),
+                unknown: Default::default(),
+            },
+            proxy: self.proxy.is_some(),
+            notice_number: optional(&self.notice_number),
+            birth_date: optional(&self.birth_date),
+            certificate_expiry: optional(&self.certificate_expiry),
+            unknown: self
+                .unknown
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect(),
+        }
+    }
 }
 
 /// The page's message for a field the API refused (the API's own text is English).
@@ -432,7 +536,7 @@ fn field_message(tr: &Tr, field: &str, api: &str) -> String {
     }
 }
 
-fn refusal(tr: &Tr, e: &ApiError) -> (Option<String>, Vec<(String, String)>) {
+pub(crate) fn refusal(tr: &Tr, e: &ApiError) -> (Option<String>, Vec<(String, String)>) {
     let fields: Vec<(String, String)> = e
         .extensions
         .get("errors")
@@ -654,34 +758,12 @@ pub async fn submit(
     if !csrf::verify(&req, &form.csrf) {
         return crate::pages::queue::forbidden(tr);
     }
-    let Some(start) = parse_local(&form.start) else {
+    let Some(start) = form.start() else {
         return not_found(tr);
     };
-    let optional = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
-    let body = BookingBody {
-        office_id: office.to_string(),
-        procedure: procedure.as_str().to_owned(),
-        start: format!("{}+09:00", start.format("%Y-%m-%dT%H:%M:00")),
-        resident: ResidentBody {
-            name: form.name.clone(),
-            email: optional(&form.email),
-            phone: optional(&form.phone),
-            unknown: Default::default(),
-        },
-        proxy: form.proxy.is_some(),
-        notice_number: optional(&form.notice_number),
-        birth_date: optional(&form.birth_date),
-        certificate_expiry: optional(&form.certificate_expiry),
-        unknown: form
-            .unknown
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-            .collect(),
-    };
+    let body = form.body(&office, procedure, start);
     let lang = tr.lang.text_lang();
-    let idempotency = crate::http::parse::parse_idempotency_key(&form.idempotency_key)
-        .ok()
-        .map(IdempotencyKey);
+    let idempotency = form.idempotency();
     // A release behind a waiting room is booked through the room; the refusal says so.
     let token_for = |room: &str| crate::http::waiting_rooms::admission_token(&req, room);
     let booked =
@@ -726,16 +808,18 @@ pub async fn submit(
         }
         Err(e) => {
             let status = e.problem.describe().1;
-            let (message, errors) = refusal(&tr, &e);
+            let target = FormTarget {
+                office: &office,
+                procedure,
+                for_caller: false,
+            };
             form_page(
                 &state,
                 &req,
-                tr,
-                &office,
-                procedure,
+                tr.clone(),
+                target,
                 form,
-                message,
-                errors,
+                refusal(&tr, &e),
                 HttpResponse::build(status),
             )
         }
@@ -772,7 +856,12 @@ pub struct ManageForm {
 
 pub struct ManagedBooking {
     pub reference: String,
+    /// Empty on the phone desk, where the staff token stands for it.
     pub secret: String,
+    /// Where the booking's forms post (the manage page, or the phone desk).
+    pub post_to: String,
+    /// The resident's name, for the phone desk to check with the caller (not on `/manage`).
+    pub name: Option<String>,
     pub status: String,
     pub active: bool,
     pub office_name: String,
@@ -837,70 +926,12 @@ async fn manage_page(
     } = view;
     let mut booking = None;
     if let Some((r, secret)) = found {
-        let active = r.status == ReservationStatus::Confirmed;
-        let mut moves: Vec<(String, Vec<(String, String)>)> = Vec::new();
-        let (mut earlier, mut later, mut span) = (None, None, String::new());
-        let to = from.map(|f| f + Duration::days(13));
-        if active
-            && let Ok(a) = state
-                .booking
-                .availability(&r.office_id, r.procedure, from, to)
-                .await
-        {
-            let first = from.unwrap_or(a.window.first).max(a.window.first);
-            let last = (first + Duration::days(13)).min(a.window.last);
-            span = format!("{}〜{}", day_label(&tr, first), day_label(&tr, last));
-            let back = (first - Duration::days(14)).max(a.window.first);
-            earlier = (first > a.window.first).then(|| back.to_string());
-            later = (last < a.window.last).then(|| (last + Duration::days(1)).to_string());
-            for s in a
-                .slots
-                .iter()
-                .filter(|s| s.remaining > 0 && s.start != r.slot_start)
-            {
-                let local = tokyo_naive(s.start);
-                let day = day_label(&tr, local.date());
-                let slot = (
-                    local.format("%Y-%m-%dT%H:%M").to_string(),
-                    HhMm(local.time()).to_string(),
-                );
-                match moves.last_mut() {
-                    Some((d, slots)) if *d == day => slots.push(slot),
-                    _ => moves.push((day, vec![slot])),
-                }
-            }
-        }
-        booking = Some(ManagedBooking {
-            reference: r.reference.clone(),
-            secret: secret.to_owned(),
-            status: tr.plain(match r.status {
-                ReservationStatus::Confirmed => "manage.confirmed",
-                ReservationStatus::Cancelled => "manage.cancelled",
-                _ => "manage.other",
-            }),
-            active,
-            office_name: state
-                .booking
-                .municipality()
-                .office(r.office_id.as_str())
-                .map(|o| tr.text(&o.name).to_owned())
-                .unwrap_or_default(),
-            procedure_name: tr.text(&r.procedure.info().name).to_owned(),
-            when: when_text(&tr, r.slot_start, r.slot_end),
-            moves,
-            earlier,
-            later,
-            span,
-            needs_expiry: r.procedure.info().needs_certificate_expiry
-                && r.certificate_expiry.is_none(),
-            asking_to_cancel: asking_to_cancel && active,
-            change_until: state
-                .booking
-                .municipality()
-                .office(r.office_id.as_str())
-                .map(|o| change_until(&tr, o, r.slot_start))
-                .unwrap_or_default(),
-        });
+        let by = ManageAs {
+            secret,
+            post_to: format!("/manage?lang={}", tr.code()),
+            for_caller: false,
+        };
+        booking = Some(managed_booking(state, &tr, r, by, from, asking_to_cancel).await);
     }
     let token = CsrfToken::of(req);
     let page = ManagePage {
@@ -912,6 +943,88 @@ async fn manage_page(
         tr: tr.clone(),
     };
     csrf::form_answer(render_with(&page, &tr, false, status), token)
+}
+
+/// Who manages a booking: its resident (with the secret, on `/manage`) or the phone desk
+/// for a caller, which may change it after the online deadline.
+pub(crate) struct ManageAs<'a> {
+    pub secret: &'a str,
+    pub post_to: String,
+    pub for_caller: bool,
+}
+
+/// A booking as the manage forms show it: its summary, two weeks of free slots of the
+/// same office and procedure to move to (from `from`), and the cancel step.
+pub(crate) async fn managed_booking(
+    state: &State,
+    tr: &Tr,
+    r: &Reservation,
+    by: ManageAs<'_>,
+    from: Option<NaiveDate>,
+    asking_to_cancel: bool,
+) -> ManagedBooking {
+    let active = r.status == ReservationStatus::Confirmed;
+    let mut moves: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    let (mut earlier, mut later, mut span) = (None, None, String::new());
+    let to = from.map(|f| f + Duration::days(13));
+    if active
+        && let Ok(a) = state
+            .booking
+            .availability(&r.office_id, r.procedure, from, to)
+            .await
+    {
+        let first = from.unwrap_or(a.window.first).max(a.window.first);
+        let last = (first + Duration::days(13)).min(a.window.last);
+        span = format!("{}〜{}", day_label(tr, first), day_label(tr, last));
+        let back = (first - Duration::days(14)).max(a.window.first);
+        earlier = (first > a.window.first).then(|| back.to_string());
+        later = (last < a.window.last).then(|| (last + Duration::days(1)).to_string());
+        for s in a
+            .slots
+            .iter()
+            .filter(|s| s.remaining > 0 && s.start != r.slot_start)
+        {
+            let local = tokyo_naive(s.start);
+            let day = day_label(tr, local.date());
+            let slot = (
+                local.format("%Y-%m-%dT%H:%M").to_string(),
+                HhMm(local.time()).to_string(),
+            );
+            match moves.last_mut() {
+                Some((d, slots)) if *d == day => slots.push(slot),
+                _ => moves.push((day, vec![slot])),
+            }
+        }
+    }
+    let office = state.booking.municipality().office(r.office_id.as_str());
+    ManagedBooking {
+        reference: r.reference.clone(),
+        secret: by.secret.to_owned(),
+        name: r.resident_name.clone().filter(|_| by.for_caller),
+        post_to: by.post_to,
+        status: tr.plain(match r.status {
+            ReservationStatus::Confirmed => "manage.confirmed",
+            ReservationStatus::Cancelled => "manage.cancelled",
+            _ => "manage.other",
+        }),
+        active,
+        office_name: office
+            .map(|o| tr.text(&o.name).to_owned())
+            .unwrap_or_default(),
+        procedure_name: tr.text(&r.procedure.info().name).to_owned(),
+        when: when_text(tr, r.slot_start, r.slot_end),
+        moves,
+        earlier,
+        later,
+        span,
+        needs_expiry: r.procedure.info().needs_certificate_expiry && r.certificate_expiry.is_none(),
+        asking_to_cancel: asking_to_cancel && active,
+        // The phone desk changes until the slot; the online deadline is the resident's.
+        change_until: office
+            .filter(|_| !by.for_caller)
+            .map(|o| change_until(tr, o, r.slot_start))
+            .unwrap_or_default(),
+    }
 }
 
 pub async fn manage(state: State, req: HttpRequest) -> HttpResponse {

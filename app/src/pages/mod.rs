@@ -10,6 +10,7 @@ pub mod csrf;
 pub mod heatmap;
 pub mod lang;
 pub mod outbox;
+pub mod phone;
 pub mod queue;
 pub mod room;
 pub mod staff;
@@ -112,6 +113,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             Endpoint::new("/staff/{office_id}/outbox")
                 .get(outbox::page)
+                .done(),
+        )
+        .service(
+            Endpoint::new("/staff/{office_id}/phone")
+                .get(phone::desk)
+                .post(phone::desk_submit)
+                .done(),
+        )
+        .service(
+            Endpoint::new("/staff/{office_id}/phone/{procedure}/form")
+                .get(phone::caller_form)
+                .post(phone::caller_book)
                 .done(),
         )
         .service(

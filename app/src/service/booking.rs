@@ -18,11 +18,12 @@ use crate::domain::reference::ReferenceKey;
 use crate::domain::time::{Clock, from_tokyo, tokyo_date};
 use crate::service::guesses::Guesses;
 use crate::service::keys::{Keys, fingerprint, is_token_shaped, new_reference};
+use crate::service::staff::StaffPrincipal;
 use crate::store::mail::MailContact;
 use crate::store::{
     Actor, ClaimOutcome, Digest, HotError, HotState, IdempotencyMark, Ledger, NewReservation,
-    OfficeSnapshot, Placement, Reservation, ReservationStatus, ResidentMark, ResidentRecord,
-    SeatClaim, SeatRelease, StoreError, WriteError, new_row_id,
+    OfficeSnapshot, OnBehalf, Placement, Reservation, ReservationStatus, ResidentMark,
+    ResidentRecord, SeatClaim, SeatRelease, StoreError, WriteError, new_row_id,
 };
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
@@ -64,6 +65,9 @@ pub enum BookingError {
     WrongState(ReservationStatus),
     #[error("the hold has expired")]
     HoldExpired,
+    /// Staff act only for their own office.
+    #[error("the staff token is for another office")]
+    OtherOffice,
     #[error("the date range is invalid: {0}")]
     BadRange(&'static str),
     #[error("service temporarily unavailable: {0}")]
@@ -160,6 +164,18 @@ pub struct Ownership {
 impl std::fmt::Debug for Ownership {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Ownership(..)")
+    }
+}
+
+/// The caller agreed that staff book for them with what they said (noted by staff in
+/// the console); a phone booking cannot be made without it.
+#[derive(Debug, Clone, Copy)]
+pub struct CallerConsent(());
+
+impl CallerConsent {
+    /// The console's consent box: ticked, or no booking.
+    pub fn given(ticked: bool) -> Option<Self> {
+        ticked.then_some(CallerConsent(()))
     }
 }
 
@@ -412,6 +428,32 @@ impl BookingService {
 
     /// Books a slot for a resident in one step.
     pub async fn book(&self, req: BookRequest) -> Result<Booked, BookingError> {
+        self.book_with(req, None).await
+    }
+
+    /// Books for a resident who called (電話予約の代行), by the same rules as their own
+    /// booking; the booking's first audit event names the staff token and the consent.
+    pub async fn book_for_caller(
+        &self,
+        staff: &StaffPrincipal,
+        req: BookRequest,
+        _consent: CallerConsent,
+    ) -> Result<Booked, BookingError> {
+        if !staff.may_act_for(&req.office) {
+            return Err(BookingError::OtherOffice);
+        }
+        let on_behalf = OnBehalf {
+            staff: staff.token_id,
+            detail: serde_json::json!({ "channel": "phone", "consent": true }),
+        };
+        self.book_with(req, Some(on_behalf)).await
+    }
+
+    async fn book_with(
+        &self,
+        req: BookRequest,
+        on_behalf: Option<OnBehalf>,
+    ) -> Result<Booked, BookingError> {
         let now = self.clock.now();
         let office = self.office(&req.office)?;
         let slot = decide_slot(&self.municipality, office, req.procedure, req.start, now)?;
@@ -443,6 +485,7 @@ impl BookingService {
             proxy: req.resident.proxy,
             contact: mail_contact(&req.resident, &self.timings.reminder, slot.start, now),
             certificate_expiry: req.certificate_expiry,
+            on_behalf,
         };
         self.claim_and_insert(claim, slot.start, slot.end, Some(resident), None)
             .await
@@ -829,6 +872,7 @@ impl BookingService {
             proxy: resident.proxy,
             contact: mail_contact(&resident, &self.timings.reminder, r.slot_start, now),
             certificate_expiry,
+            on_behalf: None,
         };
         let clear_mark = SeatRelease {
             holder: r.id,
@@ -852,8 +896,110 @@ impl BookingService {
 
     /// Cancels a booking or releases a hold. Cancelling twice answers the same.
     pub async fn cancel(&self, owner: &Ownership) -> Result<Reservation, BookingError> {
-        let now = self.clock.now();
         let r = self.find(owner).await?;
+        self.cancel_found(r, Actor::Resident).await
+    }
+
+    /// A booking of the staff's office, by the reference a caller reads out; the opening
+    /// is an audit event (`viewed`) naming the staff token.
+    pub async fn open_for_caller(
+        &self,
+        staff: &StaffPrincipal,
+        reference: &ReferenceKey,
+    ) -> Result<Reservation, BookingError> {
+        let r = self.caller_booking(staff, reference).await?;
+        self.ledger
+            .record_event(
+                r.id,
+                "viewed",
+                Actor::Staff(staff.token_id),
+                self.clock.now(),
+            )
+            .await?;
+        Ok(r)
+    }
+
+    /// A caller's bookings at the staff's office, by their name and birth date when the
+    /// reference is lost; each opening is an audit event (`viewed`).
+    pub async fn find_for_caller(
+        &self,
+        staff: &StaffPrincipal,
+        identity: &ResidentIdentity,
+    ) -> Result<Vec<Reservation>, BookingError> {
+        let hash = self.keys.identity_hash(identity);
+        let found: Vec<Reservation> = self
+            .ledger
+            .confirmed_of_resident(&hash)
+            .await?
+            .into_iter()
+            .filter(|r| staff.may_act_for(&r.office_id))
+            .collect();
+        let now = self.clock.now();
+        for r in &found {
+            self.ledger
+                .record_event(r.id, "viewed", Actor::Staff(staff.token_id), now)
+                .await?;
+        }
+        Ok(found)
+    }
+
+    /// Cancels a caller's booking. Staff on the phone may do so after the online deadline
+    /// (that is what the phone is for), not after the slot.
+    pub async fn cancel_for_caller(
+        &self,
+        staff: &StaffPrincipal,
+        reference: &ReferenceKey,
+    ) -> Result<Reservation, BookingError> {
+        let r = self.caller_booking(staff, reference).await?;
+        self.cancel_found(r, Actor::Staff(staff.token_id)).await
+    }
+
+    /// Moves a caller's booking to another slot of the same office, by the booking rules
+    /// but not the online deadline.
+    pub async fn reschedule_for_caller(
+        &self,
+        staff: &StaffPrincipal,
+        reference: &ReferenceKey,
+        start: NaiveDateTime,
+        certificate_expiry: Option<NaiveDate>,
+    ) -> Result<Reservation, BookingError> {
+        let r = self.caller_booking(staff, reference).await?;
+        let req = RescheduleRequest {
+            office: None,
+            start,
+            certificate_expiry,
+        };
+        self.reschedule_found(r, req, Actor::Staff(staff.token_id))
+            .await
+    }
+
+    async fn caller_booking(
+        &self,
+        staff: &StaffPrincipal,
+        reference: &ReferenceKey,
+    ) -> Result<Reservation, BookingError> {
+        self.ledger
+            .reservation_by_reference(reference.as_str())
+            .await?
+            .filter(|r| staff.may_act_for(&r.office_id))
+            .ok_or(BookingError::NotFound)
+    }
+
+    /// Residents change online until the deadline; staff (a caller's request) until the
+    /// slot, as the rules of the slot itself still say.
+    fn check_changeable(&self, r: &Reservation, by: Actor) -> Result<(), BookingError> {
+        if matches!(by, Actor::Staff(_)) {
+            return Ok(());
+        }
+        let office = self.office(&r.office_id)?;
+        office
+            .booking
+            .check_cancellable(self.clock.now(), tokyo_date(r.slot_start))?;
+        Ok(())
+    }
+
+    async fn cancel_found(&self, r: Reservation, by: Actor) -> Result<Reservation, BookingError> {
+        let now = self.clock.now();
         match r.status {
             ReservationStatus::Cancelled | ReservationStatus::Expired => return Ok(r),
             ReservationStatus::Lapsed => {
@@ -862,15 +1008,10 @@ impl BookingService {
                 }
                 .into());
             }
-            ReservationStatus::Confirmed => {
-                let office = self.office(&r.office_id)?;
-                office
-                    .booking
-                    .check_cancellable(now, tokyo_date(r.slot_start))?;
-            }
+            ReservationStatus::Confirmed => self.check_changeable(&r, by)?,
             ReservationStatus::Held => {}
         }
-        let Some(cancelled) = self.ledger.cancel(r.id, Actor::Resident, now).await? else {
+        let Some(cancelled) = self.ledger.cancel(r.id, by, now).await? else {
             // Cancelled or expired concurrently: answer with what it is now.
             return self
                 .ledger
@@ -896,15 +1037,21 @@ impl BookingService {
         owner: &Ownership,
         req: RescheduleRequest,
     ) -> Result<Reservation, BookingError> {
-        let now = self.clock.now();
         let r = self.find(owner).await?;
+        self.reschedule_found(r, req, Actor::Resident).await
+    }
+
+    async fn reschedule_found(
+        &self,
+        r: Reservation,
+        req: RescheduleRequest,
+        by: Actor,
+    ) -> Result<Reservation, BookingError> {
+        let now = self.clock.now();
         if r.status != ReservationStatus::Confirmed {
             return Err(BookingError::WrongState(r.status));
         }
-        let old_office = self.office(&r.office_id)?;
-        old_office
-            .booking
-            .check_cancellable(now, tokyo_date(r.slot_start))?;
+        self.check_changeable(&r, by)?;
         let target_id = req.office.clone().unwrap_or_else(|| r.office_id.clone());
         let target = self.office(&target_id)?;
         let slot = decide_slot(&self.municipality, target, r.procedure, req.start, now)?;
@@ -961,7 +1108,11 @@ impl BookingService {
                 idempotency: None,
             };
             let reminder_at = self.timings.reminder.due(to.start, now);
-            match self.ledger.reschedule(r.id, &to, reminder_at, now).await {
+            match self
+                .ledger
+                .reschedule(r.id, &to, reminder_at, by, now)
+                .await
+            {
                 Ok(Some(moved)) => {
                     self.release_quietly(&SeatRelease {
                         holder: r.id,

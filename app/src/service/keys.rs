@@ -296,12 +296,20 @@ mod tests {
     fn identity_hashes_depend_on_the_key_and_the_identity() {
         let a = Keys::derive(b"0123456789abcdef0123456789abcdef");
         let b = Keys::derive(b"fedcba9876543210fedcba9876543210");
-        let email = ResidentIdentity::Email(Email::parse("Taro@Example.jp").unwrap());
-        let same = ResidentIdentity::Email(Email::parse("taro@example.JP").unwrap());
-        let phone = ResidentIdentity::Phone(Phone::parse("090-1234-5678").unwrap());
-        assert_eq!(a.identity_hash(&email), a.identity_hash(&same));
-        assert_ne!(a.identity_hash(&email), a.identity_hash(&phone));
-        assert_ne!(a.identity_hash(&email), b.identity_hash(&email));
+        let person = |name: &str, born: u32| ResidentIdentity::Person {
+            name_key: crate::domain::identity::name_key(name),
+            birth_date: chrono::NaiveDate::from_ymd_opt(1960, 5, born).unwrap(),
+        };
+        let taro = person("山田 太郎", 1);
+        assert_eq!(
+            a.identity_hash(&taro),
+            a.identity_hash(&person("山田　太郎", 1))
+        );
+        assert_ne!(
+            a.identity_hash(&taro),
+            a.identity_hash(&person("山田 太郎", 2))
+        );
+        assert_ne!(a.identity_hash(&taro), b.identity_hash(&taro));
     }
 
     #[test]

@@ -104,25 +104,6 @@ impl Email {
     }
 }
 
-impl Email {
-    /// The address as it names a person for the one-booking rule: the `+tag` of the
-    /// local part removed (`taro+2@example.jp` is taro's mailbox), already lower case.
-    /// Dots are kept: only some providers ignore them.
-    pub fn person_key(&self) -> String {
-        match self.0.rsplit_once('@') {
-            Some((local, domain)) => {
-                let base = local
-                    .split('+')
-                    .next()
-                    .filter(|b| !b.is_empty())
-                    .unwrap_or(local);
-                format!("{base}@{domain}")
-            }
-            None => self.0.clone(),
-        }
-    }
-}
-
 impl fmt::Debug for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Email(..)")
@@ -197,16 +178,72 @@ impl fmt::Debug for NoticeNumber {
     }
 }
 
+/// Kanji that residents and registers write in two forms (旧字体 and 異体字 beside the
+/// common form): the same family name either way. Only pairs where both forms name the
+/// same family; the list is short on purpose, since a wrong fold would merge two people.
+const VARIANT_KANJI: &[(char, char)] = &[
+    ('髙', '高'),
+    ('﨑', '崎'),
+    ('嵜', '崎'),
+    ('邊', '辺'),
+    ('邉', '辺'),
+    ('齋', '斎'),
+    ('齊', '斉'),
+    ('澤', '沢'),
+    ('濱', '浜'),
+    ('濵', '浜'),
+    ('廣', '広'),
+    ('國', '国'),
+    ('櫻', '桜'),
+    ('冨', '富'),
+    ('嶋', '島'),
+    ('嶌', '島'),
+    ('峯', '峰'),
+    ('德', '徳'),
+    ('惠', '恵'),
+    ('眞', '真'),
+    ('實', '実'),
+    ('藏', '蔵'),
+    ('瀨', '瀬'),
+    ('槇', '槙'),
+];
+
+/// A name as it is compared, for the one-booking rule and at reception: compatibility
+/// forms folded (NFKC: full-width letters, half-width kana), spaces removed, lower case,
+/// katakana as hiragana (ヤマダ and やまだ are one reading), and the kanji variants of
+/// [`VARIANT_KANJI`] as their common form. 山田 and やまだ stay different: nothing here
+/// knows a reading.
+pub fn name_key(raw: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    raw.nfkc()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'ァ'..='ヶ' => char::from_u32(u32::from(c) - 0x60).unwrap_or(c),
+            _ => VARIANT_KANJI
+                .iter()
+                .find(|(variant, _)| *variant == c)
+                .map_or(c, |(_, common)| *common),
+        })
+        .collect()
+}
+
 /// Who a booking belongs to, for the one-active-booking-per-procedure rule. Only its
 /// keyed hash is stored.
+///
+/// A person is their name (as [`name_key`] compares it) and birth date, not a contact:
+/// a household shares one e-mail address or phone, and one person has several.
 #[derive(Clone, PartialEq, Eq)]
 pub enum ResidentIdentity {
+    /// A card pickup: the postcard names one card of one person.
     Notice {
         number: NoticeNumber,
         birth_date: NaiveDate,
     },
-    Email(Email),
-    Phone(Phone),
+    Person {
+        name_key: String,
+        birth_date: NaiveDate,
+    },
 }
 
 impl ResidentIdentity {
@@ -216,8 +253,10 @@ impl ResidentIdentity {
             ResidentIdentity::Notice { number, birth_date } => {
                 format!("notice:{}:{}", number.as_str(), birth_date)
             }
-            ResidentIdentity::Email(e) => format!("email:{}", e.person_key()),
-            ResidentIdentity::Phone(p) => format!("phone:{}", p.as_str()),
+            ResidentIdentity::Person {
+                name_key,
+                birth_date,
+            } => format!("person:{birth_date}:{name_key}"),
         }
     }
 }
@@ -238,25 +277,45 @@ pub struct IdentityParts {
     pub phone: Option<Phone>,
 }
 
-/// The identity behind the one-active-booking rule: the postcard number and birth date for
-/// a card pickup; otherwise the e-mail address, or the phone number when no address is
-/// given. `Err` names the missing field.
+/// The identity behind the one-active-booking rule: the postcard number and birth date
+/// for a card pickup; otherwise the name and birth date, with a contact (e-mail or phone)
+/// required to reach the resident. `Err` names every missing field, in form order.
 pub fn identity_for(
     kind: crate::domain::procedure::IdentityKind,
+    name: &ResidentName,
     parts: &IdentityParts,
-) -> Result<ResidentIdentity, &'static str> {
+) -> Result<ResidentIdentity, Vec<&'static str>> {
     use crate::domain::procedure::IdentityKind;
     match kind {
-        IdentityKind::NoticeAndBirthDate => {
-            let number = parts.notice_number.clone().ok_or("notice_number")?;
-            let birth_date = parts.birth_date.ok_or("birth_date")?;
-            Ok(ResidentIdentity::Notice { number, birth_date })
-        }
-        IdentityKind::Contact => match (&parts.email, &parts.phone) {
-            (Some(email), _) => Ok(ResidentIdentity::Email(email.clone())),
-            (None, Some(phone)) => Ok(ResidentIdentity::Phone(phone.clone())),
-            (None, None) => Err("email"),
+        IdentityKind::NoticeAndBirthDate => match (&parts.notice_number, parts.birth_date) {
+            (Some(number), Some(birth_date)) => Ok(ResidentIdentity::Notice {
+                number: number.clone(),
+                birth_date,
+            }),
+            (number, birth) => Err([
+                number.is_none().then_some("notice_number"),
+                birth.is_none().then_some("birth_date"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect()),
         },
+        IdentityKind::Contact => {
+            let contact = parts.email.is_some() || parts.phone.is_some();
+            match parts.birth_date {
+                Some(birth_date) if contact => Ok(ResidentIdentity::Person {
+                    name_key: name_key(name.as_str()),
+                    birth_date,
+                }),
+                birth => Err([
+                    (!contact).then_some("email"),
+                    birth.is_none().then_some("birth_date"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect()),
+            }
+        }
     }
 }
 
@@ -483,54 +542,114 @@ mod tests {
         assert_eq!(all, ["email:a@b.jp", "birth:1950-04-01"]);
     }
 
+    fn birth(raw: &str) -> Option<NaiveDate> {
+        raw.parse().ok()
+    }
+
     #[test]
-    fn an_alias_with_a_plus_tag_is_the_same_person() {
-        let id = |raw: &str| ResidentIdentity::Email(Email::parse(raw).unwrap()).canonical();
-        assert_eq!(id("Taro+2@Example.JP"), id("taro@example.jp"));
-        assert_eq!(id("taro+a+b@example.jp"), id("taro@example.jp"));
-        assert_ne!(
-            id("ta.ro@example.jp"),
-            id("taro@example.jp"),
-            "dots are kept"
+    fn one_person_is_the_name_as_compared_and_the_birth_date_whatever_the_contact() {
+        use crate::domain::procedure::IdentityKind;
+        let person = |name: &str, email: Option<&str>, phone: Option<&str>, born: &str| {
+            let parts = IdentityParts {
+                email: email.map(|e| Email::parse(e).unwrap()),
+                phone: phone.map(|p| Phone::parse(p).unwrap()),
+                birth_date: birth(born),
+                ..IdentityParts::default()
+            };
+            identity_for(
+                IdentityKind::Contact,
+                &ResidentName::parse(name).unwrap(),
+                &parts,
+            )
+            .unwrap()
+            .canonical()
+        };
+        let taro = person("山田 太郎", Some("taro@example.jp"), None, "1960-05-01");
+        assert_eq!(taro, "person:1960-05-01:山田太郎");
+        assert_eq!(
+            person("山田　太郎", None, Some("090-1234-5678"), "1960-05-01"),
+            taro,
+            "another contact, full-width space"
         );
         assert_eq!(
-            id("+x@example.jp"),
-            "email:+x@example.jp",
-            "no base: kept whole"
+            person("山田太郎", Some("taro+2@example.jp"), None, "1960-05-01"),
+            taro,
+            "an alias"
+        );
+        assert_ne!(
+            person("山田 花子", Some("taro@example.jp"), None, "1960-05-01"),
+            taro,
+            "a household shares one address"
+        );
+        assert_ne!(
+            person("山田 太郎", Some("taro@example.jp"), None, "1990-05-01"),
+            taro,
+            "a namesake born another day"
+        );
+        assert_eq!(
+            person("ﾔﾏﾀﾞ ﾀﾛｳ", Some("a@b.jp"), None, "1960-05-01"),
+            person("やまだ たろう", Some("c@d.jp"), None, "1960-05-01"),
+            "half-width katakana and hiragana"
+        );
+        assert_eq!(
+            person("髙橋 一郎", Some("a@b.jp"), None, "1960-05-01"),
+            person("高橋 一郎", Some("a@b.jp"), None, "1960-05-01"),
+            "a variant kanji"
+        );
+        assert_eq!(
+            person("John SMITH", Some("a@b.jp"), None, "1960-05-01"),
+            person("ｊｏｈｎ smith", Some("a@b.jp"), None, "1960-05-01"),
         );
     }
 
     #[test]
     fn identities_of_different_kinds_never_collide() {
-        let e = ResidentIdentity::Email(Email::parse("0312345678@example.jp").unwrap());
-        let p = ResidentIdentity::Phone(Phone::parse("0312345678").unwrap());
-        assert_ne!(e.canonical(), p.canonical());
+        let born = NaiveDate::from_ymd_opt(1980, 4, 1).unwrap();
+        let notice = ResidentIdentity::Notice {
+            number: NoticeNumber::parse("ABCD").unwrap(),
+            birth_date: born,
+        };
+        let person = ResidentIdentity::Person {
+            name_key: "abcd".into(),
+            birth_date: born,
+        };
+        assert_ne!(notice.canonical(), person.canonical());
     }
 
     #[test]
-    fn the_identity_follows_the_procedure() {
+    fn the_identity_follows_the_procedure_and_names_every_missing_field() {
         use crate::domain::procedure::IdentityKind;
+        let name = ResidentName::parse("山田 太郎").unwrap();
         let parts = IdentityParts {
             notice_number: Some(NoticeNumber::parse("12345678").unwrap()),
-            birth_date: Some("1980-04-01".parse().unwrap()),
+            birth_date: birth("1980-04-01"),
             email: None,
             phone: Some(Phone::parse("090-1234-5678").unwrap()),
         };
-        let pickup = identity_for(IdentityKind::NoticeAndBirthDate, &parts).unwrap();
+        let pickup = identity_for(IdentityKind::NoticeAndBirthDate, &name, &parts).unwrap();
         assert!(pickup.canonical().starts_with("notice:12345678:1980-04-01"));
-        let contact = identity_for(IdentityKind::Contact, &parts).unwrap();
-        assert_eq!(contact.canonical(), "phone:09012345678");
+        let contact = identity_for(IdentityKind::Contact, &name, &parts).unwrap();
+        assert_eq!(contact.canonical(), "person:1980-04-01:山田太郎");
         let missing = IdentityParts {
             birth_date: None,
             ..parts.clone()
         };
         assert_eq!(
-            identity_for(IdentityKind::NoticeAndBirthDate, &missing).err(),
-            Some("birth_date")
+            identity_for(IdentityKind::NoticeAndBirthDate, &name, &missing).err(),
+            Some(vec!["birth_date"])
         );
         assert_eq!(
-            identity_for(IdentityKind::Contact, &IdentityParts::default()).err(),
-            Some("email")
+            identity_for(IdentityKind::Contact, &name, &IdentityParts::default()).err(),
+            Some(vec!["email", "birth_date"])
+        );
+        assert_eq!(
+            identity_for(
+                IdentityKind::NoticeAndBirthDate,
+                &name,
+                &IdentityParts::default()
+            )
+            .err(),
+            Some(vec!["notice_number", "birth_date"])
         );
     }
 

@@ -13,7 +13,7 @@ use std::fmt;
 use std::sync::LazyLock;
 
 /// Crockford's symbols, in value order.
-const SYMBOLS: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+pub const SYMBOLS: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// Bits a reference carries (eight symbols).
 const BITS: u32 = 40;
 /// Symbols of a reference, the check included.

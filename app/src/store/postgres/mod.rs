@@ -375,6 +375,8 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
     let mut fingerprints = Vec::with_capacity(n);
     let mut hold_expiries = Vec::with_capacity(n);
     let mut nows = Vec::with_capacity(n);
+    let mut bookers = Vec::with_capacity(n);
+    let mut notes = Vec::with_capacity(n);
     for new in items {
         let p = &new.placement;
         let status = status_of(new);
@@ -400,6 +402,9 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
         fingerprints.push(new.request_fingerprint.map(|h| h.to_vec()));
         hold_expiries.push(new.hold_expires_at);
         nows.push(new.now);
+        let on_behalf = new.resident.as_ref().and_then(|r| r.on_behalf.as_ref());
+        bookers.push(on_behalf.map(|b| Actor::Staff(b.staff).name().into_owned()));
+        notes.push(on_behalf.map(|b| b.detail.to_string()));
     }
     sqlx::query!(
         r#"
@@ -431,10 +436,12 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
                 AS k(kind, due_at)
             WHERE m.email IS NOT NULL AND k.due_at IS NOT NULL
         )
-        INSERT INTO reservation_events (reservation_id, kind, actor, at)
-        SELECT id, 'held', 'resident', at FROM UNNEST($1::uuid[], $9::text[], $16::timestamptz[])
-            AS k(id, status, at)
-        WHERE status = 'held'
+        INSERT INTO reservation_events (reservation_id, kind, actor, at, detail)
+        SELECT id, CASE WHEN status = 'held' THEN 'held' ELSE 'booked' END,
+               COALESCE(booker, 'resident'), at, note::jsonb
+        FROM UNNEST($1::uuid[], $9::text[], $16::timestamptz[], $22::text[], $23::text[])
+            AS k(id, status, at, booker, note)
+        WHERE status = 'held' OR booker IS NOT NULL
         "#,
         &ids,
         &references,
@@ -457,6 +464,8 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
         &langs as &[Option<String>],
         &reminders as &[Option<DateTime<Utc>>],
         &expiries as &[Option<chrono::NaiveDate>],
+        &bookers as &[Option<String>],
+        &notes as &[Option<String>],
     )
     .execute(pool)
     .await
@@ -465,6 +474,7 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
 
 async fn insert_one(pool: &PgPool, new: &NewReservation) -> Result<(), WriteError> {
     let p = &new.placement;
+    let on_behalf = new.resident.as_ref().and_then(|r| r.on_behalf.as_ref());
     let contact = new.resident.as_ref().and_then(|r| r.contact.as_ref());
     let status = status_of(new);
     sqlx::query!(
@@ -486,8 +496,10 @@ async fn insert_one(pool: &PgPool, new: &NewReservation) -> Result<(), WriteErro
                 AS k(kind, due_at)
             WHERE i.contact_email IS NOT NULL AND k.due_at IS NOT NULL
         )
-        INSERT INTO reservation_events (reservation_id, kind, actor, at)
-        SELECT id, 'held', 'resident', created_at FROM inserted WHERE status = 'held'
+        INSERT INTO reservation_events (reservation_id, kind, actor, at, detail)
+        SELECT id, CASE WHEN status = 'held' THEN 'held' ELSE 'booked' END,
+               COALESCE($22, 'resident'), created_at, $23::text::jsonb
+        FROM inserted WHERE status = 'held' OR $22::text IS NOT NULL
         "#,
         new.id,
         new.reference,
@@ -510,6 +522,8 @@ async fn insert_one(pool: &PgPool, new: &NewReservation) -> Result<(), WriteErro
         contact.map(|c| c.lang.as_str()),
         contact.and_then(|c| c.reminder_at),
         new.resident.as_ref().and_then(|r| r.certificate_expiry),
+        on_behalf.map(|b| Actor::Staff(b.staff).name().into_owned()),
+        on_behalf.map(|b| b.detail.to_string()),
     )
     .execute(pool)
     .await
@@ -751,6 +765,7 @@ impl Ledger for PgLedger {
         actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<Option<Reservation>, StoreError> {
+        let actor = actor.name();
         let row = sqlx::query_as!(
             Row,
             r#"
@@ -780,7 +795,7 @@ impl Ledger for PgLedger {
             "#,
             id,
             now,
-            actor.as_str()
+            actor.as_ref()
         )
         .fetch_optional(self.db()?)
         .await
@@ -793,6 +808,7 @@ impl Ledger for PgLedger {
         id: Uuid,
         to: &Placement,
         reminder_at: Option<DateTime<Utc>>,
+        actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<Option<Reservation>, WriteError> {
         let detail = serde_json::json!({
@@ -800,6 +816,7 @@ impl Ledger for PgLedger {
             "slot_start": to.start,
             "seat": to.seat,
         });
+        let actor = actor.name();
         let row = sqlx::query_as!(
             Row,
             r#"
@@ -811,7 +828,7 @@ impl Ledger for PgLedger {
                 RETURNING *
             ), event AS (
                 INSERT INTO reservation_events (reservation_id, kind, actor, at, detail)
-                SELECT id, 'rescheduled', 'resident', $7, $8 FROM updated
+                SELECT id, 'rescheduled', $10, $7, $8 FROM updated
             ), dropped AS (
                 UPDATE outbox SET dropped_at = $7
                 WHERE reservation_id = $1 AND kind = 'reminder' AND sent_at IS NULL
@@ -840,12 +857,34 @@ impl Ledger for PgLedger {
             i32::from(to.capacity),
             now,
             detail,
-            reminder_at
+            reminder_at,
+            actor.as_ref()
         )
         .fetch_optional(self.db()?)
         .await
         .map_err(|e| self.write_failed(e))?;
         Ok(one(row)?)
+    }
+
+    async fn record_event(
+        &self,
+        id: Uuid,
+        kind: &str,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let actor = actor.name();
+        sqlx::query!(
+            "INSERT INTO reservation_events (reservation_id, kind, actor, at) VALUES ($1, $2, $3, $4)",
+            id,
+            kind,
+            actor.as_ref(),
+            now
+        )
+        .execute(self.db()?)
+        .await
+        .map(|_| ())
+        .map_err(|e| self.failed(e))
     }
 
     async fn active_placements(
@@ -1017,6 +1056,22 @@ impl Ledger for PgLedger {
         .fetch_all(self.db()?)
         .await
         .map_err(|e| self.failed(e))
+    }
+
+    async fn confirmed_of_resident(
+        &self,
+        identity_hash: &Digest,
+    ) -> Result<Vec<Reservation>, StoreError> {
+        let rows = sqlx::query_as!(
+            Row,
+            "SELECT * FROM reservations WHERE resident_hash = $1 AND status = 'confirmed'
+             ORDER BY slot_start, reference",
+            identity_hash.as_slice()
+        )
+        .fetch_all(self.db()?)
+        .await
+        .map_err(|e| self.failed(e))?;
+        rows.into_iter().map(Reservation::try_from).collect()
     }
 
     async fn confirmed_between(
