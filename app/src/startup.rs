@@ -240,6 +240,11 @@ impl Application {
         let deadline = chrono::Duration::seconds(
             i64::try_from(settings.claim_deadline_secs).unwrap_or(i64::MAX),
         );
+        let reminder = crate::service::booking::Reminder {
+            days_before: settings.mail.reminder_days_before,
+            at: chrono::NaiveTime::parse_from_str(&settings.mail.reminder_time, "%H:%M")
+                .context("mail.reminder_time must be HH:MM, e.g. 12:00")?,
+        };
         let booking = Arc::new(BookingService::new(
             municipality.clone(),
             stores.ledger.clone(),
@@ -248,11 +253,7 @@ impl Application {
             keys.clone(),
             BookingTimings {
                 claim_deadline: deadline,
-                reminder: crate::service::booking::Reminder {
-                    days_before: settings.mail.reminder_days_before,
-                    at: chrono::NaiveTime::parse_from_str(&settings.mail.reminder_time, "%H:%M")
-                        .context("mail.reminder_time must be HH:MM, e.g. 12:00")?,
-                },
+                reminder,
             },
             Arc::new(crate::service::guesses::Guesses::new(
                 (
@@ -343,6 +344,7 @@ impl Application {
                     .map(|u| u.expose().to_owned()),
                 from: settings.mail.from.clone(),
                 public_url: settings.mail.public_url.clone(),
+                reminder,
             },
             stores.mail_ledger.clone(),
             stores.ledger.clone(),

@@ -196,17 +196,76 @@ async fn a_move_is_told_in_the_residents_language_and_the_old_reminder_dropped(b
         .iter()
         .filter(|e| e.kind == MailKind::Reminder)
         .collect();
-    assert_eq!(reminders.len(), 2, "{entries:?}");
-    assert!(
-        reminders.iter().any(|e| e.dropped_at.is_some()),
-        "the old one"
-    );
+    // The confirmation, settled after the move, writes no reminder for the old slot.
+    assert_eq!(reminders.len(), 1, "{entries:?}");
+    assert_eq!(reminders[0].slot_start, at("2026-12-11T10:00:00+09:00"));
     app.clock.set(at("2026-12-10T12:00:00+09:00"));
     assert_eq!(app.mailer.run_once().await.unwrap(), 1);
     let all = smtp.received_by("move.en@example.jp");
     assert_eq!(all.len(), 3);
     assert!(all[2].subject().contains("Your visit is coming up"));
     assert!(all[2].text().contains("Fri 11 Dec"));
+}
+
+/// The booking's write carries its confirmation only; sending it writes the reminder,
+/// which a later move drops for the new slot's.
+async fn the_reminder_is_written_when_the_confirmation_is_sent(backend: Backend) {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(backend, &smtp).await;
+    let booked = app
+        .book_ok(&renewal("main", NINE, "later@example.jp"))
+        .await;
+    let kinds = |entries: &[madoguchi::store::mail::OutboxEntry]| -> Vec<(MailKind, bool)> {
+        let mut kinds: Vec<_> = entries
+            .iter()
+            .map(|e| (e.kind, e.sent_at.is_some() || e.dropped_at.is_some()))
+            .collect();
+        kinds.sort_by_key(|(k, _)| k.as_str());
+        kinds
+    };
+    let outbox = app.mailer.outbox();
+    let entries = outbox.outbox_of("main", 10).await.unwrap();
+    assert_eq!(
+        kinds(&entries),
+        [(MailKind::Confirmation, false)],
+        "one row per booking"
+    );
+    assert_eq!(app.mailer.run_once().await.unwrap(), 1);
+    let entries = outbox.outbox_of("main", 10).await.unwrap();
+    assert_eq!(
+        kinds(&entries),
+        [(MailKind::Confirmation, true), (MailKind::Reminder, false)]
+    );
+    let reminder = entries
+        .iter()
+        .find(|e| e.kind == MailKind::Reminder)
+        .unwrap();
+    assert_eq!(
+        reminder.due_at,
+        at("2026-12-03T12:00:00+09:00"),
+        "the day before at noon"
+    );
+    let moved = app
+        .with_secret(
+            Method::POST,
+            &format!("/api/v1/reservations/{}/reschedule", booked.reference),
+            &booked.secret,
+        )
+        .json(&json!({ "start": "2026-12-11T10:00:00+09:00" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 200);
+    let entries = outbox.outbox_of("main", 10).await.unwrap();
+    let reminders: Vec<_> = entries
+        .iter()
+        .filter(|e| e.kind == MailKind::Reminder)
+        .collect();
+    assert_eq!(reminders.len(), 2, "{entries:?}");
+    let old = reminders
+        .iter()
+        .find(|e| e.slot_start == at("2026-12-04T09:00:00+09:00"));
+    assert!(old.is_some_and(|e| e.dropped_at.is_some()), "{entries:?}");
 }
 
 /// A failed send is retried with back-off and keeps its Message-ID; a sender that died
@@ -344,6 +403,7 @@ async fn a_message_written_before_a_crash_is_sent_once_after_the_restart() {
 on_both_backends!(
     a_booking_is_confirmed_reminded_and_its_cancellation_told_by_mail,
     a_move_is_told_in_the_residents_language_and_the_old_reminder_dropped,
+    the_reminder_is_written_when_the_confirmation_is_sent,
     a_failed_or_abandoned_send_is_retried_and_sent_once,
     without_smtp_messages_are_kept_and_shown_to_administrators,
 );

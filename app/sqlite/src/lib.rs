@@ -400,15 +400,11 @@ impl Ledger for SqliteLedger {
         .execute(&mut *tx)
         .await
         .map_err(write_error)?;
-        if let Some(contact) = &contact {
+        // The confirmation only: its reminder is written when it is settled.
+        if contact.is_some() {
             enqueue(&mut tx, &id, MailKind::Confirmation, start, now, now)
                 .await
                 .map_err(write_error)?;
-            if let Some(at) = contact.reminder_at {
-                enqueue(&mut tx, &id, MailKind::Reminder, start, ms(at), now)
-                    .await
-                    .map_err(write_error)?;
-            }
         }
         // A booking's "booked" entry of the audit trail is its row (`reservation_trail`),
         // unless staff booked it for a caller: then it is an event naming them.
@@ -556,16 +552,9 @@ impl Ledger for SqliteLedger {
             event(&mut tx, &id, "confirmed", "resident", now, None)
                 .await
                 .map_err(write_error)?;
-            let reminder_at = resident.contact.as_ref().and_then(|c| c.reminder_at);
-            announce(
-                &mut tx,
-                row,
-                MailKind::Confirmation,
-                reminder_at.map(ms),
-                now,
-            )
-            .await
-            .map_err(write_error)?;
+            announce(&mut tx, row, MailKind::Confirmation, None, now)
+                .await
+                .map_err(write_error)?;
         }
         tx.commit().await.map_err(write_error)?;
         Ok(one(row)?)

@@ -73,10 +73,19 @@ impl MailLedger for SqliteLedger {
 
     async fn settle_mail(
         &self,
-        id: i64,
+        entry: &OutboxEntry,
         outcome: &MailOutcome,
+        reminder_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let (id, reservation) = (entry.id, entry.reservation_id.to_string());
+        // A settled confirmation writes its booking's reminder in the same transaction.
+        let reminder = reminder_at
+            .filter(|_| {
+                entry.kind == MailKind::Confirmation
+                    && !matches!(outcome, MailOutcome::Failed { .. })
+            })
+            .map(ms);
         let now = ms(now);
         let (sent, dropped, error, retry_at) = match outcome {
             MailOutcome::Sent => (Some(now), None, None, None),
@@ -85,6 +94,11 @@ impl MailLedger for SqliteLedger {
                 (None, None, Some(error.clone()), Some(ms(*retry_at)))
             }
         };
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(store_error)?;
         sqlx::query!(
             "UPDATE outbox SET sent_at = ?2, dropped_at = ?3,
                  last_error = COALESCE(?4, last_error), due_at = COALESCE(?5, due_at)
@@ -95,10 +109,27 @@ impl MailLedger for SqliteLedger {
             error,
             retry_at
         )
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
-        .map(|_| ())
-        .map_err(store_error)
+        .map_err(store_error)?;
+        if let Some(due) = reminder {
+            let slot_start = ms(entry.slot_start);
+            sqlx::query!(
+                "INSERT INTO outbox (reservation_id, kind, slot_start, due_at, created_at)
+                 SELECT r.id, 'reminder', r.slot_start, ?3, ?4 FROM reservations r
+                 WHERE r.id = ?1 AND r.status = 'confirmed' AND r.slot_start = ?2
+                   AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.reservation_id = ?1
+                                   AND o.kind = 'reminder' AND o.slot_start = ?2)",
+                reservation,
+                slot_start,
+                due,
+                now
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        }
+        tx.commit().await.map_err(store_error)
     }
 
     async fn outbox_of(&self, office: &str, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {

@@ -39,6 +39,8 @@ pub struct MailConfig {
     pub from: String,
     /// The site's public address, for the management link.
     pub public_url: String,
+    /// When a booking's reminder is due; written when its confirmation is settled.
+    pub reminder: crate::service::booking::Reminder,
 }
 
 pub struct Mailer {
@@ -50,6 +52,7 @@ pub struct Mailer {
     transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
     public_url: String,
+    reminder: crate::service::booking::Reminder,
 }
 
 /// Why a message was not sent (a label of `madoguchi_mail_dropped_total`).
@@ -97,6 +100,7 @@ impl Mailer {
             transport,
             from,
             public_url: config.public_url.trim_end_matches('/').to_owned(),
+            reminder: config.reminder,
         })
     }
 
@@ -219,8 +223,10 @@ impl Mailer {
             let now = self.clock.now();
             for entry in self.outbox.claim_mail(now, now + LEASE, BATCH).await? {
                 let outcome = self.send_one(transport, &entry).await?;
+                let now = self.clock.now();
+                let reminder_at = self.reminder.due(entry.slot_start, now);
                 self.outbox
-                    .settle_mail(entry.id, &outcome, self.clock.now())
+                    .settle_mail(&entry, &outcome, reminder_at, now)
                     .await?;
                 settled += 1;
             }

@@ -246,12 +246,7 @@ impl Reminder {
 }
 
 /// Where a booking's messages go: the e-mail address the resident gave, if any.
-fn mail_contact(
-    resident: &ResidentInput,
-    reminder: &Reminder,
-    slot_start: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Option<MailContact> {
+fn mail_contact(resident: &ResidentInput) -> Option<MailContact> {
     let email = resident.factors.iter().find_map(|f| match f {
         SecondFactor::Email(e) => Some(e.as_str().to_owned()),
         _ => None,
@@ -259,7 +254,6 @@ fn mail_contact(
     Some(MailContact {
         email,
         lang: resident.lang.to_owned(),
-        reminder_at: reminder.due(slot_start, now),
     })
 }
 
@@ -483,7 +477,7 @@ impl BookingService {
                 .keys
                 .resident_proofs(claim.claim_id, &req.resident.factors),
             proxy: req.resident.proxy,
-            contact: mail_contact(&req.resident, &self.timings.reminder, slot.start, now),
+            contact: mail_contact(&req.resident),
             certificate_expiry: req.certificate_expiry,
             on_behalf,
         };
@@ -870,7 +864,7 @@ impl BookingService {
             identity_hash,
             proofs: self.keys.resident_proofs(r.id, &resident.factors),
             proxy: resident.proxy,
-            contact: mail_contact(&resident, &self.timings.reminder, r.slot_start, now),
+            contact: mail_contact(&resident),
             certificate_expiry,
             on_behalf: None,
         };

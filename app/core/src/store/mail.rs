@@ -1,6 +1,6 @@
 //! The durable outbox of residents' messages (confirmation, reminder, change and
 //! cancellation notices). The ledger writes a row in the same write as the change it
-//! announces (`Ledger::insert_reservation`, `confirm_hold`, `cancel`, `reschedule`), so a
+//! announces (a booking's reminder in the write that settles its confirmation) (`Ledger::insert_reservation`, `confirm_hold`, `cancel`, `reschedule`), so a
 //! crash never loses a message; the sender claims due rows with a lease, sends, and
 //! marks them. A crash between the SMTP server's acceptance and the mark sends the
 //! message again after the lease, with the same Message-ID (the row id).
@@ -11,14 +11,13 @@ use chrono::{DateTime, Utc};
 use std::fmt;
 use uuid::Uuid;
 
-/// Where a booking's messages go, and when its reminder is due (`None`: no reminder, as
-/// when the booking is made after that time).
+/// Where a booking's messages go. The booking's write carries its confirmation; the
+/// reminder is written when the confirmation is settled (`MailLedger::settle_mail`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct MailContact {
     pub email: String,
     /// `ja`, `en` or `easy`.
     pub lang: String,
-    pub reminder_at: Option<DateTime<Utc>>,
 }
 
 impl fmt::Debug for MailContact {
@@ -109,10 +108,15 @@ pub trait MailLedger: Send + Sync + 'static {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Records what became of a claimed message. A confirmation sent or given up writes
+    /// its booking's reminder, due at `reminder_at`, in the same write, if the booking is
+    /// still confirmed for that slot and has none: the booking's own write carries one
+    /// outbox row, not two.
     async fn settle_mail(
         &self,
-        id: i64,
+        entry: &OutboxEntry,
         outcome: &MailOutcome,
+        reminder_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
     /// The newest messages about an office's bookings, for the admin page.

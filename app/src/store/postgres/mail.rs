@@ -54,14 +54,14 @@ impl MailLedger for PgLedger {
         let rows = sqlx::query_as!(
             Row,
             r#"WITH due AS (
-                   SELECT id FROM outbox
+                   SELECT reservation_id, id FROM outbox
                    WHERE sent_at IS NULL AND dropped_at IS NULL AND due_at <= $1
                    ORDER BY due_at
                    LIMIT $3
                    FOR UPDATE SKIP LOCKED
                )
                UPDATE outbox o SET due_at = $2, attempts = o.attempts + 1
-               FROM due WHERE o.id = due.id
+               FROM due WHERE o.reservation_id = due.reservation_id AND o.id = due.id
                RETURNING o.id, o.reservation_id, o.kind, o.slot_start, o.due_at, o.attempts,
                          o.last_error, o.sent_at, o.dropped_at, o.created_at"#,
             now,
@@ -76,8 +76,9 @@ impl MailLedger for PgLedger {
 
     async fn settle_mail(
         &self,
-        id: i64,
+        entry: &OutboxEntry,
         outcome: &MailOutcome,
+        reminder_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let (sent, dropped, error, retry_at) = match outcome {
@@ -87,15 +88,33 @@ impl MailLedger for PgLedger {
                 (None, None, Some(error.as_str()), Some(*retry_at))
             }
         };
+        // A settled confirmation writes its booking's reminder in the same statement.
+        let reminder = reminder_at.filter(|_| {
+            entry.kind == MailKind::Confirmation && !matches!(outcome, MailOutcome::Failed { .. })
+        });
         sqlx::query!(
-            "UPDATE outbox SET sent_at = $2, dropped_at = $3,
-                 last_error = COALESCE($4, last_error), due_at = COALESCE($5, due_at)
-             WHERE id = $1",
-            id,
+            "WITH settled AS (
+                 UPDATE outbox SET sent_at = $3, dropped_at = $4,
+                     last_error = COALESCE($5, last_error), due_at = COALESCE($6, due_at)
+                 WHERE reservation_id = $1 AND id = $2
+                 RETURNING reservation_id, slot_start
+             )
+             INSERT INTO outbox (reservation_id, kind, slot_start, due_at, created_at)
+             SELECT s.reservation_id, 'reminder', s.slot_start, $7, $8
+             FROM settled s JOIN reservations r ON r.id = s.reservation_id
+             WHERE $7::timestamptz IS NOT NULL AND r.status = 'confirmed'
+               AND r.slot_start = s.slot_start
+               AND NOT EXISTS (SELECT 1 FROM outbox o
+                               WHERE o.reservation_id = s.reservation_id AND o.kind = 'reminder'
+                                 AND o.slot_start = s.slot_start)",
+            entry.reservation_id,
+            entry.id,
             sent,
             dropped,
             error,
-            retry_at
+            retry_at,
+            reminder,
+            now
         )
         .execute(self.db()?)
         .await

@@ -368,7 +368,6 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
     let mut proofs = Vec::with_capacity(n);
     let mut emails = Vec::with_capacity(n);
     let mut langs = Vec::with_capacity(n);
-    let mut reminders = Vec::with_capacity(n);
     let mut expiries = Vec::with_capacity(n);
     let mut proxies = Vec::with_capacity(n);
     let mut keys = Vec::with_capacity(n);
@@ -395,7 +394,6 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
         let contact = new.resident.as_ref().and_then(|r| r.contact.as_ref());
         emails.push(contact.map(|c| c.email.clone()));
         langs.push(contact.map(|c| c.lang.clone()));
-        reminders.push(contact.and_then(|c| c.reminder_at));
         expiries.push(new.resident.as_ref().and_then(|r| r.certificate_expiry));
         proxies.push(new.resident.as_ref().is_some_and(|r| r.proxy));
         keys.push(new.idempotency_key_hash.map(|h| h.to_vec()));
@@ -422,24 +420,23 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
                         $6::timestamptz[], $7::int[], $8::int[], $9::text[], $10::text[],
                         $11::bytea[], $12::bool[], $13::bytea[], $14::bytea[],
                         $15::timestamptz[], $16::timestamptz[], $17::bytea[], $18::text[],
-                        $19::text[], $21::date[])
+                        $19::text[], $20::date[])
                  AS r(id, reference, office_id, procedure, slot_start, slot_end, seat, capacity,
                       status, resident_name, resident_hash, proxy, idempotency_key_hash,
                       request_fingerprint, hold_expires_at, created_at, resident_proofs,
                       contact_email, contact_lang, certificate_expiry)
         ), mail AS (
+            -- The confirmation only: its reminder is written when it is settled.
             INSERT INTO outbox (reservation_id, kind, slot_start, due_at, created_at)
-            SELECT m.id, k.kind, m.slot_start, k.due_at, m.created_at
-            FROM UNNEST($1::uuid[], $5::timestamptz[], $16::timestamptz[], $18::text[],
-                        $20::timestamptz[]) AS m(id, slot_start, created_at, email, reminder_at)
-            CROSS JOIN LATERAL (VALUES ('confirmation', m.created_at), ('reminder', m.reminder_at))
-                AS k(kind, due_at)
-            WHERE m.email IS NOT NULL AND k.due_at IS NOT NULL
+            SELECT m.id, 'confirmation', m.slot_start, m.created_at, m.created_at
+            FROM UNNEST($1::uuid[], $5::timestamptz[], $16::timestamptz[], $18::text[])
+                AS m(id, slot_start, created_at, email)
+            WHERE m.email IS NOT NULL
         )
         INSERT INTO reservation_events (reservation_id, kind, actor, at, detail)
         SELECT id, CASE WHEN status = 'held' THEN 'held' ELSE 'booked' END,
                COALESCE(booker, 'resident'), at, note::jsonb
-        FROM UNNEST($1::uuid[], $9::text[], $16::timestamptz[], $22::text[], $23::text[])
+        FROM UNNEST($1::uuid[], $9::text[], $16::timestamptz[], $21::text[], $22::text[])
             AS k(id, status, at, booker, note)
         WHERE status = 'held' OR booker IS NOT NULL
         "#,
@@ -462,7 +459,6 @@ async fn insert_many(pool: &PgPool, items: &[NewReservation]) -> Result<(), sqlx
         &proofs as &[Option<Vec<u8>>],
         &emails as &[Option<String>],
         &langs as &[Option<String>],
-        &reminders as &[Option<DateTime<Utc>>],
         &expiries as &[Option<chrono::NaiveDate>],
         &bookers as &[Option<String>],
         &notes as &[Option<String>],
@@ -486,20 +482,18 @@ async fn insert_one(pool: &PgPool, new: &NewReservation) -> Result<(), WriteErro
                 request_fingerprint, hold_expires_at, created_at, updated_at, resident_proofs,
                 contact_email, contact_lang, certificate_expiry)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16,
-                    $17, $18, $19, $21)
+                    $17, $18, $19, $20)
             RETURNING id, status, slot_start, created_at, contact_email
         ), mail AS (
             INSERT INTO outbox (reservation_id, kind, slot_start, due_at, created_at)
-            SELECT i.id, k.kind, i.slot_start, k.due_at, i.created_at
+            SELECT i.id, 'confirmation', i.slot_start, i.created_at, i.created_at
             FROM inserted i
-            CROSS JOIN LATERAL (VALUES ('confirmation', i.created_at), ('reminder', $20::timestamptz))
-                AS k(kind, due_at)
-            WHERE i.contact_email IS NOT NULL AND k.due_at IS NOT NULL
+            WHERE i.contact_email IS NOT NULL
         )
         INSERT INTO reservation_events (reservation_id, kind, actor, at, detail)
         SELECT id, CASE WHEN status = 'held' THEN 'held' ELSE 'booked' END,
-               COALESCE($22, 'resident'), created_at, $23::text::jsonb
-        FROM inserted WHERE status = 'held' OR $22::text IS NOT NULL
+               COALESCE($21, 'resident'), created_at, $22::text::jsonb
+        FROM inserted WHERE status = 'held' OR $21::text IS NOT NULL
         "#,
         new.id,
         new.reference,
@@ -520,7 +514,6 @@ async fn insert_one(pool: &PgPool, new: &NewReservation) -> Result<(), WriteErro
         new.resident.as_ref().map(|r| r.proofs.as_slice()),
         contact.map(|c| c.email.as_str()),
         contact.map(|c| c.lang.as_str()),
-        contact.and_then(|c| c.reminder_at),
         new.resident.as_ref().and_then(|r| r.certificate_expiry),
         on_behalf.map(|b| Actor::Staff(b.staff).name().into_owned()),
         on_behalf.map(|b| b.detail.to_string()),
@@ -720,7 +713,7 @@ impl Ledger for PgLedger {
                 UPDATE reservations
                 SET status = 'confirmed', resident_name = $2, resident_hash = $3, proxy = $4,
                     resident_proofs = $6, contact_email = $7, contact_lang = $8,
-                    certificate_expiry = $10, hold_expires_at = NULL, updated_at = $5
+                    certificate_expiry = $9, hold_expires_at = NULL, updated_at = $5
                 WHERE id = $1 AND status = 'held' AND hold_expires_at > $5
                 RETURNING *
             ), event AS (
@@ -728,11 +721,8 @@ impl Ledger for PgLedger {
                 SELECT id, 'confirmed', 'resident', $5 FROM updated
             ), mail AS (
                 INSERT INTO outbox (reservation_id, kind, slot_start, due_at, created_at)
-                SELECT u.id, k.kind, u.slot_start, k.due_at, $5
-                FROM updated u
-                CROSS JOIN LATERAL (VALUES ('confirmation', $5), ('reminder', $9::timestamptz))
-                    AS k(kind, due_at)
-                WHERE u.contact_email IS NOT NULL AND k.due_at IS NOT NULL
+                SELECT u.id, 'confirmation', u.slot_start, $5, $5
+                FROM updated u WHERE u.contact_email IS NOT NULL
             )
             SELECT id AS "id!", reference AS "reference!", office_id AS "office_id!",
                    procedure AS "procedure!", slot_start AS "slot_start!", slot_end AS "slot_end!",
@@ -750,7 +740,6 @@ impl Ledger for PgLedger {
             resident.proofs.as_slice(),
             resident.contact.as_ref().map(|c| c.email.as_str()),
             resident.contact.as_ref().map(|c| c.lang.as_str()),
-            resident.contact.as_ref().and_then(|c| c.reminder_at),
             resident.certificate_expiry
         )
         .fetch_optional(self.db()?)
