@@ -106,6 +106,16 @@ async fn the_phone_desk_books_for_a_caller_with_consent_and_reads_the_reference_
         serde_json::json!({ "channel": "phone", "consent": true })
     );
 
+    // The caller's e-mail speaks the chosen やさしい日本語, furigana in brackets.
+    let admin = app.staff_token("main", StaffRole::Admin).await;
+    let (admin, _) = signed_in_at_main(&app, &admin).await;
+    let (status, outbox) = page(&app, "/staff/main/outbox", &admin).await;
+    assert_eq!(status, 200);
+    assert!(
+        outbox.contains("つぎの内容（ないよう）で よやくが できました。"),
+        "{outbox}"
+    );
+
     // The same rules as online: the same person (another contact) has their booking.
     let (status, again) = post(&app, action, &cookies, &caller("&consent=1", "09011112222")).await;
     assert_eq!(status, 422);

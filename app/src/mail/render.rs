@@ -41,15 +41,15 @@ pub fn render(
         .unwrap_or(PageLang::Ja);
     let tr = Tr::new(lang, "/");
     let c = confirmation(municipality, now, &tr, origin, r, secret);
-    let site = tr.plain("site.name");
+    let site = tr.plain_text("site.name");
     let subject = format!(
         "【{site}】{} {}",
-        tr.plain(&format!("mail.subject.{}", kind.as_str())),
+        tr.plain_text(&format!("mail.subject.{}", kind.as_str())),
         c.reference
     );
-    let line = |key: &str, value: &str| format!("{}: {value}", tr.plain(key));
+    let line = |key: &str, value: &str| format!("{}: {value}", tr.plain_text(key));
     let mut text = vec![
-        tr.plain(&format!("mail.intro.{}", kind.as_str())),
+        tr.plain_text(&format!("mail.intro.{}", kind.as_str())),
         String::new(),
         line("done.reference", &c.reference),
         line("staff.procedure", &c.procedure_name),
@@ -66,23 +66,23 @@ pub fn render(
         text.push(String::new());
         text.push(line("done.arrival", &c.arrival));
         text.push(String::new());
-        text.push(format!("{}:", tr.plain("done.bring")));
+        text.push(format!("{}:", tr.plain_text("done.bring")));
         text.extend(c.bring.iter().map(|b| format!("・{b}")));
         text.push(String::new());
         if !c.change_until.is_empty() {
             text.push(format!(
                 "{}: {}{}",
-                tr.plain("manage.change_until"),
+                tr.plain_text("manage.change_until"),
                 c.change_until,
-                tr.plain("mail.change_until_after")
+                tr.plain_text("mail.change_until_after")
             ));
         }
-        text.push(tr.plain("mail.manage"));
+        text.push(tr.plain_text("mail.manage"));
         text.push(c.manage_link.clone());
     }
     text.push(String::new());
-    text.push(tr.plain("pin.warning"));
-    text.push(tr.plain("mail.not_you"));
+    text.push(tr.plain_text("pin.warning"));
+    text.push(tr.plain_text("mail.not_you"));
     text.push(format!("— {site}"));
     RenderedMail {
         subject,

@@ -146,6 +146,28 @@ pub fn svg(cells: &[HourCell], tr: &Tr, title_id: &str) -> String {
 }
 
 /// Plain text of a trusted string (furigana readings dropped), for SVG titles.
+/// The markup of a fixed string removed, its furigana kept after their kanji in
+/// brackets (`<ruby>窓口<rt>まどぐち</rt></ruby>` → 窓口（まどぐち）): plain text, such as
+/// an e-mail, has no ruby.
+pub fn readings_in_brackets(s: &str) -> String {
+    let marked = s.replace("<rt>", "<rt>（").replace("</rt>", "）</rt>");
+    strip_tags(&marked)
+}
+
+fn strip_tags(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_tag = false;
+    for ch in s.chars() {
+        match ch {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if !in_tag => out.push(ch),
+            _ => {}
+        }
+    }
+    out
+}
+
 pub fn strip_markup(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut in_tag = false;
@@ -188,6 +210,13 @@ mod tests {
             avg_wait_p50: None,
             level,
         }
+    }
+
+    #[test]
+    fn plain_text_keeps_furigana_in_brackets_and_drops_other_markup() {
+        let s = "<ruby>予約<rt>よやく</rt></ruby>を<strong>かくにん</strong>";
+        assert_eq!(readings_in_brackets(s), "予約（よやく）をかくにん");
+        assert_eq!(strip_markup(s), "予約をかくにん");
     }
 
     #[test]

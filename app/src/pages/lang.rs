@@ -108,6 +108,15 @@ impl Tr {
         crate::pages::heatmap::strip_markup(self.t(key))
     }
 
+    /// A fixed string for plain text (e-mail): in やさしい日本語 with its furigana in
+    /// brackets after the kanji, since plain text has no ruby; otherwise as [`Self::plain`].
+    pub fn plain_text(&self, key: &str) -> String {
+        match self.lang {
+            PageLang::Easy => crate::pages::heatmap::readings_in_brackets(self.t(key)),
+            _ => self.plain(key),
+        }
+    }
+
     /// A configured or domain text (escaped by the template).
     pub fn text<'a>(&self, text: &'a Text) -> &'a str {
         text.get(self.lang.text_lang())

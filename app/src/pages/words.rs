@@ -1291,7 +1291,6 @@ pub const WORDS: &[Entry] = &[
         "Choose a time",
         "<ruby>時間<rt>じかん</rt></ruby>をえらんでください",
     ),
-    ("phone.remaining", "残り", "left", "のこり"),
     (
         "phone.mail_lang",
         "メールの言語",
