@@ -229,6 +229,29 @@ async fn the_phone_desk_finds_moves_and_cancels_a_callers_booking_after_the_onli
         .map(|(_, actor, _)| actor.as_str())
         .collect();
     assert_eq!(actors.len(), 1, "one staff token did it all: {trail:?}");
+    // The office's administrators read them in the audit API, the token never.
+    let admin = app.staff_token("main", StaffRole::Admin).await;
+    let audit: serde_json::Value = app
+        .client
+        .get(app.url("/api/v1/offices/main/audit?date=2026-12-03"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = audit["booking_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["viewed", "viewed", "rescheduled", "viewed", "cancelled"]
+    );
+    assert!(!audit.to_string().contains(&staff), "{audit}");
     // By name and birth date again: a cancelled booking is not listed.
     let (_, after) = post(&app, desk, &cookies, &person).await;
     assert!(

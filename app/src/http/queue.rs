@@ -404,7 +404,8 @@ async fn act(
     ))
 }
 
-/// The office's audit trail for a day: every counter action and ticket change, who did
+/// The office's audit trail for a day: every counter action and ticket change, and
+/// staff's events on bookings (phone bookings, openings, moves, cancellations), who did
 /// it and when. Administrators only.
 #[utoipa::path(get, path = "/api/v1/offices/{office_id}/audit", tag = "counters",
     params(("office_id" = String, Path), AuditQuery),
@@ -435,6 +436,11 @@ pub async fn audit(
         .audit(&staff.0, &office, date)
         .await
         .or_problem(lang)?;
+    let booking_events = state
+        .queue
+        .booking_audit(&staff.0, &office, date)
+        .await
+        .or_problem(lang)?;
     let verification = state.audit.verify(&office, date).await.or_problem(lang)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -449,6 +455,16 @@ pub async fn audit(
                     actor: e.actor,
                     ticket_id: e.ticket_id.map(|t| t.to_string()),
                     counter_id: e.counter_id,
+                })
+                .collect(),
+            booking_events: booking_events
+                .into_iter()
+                .map(|e| crate::http::queue_dto::BookingAuditView {
+                    at: crate::domain::time::to_tokyo_rfc3339(e.at),
+                    kind: e.kind,
+                    actor: e.actor,
+                    reservation_id: e.subject,
+                    detail: e.detail.and_then(|d| serde_json::from_str(&d).ok()),
                 })
                 .collect(),
             verification,

@@ -377,11 +377,27 @@ pub struct AuditEntryView {
     pub counter_id: Option<String>,
 }
 
+/// A staff member's event on a booking of the office.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingAuditView {
+    pub at: String,
+    /// booked (for a caller, by phone), viewed, rescheduled, cancelled, checked_in, …
+    pub kind: String,
+    /// `staff:<token id>` (never the token).
+    pub actor: String,
+    pub reservation_id: Option<String>,
+    /// What was noted, e.g. `{"channel":"phone","consent":true}` or the new slot.
+    #[schema(value_type = Option<Object>)]
+    pub detail: Option<serde_json::Value>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditView {
     pub office_id: String,
     pub date: String,
     pub events: Vec<AuditEntryView>,
+    /// Staff's events on the office's bookings that day.
+    pub booking_events: Vec<BookingAuditView>,
     /// Whether the day's sealed audit chain still holds (`madoguchi audit verify`).
     pub verification: crate::service::audit::Verification,
 }

@@ -187,6 +187,30 @@ impl QueueService {
         Ok(())
     }
 
+    /// Staff's events on the office's bookings that day (a phone booking, openings,
+    /// moves, cancellations), as the sealed chain holds them (administrators only).
+    pub async fn booking_audit(
+        &self,
+        staff: &StaffPrincipal,
+        office_id: &OfficeId,
+        date: NaiveDate,
+    ) -> Result<Vec<crate::store::queue::AuditRecord>, QueueError> {
+        self.authorise(staff, office_id)?;
+        if staff.role != crate::store::queue::StaffRole::Admin {
+            return Err(QueueError::Forbidden);
+        }
+        self.office(office_id)?;
+        let from = from_tokyo(date, chrono::NaiveTime::MIN);
+        let records = self
+            .ledger
+            .audit_records(office_id, from, from + Duration::days(1))
+            .await?;
+        Ok(records
+            .into_iter()
+            .filter(|r| r.source == "reservation")
+            .collect())
+    }
+
     /// The audit trail of an office for one Tokyo day (administrators only).
     pub async fn audit(
         &self,
