@@ -46,10 +46,11 @@ pub struct BookingBody {
 pub struct ResidentBody {
     /// The applicant's name, as on the card.
     pub name: String,
-    /// E-mail address; identifies the resident for the one-booking-per-procedure rule
-    /// (stored only as a keyed hash).
+    /// E-mail address: where the booking's messages go (kept until the retention period
+    /// ends); with the reference it also opens the booking.
     pub email: Option<String>,
-    /// Phone number, used when no e-mail address is given (stored only as a keyed hash).
+    /// Phone number, to reach the applicant (stored only as a keyed hash); with the
+    /// reference it also opens the booking.
     pub phone: Option<String>,
     #[serde(flatten)]
     #[schema(ignore)]
@@ -217,7 +218,8 @@ pub struct OfficesView {
 pub enum IdentityView {
     /// Card pickup: the postcard number and the date of birth.
     NoticeAndBirthDate,
-    /// An e-mail address or a phone number.
+    /// The name and the date of birth, with an e-mail address or a phone number to
+    /// reach the applicant.
     Contact,
 }
 
