@@ -182,11 +182,14 @@ test('staff book for a caller at the phone desk, read the reference back, then f
   await page.getByRole('button', { name: '予約を取り消す' }).click();
   await page.getByRole('button', { name: '取り消す', exact: true }).click();
   await page.locator('#desk-done').filter({ hasText: '取り消しました' }).waitFor();
-  // The desk in English and in やさしい日本語, with a day's free times listed.
-  for (const lang of ['en', 'easy']) {
-    await page.goto(`${BASE}/staff/main/phone?lang=${lang}&procedure=cert_renewal&date=${day.toISOString().slice(0, 10)}`);
-    assert.ok(await page.locator('#times a.slot').count() > 0);
-    await checkPage(page, `staff-phone-desk-${lang}-display`);
+  // The desk in the three languages, at display and phone size, a day's free times listed.
+  for (const lang of ['ja', 'en', 'easy']) {
+    for (const [size, viewport] of [['display', DISPLAY], ['phone', PHONE]]) {
+      await page.setViewportSize(viewport);
+      await page.goto(`${BASE}/staff/main/phone?lang=${lang}&procedure=cert_renewal&date=${day.toISOString().slice(0, 10)}`);
+      assert.ok(await page.locator('#times a.slot').count() > 0);
+      await checkPage(page, `staff-phone-desk-${lang}-${size}`);
+    }
   }
   assert.deepEqual(staff.errors, []);
   await staff.context.close();

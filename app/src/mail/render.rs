@@ -40,7 +40,7 @@ pub fn render(
         .and_then(PageLang::parse)
         .unwrap_or(PageLang::Ja);
     let tr = Tr::new(lang, "/");
-    let c = confirmation(municipality, now, &tr, origin, r, secret);
+    let c = confirmation(municipality, &tr, origin, r, secret);
     let site = tr.plain_text("site.name");
     let subject = format!(
         "【{site}】{} {}",

@@ -565,9 +565,8 @@ pub struct Confirmation {
     pub secret: String,
     /// When to come: check-in opens before the slot, the priority ends after the grace.
     pub arrival: String,
-    /// Opens the booking on the manage page (`manage_link`), and its QR code.
+    /// Opens the booking on the manage page (`manage_link`).
     pub manage_link: String,
-    pub manage_qr: String,
     pub office_name: String,
     pub address: String,
     pub phone: Option<String>,
@@ -577,7 +576,6 @@ pub struct Confirmation {
     /// The office's opening hours that day, e.g. "08:30–17:15".
     pub hours: String,
     pub bring: Vec<String>,
-    pub ics: String,
     pub renewal: bool,
     /// The last day of online changes and cancellation.
     pub change_until: String,
@@ -595,6 +593,10 @@ pub fn change_until(tr: &Tr, office: &Office, slot_start: DateTime<Utc>) -> Stri
 struct DonePage {
     tr: Tr,
     done: Confirmation,
+    /// The management link as a QR code, and the booking as a calendar file (data URIs):
+    /// only the page shows them.
+    manage_qr: String,
+    ics: String,
 }
 
 pub fn when_text(tr: &Tr, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
@@ -620,7 +622,6 @@ pub fn manage_link(origin: &str, tr: &Tr, reference: &str, secret: &str) -> Stri
 /// What the confirmation tells (the page, and the e-mails).
 pub fn confirmation(
     municipality: &Municipality,
-    now: DateTime<Utc>,
     tr: &Tr,
     origin: &str,
     r: &Reservation,
@@ -645,7 +646,6 @@ pub fn confirmation(
             let until = HhMm(tokyo_naive(r.slot_start + grace).time());
             tr.arrival(o.queue.early_check_in_minutes, until)
         }),
-        manage_qr: crate::pages::queue::qr_data_uri(&link),
         manage_link: link,
         office_name: o.map(|o| tr.text(&o.name).to_owned()).unwrap_or_default(),
         map: format!(
@@ -670,10 +670,6 @@ pub fn confirmation(
             )
             .unwrap_or_default(),
         bring: bring.iter().map(|t| tr.text(t).to_owned()).collect(),
-        ics: format!(
-            "data:text/calendar;charset=utf-8;base64,{}",
-            data_encoding::BASE64.encode(reservation_ics(municipality, tr, r, now).as_bytes())
-        ),
         change_until: o
             .map(|o| change_until(tr, o, r.slot_start))
             .unwrap_or_default(),
@@ -781,15 +777,17 @@ pub async fn submit(
         };
     match booked {
         Ok(b) => {
+            let municipality = state.booking.municipality();
+            let now = state.booking.clock().now();
+            let done = confirmation(municipality, &tr, &origin(&req), &b.reservation, b.secret);
+            let ics = reservation_ics(municipality, &tr, &b.reservation, now);
             let page = DonePage {
-                done: confirmation(
-                    state.booking.municipality(),
-                    state.booking.clock().now(),
-                    &tr,
-                    &origin(&req),
-                    &b.reservation,
-                    b.secret,
+                manage_qr: crate::pages::queue::qr_data_uri(&done.manage_link),
+                ics: format!(
+                    "data:text/calendar;charset=utf-8;base64,{}",
+                    data_encoding::BASE64.encode(ics.as_bytes())
                 ),
+                done,
                 tr: tr.clone(),
             };
             let mut response = render_with(&page, &tr, false, HttpResponse::Created());

@@ -7,7 +7,7 @@
 //! `viewed`, `rescheduled`, `cancelled`.
 
 use crate::domain::OfficeId;
-use crate::domain::identity::{ResidentIdentity, ResidentName, name_key};
+use crate::domain::identity::{ResidentIdentity, ResidentName};
 use crate::domain::procedure::ProcedureId;
 use crate::domain::reference::ReferenceKey;
 use crate::domain::time::{HhMm, tokyo_date, tokyo_naive};
@@ -16,10 +16,9 @@ use crate::pages::booking::{
     BookingForm, Confirmation, FormTarget, ManageAs, ManagedBooking, blank_form, confirmation,
     form_page, managed_booking, parse_local, refusal, when_text,
 };
-use crate::pages::congestion::known_office;
 use crate::pages::csrf::{self, CsrfToken};
 use crate::pages::lang::PageLang;
-use crate::pages::staff::{principal, sign_in_page};
+use crate::pages::staff::staff_of;
 use crate::pages::{State, Tr, not_found, origin, page_lang, render_with, unavailable};
 use crate::service::booking::CallerConsent;
 use crate::service::staff::StaffPrincipal;
@@ -158,36 +157,6 @@ pub struct DeskForm {
     birth_date: String,
 }
 
-/// The signed-in staff of this office, or the page that asks them to sign in.
-async fn staff_of(
-    state: &State,
-    req: &HttpRequest,
-    tr: &Tr,
-    office: &str,
-) -> Result<(OfficeId, StaffPrincipal), HttpResponse> {
-    let Some(office_id) = known_office(state, office) else {
-        return Err(not_found(tr.clone()));
-    };
-    match principal(state, req).await {
-        Some(p) if p.may_act_for(&office_id) => Ok((office_id, p)),
-        Some(_) => {
-            let message = Some(tr.plain("staff.other_office"));
-            Err(sign_in_page(
-                req,
-                tr.clone(),
-                message,
-                HttpResponse::Forbidden(),
-            ))
-        }
-        None => Err(sign_in_page(
-            req,
-            tr.clone(),
-            None,
-            HttpResponse::Unauthorized(),
-        )),
-    }
-}
-
 /// What the desk shows besides its forms.
 #[derive(Default)]
 struct DeskView {
@@ -279,10 +248,11 @@ pub async fn desk(
     query: web::Query<DeskQuery>,
 ) -> HttpResponse {
     let (tr, _) = page_lang(&req);
-    let (office_id, _) = match staff_of(&state, &req, &tr, &path).await {
-        Ok(signed_in) => signed_in,
-        Err(page) => return page,
-    };
+    let (office_id, _) =
+        match staff_of(&state, &req, &tr, &path, HttpResponse::Unauthorized()).await {
+            Ok(signed_in) => signed_in,
+            Err(page) => return page,
+        };
     desk_page(
         &state,
         &req,
@@ -306,10 +276,11 @@ pub async fn desk_submit(
     if !csrf::verify(&req, &form.csrf) {
         return crate::pages::queue::forbidden(tr);
     }
-    let (office_id, staff) = match staff_of(&state, &req, &tr, &path).await {
-        Ok(signed_in) => signed_in,
-        Err(page) => return page,
-    };
+    let (office_id, staff) =
+        match staff_of(&state, &req, &tr, &path, HttpResponse::Unauthorized()).await {
+            Ok(signed_in) => signed_in,
+            Err(page) => return page,
+        };
     let desk = Desk {
         state: &state,
         tr: &tr,
@@ -350,10 +321,7 @@ impl Desk<'_> {
             };
             return Some((view, HttpResponse::UnprocessableEntity()));
         };
-        let identity = ResidentIdentity::Person {
-            name_key: name_key(name.as_str()),
-            birth_date,
-        };
+        let identity = ResidentIdentity::person(&name, birth_date);
         let found = self
             .state
             .booking
@@ -488,10 +456,11 @@ pub async fn caller_form(
 ) -> HttpResponse {
     let (tr, _) = page_lang(&req);
     let (office, procedure) = path.into_inner();
-    let (office_id, _) = match staff_of(&state, &req, &tr, &office).await {
-        Ok(signed_in) => signed_in,
-        Err(page) => return page,
-    };
+    let (office_id, _) =
+        match staff_of(&state, &req, &tr, &office, HttpResponse::Unauthorized()).await {
+            Ok(signed_in) => signed_in,
+            Err(page) => return page,
+        };
     let Some(procedure) = procedure_of(&procedure) else {
         return not_found(tr);
     };
@@ -517,10 +486,11 @@ pub async fn caller_book(
     if !csrf::verify(&req, form.csrf()) {
         return crate::pages::queue::forbidden(tr);
     }
-    let (office_id, staff) = match staff_of(&state, &req, &tr, &office).await {
-        Ok(signed_in) => signed_in,
-        Err(page) => return page,
-    };
+    let (office_id, staff) =
+        match staff_of(&state, &req, &tr, &office, HttpResponse::Unauthorized()).await {
+            Ok(signed_in) => signed_in,
+            Err(page) => return page,
+        };
     let (Some(procedure), Some(start)) = (procedure_of(&procedure), form.start()) else {
         return not_found(tr);
     };
@@ -547,7 +517,6 @@ pub async fn caller_book(
                     let emailed = b.reservation.contact_email.is_some();
                     let done = confirmation(
                         state.booking.municipality(),
-                        state.booking.clock().now(),
                         &tr,
                         &origin(&req),
                         &b.reservation,

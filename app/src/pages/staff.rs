@@ -91,6 +91,34 @@ pub(super) async fn principal(state: &State, req: &HttpRequest) -> Option<StaffP
     }
 }
 
+/// The signed-in staff of `office`, or the page to answer instead: not found, the sign-in
+/// page (with `unsigned` as its status), or the sign-in page saying the token is for
+/// another office (403). Nothing of the office is shown to anyone else.
+pub(super) async fn staff_of(
+    state: &State,
+    req: &HttpRequest,
+    tr: &Tr,
+    office: &str,
+    unsigned: HttpResponseBuilder,
+) -> Result<(OfficeId, StaffPrincipal), HttpResponse> {
+    let Some(office_id) = known_office(state, office) else {
+        return Err(not_found(tr.clone()));
+    };
+    match principal(state, req).await {
+        Some(p) if p.may_act_for(&office_id) => Ok((office_id, p)),
+        Some(_) => {
+            let message = Some(tr.plain("staff.other_office"));
+            Err(sign_in_page(
+                req,
+                tr.clone(),
+                message,
+                HttpResponse::Forbidden(),
+            ))
+        }
+        None => Err(sign_in_page(req, tr.clone(), None, unsigned)),
+    }
+}
+
 pub(super) fn sign_in_page(
     req: &HttpRequest,
     tr: Tr,
@@ -177,28 +205,20 @@ pub async fn console(
 ) -> HttpResponse {
     let (tr, _) = page_lang(&req);
     let (office, counter) = path.into_inner();
-    let Some(office_id) = known_office(&state, &office) else {
-        return not_found(tr);
+    let (office_id, _) = match staff_of(&state, &req, &tr, &office, HttpResponse::Ok()).await {
+        Ok(signed_in) => signed_in,
+        Err(page) => return page,
     };
-    match principal(&state, &req).await {
-        Some(p) if p.may_act_for(&office_id) => {
-            console_page(
-                &state,
-                &req,
-                tr,
-                &office_id,
-                &counter,
-                (None, None),
-                HttpResponse::Ok(),
-            )
-            .await
-        }
-        Some(_) => {
-            let message = Some(tr.plain("staff.other_office"));
-            sign_in_page(&req, tr, message, HttpResponse::Forbidden())
-        }
-        None => sign_in_page(&req, tr, None, HttpResponse::Ok()),
-    }
+    console_page(
+        &state,
+        &req,
+        tr,
+        &office_id,
+        &counter,
+        (None, None),
+        HttpResponse::Ok(),
+    )
+    .await
 }
 
 /// Where a sign-in may go back to: only a console page of ours (no open redirect), and
@@ -347,14 +367,16 @@ pub async fn act(
 ) -> HttpResponse {
     let (tr, _) = page_lang(&req);
     let (office, counter) = path.into_inner();
-    let Some(office_id) = known_office(&state, &office) else {
+    if known_office(&state, &office).is_none() {
         return not_found(tr);
-    };
+    }
     if !csrf::verify(&req, &form.csrf) {
         return crate::pages::queue::forbidden(tr);
     }
-    let Some(staff) = principal(&state, &req).await else {
-        return sign_in_page(&req, tr, None, HttpResponse::Unauthorized());
+    let unsigned = HttpResponse::Unauthorized();
+    let (office_id, staff) = match staff_of(&state, &req, &tr, &office, unsigned).await {
+        Ok(signed_in) => signed_in,
+        Err(page) => return page,
     };
     if form.action == "check-in" {
         let reference = form.reference.as_deref().unwrap_or_default();
@@ -362,7 +384,7 @@ pub async fn act(
     }
     if form.action == "find" {
         let query = form.q.as_deref().unwrap_or_default();
-        return find(&state, &req, tr, (&staff, &office_id, &counter), query).await;
+        return find(&state, &req, tr, (&office_id, &counter), query).await;
     }
     let queue = &state.queue;
     let result: Result<(), QueueError> = match form.action.as_str() {
@@ -439,13 +461,9 @@ async fn find(
     state: &State,
     req: &HttpRequest,
     tr: Tr,
-    (staff, office_id, counter): (&StaffPrincipal, &OfficeId, &str),
+    (office_id, counter): (&OfficeId, &str),
     query: &str,
 ) -> HttpResponse {
-    if !staff.may_act_for(office_id) {
-        let message = Some(tr.plain("staff.other_office"));
-        return sign_in_page(req, tr, message, HttpResponse::Forbidden());
-    }
     let parsed = ReceptionQuery::parse(query);
     let Ok(bookings) = state.booking.find_for_reception(office_id, &parsed).await else {
         return unavailable(tr);
@@ -484,10 +502,6 @@ async fn reception(
     (staff, office_id, counter): (&StaffPrincipal, &OfficeId, &str),
     reference: &str,
 ) -> HttpResponse {
-    if !staff.may_act_for(office_id) {
-        let message = Some(tr.plain("staff.other_office"));
-        return sign_in_page(req, tr, message, HttpResponse::Forbidden());
-    }
     let lang = tr.lang.text_lang();
     let checked_in = match ReferenceKey::parse(reference) {
         Ok(key) => state

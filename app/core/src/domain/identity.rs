@@ -247,6 +247,14 @@ pub enum ResidentIdentity {
 }
 
 impl ResidentIdentity {
+    /// A person by their name (compared as [`name_key`] folds it) and birth date.
+    pub fn person(name: &ResidentName, birth_date: NaiveDate) -> Self {
+        ResidentIdentity::Person {
+            name_key: name_key(name.as_str()),
+            birth_date,
+        }
+    }
+
     /// The canonical text that is hashed. The kind prefix keeps the spaces apart.
     pub fn canonical(&self) -> String {
         match self {
@@ -303,10 +311,7 @@ pub fn identity_for(
         IdentityKind::Contact => {
             let contact = parts.email.is_some() || parts.phone.is_some();
             match parts.birth_date {
-                Some(birth_date) if contact => Ok(ResidentIdentity::Person {
-                    name_key: name_key(name.as_str()),
-                    birth_date,
-                }),
+                Some(birth_date) if contact => Ok(ResidentIdentity::person(name, birth_date)),
                 birth => Err([
                     (!contact).then_some("email"),
                     birth.is_none().then_some("birth_date"),
