@@ -137,10 +137,13 @@ async fn one_active_booking_per_resident_and_procedure_across_offices(backend: B
     bare["resident"] = json!({ "name": "名前 だけ" });
     bare.as_object_mut().unwrap().remove("birth_date");
     let body = assert_problem(app.book(&bare).await, 422, "missing-field").await;
-    assert_eq!(body["field"], "email");
+    assert_eq!(
+        body["field"], "resident.email",
+        "named by its place in the body"
+    );
     assert_eq!(
         madoguchi_tests::error_fields(&body),
-        ["birth_date", "email"]
+        ["birth_date", "resident.email"]
     );
     // Another office: refused by the ledger's unique index, and the seat goes back.
     let other_office = app.book(&renewal("north", NINE, "hanako@example.jp")).await;

@@ -287,7 +287,8 @@ pub struct IdentityParts {
 
 /// The identity behind the one-active-booking rule: the postcard number and birth date
 /// for a card pickup; otherwise the name and birth date, with a contact (e-mail or phone)
-/// required to reach the resident. `Err` names every missing field, in form order.
+/// required to reach the resident. `Err` names every missing field by its place in the
+/// booking body (`resident.email`), in form order.
 pub fn identity_for(
     kind: crate::domain::procedure::IdentityKind,
     name: &ResidentName,
@@ -313,7 +314,7 @@ pub fn identity_for(
             match parts.birth_date {
                 Some(birth_date) if contact => Ok(ResidentIdentity::person(name, birth_date)),
                 birth => Err([
-                    (!contact).then_some("email"),
+                    (!contact).then_some("resident.email"),
                     birth.is_none().then_some("birth_date"),
                 ]
                 .into_iter()
@@ -645,7 +646,7 @@ mod tests {
         );
         assert_eq!(
             identity_for(IdentityKind::Contact, &name, &IdentityParts::default()).err(),
-            Some(vec!["email", "birth_date"])
+            Some(vec!["resident.email", "birth_date"])
         );
         assert_eq!(
             identity_for(
